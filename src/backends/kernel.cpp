@@ -1,0 +1,58 @@
+#include "backends/kernel.h"
+
+#include <algorithm>
+
+#include "kiln/error.h"
+
+namespace kiln::backend {
+
+const Tensor& KernelContext::input(size_t i) const {
+  if (!has_input(i)) fail("required input " + std::to_string(i) + " is missing");
+  return *m_inputs[i];
+}
+
+Tensor& KernelContext::output(size_t i, DataType dtype, const Shape& shape) {
+  if (i >= m_outputs.size()) fail("output index " + std::to_string(i) + " out of range");
+  m_outputs[i] = m_alloc(i, dtype, shape);
+  return m_outputs[i];
+}
+
+void KernelContext::fail(const std::string& what) const {
+  throw Error(ErrorCode::InvalidArgument, m_node.label() + ": " + what);
+}
+
+namespace {
+class FnKernel final : public Kernel {
+ public:
+  explicit FnKernel(KernelFn fn) : m_fn(fn) {}
+  void run(KernelContext& ctx) override { m_fn(ctx); }
+
+ private:
+  KernelFn m_fn;
+};
+}  // namespace
+
+void KernelRegistry::add(const std::string& op_type, KernelFactory factory) {
+  m_entries.emplace_back(op_type, std::move(factory));
+}
+
+void KernelRegistry::add_fn(const std::string& op_type, KernelFn fn) {
+  add(op_type, [fn](const ir::Node&, const ir::Graph&) { return std::make_unique<FnKernel>(fn); });
+}
+
+const KernelFactory* KernelRegistry::find(const std::string& op_type) const {
+  // Later registrations win, so an optimized kernel can override a reference one.
+  for (auto it = m_entries.rbegin(); it != m_entries.rend(); ++it)
+    if (it->first == op_type) return &it->second;
+  return nullptr;
+}
+
+std::vector<std::string> KernelRegistry::op_types() const {
+  std::vector<std::string> out;
+  for (const auto& e : m_entries) out.push_back(e.first);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+}  // namespace kiln::backend

@@ -1,0 +1,77 @@
+// What a kernel sees when it runs: the node (attributes), its input tensors and
+// a way to get output tensors of the shape it computes. Output memory comes from
+// the executor (the static memory plan when the shape matches, else a fresh
+// allocation), so data-dependent shapes (NonZero) need nothing special.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "kiln/tensor.h"
+
+namespace kiln::backend {
+
+class Stream;
+
+class KernelContext {
+ public:
+  using AllocFn = std::function<Tensor(size_t index, DataType dtype, const Shape& shape)>;
+
+  KernelContext(const ir::Node& node, int64_t opset, std::vector<const Tensor*> inputs,
+                std::vector<Tensor>& outputs, AllocFn alloc, Stream* stream)
+      : m_node(node), m_opset(opset), m_inputs(std::move(inputs)), m_outputs(outputs),
+        m_alloc(std::move(alloc)), m_stream(stream) {}
+
+  const ir::Node& node() const { return m_node; }
+  int64_t opset() const { return m_opset; }
+  size_t num_inputs() const { return m_inputs.size(); }
+  size_t num_outputs() const { return m_outputs.size(); }
+  bool has_input(size_t i) const { return i < m_inputs.size() && m_inputs[i] != nullptr; }
+  bool has_output(size_t i) const { return i < m_node.outputs.size() && m_node.outputs[i] != ir::k_no_value; }
+  // Throws kiln::Error naming the node when the input is omitted.
+  const Tensor& input(size_t i) const;
+  // Allocates (or hands out planned memory for) output i and returns it. Memory
+  // is not zeroed when it comes from the plan. Call once per output.
+  Tensor& output(size_t i, DataType dtype, const Shape& shape);
+  Stream* stream() const { return m_stream; }
+
+  [[noreturn]] void fail(const std::string& what) const;  // kiln::Error(InvalidArgument)
+
+ private:
+  const ir::Node& m_node;
+  int64_t m_opset;
+  std::vector<const Tensor*> m_inputs;
+  std::vector<Tensor>& m_outputs;
+  AllocFn m_alloc;
+  Stream* m_stream;
+};
+
+// A kernel instance is made once per node when a plan is prepared, so it may
+// cache per-shape state (oneDNN primitives, cuDNN plans) between runs. run() is
+// called from one thread at a time per instance.
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual void run(KernelContext& ctx) = 0;
+};
+
+using KernelFn = void (*)(KernelContext&);
+using KernelFactory = std::function<std::unique_ptr<Kernel>(const ir::Node& node, const ir::Graph& graph)>;
+
+// Op type → factory, for one backend. Families register into it (see
+// backends/cpu/kernels/families.h).
+class KernelRegistry {
+ public:
+  void add(const std::string& op_type, KernelFactory factory);
+  void add_fn(const std::string& op_type, KernelFn fn);  // stateless kernels
+  const KernelFactory* find(const std::string& op_type) const;
+  std::vector<std::string> op_types() const;
+
+ private:
+  std::vector<std::pair<std::string, KernelFactory>> m_entries;
+};
+
+}  // namespace kiln::backend

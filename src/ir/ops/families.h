@@ -1,0 +1,19 @@
+// The op families whose schemas kiln registers. Each family lives in its own
+// file under src/ir/ops/ and its CPU kernels in src/backends/cpu/kernels/.
+#pragma once
+
+namespace kiln::ir {
+
+class SchemaRegistry;
+
+void register_elementwise_schemas(SchemaRegistry& r);  // elementwise.cpp
+void register_nn_schemas(SchemaRegistry& r);           // nn.cpp
+void register_tensor_schemas(SchemaRegistry& r);       // tensor.cpp (shape/layout ops)
+
+inline void register_all_schemas(SchemaRegistry& r) {
+  register_elementwise_schemas(r);
+  register_nn_schemas(r);
+  register_tensor_schemas(r);
+}
+
+}  // namespace kiln::ir
