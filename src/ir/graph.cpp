@@ -137,7 +137,8 @@ void Graph::prune() {
     if (v == k_no_value) continue;
     NodeId n = prod[static_cast<size_t>(v)];
     live_value[static_cast<size_t>(v)] = true;
-    if (n < 0 || live_node[static_cast<size_t>(n)]) continue;
+    // A constant needs no producer: folded nodes die here.
+    if (n < 0 || live_node[static_cast<size_t>(n)] || values[static_cast<size_t>(v)].constant) continue;
     live_node[static_cast<size_t>(n)] = true;
     for (ValueId in : nodes[static_cast<size_t>(n)].inputs) stack.push_back(in);
   }

@@ -1,1 +1,30 @@
-int main() { return 0; }
+// kiln — build and run ONNX models. A thin layer over the public API; every
+// failure is one line on stderr and a non-zero exit.
+#include <cstdio>
+
+#include "cli_common.h"
+#include "kiln/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"kiln: an inference engine for ONNX models"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("kiln ") + KILN_CLI_VERSION);
+  kiln::cli::Command run;
+  kiln::cli::add_info_command(app, run);
+  kiln::cli::add_build_command(app, run);
+  kiln::cli::add_run_command(app, run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return run ? run() : 0;
+  } catch (const kiln::Error& e) {
+    std::fprintf(stderr, "kiln: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kiln: internal error: %s\n", e.what());
+    return 2;
+  }
+}

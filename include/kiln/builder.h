@@ -1,0 +1,52 @@
+// Building an Engine from a Model. BuildConfig holds every setting that shapes
+// the engine; the ones that change the built engine are "engine-invariant" and
+// listed in one place (BuildConfig::invariant_fields) because the engine-cache
+// key hashes exactly those. Everything else (progress, logging) stays out.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "kiln/engine.h"
+#include "kiln/model.h"
+
+namespace kiln {
+
+enum class Precision { FP32, FP16, BF16 };
+std::string_view precision_name(Precision p);
+
+// An optimization profile for one input: the engine accepts any shape between
+// min and max (per dimension) and plans memory for opt.
+struct ShapeRange {
+  Shape min, opt, max;
+};
+
+struct BuildProgress {
+  std::string stage;  // "import", "shape inference", "constant folding", "memory plan", ...
+  double fraction = 0;  // 0..1 over the whole build
+};
+
+struct BuildConfig {
+  // ---- engine-invariant: these shape the engine and enter the cache key ----
+  Precision precision = Precision::FP32;
+  // Input name → shape range. Inputs with fully static model shapes need none;
+  // a symbolic dim without a profile stays dynamic (planned per shape at run time).
+  std::map<std::string, ShapeRange> profiles;
+  int optimization_level = 3;  // 0: no graph passes; 1+: folding, fusions
+  bool weight_streaming = false;
+  bool weightless = false;     // store no weights; refit from the model on load
+  std::string device = "cpu";  // "cpu" or "cuda[:N]"
+
+  // ---- not invariant: do not change the engine ----
+  std::function<void(const BuildProgress&)> on_progress;
+
+  // "name=value" lines of the invariant fields, in a fixed order: what the cache
+  // key hashes and what `kiln cache explain` prints.
+  std::vector<std::string> invariant_fields() const;
+};
+
+Engine build_engine(const Model& model, const BuildConfig& config = {});
+
+}  // namespace kiln

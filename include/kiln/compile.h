@@ -1,0 +1,35 @@
+// Model → Engine through an engine cache: the fast-start path. On a hit the
+// engine is loaded and verified instead of built; on a miss it is built and
+// stored. With a DiskEngineCache, one process builds a given key while others
+// wait for it and then load.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "kiln/builder.h"
+#include "kiln/engine.h"
+#include "kiln/engine_cache.h"
+#include "kiln/model.h"
+
+namespace kiln {
+
+struct CompileOptions {
+  BuildConfig build;
+  EngineCache* cache = nullptr;  // nullptr: always build, store nothing
+  std::chrono::milliseconds lock_timeout = std::chrono::minutes(10);
+};
+
+struct CompileResult {
+  Engine engine;
+  bool cache_hit = false;
+  std::string key;       // hex SHA-256 (see src/cache/cache_key.h)
+  double seconds = 0;    // time spent building or loading
+};
+
+CompileResult compile(const Model& model, const CompileOptions& options);
+
+// What the key of (model, config) is made of, field by field — for `kiln cache explain`.
+std::vector<std::pair<std::string, std::string>> explain_cache_key(const Model& model, const BuildConfig& config);
+
+}  // namespace kiln

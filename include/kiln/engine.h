@@ -1,0 +1,54 @@
+// An Engine is a built, immutable, serializable plan for one model on one
+// backend. It is shareable across threads; Sessions hold the per-run state.
+// The file format is described in src/engine/format.h.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kiln/tensor.h"
+
+namespace kiln {
+
+namespace detail { struct EngineData; }
+
+struct TensorSpec {
+  std::string name;
+  DataType dtype = DataType::Undefined;
+  std::vector<int64_t> shape;  // -1 for dynamic dims
+  Shape min, opt, max;         // the profile range for inputs (empty when static)
+};
+
+class Engine {
+ public:
+  Engine() = default;
+  explicit Engine(std::shared_ptr<const detail::EngineData> data) : m_data(std::move(data)) {}
+
+  std::vector<uint8_t> serialize() const;
+  // kiln::Error(Corrupt) on a damaged blob, (Incompatible) on another format
+  // version; `label` names the source in messages.
+  static Engine deserialize(const uint8_t* data, size_t size, const std::string& label = "engine");
+  void save(const std::string& path) const;  // atomic: temp file + rename
+  static Engine load(const std::string& path);
+
+  bool valid() const { return m_data != nullptr; }
+  const std::vector<TensorSpec>& inputs() const;
+  const std::vector<TensorSpec>& outputs() const;
+  const std::string& backend() const;      // "cpu", "cuda"
+  const std::string& fingerprint() const;  // environment the kernels were chosen for
+  const std::string& producer() const;     // "kiln 0.1.0"
+  size_t num_nodes() const;
+  size_t weights_bytes() const;
+  size_t arena_bytes() const;  // planned intermediate memory at the build shapes
+  bool weightless() const;     // built without weights: refit() before running
+  bool needs_output_allocator() const;  // some output shape depends on data
+
+  std::shared_ptr<const detail::EngineData> data() const { return m_data; }
+
+ private:
+  std::shared_ptr<const detail::EngineData> m_data;
+};
+
+}  // namespace kiln

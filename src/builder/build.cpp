@@ -1,0 +1,163 @@
+#include <algorithm>
+#include <set>
+
+#include "backends/backend.h"
+#include "builder/memory_planner.h"
+#include "builder/specialize.h"
+#include "engine/engine_data.h"
+#include "kiln/builder.h"
+#include "kiln/error.h"
+#include "onnx/model_data.h"
+
+#ifndef KILN_VERSION
+#define KILN_VERSION "dev"
+#endif
+
+namespace kiln {
+
+std::string_view precision_name(Precision p) {
+  switch (p) {
+    case Precision::FP32: return "fp32";
+    case Precision::FP16: return "fp16";
+    case Precision::BF16: return "bf16";
+  }
+  return "?";
+}
+
+std::vector<std::string> BuildConfig::invariant_fields() const {
+  // The one list of engine-invariant settings. Adding a field to BuildConfig
+  // that changes the engine means adding it here, or caches will serve stale
+  // engines.
+  std::vector<std::string> f;
+  f.push_back("precision=" + std::string(precision_name(precision)));
+  for (const auto& [name, r] : profiles)
+    f.push_back("profile." + name + "=" + shape_str(r.min) + ":" + shape_str(r.opt) + ":" + shape_str(r.max));
+  f.push_back("optimization_level=" + std::to_string(optimization_level));
+  f.push_back(std::string("weight_streaming=") + (weight_streaming ? "1" : "0"));
+  f.push_back(std::string("weightless=") + (weightless ? "1" : "0"));
+  f.push_back("device=" + device);
+  return f;
+}
+
+namespace {
+
+std::string backend_of(const std::string& device) {
+  return device.substr(0, device.find(':'));
+}
+
+void report(const BuildConfig& c, const char* stage, double fraction) {
+  if (c.on_progress) c.on_progress({stage, fraction});
+}
+
+// Applies profiles to the graph inputs: dims fixed by min == max become static;
+// checks each profile against the model's declared shape.
+void apply_profiles(ir::Graph& g, const BuildConfig& config, std::vector<TensorSpec>& specs) {
+  std::set<std::string> used;
+  for (ir::ValueId id : g.inputs) {
+    ir::Value& v = g.value(id);
+    TensorSpec spec;
+    spec.name = v.name;
+    spec.dtype = v.dtype;
+    auto it = config.profiles.find(v.name);
+    if (it != config.profiles.end()) {
+      used.insert(v.name);
+      const ShapeRange& r = it->second;
+      const std::string where = "profile for input '" + v.name + "'";
+      if (r.min.size() != r.opt.size() || r.opt.size() != r.max.size())
+        throw Error(ErrorCode::InvalidArgument, where + ": min/opt/max ranks differ");
+      if (v.shape && v.shape->size() != r.opt.size())
+        throw Error(ErrorCode::InvalidArgument, where + ": rank " + std::to_string(r.opt.size()) +
+                                                    " but the model declares " + ir::sym_str(*v.shape));
+      ir::SymShape s;
+      for (size_t d = 0; d < r.opt.size(); ++d) {
+        if (r.min[d] < 0 || r.min[d] > r.opt[d] || r.opt[d] > r.max[d])
+          throw Error(ErrorCode::InvalidArgument, where + ": needs 0 <= min <= opt <= max in dim " + std::to_string(d));
+        const bool model_static = v.shape && (*v.shape)[d].known();
+        if (model_static && (r.min[d] != (*v.shape)[d].value || r.max[d] != (*v.shape)[d].value))
+          throw Error(ErrorCode::InvalidArgument, where + ": dim " + std::to_string(d) + " is fixed at " +
+                                                      std::to_string((*v.shape)[d].value) + " in the model");
+        if (r.min[d] == r.max[d]) s.push_back(ir::Dim(r.min[d]));
+        else s.push_back(v.shape ? (*v.shape)[d] : ir::Dim::sym(v.name + ":" + std::to_string(d)));
+      }
+      v.shape = s;
+      spec.min = r.min;
+      spec.opt = r.opt;
+      spec.max = r.max;
+    } else if (!v.shape) {
+      throw Error(ErrorCode::InvalidArgument, "input '" + v.name + "' has no declared shape; give a profile");
+    }
+    for (const ir::Dim& d : *v.shape) spec.shape.push_back(d.known() ? d.value : -1);
+    specs.push_back(spec);
+  }
+  for (const auto& [name, r] : config.profiles)
+    if (!used.count(name)) throw Error(ErrorCode::InvalidArgument, "profile names unknown input '" + name + "'");
+}
+
+}  // namespace
+
+Engine build_engine(const Model& model, const BuildConfig& config) {
+  if (!model.data()) throw Error(ErrorCode::InvalidArgument, "build_engine: empty model");
+  const std::string backend_name = backend_of(config.device);
+  backend::Backend& be = backend::backend_by_name(backend_name);
+  if (backend_name == "cpu" && config.precision != Precision::FP32)
+    throw Error(ErrorCode::Unsupported, "the cpu backend builds fp32 engines only (asked for " +
+                                            std::string(precision_name(config.precision)) + ")");
+  if (config.weight_streaming && backend_name == "cpu")
+    throw Error(ErrorCode::Unsupported, "weight streaming needs a GPU device");
+
+  auto e = std::make_shared<detail::EngineData>();
+  e->backend = backend_name;
+  e->fingerprint = be.fingerprint();
+  e->producer = std::string("kiln ") + KILN_VERSION;
+  e->config = config.invariant_fields();
+  e->weightless = config.weightless;
+  ir::Graph& g = e->graph;
+  g = model.data()->graph;
+
+  report(config, "profiles", 0.05);
+  apply_profiles(g, config, e->inputs);
+
+  report(config, "shape inference and constant folding", 0.1);
+  try {
+    builder::optimize(g, config.optimization_level);
+  } catch (const Error& err) {
+    throw err.with_context(model.path());
+  }
+
+  report(config, "kernel selection", 0.6);
+  std::vector<std::string> unsupported;
+  for (const ir::Node& n : g.nodes) {
+    std::string why;
+    if (!be.supports(g, n, &why)) unsupported.push_back(n.label() + ": " + why);
+  }
+  if (!unsupported.empty()) {
+    std::string msg = model.path() + ": " + std::to_string(unsupported.size()) + " node(s) cannot run on " +
+                      backend_name + ":";
+    for (size_t i = 0; i < std::min<size_t>(unsupported.size(), 5); ++i) msg += "\n  " + unsupported[i];
+    if (unsupported.size() > 5) msg += "\n  ...";
+    throw Error(ErrorCode::Unsupported, msg);
+  }
+
+  report(config, "memory plan", 0.8);
+  bool inputs_static = true;
+  for (ir::ValueId id : g.inputs) inputs_static &= ir::shape_known(*g.value(id).shape);
+  if (inputs_static) {
+    e->plan = builder::plan_memory(g);
+    e->plan_valid = true;
+  }
+  for (ir::ValueId id : g.outputs) {
+    const ir::Value& v = g.value(id);
+    TensorSpec spec;
+    spec.name = v.name;
+    spec.dtype = v.dtype;
+    if (v.shape)
+      for (const ir::Dim& d : *v.shape) spec.shape.push_back(d.known() ? d.value : -1);
+    // With static inputs, an unknown output dim can only come from data.
+    if (inputs_static && (!v.shape || !ir::shape_known(*v.shape))) e->needs_output_allocator = true;
+    e->outputs.push_back(spec);
+  }
+  report(config, "done", 1.0);
+  return Engine(std::move(e));
+}
+
+}  // namespace kiln

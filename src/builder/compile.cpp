@@ -1,0 +1,115 @@
+#include "kiln/compile.h"
+
+#include <chrono>
+
+#include "backends/backend.h"
+#include "cache/cache_entry.h"
+#include "cache/cache_key.h"
+#include "core/log.h"
+#include "engine/engine_data.h"
+#include "kiln/error.h"
+#include "onnx/model_data.h"
+
+namespace kiln {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string backend_fingerprint(const BuildConfig& config) {
+  const std::string name = config.device.substr(0, config.device.find(':'));
+  return backend::backend_by_name(name).fingerprint();
+}
+
+CacheEntry entry_of(const Engine& engine, const std::vector<uint8_t>& bytes) {
+  CacheEntry e;
+  e.engine = bytes;
+  for (const auto& s : engine.inputs()) {
+    e.input_names.push_back(s.name);
+    e.input_specs.push_back({s.name, s.dtype, s.min, s.opt, s.max});
+  }
+  for (const auto& s : engine.outputs()) e.output_names.push_back(s.name);
+  for (const auto& v : engine.data()->graph.values)
+    if (v.constant) e.weights.push_back({v.name, v.constant->dtype(), v.constant->shape()});
+  e.needs_output_allocator = engine.needs_output_allocator();
+  return e;
+}
+
+// A hit is used only when the stored engine agrees with what the entry says.
+std::optional<Engine> engine_from_entry(const CacheEntry& entry, const std::string& key) {
+  Engine engine = Engine::deserialize(entry.engine.data(), entry.engine.size(), "cache entry " + key);
+  if (engine.inputs().size() != entry.input_specs.size()) return std::nullopt;
+  for (size_t i = 0; i < entry.input_specs.size(); ++i) {
+    const auto& s = engine.inputs()[i];
+    const auto& c = entry.input_specs[i];
+    if (s.dtype != c.dtype || s.min != c.min || s.opt != c.opt || s.max != c.max) return std::nullopt;
+  }
+  return engine;
+}
+
+std::optional<Engine> try_load(EngineCache& cache, const std::string& key) {
+  try {
+    auto entry = cache::load_entry(cache, key);
+    if (!entry) return std::nullopt;
+    auto engine = engine_from_entry(*entry, key);
+    if (!engine) {
+      log_warning("engine cache entry " + key + " does not match its metadata; rebuilding");
+      cache.discard(key);
+    }
+    return engine;
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::Corrupt && e.code() != ErrorCode::Incompatible) throw;
+    log_warning("engine cache entry " + key + " unusable (" + e.message() + "); rebuilding");
+    cache.discard(key);
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> explain_cache_key(const Model& model, const BuildConfig& config) {
+  const cache::CacheKey key = cache::engine_cache_key(model.data()->graph, config, backend_fingerprint(config));
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& f : key.fields) out.emplace_back(f.name, f.shown);
+  out.emplace_back("key", key.hex);
+  return out;
+}
+
+CompileResult compile(const Model& model, const CompileOptions& options) {
+  const auto start = Clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+  CompileResult result;
+  result.key = cache::engine_cache_key(model.data()->graph, options.build, backend_fingerprint(options.build)).hex;
+
+  std::unique_ptr<BuildLock> lock;
+  if (options.cache) {
+    if (auto hit = try_load(*options.cache, result.key)) {
+      result.engine = *hit;
+      result.cache_hit = true;
+      result.seconds = elapsed();
+      return result;
+    }
+    if (auto* disk = dynamic_cast<DiskEngineCache*>(options.cache)) {
+      lock = disk->lock_for_build(result.key, options.lock_timeout);
+      if (auto hit = try_load(*options.cache, result.key)) {  // built while we waited
+        result.engine = *hit;
+        result.cache_hit = true;
+        result.seconds = elapsed();
+        return result;
+      }
+    }
+  }
+  result.engine = build_engine(model, options.build);
+  if (options.cache) {
+    const std::vector<uint8_t> bytes = result.engine.serialize();
+    try {
+      cache::save_entry(*options.cache, result.key, entry_of(result.engine, bytes));
+    } catch (const std::exception& e) {
+      log_warning(std::string("could not store the engine in the cache: ") + e.what());
+    }
+  }
+  result.seconds = elapsed();
+  return result;
+}
+
+}  // namespace kiln

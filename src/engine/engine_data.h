@@ -1,0 +1,26 @@
+// What an Engine holds. Immutable after the builder (or the loader) makes it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/memory_plan.h"
+#include "ir/graph.h"
+#include "kiln/engine.h"
+
+namespace kiln::detail {
+
+struct EngineData {
+  ir::Graph graph;  // optimized, shapes inferred (symbolic where dynamic)
+  std::vector<TensorSpec> inputs, outputs;
+  std::string backend;      // "cpu", "cuda"
+  std::string fingerprint;  // backend fingerprint at build time
+  std::string producer;     // "kiln <version>"
+  std::vector<std::string> config;  // BuildConfig::invariant_fields() at build time
+  bool plan_valid = false;  // plan covers the graph's (fully static) shapes
+  engine::MemoryPlan plan;
+  bool weightless = false;
+  bool needs_output_allocator = false;
+};
+
+}  // namespace kiln::detail

@@ -1,0 +1,135 @@
+#include "engine/format.h"
+
+#include <cstring>
+
+#include "core/bytes.h"
+#include "core/sha256.h"
+#include "ir/serialize.h"
+
+namespace kiln::engine {
+
+namespace {
+
+void put_dims(ByteWriter& w, const std::vector<int64_t>& d) {
+  w.put<uint64_t>(d.size());
+  for (int64_t v : d) w.put<int64_t>(v);
+}
+
+std::vector<int64_t> get_dims(ByteReader& r) {
+  std::vector<int64_t> d(r.get_count(8));
+  for (auto& v : d) v = r.get<int64_t>();
+  return d;
+}
+
+void put_specs(ByteWriter& w, const std::vector<TensorSpec>& specs) {
+  w.put<uint64_t>(specs.size());
+  for (const TensorSpec& s : specs) {
+    w.put_str(s.name);
+    w.put<int32_t>(static_cast<int32_t>(s.dtype));
+    put_dims(w, s.shape);
+    put_dims(w, s.min);
+    put_dims(w, s.opt);
+    put_dims(w, s.max);
+  }
+}
+
+std::vector<TensorSpec> get_specs(ByteReader& r) {
+  std::vector<TensorSpec> specs(r.get_count(40));
+  for (TensorSpec& s : specs) {
+    s.name = r.get_str();
+    s.dtype = static_cast<DataType>(r.get<int32_t>());
+    s.shape = get_dims(r);
+    s.min = get_dims(r);
+    s.opt = get_dims(r);
+    s.max = get_dims(r);
+  }
+  return specs;
+}
+
+}  // namespace
+
+std::vector<uint8_t> write_engine(const detail::EngineData& e) {
+  ByteWriter p;
+  p.put<uint32_t>((e.plan_valid ? 1u : 0u) | (e.weightless ? 2u : 0u) | (e.needs_output_allocator ? 4u : 0u));
+  p.put<uint64_t>(e.config.size());
+  for (const auto& c : e.config) p.put_str(c);
+  put_specs(p, e.inputs);
+  put_specs(p, e.outputs);
+  if (e.plan_valid) {
+    p.put<uint64_t>(e.plan.arena_bytes);
+    p.put<uint64_t>(e.plan.naive_bytes);
+    p.put<uint64_t>(e.plan.slots.size());
+    for (const auto& [v, slot] : e.plan.slots) {
+      p.put<int32_t>(v);
+      p.put<uint64_t>(slot.offset);
+      p.put<uint64_t>(slot.bytes);
+    }
+  }
+  ir::SerializeOptions so;
+  so.strip_weights = e.weightless;
+  ir::write_graph(p, e.graph, so);
+
+  ByteWriter w;
+  w.put_bytes(k_magic, sizeof(k_magic));
+  w.put<uint32_t>(k_format_version);
+  w.put_str(e.producer);
+  w.put_str(e.backend);
+  w.put_str(e.fingerprint);
+  w.put<uint64_t>(p.size());
+  const auto digest = sha256(p.bytes().data(), p.size());
+  w.put_bytes(digest.data(), digest.size());
+  w.put_bytes(p.bytes().data(), p.size());
+  return std::move(w.bytes());
+}
+
+detail::EngineData read_engine(const uint8_t* data, size_t size, const std::string& label) {
+  ByteReader r(data, size, label);
+  if (size < sizeof(k_magic) || std::memcmp(r.take(sizeof(k_magic)), k_magic, sizeof(k_magic)) != 0)
+    throw Error(ErrorCode::Corrupt, label + ": not a kiln engine (bad magic)");
+  const uint32_t version = r.get<uint32_t>();
+  if (version != k_format_version)
+    throw Error(ErrorCode::Incompatible, label + ": engine format version " + std::to_string(version) +
+                                             ", this kiln reads version " + std::to_string(k_format_version) +
+                                             "; rebuild the engine");
+  detail::EngineData e;
+  e.producer = r.get_str();
+  e.backend = r.get_str();
+  e.fingerprint = r.get_str();
+  const uint64_t payload_bytes = r.get<uint64_t>();
+  const uint8_t* digest = r.take(32);
+  if (payload_bytes != r.remaining())
+    throw Error(ErrorCode::Corrupt, label + ": payload is " + std::to_string(r.remaining()) +
+                                        " bytes, header says " + std::to_string(payload_bytes));
+  const uint8_t* payload = r.take(payload_bytes);
+  const auto actual = sha256(payload, payload_bytes);
+  if (std::memcmp(actual.data(), digest, 32) != 0)
+    throw Error(ErrorCode::Corrupt, label + ": payload checksum mismatch");
+
+  ByteReader p(payload, payload_bytes, label);
+  const uint32_t flags = p.get<uint32_t>();
+  e.plan_valid = flags & 1u;
+  e.weightless = flags & 2u;
+  e.needs_output_allocator = flags & 4u;
+  e.config.resize(p.get_count(4));
+  for (auto& c : e.config) c = p.get_str();
+  e.inputs = get_specs(p);
+  e.outputs = get_specs(p);
+  if (e.plan_valid) {
+    e.plan.arena_bytes = p.get<uint64_t>();
+    e.plan.naive_bytes = p.get<uint64_t>();
+    for (uint64_t i = 0, n = p.get_count(20); i < n; ++i) {
+      const ir::ValueId v = p.get<int32_t>();
+      engine::MemoryPlan::Slot slot{p.get<uint64_t>(), p.get<uint64_t>()};
+      if (slot.offset > e.plan.arena_bytes || slot.bytes > e.plan.arena_bytes - slot.offset)
+        p.fail("memory plan slot outside the arena");
+      e.plan.slots[v] = slot;
+    }
+  }
+  e.graph = ir::read_graph(p);
+  if (p.remaining()) p.fail("trailing bytes after the graph");
+  for (const auto& [v, slot] : e.plan.slots)
+    if (v < 0 || static_cast<size_t>(v) >= e.graph.values.size()) p.fail("memory plan names an unknown value");
+  return e;
+}
+
+}  // namespace kiln::engine

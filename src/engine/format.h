@@ -1,0 +1,36 @@
+// The engine file format. All integers little-endian; str := len:u32 bytes.
+//
+//   engine   := header payload
+//   header   := magic:"KILNENG\0"  format_version:u32
+//               producer:str  backend:str  fingerprint:str
+//               payload_bytes:u64  payload_sha256:byte[32]
+//   payload  := flags:u32                 bit 0 plan_valid, 1 weightless, 2 needs_output_allocator
+//               config:strs               BuildConfig::invariant_fields()
+//               inputs:specs  outputs:specs
+//               plan                      only when plan_valid
+//               graph                     see src/ir/serialize.h
+//   strs     := n:u64 str*n
+//   specs    := n:u64 (name:str dtype:i32 shape:dims min:dims opt:dims max:dims)*n
+//   dims     := n:u64 i64*n
+//   plan     := arena_bytes:u64 naive_bytes:u64 n:u64 (value:i32 offset:u64 bytes:u64)*n
+//
+// A reader checks magic, then the version (another version is Incompatible, not
+// Corrupt: rebuild), then the payload size and SHA-256 before parsing anything
+// in the payload, so damaged bytes never reach the graph reader.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/engine_data.h"
+
+namespace kiln::engine {
+
+constexpr char k_magic[8] = {'K', 'I', 'L', 'N', 'E', 'N', 'G', '\0'};
+constexpr uint32_t k_format_version = 1;
+
+std::vector<uint8_t> write_engine(const detail::EngineData& engine);
+detail::EngineData read_engine(const uint8_t* data, size_t size, const std::string& label);
+
+}  // namespace kiln::engine

@@ -1,0 +1,40 @@
+// Runs one specialized graph on one backend: kernel instances made once, an
+// arena laid out by the memory plan, values the plan does not cover (unknown
+// shapes, data-dependent outputs) allocated as they come and freed after their
+// last reader. Not thread-safe: a Session serializes its runs.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "backends/backend.h"
+#include "engine/memory_plan.h"
+#include "ir/graph.h"
+
+namespace kiln::runtime {
+
+class Executor {
+ public:
+  Executor(std::shared_ptr<const ir::Graph> graph, engine::MemoryPlan plan, backend::Backend& backend);
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // `inputs` in graph-input order, already validated; outputs in graph-output
+  // order, each owning its memory.
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs);
+
+  size_t arena_bytes() const { return m_plan.arena_bytes; }
+
+ private:
+  std::shared_ptr<const ir::Graph> m_graph;
+  engine::MemoryPlan m_plan;
+  backend::Backend& m_backend;
+  std::unique_ptr<backend::Stream> m_stream;
+  std::vector<std::unique_ptr<backend::Kernel>> m_kernels;  // per node
+  std::vector<int32_t> m_last_use;   // per value: index of the last node reading it
+  std::vector<bool> m_keep;          // per value: graph output or input (never freed early)
+  void* m_arena = nullptr;
+};
+
+}  // namespace kiln::runtime

@@ -1,0 +1,125 @@
+#include "cli_common.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "core/dispatch.h"
+#include "kiln/error.h"
+
+namespace kiln::cli {
+
+void BuildOptions::add_to(CLI::App& app) {
+  app.add_option("--shape", shapes, "Input shape for dynamic dims, NAME=1x3x224x224 (repeatable)");
+  app.add_option("--device", device, "Device to build for: cpu")->capture_default_str();
+  app.add_option("--cache", cache_dir, "Engine cache directory (default: $XDG_CACHE_HOME/kiln or ~/.cache/kiln)");
+  app.add_flag("--no-cache", no_cache, "Neither read nor write the engine cache");
+  app.add_option("-O,--opt-level", optimization_level, "Optimization level 0-3")->capture_default_str()
+      ->check(CLI::Range(0, 3));
+  app.add_option("--precision", precision, "fp32 | fp16 | bf16")->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "fp16", "bf16"}));
+}
+
+BuildConfig BuildOptions::config() const {
+  BuildConfig c;
+  c.device = device;
+  c.optimization_level = optimization_level;
+  c.precision = precision == "fp16" ? Precision::FP16 : precision == "bf16" ? Precision::BF16 : Precision::FP32;
+  for (const std::string& s : shapes) {
+    const auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw Error(ErrorCode::InvalidArgument, "--shape '" + s + "': expected NAME=DIMxDIMx...");
+    Shape shape;
+    std::stringstream ss(s.substr(eq + 1));
+    std::string dim;
+    while (std::getline(ss, dim, 'x')) {
+      try {
+        size_t used = 0;
+        shape.push_back(std::stoll(dim, &used));
+        if (used != dim.size() || shape.back() < 0) throw std::invalid_argument(dim);
+      } catch (const std::exception&) {
+        throw Error(ErrorCode::InvalidArgument, "--shape '" + s + "': '" + dim + "' is not a dimension");
+      }
+    }
+    c.profiles[s.substr(0, eq)] = ShapeRange{shape, shape, shape};
+  }
+  c.on_progress = [](const BuildProgress& p) {
+    std::fprintf(stderr, "  [%3d%%] %s\n", static_cast<int>(p.fraction * 100), p.stage.c_str());
+  };
+  return c;
+}
+
+std::unique_ptr<DiskEngineCache> BuildOptions::open_cache() const {
+  if (no_cache) return nullptr;
+  return std::make_unique<DiskEngineCache>(cache_dir.empty() ? default_cache_dir() : std::filesystem::path(cache_dir));
+}
+
+bool is_engine_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[8] = {};
+  in.read(magic, 8);
+  return in.gcount() == 8 && std::string(magic, 7) == "KILNENG";
+}
+
+std::string format_shape(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + (shape[i] < 0 ? std::string("?") : std::to_string(shape[i]));
+  return s + "]";
+}
+
+std::string format_bytes(uint64_t b) {
+  char buf[32];
+  if (b >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", b / double(1ull << 30));
+  else if (b >= (1ull << 20)) std::snprintf(buf, sizeof buf, "%.2f MiB", b / double(1ull << 20));
+  else if (b >= 1024) std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
+  else std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
+  return buf;
+}
+
+void print_summary(const std::vector<NamedTensor>& outputs) {
+  for (const auto& [name, t] : outputs) {
+    std::printf("  %-24s %-8s %-18s", name.c_str(), std::string(dtype_name(t.dtype())).c_str(),
+                format_shape(t.shape()).c_str());
+    const int64_t n = t.numel();
+    if (n > 0 && t.dtype() != DataType::Bool) {
+      double lo = read_double(t, 0), hi = lo, sum = 0;
+      int64_t argmax = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const double v = read_double(t, i);
+        if (v > hi) { hi = v; argmax = i; }
+        lo = std::min(lo, v);
+        sum += v;
+      }
+      std::printf(" min %.4g  max %.4g (at %lld)  mean %.4g", lo, hi, static_cast<long long>(argmax), sum / n);
+    }
+    std::printf("\n");
+  }
+}
+
+std::map<std::string, Tensor> random_inputs(const Engine& engine, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::map<std::string, Tensor> out;
+  for (const TensorSpec& s : engine.inputs()) {
+    Shape shape;
+    for (size_t d = 0; d < s.shape.size(); ++d)
+      shape.push_back(s.shape[d] >= 0 ? s.shape[d] : (!s.opt.empty() ? s.opt[d] : 1));
+    Tensor t = Tensor::empty(s.dtype, shape);
+    std::normal_distribution<float> normal(0.f, 1.f);
+    dispatch_all(s.dtype, "random input '" + s.name + "'", [&](auto tag) {
+      using T = decltype(tag);
+      T* p = t.data<T>();
+      for (int64_t i = 0; i < t.numel(); ++i) {
+        if constexpr (std::is_same_v<T, bool>) p[i] = rng() & 1;
+        else if constexpr (std::is_integral_v<T>) p[i] = static_cast<T>(rng() % 4);  // small: often indices
+        else p[i] = T(normal(rng));
+      }
+    });
+    out[s.name] = t;
+  }
+  return out;
+}
+
+}  // namespace kiln::cli
