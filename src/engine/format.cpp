@@ -76,7 +76,10 @@ std::vector<uint8_t> write_engine(const detail::EngineData& e) {
   w.put_str(e.backend);
   w.put_str(e.fingerprint);
   w.put<uint64_t>(p.size());
-  const auto digest = sha256(p.bytes().data(), p.size());
+  Sha256 h;
+  h.update(w.bytes().data(), w.size());
+  h.update(p.bytes().data(), p.size());
+  const auto digest = h.finish();
   w.put_bytes(digest.data(), digest.size());
   w.put_bytes(p.bytes().data(), p.size());
   return std::move(w.bytes());
@@ -96,14 +99,17 @@ detail::EngineData read_engine(const uint8_t* data, size_t size, const std::stri
   e.backend = r.get_str();
   e.fingerprint = r.get_str();
   const uint64_t payload_bytes = r.get<uint64_t>();
+  const size_t header_bytes = r.pos();
   const uint8_t* digest = r.take(32);
   if (payload_bytes != r.remaining())
     throw Error(ErrorCode::Corrupt, label + ": payload is " + std::to_string(r.remaining()) +
                                         " bytes, header says " + std::to_string(payload_bytes));
   const uint8_t* payload = r.take(payload_bytes);
-  const auto actual = sha256(payload, payload_bytes);
-  if (std::memcmp(actual.data(), digest, 32) != 0)
-    throw Error(ErrorCode::Corrupt, label + ": payload checksum mismatch");
+  Sha256 h;
+  h.update(data, header_bytes);
+  h.update(payload, payload_bytes);
+  if (std::memcmp(h.finish().data(), digest, 32) != 0)
+    throw Error(ErrorCode::Corrupt, label + ": checksum mismatch (the file is damaged)");
 
   ByteReader p(payload, payload_bytes, label);
   const uint32_t flags = p.get<uint32_t>();

@@ -3,7 +3,7 @@
 //   engine   := header payload
 //   header   := magic:"KILNENG\0"  format_version:u32
 //               producer:str  backend:str  fingerprint:str
-//               payload_bytes:u64  payload_sha256:byte[32]
+//               payload_bytes:u64  sha256:byte[32]     over the header before it and the payload
 //   payload  := flags:u32                 bit 0 plan_valid, 1 weightless, 2 needs_output_allocator
 //               config:strs               BuildConfig::invariant_fields()
 //               inputs:specs  outputs:specs
@@ -15,8 +15,8 @@
 //   plan     := arena_bytes:u64 naive_bytes:u64 n:u64 (value:i32 offset:u64 bytes:u64)*n
 //
 // A reader checks magic, then the version (another version is Incompatible, not
-// Corrupt: rebuild), then the payload size and SHA-256 before parsing anything
-// in the payload, so damaged bytes never reach the graph reader.
+// Corrupt: rebuild), then the payload size and the SHA-256 before parsing
+// anything in the payload, so damaged bytes never reach the graph reader.
 #pragma once
 
 #include <cstdint>

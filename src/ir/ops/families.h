@@ -9,11 +9,17 @@ class SchemaRegistry;
 void register_elementwise_schemas(SchemaRegistry& r);  // elementwise.cpp
 void register_nn_schemas(SchemaRegistry& r);           // nn.cpp
 void register_tensor_schemas(SchemaRegistry& r);       // tensor.cpp (shape/layout ops)
+void register_reduce_schemas(SchemaRegistry& r);       // reduce.cpp (Reduce*, ArgMax/Min, TopK)
+void register_quant_schemas(SchemaRegistry& r);        // quant.cpp (Quantize/DequantizeLinear, ...)
+void register_detection_schemas(SchemaRegistry& r);    // detection.cpp (NonMaxSuppression, RoiAlign, ...)
 
 inline void register_all_schemas(SchemaRegistry& r) {
   register_elementwise_schemas(r);
   register_nn_schemas(r);
   register_tensor_schemas(r);
+  register_reduce_schemas(r);
+  register_quant_schemas(r);
+  register_detection_schemas(r);
 }
 
 }  // namespace kiln::ir

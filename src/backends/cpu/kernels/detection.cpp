@@ -1,0 +1,8 @@
+#include "backends/cpu/kernels/families.h"
+#include "backends/kernel.h"
+
+namespace kiln::backend {
+
+void register_cpu_detection(KernelRegistry& r) { (void)r; }
+
+}  // namespace kiln::backend

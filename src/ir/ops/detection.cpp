@@ -1,0 +1,8 @@
+#include "ir/op_schema.h"
+#include "ir/ops/families.h"
+
+namespace kiln::ir {
+
+void register_detection_schemas(SchemaRegistry& r) { (void)r; }
+
+}  // namespace kiln::ir

@@ -1,0 +1,97 @@
+// The kiln CLI as users run it: exit codes and one clear line on error.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/npy.h"
+#include "onnx_test_util.h"
+
+namespace kiln::test {
+namespace {
+
+struct Result {
+  int code;
+  std::string out;
+};
+
+Result run_cli(const std::string& args) {
+  const char* cli = std::getenv("KILN_CLI");
+  if (!cli) throw std::runtime_error("KILN_CLI is not set (run through ctest)");
+  const std::string cmd = std::string(cli) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  const int status = pclose(p);
+  return {WEXITSTATUS(status), out};
+}
+
+std::string add_model(TempDir& dir) {
+  ModelBuilder mb(13);
+  mb.input("a", ::onnx::TensorProto::FLOAT, {int64_t{2}, int64_t{2}});
+  mb.output("y", ::onnx::TensorProto::FLOAT, {int64_t{2}, int64_t{2}});
+  mb.init_floats("b", {2}, {10, 20});
+  mb.node("Add", {"a", "b"}, {"y"}, "add");
+  return dir.write("add.onnx", mb.bytes());
+}
+
+TEST(Cli, HelpForEveryCommand) {
+  for (const char* c : {"", "info", "build", "run"}) {
+    Result r = run_cli(std::string(c) + " --help");
+    EXPECT_EQ(r.code, 0) << c << ": " << r.out;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << r.out;
+  }
+}
+
+TEST(Cli, InfoBuildRun) {
+  TempDir dir;
+  const std::string model = add_model(dir);
+  Result info = run_cli("info " + model);
+  EXPECT_EQ(info.code, 0) << info.out;
+  EXPECT_NE(info.out.find("Add"), std::string::npos);
+  EXPECT_NE(info.out.find("every node runs on cpu"), std::string::npos);
+
+  Result build = run_cli("build " + model + " -o " + dir.file("add.kiln") + " --cache " + dir.file("cache"));
+  EXPECT_EQ(build.code, 0) << build.out;
+
+  Tensor a = Tensor::from_vector<float>(DataType::Float32, {2, 2}, {1, 2, 3, 4});
+  write_npy(dir.file("a.npy"), a);
+  Result run = run_cli("run " + dir.file("add.kiln") + " --input a=" + dir.file("a.npy") + " --output-dir " +
+                       dir.file("out") + " -n 2");
+  EXPECT_EQ(run.code, 0) << run.out;
+  Tensor y = read_npy(dir.file("out/y.npy"));
+  EXPECT_EQ(std::vector<float>(y.data<float>(), y.data<float>() + 4), (std::vector<float>{11, 22, 13, 24}));
+
+  // A model run twice with one cache: built, then loaded.
+  const std::string cache = " --cache " + dir.file("cache2");
+  Result first = run_cli("run " + model + cache + " -n 0");
+  Result second = run_cli("run " + model + cache + " -n 0");
+  EXPECT_NE(first.out.find("engine built"), std::string::npos) << first.out;
+  EXPECT_NE(second.out.find("loaded from cache"), std::string::npos) << second.out;
+}
+
+TEST(Cli, ErrorsAreOneLineAndNonZero) {
+  TempDir dir;
+  const std::string model = add_model(dir);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"info " + dir.file("missing.onnx"), "missing.onnx"},
+      {"info " + dir.path(), "directory"},
+      {"run " + model + " --no-cache --input a=" + dir.file("nope.npy"), "nope.npy"},
+      {"run " + model + " --no-cache --input bogus", "NAME=FILE.npy"},
+      {"run " + model + " --no-cache --shape a=2xq", "--shape"},
+  };
+  for (const auto& [args, needle] : cases) {
+    Result r = run_cli(args);
+    EXPECT_EQ(r.code, 1) << args << "\n" << r.out;
+    EXPECT_NE(r.out.find("kiln: error:"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(needle), std::string::npos) << args << "\n" << r.out;
+  }
+  EXPECT_NE(run_cli("build " + model).code, 0);  // -o is required
+  EXPECT_NE(run_cli("frobnicate").code, 0);
+}
+
+}  // namespace
+}  // namespace kiln::test
