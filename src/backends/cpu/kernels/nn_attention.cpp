@@ -1,0 +1,212 @@
+// Attention (opset 23/24) reference kernel, following the ONNX function body:
+//   scores = (Q K^T) * scale → softcap → + bias → softmax → (· V)
+// where bias = attn_mask (bool: 0 / -inf; float: added; a short last dim is
+// padded with -inf) + causal mask (row i sees columns j <= i + offset, offset =
+// past length, or nonpad_kv_seqlen[b] - q_len in opset 24) + the nonpad
+// padding mask. A row whose bias is all -inf yields zero probabilities.
+// qk_matmul_output_mode: 0 scaled QK, 1 after softcap, 2 after bias, 3 probs.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include "backends/cpu/kernels/nn_kernels.h"
+
+namespace kiln::backend {
+
+namespace {
+
+using nn::AccIn;
+using nn::AccOut;
+
+struct Dims {
+  int64_t b = 0, qh = 0, kvh = 0, sq = 0, skv = 0, past = 0, total = 0, hs = 0, vhs = 0;
+  bool three_d = false;
+};
+
+// [B, S, H*D] (3-D) → [B, H, S, D] as a dense array; 4-D inputs are copied as is.
+template <typename A>
+std::vector<A> to_bhsd(const Tensor& t, int64_t heads, bool three_d) {
+  const AccIn<A> src(t);
+  std::vector<A> out(static_cast<size_t>(t.numel()));
+  if (!three_d) {
+    std::copy(src.data(), src.data() + t.numel(), out.begin());
+    return out;
+  }
+  const int64_t b = t.shape()[0], s = t.shape()[1], d = t.shape()[2] / heads;
+  for (int64_t i = 0; i < b; ++i)
+    for (int64_t j = 0; j < s; ++j)
+      for (int64_t h = 0; h < heads; ++h)
+        for (int64_t k = 0; k < d; ++k)
+          out[static_cast<size_t>(((i * heads + h) * s + j) * d + k)] = src[((i * s + j) * heads + h) * d + k];
+  return out;
+}
+
+// Concatenates past [B, H, P, D] and cur [B, H, S, D] along the sequence.
+template <typename A>
+std::vector<A> concat_seq(const A* past, const std::vector<A>& cur, const Dims& d, int64_t dim) {
+  const int64_t s = d.skv, p = d.past, t = d.total;
+  std::vector<A> out(static_cast<size_t>(d.b * d.kvh * t * dim));
+  for (int64_t bh = 0; bh < d.b * d.kvh; ++bh) {
+    if (p) std::copy(past + bh * p * dim, past + (bh + 1) * p * dim, out.begin() + bh * t * dim);
+    std::copy(cur.begin() + bh * s * dim, cur.begin() + (bh + 1) * s * dim, out.begin() + (bh * t + p) * dim);
+  }
+  return out;
+}
+
+Dims attention_dims(KernelContext& ctx) {
+  const Tensor& q = ctx.input(0);
+  const Tensor& k = ctx.input(1);
+  const Tensor& v = ctx.input(2);
+  const ir::Node& node = ctx.node();
+  Dims d;
+  d.three_d = q.rank() == 3;
+  if ((q.rank() != 3 && q.rank() != 4) || k.rank() != q.rank() || v.rank() != q.rank())
+    ctx.fail("Q, K and V must all be 3-D or all 4-D");
+  if (d.three_d) {
+    d.qh = node.attr_i("q_num_heads", 0);
+    d.kvh = node.attr_i("kv_num_heads", 0);
+    if (d.qh < 1 || d.kvh < 1) ctx.fail("3-D inputs need q_num_heads and kv_num_heads");
+    if (q.shape()[2] % d.qh || k.shape()[2] % d.kvh || v.shape()[2] % d.kvh)
+      ctx.fail("hidden sizes are not divisible by the head counts");
+    d.sq = q.shape()[1];
+    d.skv = k.shape()[1];
+    d.hs = q.shape()[2] / d.qh;
+    d.vhs = v.shape()[2] / d.kvh;
+    if (k.shape()[2] / d.kvh != d.hs) ctx.fail("Q and K head sizes differ");
+  } else {
+    d.qh = q.shape()[1];
+    d.kvh = k.shape()[1];
+    d.sq = q.shape()[2];
+    d.skv = k.shape()[2];
+    d.hs = q.shape()[3];
+    d.vhs = v.shape()[3];
+    if (k.shape()[3] != d.hs || v.shape()[1] != d.kvh) ctx.fail("K/V shapes do not match Q");
+  }
+  d.b = q.shape()[0];
+  if (k.shape()[0] != d.b || v.shape()[0] != d.b || (d.three_d ? v.shape()[1] : v.shape()[2]) != d.skv)
+    ctx.fail("Q, K and V disagree on batch or sequence length");
+  if (d.kvh < 1 || d.qh % d.kvh != 0) ctx.fail("q_num_heads must be a multiple of kv_num_heads");
+  if (ctx.has_input(4) && ctx.has_input(5)) {
+    const Shape& pk = ctx.input(4).shape();
+    const Shape& pv = ctx.input(5).shape();
+    if (pk.size() != 4 || pv.size() != 4 || pk != Shape({d.b, d.kvh, pk[2], d.hs}) ||
+        pv != Shape({d.b, d.kvh, pk[2], d.vhs}))
+      ctx.fail("past_key/past_value must be [B, kv_heads, past, head_size]");
+    d.past = pk[2];
+  }
+  d.total = d.past + d.skv;
+  return d;
+}
+
+void run_attention(KernelContext& ctx) {
+  const ir::Node& node = ctx.node();
+  const Tensor& q = ctx.input(0);
+  const Dims d = attention_dims(ctx);
+  const int64_t mode = node.attr_i("qk_matmul_output_mode", 0);
+  const bool causal = node.attr_i("is_causal", 0) != 0;
+  const float softcap = node.attr_f("softcap", 0.f);
+  const double scale = node.attr("scale") ? node.attr_f("scale", 1.f) : 1.0 / std::sqrt(static_cast<double>(d.hs));
+  const Tensor* mask = ctx.has_input(3) ? &ctx.input(3) : nullptr;
+  const Tensor* nonpad = ctx.has_input(6) ? &ctx.input(6) : nullptr;
+  if (nonpad && nonpad->numel() != d.b) ctx.fail("nonpad_kv_seqlen must have one value per batch");
+  // Mask broadcast: right-aligned against [B, qh, Sq, mask_len].
+  Shape ms;
+  if (mask) {
+    ms = mask->shape();
+    if (ms.size() < 2 || ms.size() > 4) ctx.fail("attn_mask must have rank 2..4");
+    const Shape full{d.b, d.qh, d.sq, ms.back()};
+    for (size_t i = 0; i < ms.size(); ++i) {
+      const int64_t want = full[4 - ms.size() + i];
+      if (ms[i] != 1 && ms[i] != want) ctx.fail("attn_mask " + shape_str(ms) + " does not broadcast to the scores");
+    }
+    if (ms.back() > d.total) ctx.fail("attn_mask is longer than the total sequence length");
+  }
+  ms.insert(ms.begin(), 4 - ms.size(), 1);
+  Tensor& y = ctx.output(0, q.dtype(), d.three_d ? Shape{d.b, d.sq, d.qh * d.vhs} : Shape{d.b, d.qh, d.sq, d.vhs});
+  nn::dispatch_acc(ctx, q.dtype(), [&](auto tag) {
+    using A = decltype(tag);
+    const std::vector<A> qa = to_bhsd<A>(q, d.qh, d.three_d);
+    std::vector<A> ka = to_bhsd<A>(ctx.input(1), d.kvh, d.three_d);
+    std::vector<A> va = to_bhsd<A>(ctx.input(2), d.kvh, d.three_d);
+    if (d.past) {
+      const AccIn<A> pk(ctx.input(4)), pv(ctx.input(5));
+      ka = concat_seq(pk.data(), ka, d, d.hs);
+      va = concat_seq(pv.data(), va, d, d.vhs);
+    }
+    for (size_t i = 1; i <= 2; ++i) {
+      if (!ctx.has_output(i)) continue;
+      Tensor& t = ctx.output(i, q.dtype(), {d.b, d.kvh, d.total, i == 1 ? d.hs : d.vhs});
+      AccOut<A> o(t);
+      std::copy((i == 1 ? ka : va).begin(), (i == 1 ? ka : va).end(), o.data());
+      o.commit();
+    }
+    std::optional<AccIn<A>> mask_f;
+    if (mask && mask->dtype() != DataType::Bool) mask_f.emplace(*mask);
+    Tensor* qk_t = ctx.has_output(3) ? &ctx.output(3, q.dtype(), {d.b, d.qh, d.sq, d.total}) : nullptr;
+    std::optional<AccOut<A>> qk;
+    if (qk_t) qk.emplace(*qk_t);
+    AccOut<A> ya(y);
+    const A neg_inf = -std::numeric_limits<A>::infinity();
+    std::vector<A> s(static_cast<size_t>(d.total)), out(static_cast<size_t>(d.vhs));
+    const bool has_bias = mask || causal || nonpad;
+    for (int64_t b = 0; b < d.b; ++b) {
+      const int64_t valid = nonpad ? read_int(*nonpad, b) : d.total;
+      const int64_t offset = nonpad ? valid - d.sq : d.past;
+      for (int64_t h = 0; h < d.qh; ++h) {
+        const int64_t kv = h / (d.qh / d.kvh);
+        const A* kb = ka.data() + (b * d.kvh + kv) * d.total * d.hs;
+        const A* vb = va.data() + (b * d.kvh + kv) * d.total * d.vhs;
+        for (int64_t i = 0; i < d.sq; ++i) {
+          const A* qr = qa.data() + ((b * d.qh + h) * d.sq + i) * d.hs;
+          A* qk_row = qk ? qk->data() + ((b * d.qh + h) * d.sq + i) * d.total : nullptr;
+          A bias_max = neg_inf;
+          for (int64_t j = 0; j < d.total; ++j) {
+            A bj = 0;
+            if (mask) {
+              if (j >= ms[3]) {
+                bj = neg_inf;
+              } else {
+                const int64_t mi = (((ms[0] == 1 ? 0 : b) * ms[1] + (ms[1] == 1 ? 0 : h)) * ms[2] + (ms[2] == 1 ? 0 : i)) * ms[3] + j;
+                bj = mask_f ? (*mask_f)[mi] : (mask->data<bool>()[mi] ? A(0) : neg_inf);
+              }
+            }
+            if (causal && i + offset < j) bj += neg_inf;
+            if (nonpad && j >= valid) bj += neg_inf;
+            bias_max = std::max(bias_max, bj);
+            double dot = 0;
+            for (int64_t c = 0; c < d.hs; ++c) dot += static_cast<double>(qr[c]) * static_cast<double>(kb[j * d.hs + c]);
+            A v = static_cast<A>(dot * scale);
+            if (qk_row && mode == 0) qk_row[j] = v;
+            if (softcap > 0.f) v = static_cast<A>(softcap * std::tanh(v / softcap));
+            if (qk_row && mode == 1) qk_row[j] = v;
+            v += bj;
+            if (qk_row && mode == 2) qk_row[j] = v;
+            s[static_cast<size_t>(j)] = v;
+          }
+          // Softmax; a row the bias masks entirely gets zero probabilities, not NaN.
+          const bool all_masked = has_bias && bias_max == neg_inf;
+          A mx = neg_inf;
+          for (A v : s) mx = std::max(mx, v);
+          double sum = 0;
+          for (A& v : s) sum += static_cast<double>(v = all_masked ? A(0) : std::exp(v - mx));
+          for (A& v : s) v = all_masked ? A(0) : static_cast<A>(static_cast<double>(v) / sum);
+          if (qk_row && mode == 3) std::copy(s.begin(), s.end(), qk_row);
+          std::fill(out.begin(), out.end(), A(0));
+          for (int64_t j = 0; j < d.total; ++j)
+            for (int64_t c = 0; c < d.vhs; ++c) out[static_cast<size_t>(c)] += s[static_cast<size_t>(j)] * vb[j * d.vhs + c];
+          A* yr = d.three_d ? ya.data() + ((b * d.sq + i) * d.qh + h) * d.vhs : ya.data() + ((b * d.qh + h) * d.sq + i) * d.vhs;
+          std::copy(out.begin(), out.end(), yr);
+        }
+      }
+    }
+    ya.commit();
+    if (qk) qk->commit();
+  });
+}
+
+}  // namespace
+
+void register_cpu_attention(KernelRegistry& r) { r.add_fn("Attention", run_attention); }
+
+}  // namespace kiln::backend

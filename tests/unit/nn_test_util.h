@@ -1,0 +1,173 @@
+// Helpers for the nn op tests: deterministic random tensors, tolerance checks,
+// shape-inference-only runs on symbolic shapes, and error expectations.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "backends/cpu/kernels/families.h"
+#include "core/half.h"
+#include "kiln/error.h"  // before the harness, which uses kiln::Error without including it
+#include "kernel_harness.h"
+
+// NodeSpec{op, inputs} leaves attrs to its default on purpose throughout these tests.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+namespace kiln::test::nn {
+
+// Deterministic pseudo-random values in [lo, hi).
+inline std::vector<float> rnd(int64_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+  std::vector<float> v(static_cast<size_t>(n));
+  uint32_t s = seed * 2654435761u + 97u;
+  for (auto& x : v) {
+    s = s * 1664525u + 1013904223u;
+    x = lo + (hi - lo) * static_cast<float>(s >> 8) / static_cast<float>(1u << 24);
+  }
+  return v;
+}
+inline Tensor rnd_f32(Shape s, uint32_t seed) { return f32(s, rnd(shape_numel(s), seed)); }
+
+inline Tensor to_f64(const Tensor& t) {
+  Tensor o = Tensor::empty(DataType::Float64, t.shape());
+  for (int64_t i = 0; i < t.numel(); ++i) o.data<double>()[i] = t.data<float>()[i];
+  return o;
+}
+inline Tensor to_f16(const Tensor& t) {
+  Tensor o = Tensor::empty(DataType::Float16, t.shape());
+  for (int64_t i = 0; i < t.numel(); ++i) o.data<Half>()[i] = Half(t.data<float>()[i]);
+  return o;
+}
+// Any float tensor's values as floats.
+inline std::vector<float> floats(const Tensor& t) {
+  std::vector<float> out;
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    switch (t.dtype()) {
+      case DataType::Float32: out.push_back(t.data<float>()[i]); break;
+      case DataType::Float64: out.push_back(static_cast<float>(t.data<double>()[i])); break;
+      case DataType::Float16: out.push_back(static_cast<float>(t.data<Half>()[i])); break;
+      default: ADD_FAILURE() << "floats(): unexpected dtype"; return out;
+    }
+  }
+  return out;
+}
+
+inline void expect_close(const Tensor& got, const Shape& shape, const std::vector<float>& want, float tol,
+                         const std::string& what = "") {
+  ASSERT_EQ(got.shape(), shape) << what;
+  const std::vector<float> g = floats(got);
+  ASSERT_EQ(g.size(), want.size()) << what;
+  int bad = 0;
+  for (size_t i = 0; i < g.size(); ++i) {
+    const float t = tol * std::max(1.f, std::fabs(want[i]));
+    const bool same = g[i] == want[i] || (std::isnan(g[i]) && std::isnan(want[i]));  // incl. infinities
+    if (!same && !(std::fabs(g[i] - want[i]) <= t)) {
+      if (++bad <= 5) ADD_FAILURE() << what << " element " << i << ": got " << g[i] << ", want " << want[i];
+    }
+  }
+  EXPECT_EQ(bad, 0) << what << ": " << bad << " mismatches";
+}
+
+// run_node() from the harness, but with the kernel taken from a registry that
+// holds only the reference nn kernels: the CPU backend's own table lets later
+// (oneDNN) registrations override them, and these tests are about the
+// references. Also checks inferred dtype/shape against the kernel's output.
+inline std::vector<Tensor> run_ref(const NodeSpec& spec) {
+  static const backend::KernelRegistry registry = [] {
+    backend::KernelRegistry r;
+    backend::register_cpu_nn(r);
+    return r;
+  }();
+  ir::Graph g;
+  g.opsets[""] = spec.opset;
+  ir::Node node;
+  node.name = "n0";
+  node.op_type = spec.op;
+  node.attrs = spec.attrs;
+  for (size_t i = 0; i < spec.inputs.size(); ++i) {
+    const Tensor& t = spec.inputs[i];
+    if (!t.defined()) { node.inputs.push_back(ir::k_no_value); continue; }
+    ir::Value v;
+    v.name = "in" + std::to_string(i);
+    v.dtype = t.dtype();
+    v.shape = ir::to_sym(t.shape());
+    v.constant = t;
+    node.inputs.push_back(g.add_value(v));
+  }
+  for (int i = 0; i < spec.num_outputs; ++i) {
+    ir::Value v;
+    v.name = "out" + std::to_string(i);
+    node.outputs.push_back(g.add_value(v));
+  }
+  g.add_node(node);
+  ir::infer_node(g, g.nodes[0]);
+  const auto* factory = registry.find(spec.op);
+  if (!factory) throw Error(ErrorCode::Unsupported, "no reference kernel for " + spec.op);
+  auto kernel = (*factory)(g.nodes[0], g);
+  std::vector<const Tensor*> ins;
+  for (const Tensor& t : spec.inputs) ins.push_back(t.defined() ? &t : nullptr);
+  std::vector<Tensor> outs(static_cast<size_t>(spec.num_outputs));
+  backend::KernelContext ctx(g.nodes[0], spec.opset, ins, outs,
+                             [](size_t, DataType dt, const Shape& s) { return Tensor::empty(dt, s); }, nullptr);
+  kernel->run(ctx);
+  for (size_t i = 0; i < outs.size(); ++i) {
+    const ir::Value& v = g.value(g.nodes[0].outputs[i]);
+    EXPECT_EQ(v.dtype, outs[i].dtype()) << spec.op << " output " << i << " dtype";
+    if (v.shape && ir::shape_known(*v.shape)) {
+      EXPECT_EQ(ir::to_shape(*v.shape), outs[i].shape()) << spec.op << " output " << i << ": inferred shape differs";
+    }
+  }
+  return outs;
+}
+
+// Runs shape inference alone for one node whose inputs have the given dtypes
+// and (possibly symbolic) shapes; returns the output values.
+struct InferInput {
+  DataType dtype = DataType::Float32;
+  std::optional<ir::SymShape> shape;
+};
+inline std::vector<ir::Value> infer_only(const std::string& op, const std::vector<InferInput>& inputs,
+                                         std::map<std::string, ir::Attribute> attrs = {}, int num_outputs = 1,
+                                         int64_t opset = 21) {
+  ir::Graph g;
+  g.opsets[""] = opset;
+  ir::Node node;
+  node.name = "n0";
+  node.op_type = op;
+  node.attrs = std::move(attrs);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    ir::Value v;
+    v.name = "in" + std::to_string(i);
+    v.dtype = inputs[i].dtype;
+    v.shape = inputs[i].shape;
+    node.inputs.push_back(g.add_value(v));
+  }
+  for (int i = 0; i < num_outputs; ++i) {
+    ir::Value v;
+    v.name = "out" + std::to_string(i);
+    node.outputs.push_back(g.add_value(v));
+  }
+  g.add_node(node);
+  ir::infer_node(g, g.nodes[0]);
+  std::vector<ir::Value> out;
+  for (ir::ValueId id : g.nodes[0].outputs) out.push_back(g.value(id));
+  return out;
+}
+
+inline ir::Dim sym(const std::string& s) { return ir::Dim::sym(s); }
+
+// Expects fn to throw kiln::Error with `code` whose message contains `needle`.
+inline void expect_error(const std::function<void()>& fn, ErrorCode code, const std::string& needle) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected kiln::Error containing '" << needle << "'";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace kiln::test::nn
