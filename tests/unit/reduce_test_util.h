@@ -1,0 +1,115 @@
+// Helpers for the reduce, quant and detection op tests: deterministic random
+// values, value checks that treat NaN/inf as equal to themselves, error
+// expectations and inference-only runs on symbolic shapes.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/dispatch.h"
+#include "kiln/error.h"  // before the harness, which uses kiln::Error without including it
+#include "kernel_harness.h"
+
+// NodeSpec{op, inputs} leaves attrs to their defaults on purpose throughout these tests.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+namespace kiln::test::rq {
+
+// Deterministic pseudo-random values in [lo, hi).
+inline std::vector<float> rnd(int64_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+  std::vector<float> v(static_cast<size_t>(n));
+  uint32_t s = seed * 2654435761u + 97u;
+  for (auto& x : v) {
+    s = s * 1664525u + 1013904223u;
+    x = lo + (hi - lo) * static_cast<float>(s >> 8) / static_cast<float>(1u << 24);
+  }
+  return v;
+}
+
+// Any numeric tensor's values as doubles.
+inline std::vector<double> doubles(const Tensor& t) {
+  std::vector<double> out;
+  for (int64_t i = 0; i < t.numel(); ++i) out.push_back(read_double(t, i));
+  return out;
+}
+
+inline void expect_close(const Tensor& got, const Shape& shape, const std::vector<double>& want, double tol,
+                         const std::string& what = "") {
+  ASSERT_EQ(got.shape(), shape) << what;
+  const std::vector<double> g = doubles(got);
+  ASSERT_EQ(g.size(), want.size()) << what;
+  int bad = 0;
+  for (size_t i = 0; i < g.size(); ++i) {
+    const bool same = (std::isnan(g[i]) && std::isnan(want[i])) || g[i] == want[i] ||
+                      std::fabs(g[i] - want[i]) <= tol * std::max(1.0, std::fabs(want[i]));
+    if (!same && ++bad <= 5) ADD_FAILURE() << what << " element " << i << ": got " << g[i] << ", want " << want[i];
+  }
+  EXPECT_EQ(bad, 0) << what << ": " << bad << " mismatches";
+}
+
+// Exact comparison for integer results.
+inline void expect_ints(const Tensor& got, const Shape& shape, const std::vector<int64_t>& want,
+                        const std::string& what = "") {
+  ASSERT_EQ(got.shape(), shape) << what;
+  std::vector<int64_t> g;
+  for (int64_t i = 0; i < got.numel(); ++i) g.push_back(read_int(got, i));
+  EXPECT_EQ(g, want) << what;
+}
+
+// Expects fn to throw kiln::Error with `code` whose message contains `needle`.
+inline void expect_error(const std::function<void()>& fn, ErrorCode code, const std::string& needle) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected kiln::Error containing '" << needle << "'";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+// Shape inference alone for one node; inputs given as (dtype, shape), with an
+// optional constant value. Returns the output values.
+struct InferInput {
+  DataType dtype = DataType::Float32;
+  std::optional<ir::SymShape> shape;
+  std::optional<Tensor> constant;
+};
+inline std::vector<ir::Value> infer_only(const std::string& op, const std::vector<InferInput>& inputs,
+                                         std::map<std::string, ir::Attribute> attrs = {}, int num_outputs = 1,
+                                         int64_t opset = 21) {
+  ir::Graph g;
+  g.opsets[""] = opset;
+  ir::Node node;
+  node.name = "n0";
+  node.op_type = op;
+  node.attrs = std::move(attrs);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    ir::Value v;
+    v.name = "in" + std::to_string(i);
+    v.dtype = inputs[i].dtype;
+    v.shape = inputs[i].shape;
+    v.constant = inputs[i].constant;
+    node.inputs.push_back(g.add_value(v));
+  }
+  for (int i = 0; i < num_outputs; ++i) {
+    ir::Value v;
+    v.name = "out" + std::to_string(i);
+    node.outputs.push_back(g.add_value(v));
+  }
+  g.add_node(node);
+  ir::infer_node(g, g.nodes[0]);
+  std::vector<ir::Value> out;
+  for (ir::ValueId id : g.nodes[0].outputs) out.push_back(g.value(id));
+  return out;
+}
+
+template <typename T>
+Tensor typed(DataType dt, Shape shape, const std::vector<T>& v) {
+  return Tensor::from_vector(dt, std::move(shape), v);
+}
+
+}  // namespace kiln::test::rq
