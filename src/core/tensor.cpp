@@ -92,6 +92,9 @@ Tensor Tensor::empty(DataType dtype, Shape shape) {
   if (!dtype_is_supported(dtype))
     throw Error(ErrorCode::Unsupported, "cannot allocate a tensor of dtype " + std::string(dtype_name(dtype)));
   const int64_t n = shape_numel(shape);
+  // A model can ask for [2^62] int64s; the byte count must not wrap to a small buffer.
+  if (static_cast<uint64_t>(n) > (std::numeric_limits<size_t>::max() - 128) / dtype_size(dtype))
+    throw Error(ErrorCode::OutOfMemory, "tensor of shape " + shape_str(shape) + " is too large to allocate");
   const size_t bytes = static_cast<size_t>(n) * dtype_size(dtype);
   // 64-byte alignment suits AVX-512 loads and oneDNN; +1 keeps empty tensors non-null.
   void* p = std::aligned_alloc(64, ((bytes + 63) / 64) * 64 + 64);
