@@ -33,7 +33,9 @@ def export(name, out_dir):
     with torch.no_grad():
         y = model(x)
     tmp = onnx_path + ".tmp"
-    torch.onnx.export(model, x, tmp, input_names=["input"], output_names=["output"], opset_version=17)
+    # Dynamic batch so one file serves every batch size (kiln --shape / bench --batch).
+    torch.onnx.export(model, x, tmp, input_names=["input"], output_names=["output"], opset_version=17,
+                      dynamic_axes={"input": {0: "N"}, "output": {0: "N"}})
     np.save(os.path.join(out_dir, name + ".input.npy"), x.numpy())
     np.save(os.path.join(out_dir, name + ".output.npy"), y.numpy())
     os.replace(tmp, onnx_path)

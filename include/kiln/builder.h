@@ -11,6 +11,7 @@
 
 #include "kiln/engine.h"
 #include "kiln/model.h"
+#include "kiln/timing_cache.h"
 
 namespace kiln {
 
@@ -41,6 +42,10 @@ struct BuildConfig {
 
   // ---- not invariant: do not change the engine ----
   std::function<void(const BuildProgress&)> on_progress;
+  // Measured kernel timings reused between builds (not owned; may be null: time
+  // every choice and remember nothing). Kernel choice is by measurement, so an
+  // engine built with or without it is interchangeable.
+  TimingCache* timing_cache = nullptr;
 
   // "name=value" lines of the invariant fields, in a fixed order: what the cache
   // key hashes and what `kiln cache explain` prints.

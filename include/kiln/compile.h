@@ -29,6 +29,11 @@ struct CompileResult {
 
 CompileResult compile(const Model& model, const CompileOptions& options);
 
+// Like compile(), from a file: with a DiskEngineCache a warm start finds the
+// engine through a manifest of the file's identity without reading the model
+// (src/cache/manifest.h), except for weightless engines, which refit from it.
+CompileResult compile_file(const std::string& model_path, const CompileOptions& options);
+
 // What the key of (model, config) is made of, field by field — for `kiln cache explain`.
 std::vector<std::pair<std::string, std::string>> explain_cache_key(const Model& model, const BuildConfig& config);
 

@@ -42,7 +42,13 @@ class Engine {
   size_t num_nodes() const;
   size_t weights_bytes() const;
   size_t arena_bytes() const;  // planned intermediate memory at the build shapes
-  bool weightless() const;     // built without weights: refit() before running
+  bool weightless() const;     // built to be stored without weights
+  // True for a weightless engine loaded without its weights: refit() first.
+  bool needs_refit() const;
+  // A copy with every stripped weight filled from the model's initializer of
+  // the same name. kiln::Error(InvalidArgument) naming the weight when the model
+  // lacks it or its dtype or shape differs.
+  Engine refit(const class Model& model) const;
   bool needs_output_allocator() const;  // some output shape depends on data
 
   std::shared_ptr<const detail::EngineData> data() const { return m_data; }

@@ -22,6 +22,9 @@ struct NamedTensor {
 struct SessionOptions {
   // Per-input-shape plans kept (each holds an arena); least recently used go.
   size_t max_shape_plans = 8;
+  // Threads the CPU kernels (oneDNN) use for this Session's runs; 0 = all cores
+  // (or OMP_NUM_THREADS when set).
+  int threads = 0;
 };
 
 class Session {

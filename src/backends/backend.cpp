@@ -5,7 +5,7 @@
 namespace kiln::backend {
 
 bool Backend::supports(const ir::Graph&, const ir::Node& node, std::string* why) const {
-  if (!node.domain.empty() && node.domain != "ai.onnx") {
+  if (!node.domain.empty() && node.domain != "ai.onnx" && node.domain != "com.kiln") {
     if (why) *why = "domain '" + node.domain + "' has no kernels on " + name();
     return false;
   }

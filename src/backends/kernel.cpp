@@ -32,27 +32,46 @@ class FnKernel final : public Kernel {
 };
 }  // namespace
 
-void KernelRegistry::add(const std::string& op_type, KernelFactory factory) {
-  m_entries.emplace_back(op_type, std::move(factory));
+void KernelRegistry::add(const std::string& op_type, KernelFactory factory, const std::string& candidate) {
+  m_entries.push_back({op_type, candidate, std::move(factory)});
 }
 
-void KernelRegistry::add_fn(const std::string& op_type, KernelFn fn) {
-  add(op_type, [fn](const ir::Node&, const ir::Graph&) { return std::make_unique<FnKernel>(fn); });
+void KernelRegistry::add_fn(const std::string& op_type, KernelFn fn, const std::string& candidate) {
+  add(op_type, [fn](const ir::Node&, const ir::Graph&) { return std::make_unique<FnKernel>(fn); }, candidate);
 }
 
 const KernelFactory* KernelRegistry::find(const std::string& op_type) const {
   // Later registrations win, so an optimized kernel can override a reference one.
   for (auto it = m_entries.rbegin(); it != m_entries.rend(); ++it)
-    if (it->first == op_type) return &it->second;
+    if (it->op_type == op_type) return &it->factory;
   return nullptr;
+}
+
+const KernelFactory* KernelRegistry::find(const std::string& op_type, const std::string& candidate) const {
+  for (auto it = m_entries.rbegin(); it != m_entries.rend(); ++it)
+    if (it->op_type == op_type && it->candidate == candidate) return &it->factory;
+  return nullptr;
+}
+
+std::vector<std::string> KernelRegistry::candidates(const std::string& op_type) const {
+  std::vector<std::string> out;
+  for (const auto& e : m_entries)
+    if (e.op_type == op_type && std::find(out.begin(), out.end(), e.candidate) == out.end()) out.push_back(e.candidate);
+  return out;
 }
 
 std::vector<std::string> KernelRegistry::op_types() const {
   std::vector<std::string> out;
-  for (const auto& e : m_entries) out.push_back(e.first);
+  for (const auto& e : m_entries) out.push_back(e.op_type);
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
+}
+
+const KernelFactory* kernel_for(const KernelRegistry& registry, const ir::Node& node) {
+  if (const ir::Attribute* a = node.attr("kiln.kernel"); a && a->kind == ir::Attribute::Kind::String)
+    if (const KernelFactory* f = registry.find(node.op_type, a->s)) return f;
+  return registry.find(node.op_type);
 }
 
 }  // namespace kiln::backend

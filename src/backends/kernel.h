@@ -61,17 +61,32 @@ class Kernel {
 using KernelFn = void (*)(KernelContext&);
 using KernelFactory = std::function<std::unique_ptr<Kernel>(const ir::Node& node, const ir::Graph& graph)>;
 
-// Op type → factory, for one backend. Families register into it (see
-// backends/cpu/kernels/families.h).
+// Op type → kernel candidates, for one backend. Families register into it (see
+// backends/cpu/kernels/families.h). An op may have several named candidates
+// (e.g. "reference" and "onednn"); the builder picks one per node, timing them
+// when it has to (builder/kernel_selection.h), and records the choice in the
+// node's "kiln.kernel" attribute.
 class KernelRegistry {
  public:
-  void add(const std::string& op_type, KernelFactory factory);
-  void add_fn(const std::string& op_type, KernelFn fn);  // stateless kernels
+  void add(const std::string& op_type, KernelFactory factory, const std::string& candidate = "reference");
+  void add_fn(const std::string& op_type, KernelFn fn, const std::string& candidate = "reference");
+  // The most recently registered candidate: the preferred one.
   const KernelFactory* find(const std::string& op_type) const;
+  // A named candidate; a later registration under the same name replaces it.
+  const KernelFactory* find(const std::string& op_type, const std::string& candidate) const;
+  std::vector<std::string> candidates(const std::string& op_type) const;  // registration order
   std::vector<std::string> op_types() const;
 
  private:
-  std::vector<std::pair<std::string, KernelFactory>> m_entries;
+  struct Entry {
+    std::string op_type, candidate;
+    KernelFactory factory;
+  };
+  std::vector<Entry> m_entries;
 };
+
+// The kernel a node runs with: its "kiln.kernel" choice if it has one, else
+// the preferred candidate; nullptr when the op has none.
+const KernelFactory* kernel_for(const KernelRegistry& registry, const ir::Node& node);
 
 }  // namespace kiln::backend

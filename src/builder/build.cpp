@@ -2,7 +2,9 @@
 #include <set>
 
 #include "backends/backend.h"
+#include "builder/kernel_selection.h"
 #include "builder/memory_planner.h"
+#include "core/log.h"
 #include "builder/specialize.h"
 #include "engine/engine_data.h"
 #include "kiln/builder.h"
@@ -119,7 +121,7 @@ Engine build_engine(const Model& model, const BuildConfig& config) {
 
   report(config, "shape inference and constant folding", 0.1);
   try {
-    builder::optimize(g, config.optimization_level);
+    builder::optimize(g, config.optimization_level, backend_name);
   } catch (const Error& err) {
     throw err.with_context(model.path());
   }
@@ -138,9 +140,30 @@ Engine build_engine(const Model& model, const BuildConfig& config) {
     throw Error(ErrorCode::Unsupported, msg);
   }
 
-  report(config, "memory plan", 0.8);
   bool inputs_static = true;
   for (ir::ValueId id : g.inputs) inputs_static &= ir::shape_known(*g.value(id).shape);
+  if (config.optimization_level >= 1) {
+    const builder::SelectionStats sel = builder::select_kernels(g, be, config.timing_cache);
+    if (sel.nodes)
+      log_info("kernel selection: " + std::to_string(sel.nodes) + " choices, " + std::to_string(sel.from_cache) +
+               " from the timing cache, " + std::to_string(sel.timed) + " timed in " +
+               std::to_string(sel.timing_seconds) + " s");
+  }
+
+  if (config.weightless) {
+    // Weights are the values that are model initializers, kept under their
+    // names so a refit can find them. Constants made by folding stay in the
+    // engine (config.weightless turns off passes that rewrite weights).
+    const ir::Graph& src = model.data()->graph;
+    for (size_t i = 0; i < g.values.size(); ++i) {
+      const ir::Value& v = g.values[i];
+      if (!v.constant) continue;
+      auto id = src.find_value(v.name);
+      if (id && src.value(*id).constant) e->weights.push_back(static_cast<ir::ValueId>(i));
+    }
+  }
+
+  report(config, "memory plan", 0.8);
   if (inputs_static) {
     e->plan = builder::plan_memory(g);
     e->plan_valid = true;

@@ -5,8 +5,10 @@
 #include "backends/backend.h"
 #include "cache/cache_entry.h"
 #include "cache/cache_key.h"
+#include "cache/manifest.h"
 #include "core/log.h"
 #include "engine/engine_data.h"
+#include "engine/format.h"
 #include "kiln/error.h"
 #include "onnx/model_data.h"
 
@@ -29,15 +31,25 @@ CacheEntry entry_of(const Engine& engine, const std::vector<uint8_t>& bytes) {
     e.input_specs.push_back({s.name, s.dtype, s.min, s.opt, s.max});
   }
   for (const auto& s : engine.outputs()) e.output_names.push_back(s.name);
-  for (const auto& v : engine.data()->graph.values)
-    if (v.constant) e.weights.push_back({v.name, v.constant->dtype(), v.constant->shape()});
+  const auto& data = *engine.data();
+  if (data.weightless) {
+    for (ir::ValueId id : data.weights) {
+      const auto& v = data.graph.value(id);
+      e.weights.push_back({v.name, v.dtype, v.shape ? ir::to_shape(*v.shape) : Shape{}});
+    }
+  } else {
+    for (const auto& v : data.graph.values)
+      if (v.constant) e.weights.push_back({v.name, v.constant->dtype(), v.constant->shape()});
+  }
   e.needs_output_allocator = engine.needs_output_allocator();
   return e;
 }
 
 // A hit is used only when the stored engine agrees with what the entry says.
 std::optional<Engine> engine_from_entry(const CacheEntry& entry, const std::string& key) {
-  Engine engine = Engine::deserialize(entry.engine.data(), entry.engine.size(), "cache entry " + key);
+  // unpack_entry verified the entry's SHA-256, which covers these bytes.
+  Engine engine(std::make_shared<const detail::EngineData>(
+      engine::read_engine(entry.engine.data(), entry.engine.size(), "cache entry " + key, false)));
   if (engine.inputs().size() != entry.input_specs.size()) return std::nullopt;
   for (size_t i = 0; i < entry.input_specs.size(); ++i) {
     const auto& s = engine.inputs()[i];
@@ -84,15 +96,15 @@ CompileResult compile(const Model& model, const CompileOptions& options) {
   std::unique_ptr<BuildLock> lock;
   if (options.cache) {
     if (auto hit = try_load(*options.cache, result.key)) {
-      result.engine = *hit;
+      result.engine = hit->needs_refit() ? hit->refit(model) : *hit;
       result.cache_hit = true;
       result.seconds = elapsed();
       return result;
     }
-    if (auto* disk = dynamic_cast<DiskEngineCache*>(options.cache)) {
-      lock = disk->lock_for_build(result.key, options.lock_timeout);
+    {
+      lock = options.cache->lock_for_build(result.key, options.lock_timeout);
       if (auto hit = try_load(*options.cache, result.key)) {  // built while we waited
-        result.engine = *hit;
+        result.engine = hit->needs_refit() ? hit->refit(model) : *hit;
         result.cache_hit = true;
         result.seconds = elapsed();
         return result;
@@ -110,6 +122,29 @@ CompileResult compile(const Model& model, const CompileOptions& options) {
   }
   result.seconds = elapsed();
   return result;
+}
+
+CompileResult compile_file(const std::string& model_path, const CompileOptions& options) {
+  const auto start = Clock::now();
+  auto* disk = dynamic_cast<DiskEngineCache*>(options.cache);
+  std::string dk;
+  if (disk && !options.build.weightless) {
+    dk = cache::direct_key(model_path, options.build, backend_fingerprint(options.build));
+    if (auto key = cache::read_manifest(disk->dir(), dk)) {
+      if (auto hit = try_load(*disk, *key)) {
+        CompileResult r;
+        r.engine = *hit;
+        r.cache_hit = true;
+        r.key = *key;
+        r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        return r;
+      }
+    }
+  }
+  CompileResult r = compile(Model::load(model_path), options);
+  if (disk) cache::write_manifest(disk->dir(), dk, r.key);
+  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return r;
 }
 
 }  // namespace kiln

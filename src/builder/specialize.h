@@ -17,11 +17,12 @@ struct Specialized {
   engine::MemoryPlan plan;
 };
 
-// Folds constants and prunes, with shapes as they are (symbolic allowed).
-void optimize(ir::Graph& graph, int optimization_level);
+// Folds constants and prunes, with shapes as they are (symbolic allowed);
+// from level 2 fuses, from level 3 picks the layouts of `backend`'s kernels.
+void optimize(ir::Graph& graph, int optimization_level, const std::string& backend = "cpu");
 
 // `input_shapes` gives every graph input a concrete shape.
 Specialized specialize(const ir::Graph& graph, const std::map<std::string, Shape>& input_shapes,
-                       int optimization_level);
+                       int optimization_level, const std::string& backend = "cpu");
 
 }  // namespace kiln::builder

@@ -20,6 +20,9 @@ struct EngineData {
   bool plan_valid = false;  // plan covers the graph's (fully static) shapes
   engine::MemoryPlan plan;
   bool weightless = false;
+  // Weightless engines: the values holding model weights, stored without data
+  // and filled by Engine::refit from the model's initializers of the same name.
+  std::vector<ir::ValueId> weights;
   bool needs_output_allocator = false;
 };
 

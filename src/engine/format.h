@@ -31,6 +31,10 @@ constexpr char k_magic[8] = {'K', 'I', 'L', 'N', 'E', 'N', 'G', '\0'};
 constexpr uint32_t k_format_version = 1;
 
 std::vector<uint8_t> write_engine(const detail::EngineData& engine);
-detail::EngineData read_engine(const uint8_t* data, size_t size, const std::string& label);
+// `verify_checksum` = false skips only the SHA-256, for bytes a caller has just
+// verified itself (an engine-cache entry's checksum covers the engine); every
+// structural bounds check still runs.
+detail::EngineData read_engine(const uint8_t* data, size_t size, const std::string& label,
+                               bool verify_checksum = true);
 
 }  // namespace kiln::engine

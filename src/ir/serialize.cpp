@@ -136,15 +136,18 @@ void write_graph(ByteWriter& w, const Graph& g, const SerializeOptions& options)
     w.put<int64_t>(version);
   }
   w.put<uint64_t>(g.values.size());
-  for (const Value& v : g.values) {
+  for (size_t i = 0; i < g.values.size(); ++i) {
+    const Value& v = g.values[i];
+    const bool strip = options.strip && std::find(options.strip->begin(), options.strip->end(),
+                                                   static_cast<ValueId>(i)) != options.strip->end();
     w.put_str(v.name);
     w.put<int32_t>(static_cast<int32_t>(v.dtype));
     w.put<uint8_t>(v.shape ? 1 : 0);
     if (v.shape) write_shape(w, *v.shape);
-    if (!v.constant) {
-      w.put<uint8_t>(k_const_none);
-    } else if (options.strip_weights && v.constant->nbytes() >= options.weight_min_bytes) {
+    if (strip) {
       w.put<uint8_t>(k_const_stripped);
+    } else if (!v.constant) {
+      w.put<uint8_t>(k_const_none);
     } else {
       w.put<uint8_t>(k_const_data);
       write_tensor(w, *v.constant);
@@ -167,7 +170,7 @@ void write_graph(ByteWriter& w, const Graph& g, const SerializeOptions& options)
   write_ids(w, g.outputs);
 }
 
-Graph read_graph(ByteReader& r) {
+Graph read_graph(ByteReader& r, std::vector<ValueId>* stripped) {
   Graph g;
   g.name = r.get_str();
   for (uint64_t i = 0, n = r.get_count(12); i < n; ++i) {
@@ -175,12 +178,14 @@ Graph read_graph(ByteReader& r) {
     g.opsets[domain] = r.get<int64_t>();
   }
   g.values.resize(r.get_count(10));
-  for (Value& v : g.values) {
+  for (size_t i = 0; i < g.values.size(); ++i) {
+    Value& v = g.values[i];
     v.name = r.get_str();
     v.dtype = static_cast<DataType>(r.get<int32_t>());
     if (r.get<uint8_t>()) v.shape = read_shape(r);
     const uint8_t c = r.get<uint8_t>();
     if (c == k_const_data) v.constant = read_tensor(r);
+    else if (c == k_const_stripped && stripped) stripped->push_back(static_cast<ValueId>(i));
     else if (c != k_const_none && c != k_const_stripped) r.fail("bad constant flag");
     // Stripped weights come back as values with no data; refit fills them.
   }

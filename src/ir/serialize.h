@@ -24,14 +24,14 @@
 namespace kiln::ir {
 
 struct SerializeOptions {
-  // Leave initializer bytes out (weightless engines); values keep dtype/shape.
-  bool strip_weights = false;
-  // Constants at least this large count as weights when stripping.
-  size_t weight_min_bytes = 0;
+  // Values whose constant bytes are left out (weightless engines); they keep
+  // dtype and shape, and read_graph reports them as stripped.
+  const std::vector<ValueId>* strip = nullptr;
 };
 
 void write_graph(ByteWriter& w, const Graph& g, const SerializeOptions& options = {});
-Graph read_graph(ByteReader& r);
+// `stripped` (may be null) receives the values written without their data.
+Graph read_graph(ByteReader& r, std::vector<ValueId>* stripped = nullptr);
 
 void write_tensor(ByteWriter& w, const Tensor& t);
 Tensor read_tensor(ByteReader& r);

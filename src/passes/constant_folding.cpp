@@ -55,7 +55,7 @@ bool fold_with_kernel(ir::Graph& g, const ir::Node& n) {
       return false;
   backend::Backend& cpu = backend::cpu_backend();
   const backend::KernelFactory* factory = cpu.kernels().find(n.op_type);
-  if (!factory || !n.domain.empty()) return false;
+  if (!factory || !(n.domain.empty() || n.domain == "com.kiln")) return false;
   std::vector<const Tensor*> ins;
   for (ir::ValueId v : n.inputs) ins.push_back(v == ir::k_no_value ? nullptr : &*g.value(v).constant);
   std::vector<Tensor> outs(n.outputs.size());

@@ -14,4 +14,18 @@ int fold_constants(ir::Graph& graph);
 // Removes Identity and inference-mode Dropout by rewiring their readers.
 int eliminate_identities(ir::Graph& graph);
 
+// ---- Fusions (optimization level >= 2); each returns the number of rewrites ----
+// BatchNormalization folded into the weights and bias of the Conv feeding it.
+int fold_batch_norm(ir::Graph& graph);
+// Conv [+ Add(Z)] [+ activation] → com.kiln::FusedConv.
+int fuse_conv(ir::Graph& graph);
+// Gemm [+ activation] → com.kiln::FusedGemm; MatMul [+ Add(bias)] [+ activation]
+// → com.kiln::FusedMatMul.
+int fuse_gemm(ir::Graph& graph);
+
+// ---- CPU (oneDNN) layouts (optimization level >= 3, cpu backend) ----
+// Marks values that flow only between layout-aware oneDNN kernels as channels
+// last (see assign_layouts.cpp); returns the number of values marked.
+int assign_cpu_layouts(ir::Graph& graph);
+
 }  // namespace kiln::passes

@@ -17,7 +17,7 @@ Executor::Executor(std::shared_ptr<const ir::Graph> graph, engine::MemoryPlan pl
     const ir::Node& n = g.nodes[i];
     for (ir::ValueId v : n.inputs)
       if (v != ir::k_no_value) m_last_use[static_cast<size_t>(v)] = static_cast<int32_t>(i);
-    const backend::KernelFactory* factory = backend.kernels().find(n.op_type);
+    const backend::KernelFactory* factory = backend::kernel_for(backend.kernels(), n);
     if (!factory) throw Error(ErrorCode::Unsupported, n.label() + ": no " + backend.name() + " kernel");
     m_kernels.push_back((*factory)(n, g));
   }

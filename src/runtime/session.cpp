@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "backends/backend.h"
+#include "backends/cpu/cpu_threads.h"
 #include "builder/specialize.h"
 #include "engine/engine_data.h"
 #include "kiln/error.h"
@@ -98,7 +99,7 @@ runtime::Executor& Session::Impl::executor_for(const std::vector<Tensor>& inputs
   } else {
     std::map<std::string, Shape> shapes;
     for (size_t i = 0; i < inputs.size(); ++i) shapes[engine.inputs()[i].name] = inputs[i].shape();
-    builder::Specialized s = builder::specialize(data.graph, shapes, optimization_level(data));
+    builder::Specialized s = builder::specialize(data.graph, shapes, optimization_level(data), engine.backend());
     ex = std::make_unique<runtime::Executor>(std::make_shared<const ir::Graph>(std::move(s.graph)),
                                              std::move(s.plan), *backend);
   }
@@ -109,8 +110,8 @@ runtime::Executor& Session::Impl::executor_for(const std::vector<Tensor>& inputs
 
 Session::Session(Engine engine, SessionOptions options) : m_impl(std::make_unique<Impl>()) {
   if (!engine.valid()) throw Error(ErrorCode::InvalidArgument, "Session needs a built or loaded engine");
-  if (engine.weightless())
-    throw Error(ErrorCode::InvalidArgument, "engine was built weightless; refit it with the model's weights first");
+  if (engine.needs_refit())
+    throw Error(ErrorCode::InvalidArgument, "engine was stored without weights; refit it from the model first");
   m_impl->backend = &backend::backend_by_name(engine.backend());
   if (m_impl->backend->fingerprint() != engine.fingerprint())
     throw Error(ErrorCode::Incompatible, "engine was built for '" + engine.fingerprint() + "', this machine is '" +
@@ -127,6 +128,7 @@ const Engine& Session::engine() const { return m_impl->engine; }
 
 std::vector<NamedTensor> Session::run(const std::map<std::string, Tensor>& inputs) {
   std::lock_guard<std::mutex> lock(m_impl->mutex);
+  backend::CpuThreadScope threads(m_impl->options.threads);
   std::vector<Tensor> bound = m_impl->bind(inputs);
   std::vector<Tensor> outs = m_impl->executor_for(bound).run(bound);
   std::vector<NamedTensor> named;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backends/cpu/cpu_backend.h"
+#include "kiln/error.h"
 #include "ir/op_schema.h"
 
 namespace kiln::test {

@@ -119,14 +119,6 @@ std::string raw_bytes(const std::vector<T>& v) {
   return s;
 }
 
-// Tests that need a real op's schema skip (with a note) until that schema is
-// registered; the ops they use (Relu, Add, Conv) are ones kiln implements.
-#define KILN_REQUIRE_SCHEMA(op)                                                     \
-  do {                                                                            \
-    if (!::kiln::ir::SchemaRegistry::global().find("", op))                       \
-      GTEST_SKIP() << "schema for " << op << " is not registered yet";            \
-  } while (0)
-
 // Runs `stmt`, expects a kiln::Error with `code` whose message contains every
 // string in `needles`.
 #define EXPECT_KILN_ERROR(stmt, code_, ...)                                        \

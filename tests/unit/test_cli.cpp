@@ -39,7 +39,7 @@ std::string add_model(TempDir& dir) {
 }
 
 TEST(Cli, HelpForEveryCommand) {
-  for (const char* c : {"", "info", "build", "run"}) {
+  for (const char* c : {"", "info", "build", "run", "bench", "cache"}) {
     Result r = run_cli(std::string(c) + " --help");
     EXPECT_EQ(r.code, 0) << c << ": " << r.out;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << r.out;
@@ -71,6 +71,29 @@ TEST(Cli, InfoBuildRun) {
   Result second = run_cli("run " + model + cache + " -n 0");
   EXPECT_NE(first.out.find("engine built"), std::string::npos) << first.out;
   EXPECT_NE(second.out.find("loaded from cache"), std::string::npos) << second.out;
+}
+
+TEST(Cli, CacheCommands) {
+  TempDir dir;
+  const std::string model = add_model(dir);
+  const std::string cache = " --cache " + dir.file("c");
+  ASSERT_EQ(run_cli("build " + model + " -o " + dir.file("e.kiln") + cache).code, 0);
+  Result ls = run_cli("cache" + cache + " ls");
+  EXPECT_EQ(ls.code, 0) << ls.out;
+  EXPECT_NE(ls.out.find("1 entries"), std::string::npos) << ls.out;
+  const std::string key = ls.out.substr(0, 64);
+  Result explain = run_cli("cache" + cache + " explain " + model);
+  EXPECT_EQ(explain.code, 0) << explain.out;
+  for (const char* field : {"format", "env", "graph", "weights", "inputs", "config", "key"})
+    EXPECT_NE(explain.out.find(field), std::string::npos) << explain.out;
+  EXPECT_NE(explain.out.find(key), std::string::npos) << "explain's key differs from the stored one\n" << explain.out;
+  EXPECT_NE(explain.out.find("status      cached"), std::string::npos) << explain.out;
+  EXPECT_EQ(run_cli("cache" + cache + " verify").code, 0);
+  EXPECT_NE(run_cli("cache" + cache + " stats").out.find("entries  1"), std::string::npos);
+  EXPECT_EQ(run_cli("cache" + cache + " rm " + key).code, 0);
+  EXPECT_EQ(run_cli("cache" + cache + " rm " + key).code, 1);  // gone
+  ASSERT_EQ(run_cli("build " + model + " -o " + dir.file("e.kiln") + cache).code, 0);
+  EXPECT_NE(run_cli("cache" + cache + " purge").out.find("removed 1"), std::string::npos);
 }
 
 TEST(Cli, ErrorsAreOneLineAndNonZero) {

@@ -1,6 +1,7 @@
 #include "cli_common.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -17,10 +18,28 @@ void BuildOptions::add_to(CLI::App& app) {
   app.add_option("--device", device, "Device to build for: cpu")->capture_default_str();
   app.add_option("--cache", cache_dir, "Engine cache directory (default: $XDG_CACHE_HOME/kiln or ~/.cache/kiln)");
   app.add_flag("--no-cache", no_cache, "Neither read nor write the engine cache");
+  app.add_option("--redis", redis, "Shared Redis engine cache HOST:PORT behind the disk cache (or $KILN_REDIS)");
   app.add_option("-O,--opt-level", optimization_level, "Optimization level 0-3")->capture_default_str()
       ->check(CLI::Range(0, 3));
   app.add_option("--precision", precision, "fp32 | fp16 | bf16")->capture_default_str()
       ->check(CLI::IsMember({"fp32", "fp16", "bf16"}));
+  app.add_option("--timing-cache", timing_cache_path,
+                 "Kernel timing cache file (default: timing_cache.json in the cache directory)");
+}
+
+std::filesystem::path BuildOptions::timing_path() const {
+  if (!timing_cache_path.empty()) return timing_cache_path;
+  return (cache_dir.empty() ? default_cache_dir() : std::filesystem::path(cache_dir)) / "timing_cache.json";
+}
+
+void BuildOptions::save_timing_cache() const {
+  if (!m_timing || m_timing->size() == m_timing_loaded_size) return;
+  try {
+    std::filesystem::create_directories(timing_path().parent_path());
+    m_timing->save(timing_path());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kiln: warning: timing cache not saved: %s\n", e.what());
+  }
 }
 
 BuildConfig BuildOptions::config() const {
@@ -46,15 +65,41 @@ BuildConfig BuildOptions::config() const {
     }
     c.profiles[s.substr(0, eq)] = ShapeRange{shape, shape, shape};
   }
+  if (!m_timing) {
+    m_timing = std::make_shared<TimingCache>();
+    m_timing->load(timing_path());
+    m_timing_loaded_size = m_timing->size();
+  }
+  c.timing_cache = m_timing.get();
   c.on_progress = [](const BuildProgress& p) {
     std::fprintf(stderr, "  [%3d%%] %s\n", static_cast<int>(p.fraction * 100), p.stage.c_str());
   };
   return c;
 }
 
-std::unique_ptr<DiskEngineCache> BuildOptions::open_cache() const {
-  if (no_cache) return nullptr;
-  return std::make_unique<DiskEngineCache>(cache_dir.empty() ? default_cache_dir() : std::filesystem::path(cache_dir));
+BuildOptions::Caches BuildOptions::open_cache() const {
+  Caches c;
+  if (no_cache) return c;
+  c.disk = std::make_unique<DiskEngineCache>(cache_dir.empty() ? default_cache_dir() : std::filesystem::path(cache_dir));
+  std::string r = redis;
+  if (r.empty() && std::getenv("KILN_REDIS")) r = std::getenv("KILN_REDIS");
+  if (!r.empty()) {
+    const auto colon = r.rfind(':');
+    int port = 6379;
+    try {
+      if (colon != std::string::npos) port = std::stoi(r.substr(colon + 1));
+    } catch (const std::exception&) {
+      throw Error(ErrorCode::InvalidArgument, "--redis '" + r + "': expected HOST:PORT");
+    }
+    c.redis = std::make_unique<RedisEngineCache>(r.substr(0, colon), port);
+    c.tiered = std::make_unique<TieredEngineCache>(*c.disk, *c.redis);
+  }
+  return c;
+}
+
+std::string BuildOptions::Caches::where() const {
+  if (!disk) return "(cache off)";
+  return disk->dir().string() + (redis ? " + redis" : "");
 }
 
 bool is_engine_file(const std::string& path) {

@@ -11,6 +11,7 @@
 #include "kiln/builder.h"
 #include "kiln/engine_cache.h"
 #include "kiln/session.h"
+#include "kiln/timing_cache.h"
 
 namespace kiln::cli {
 
@@ -22,11 +23,30 @@ struct BuildOptions {
   bool no_cache = false;
   int optimization_level = 3;
   std::string precision = "fp32";
+  std::string timing_cache_path;    // empty: timing_cache.json in the cache directory
 
   void add_to(CLI::App& app);
+  // Loads the timing cache on first use; the returned config points into it.
   BuildConfig config() const;
-  // nullptr when --no-cache.
-  std::unique_ptr<DiskEngineCache> open_cache() const;
+  // Writes the timing cache back when a build added timings.
+  void save_timing_cache() const;
+  std::string redis;                // HOST:PORT of a shared Redis tier (or $KILN_REDIS)
+
+  // The disk cache, with a Redis tier behind it when asked for.
+  struct Caches {
+    std::unique_ptr<DiskEngineCache> disk;
+    std::unique_ptr<RedisEngineCache> redis;
+    std::unique_ptr<TieredEngineCache> tiered;
+    EngineCache* get() const { return tiered ? static_cast<EngineCache*>(tiered.get()) : disk.get(); }
+    std::string where() const;
+  };
+  // Empty when --no-cache.
+  Caches open_cache() const;
+
+ private:
+  std::filesystem::path timing_path() const;
+  mutable std::shared_ptr<TimingCache> m_timing;
+  mutable size_t m_timing_loaded_size = 0;
 };
 
 bool is_engine_file(const std::string& path);
@@ -42,5 +62,7 @@ using Command = std::function<int()>;
 void add_info_command(CLI::App& app, Command& run);
 void add_build_command(CLI::App& app, Command& run);
 void add_run_command(CLI::App& app, Command& run);
+void add_bench_command(CLI::App& app, Command& run);
+void add_cache_command(CLI::App& app, Command& run);
 
 }  // namespace kiln::cli

@@ -18,12 +18,12 @@ void add_build_command(CLI::App& app, Command& run) {
   args->build.add_to(*cmd);
   cmd->callback([&run, args] {
     run = [args] {
-      const Model model = Model::load(args->model);
-      auto cache = args->build.open_cache();
+      auto caches = args->build.open_cache();
       CompileOptions options;
       options.build = args->build.config();
-      options.cache = cache.get();
-      const CompileResult r = compile(model, options);
+      options.cache = caches.get();
+      const CompileResult r = compile_file(args->model, options);
+      args->build.save_timing_cache();
       r.engine.save(args->output);
       std::printf("%s engine in %.3f s (key %s)\n", r.cache_hit ? "loaded cached" : "built", r.seconds,
                   r.key.substr(0, 16).c_str());

@@ -43,19 +43,18 @@ void add_run_command(CLI::App& app, Command& run) {
         engine = Engine::load(args->target);
         std::printf("loaded engine %s in %.1f ms\n", args->target.c_str(), ms_since(t0));
       } else {
-        const Model model = Model::load(args->target);
-        auto cache = args->build.open_cache();
+        auto caches = args->build.open_cache();
         CompileOptions options;
         options.build = args->build.config();
-        options.cache = cache.get();
-        const CompileResult r = compile(model, options);
+        options.cache = caches.get();
+        const CompileResult r = compile_file(args->target, options);
+      args->build.save_timing_cache();
         engine = r.engine;
         if (r.cache_hit)
-          std::printf("engine loaded from cache %s (key %s) in %.1f ms\n", cache->dir().c_str(),
+          std::printf("engine loaded from cache %s (key %s) in %.1f ms\n", caches.where().c_str(),
                       r.key.substr(0, 16).c_str(), ms_since(t0));
         else
-          std::printf("engine built in %.1f ms%s%s\n", ms_since(t0), cache ? ", cached in " : " (cache off)",
-                      cache ? cache->dir().c_str() : "");
+          std::printf("engine built in %.1f ms, cache %s\n", ms_since(t0), caches.where().c_str());
       }
       std::map<std::string, Tensor> inputs;
       if (args->inputs.empty()) {

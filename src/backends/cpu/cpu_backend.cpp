@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "backends/cpu/dnnl/context.h"
 #include "backends/cpu/kernels/families.h"
 #include "kiln/error.h"
 
@@ -42,7 +43,7 @@ std::string cpu_isa() {
 
 CpuBackend::CpuBackend() { register_all_cpu_kernels(m_kernels); }
 
-std::string CpuBackend::fingerprint() const { return "cpu " + cpu_isa(); }
+std::string CpuBackend::fingerprint() const { return "cpu " + cpu_isa() + " " + onednn::onednn_version(); }
 
 Allocator& CpuBackend::allocator() {
   static HostAllocator alloc;

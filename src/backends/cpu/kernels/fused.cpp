@@ -1,0 +1,92 @@
+// Reference kernels of FusedConv, FusedGemm and FusedMatMul: the captured
+// reference kernel of the ONNX op writes Y, then Z/bias is added and the
+// activation applied in place, in the compute type of the reference kernels.
+#include "backends/cpu/kernels/fused_kernels.h"
+
+#include <memory>
+
+#include "backends/kernel.h"
+#include "core/dispatch.h"
+#include "ir/ops/fused_attrs.h"
+#include "kiln/error.h"
+
+namespace kiln::backend {
+
+namespace {
+
+// ONNX semantics of the newest opset for the inner op (the fused node's own
+// opset is the com.kiln one).
+constexpr int64_t k_inner_opset = 21;
+
+class FusedReference final : public Kernel {
+ public:
+  FusedReference(const ir::Node& node, const ir::Graph& graph, const std::string& inner_op, size_t inner_inputs,
+                 const KernelFactory& inner)
+      : m_node(node), m_inner_inputs(inner_inputs), m_act(ir::read_activation(node)) {
+    m_inner_node = node;
+    m_inner_node.op_type = inner_op;
+    m_inner_node.domain = "";
+    if (m_inner_node.inputs.size() > inner_inputs) m_inner_node.inputs.resize(inner_inputs);
+    m_inner = inner(m_inner_node, graph);
+    m_addend_is_bias = inner_op == "MatMul";
+  }
+
+  void run(KernelContext& ctx) override {
+    std::vector<const Tensor*> ins;
+    for (size_t i = 0; i < m_inner_inputs && i < ctx.num_inputs(); ++i)
+      ins.push_back(ctx.has_input(i) ? &ctx.input(i) : nullptr);
+    std::vector<Tensor> outs(1);
+    KernelContext inner(m_inner_node, k_inner_opset, ins, outs,
+                        [&ctx](size_t, DataType dt, const Shape& s) { return ctx.output(0, dt, s); }, ctx.stream());
+    m_inner->run(inner);
+    Tensor& y = outs[0];
+    const Tensor* addend = ctx.has_input(m_inner_inputs) ? &ctx.input(m_inner_inputs) : nullptr;
+    if (addend && addend->dtype() != y.dtype()) ctx.fail("the added input must have the output's dtype");
+    if (addend) {
+      const bool ok = m_addend_is_bias ? addend->rank() == 1 && y.rank() >= 1 && addend->shape()[0] == y.shape().back()
+                                       : addend->shape() == y.shape();
+      if (!ok) ctx.fail("added input " + shape_str(addend->shape()) + " does not fit the output " + shape_str(y.shape()));
+    }
+    const auto apply = [&](auto tag) {
+      using T = decltype(tag);
+      T* p = y.data<T>();
+      const T* a = addend ? addend->data<T>() : nullptr;
+      const int64_t n = y.numel(), cols = m_addend_is_bias && a ? addend->shape()[0] : 1;
+      for (int64_t i = 0; i < n; ++i) {
+        T v = p[i];
+        if (a) v += m_addend_is_bias ? a[i % cols] : a[i];
+        p[i] = ir::apply_activation(m_act, v);
+      }
+    };
+    if (y.dtype() == DataType::Float32) apply(float{});
+    else if (y.dtype() == DataType::Float64) apply(double{});
+    else unsupported_dtype(y.dtype(), m_node.label());
+  }
+
+ private:
+  const ir::Node& m_node;
+  ir::Node m_inner_node;
+  size_t m_inner_inputs;
+  ir::FusedActivation m_act;
+  std::unique_ptr<Kernel> m_inner;
+  bool m_addend_is_bias = false;
+};
+
+void add_fused(KernelRegistry& r, const std::string& op, const std::string& inner_op, size_t inner_inputs) {
+  const KernelFactory* found = r.find(inner_op);
+  if (!found) throw Error(ErrorCode::Internal, "register_cpu_fused: no reference kernel for " + inner_op);
+  KernelFactory inner = *found;  // a copy: later registrations must not change it
+  r.add(op, [inner, inner_op, inner_inputs](const ir::Node& node, const ir::Graph& graph) {
+    return std::make_unique<FusedReference>(node, graph, inner_op, inner_inputs, inner);
+  });
+}
+
+}  // namespace
+
+void register_cpu_fused(KernelRegistry& r) {
+  add_fused(r, "FusedConv", "Conv", 3);
+  add_fused(r, "FusedGemm", "Gemm", 3);
+  add_fused(r, "FusedMatMul", "MatMul", 2);
+}
+
+}  // namespace kiln::backend

@@ -1,0 +1,29 @@
+// Kernel choice: for every node whose op has several kernel candidates on the
+// backend (e.g. the reference and the oneDNN convolution), time each candidate
+// on the node's real shapes and keep the fastest, recording it in the node's
+// "kiln.kernel" attribute. Timings go through a TimingCache keyed by (kernel
+// signature, device), so a rebuild on the same machine times nothing it has
+// timed before.
+#pragma once
+
+#include "backends/backend.h"
+#include "ir/graph.h"
+#include "kiln/timing_cache.h"
+
+namespace kiln::builder {
+
+struct SelectionStats {
+  int nodes = 0;           // nodes with a choice to make
+  int from_cache = 0;      // decided by the timing cache
+  int timed = 0;           // decided by timing now
+  double timing_seconds = 0;
+};
+
+// Nodes need known input shapes; others keep the preferred candidate.
+// `cache` may be null (time everything, remember nothing).
+SelectionStats select_kernels(ir::Graph& graph, backend::Backend& backend, TimingCache* cache);
+
+// The timing-cache key of a node: op, input dtypes and shapes, attributes.
+std::string kernel_signature(const ir::Graph& graph, const ir::Node& node);
+
+}  // namespace kiln::builder

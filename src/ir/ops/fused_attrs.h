@@ -1,0 +1,57 @@
+// The activation a com.kiln fused op applies last (see fused.cpp for the ops):
+// attributes `activation` (the ONNX op name, "" for none), `activation_alpha`
+// and `activation_beta`. Shared by the schemas, the fusion passes that write
+// these attributes and the CPU kernels that read them.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "ir/graph.h"
+
+namespace kiln::ir {
+
+enum class Activation { None, Relu, LeakyRelu, Clip, HardSwish, HardSigmoid, Sigmoid, Tanh, Elu };
+
+struct FusedActivation {
+  Activation kind = Activation::None;
+  // LeakyRelu/Elu: alpha. HardSigmoid: alpha*x + beta. Clip: [alpha, beta].
+  float alpha = 0.f, beta = 0.f;
+};
+
+// ONNX op name → kind; false for ops that cannot be fused as an activation.
+bool activation_from_name(const std::string& op, Activation* out);
+std::string activation_name(Activation a);
+
+// Reads the attributes; kiln::Error(InvalidModel) naming the node for an
+// unknown activation name.
+FusedActivation read_activation(const Node& node);
+// Writes them (the inverse of read_activation).
+void write_activation(Node& node, const FusedActivation& a);
+
+// The activation in the arithmetic of the reference kernels (elementwise_activation.cpp).
+template <typename C>
+inline C apply_activation(const FusedActivation& a, C x) {
+  switch (a.kind) {
+    case Activation::None: return x;
+    case Activation::Relu: return x < C(0) ? C(0) : x;
+    case Activation::LeakyRelu: return x < C(0) ? C(a.alpha) * x : x;
+    case Activation::Clip: {
+      const C y = x < C(a.alpha) ? C(a.alpha) : x;
+      return C(a.beta) < y ? C(a.beta) : y;
+    }
+    case Activation::HardSwish: return x * std::max(C(0), std::min(C(1), x / C(6) + C(0.5)));
+    case Activation::HardSigmoid: return std::max(C(0), std::min(C(1), C(a.alpha) * x + C(a.beta)));
+    case Activation::Sigmoid: {
+      if (x >= C(0)) return C(1) / (C(1) + std::exp(-x));
+      const C e = std::exp(x);
+      return e / (C(1) + e);
+    }
+    case Activation::Tanh: return std::tanh(x);
+    case Activation::Elu: return x < C(0) ? C(a.alpha) * std::expm1(x) : x;
+  }
+  return x;
+}
+
+}  // namespace kiln::ir

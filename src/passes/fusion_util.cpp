@@ -1,0 +1,78 @@
+#include "passes/fusion_util.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace kiln::passes {
+
+Readers::Readers(const ir::Graph& g) : nodes(g.values.size()), is_output(g.values.size(), false) {
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (ir::ValueId v : g.nodes[i].inputs)
+      if (v != ir::k_no_value) nodes[static_cast<size_t>(v)].push_back(static_cast<ir::NodeId>(i));
+  for (ir::ValueId v : g.outputs) is_output[static_cast<size_t>(v)] = true;
+}
+
+ir::NodeId Readers::sole(ir::ValueId v) const {
+  const auto& r = nodes[static_cast<size_t>(v)];
+  return r.size() == 1 && !is_output[static_cast<size_t>(v)] ? r[0] : -1;
+}
+
+bool is_static_f32(const ir::Graph& g, ir::ValueId v) {
+  const ir::Value& val = g.value(v);
+  return val.dtype == DataType::Float32 && val.shape && ir::shape_known(*val.shape);
+}
+
+namespace {
+
+// A constant float32 scalar (or one-element tensor) input, or the fallback when omitted.
+bool const_scalar(const ir::Graph& g, const ir::Node& n, size_t i, float fallback, float* out) {
+  if (!n.has_input(i)) { *out = fallback; return true; }
+  const auto& c = g.value(n.inputs[i]).constant;
+  if (!c || c->dtype() != DataType::Float32 || c->numel() != 1) return false;
+  *out = c->data<float>()[0];
+  return true;
+}
+
+}  // namespace
+
+bool match_activation(const ir::Graph& g, const ir::Node& n, int64_t opset, ir::FusedActivation* out) {
+  if (!n.domain.empty() && n.domain != "ai.onnx") return false;
+  if (n.inputs.empty() || n.inputs[0] == ir::k_no_value || n.outputs.size() != 1) return false;
+  if (g.value(n.inputs[0]).dtype != DataType::Float32) return false;
+  ir::FusedActivation a;
+  if (!ir::activation_from_name(n.op_type, &a.kind) || a.kind == ir::Activation::None) return false;
+  constexpr float k_inf = std::numeric_limits<float>::infinity();
+  switch (a.kind) {
+    case ir::Activation::LeakyRelu: a.alpha = n.attr_f("alpha", 0.01f); break;
+    case ir::Activation::Elu: a.alpha = n.attr_f("alpha", 1.f); break;
+    case ir::Activation::HardSigmoid:
+      a.alpha = n.attr_f("alpha", 0.2f);
+      a.beta = n.attr_f("beta", 0.5f);
+      break;
+    case ir::Activation::Clip:
+      if (opset > 0 && opset < 11) {
+        a.alpha = n.attr("min") ? n.attr_f("min", 0.f) : -k_inf;
+        a.beta = n.attr("max") ? n.attr_f("max", 0.f) : k_inf;
+      } else if (!const_scalar(g, n, 1, -k_inf, &a.alpha) || !const_scalar(g, n, 2, k_inf, &a.beta)) {
+        return false;
+      }
+      break;
+    default:
+      if (n.inputs.size() != 1) return false;
+      break;
+  }
+  *out = a;
+  return true;
+}
+
+void erase_nodes(ir::Graph& g, const std::vector<bool>& dead) {
+  std::vector<ir::Node> kept;
+  kept.reserve(g.nodes.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (!dead[i]) kept.push_back(std::move(g.nodes[i]));
+  g.nodes = std::move(kept);
+}
+
+void use_kiln_domain(ir::Graph& g) { g.opsets["com.kiln"] = 1; }
+
+}  // namespace kiln::passes
