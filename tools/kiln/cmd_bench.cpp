@@ -32,6 +32,7 @@ void add_bench_command(CLI::App& app, Command& run) {
     std::vector<int64_t> batches{1};
     int iterations = 100, warmup = 10;
     bool json = false;
+    int threads = 0;
     BuildOptions build;
   };
   auto args = std::make_shared<Args>();
@@ -41,6 +42,8 @@ void add_bench_command(CLI::App& app, Command& run) {
       ->check(CLI::Range(1, 1000000));
   cmd->add_option("--warmup", args->warmup, "Untimed runs first")->capture_default_str()->check(CLI::Range(0, 100000));
   cmd->add_flag("--json", args->json, "Print results as JSON");
+  cmd->add_option("--threads", args->threads, "CPU threads for kernels (0: all cores)")->capture_default_str()
+      ->check(CLI::Range(0, 4096));
   args->build.add_to(*cmd);
   cmd->callback([&run, args] {
     run = [args] {
@@ -69,7 +72,9 @@ void add_bench_command(CLI::App& app, Command& run) {
         options.cache = caches.get();
         const CompileResult r = compile(model, options);
         args->build.save_timing_cache();
-        Session session(r.engine);
+        SessionOptions so;
+        so.threads = args->threads;
+        Session session(r.engine, so);
         const auto inputs = random_inputs(r.engine, 0);
         for (int i = 0; i < args->warmup; ++i) session.run(inputs);
         std::vector<double> ms;

@@ -25,6 +25,7 @@ void add_run_command(CLI::App& app, Command& run) {
     std::vector<std::string> inputs;
     int iterations = 10;
     uint32_t seed = 0;
+    int threads = 0;
     BuildOptions build;
   };
   auto args = std::make_shared<Args>();
@@ -34,6 +35,8 @@ void add_run_command(CLI::App& app, Command& run) {
   cmd->add_option("-n,--iterations", args->iterations, "Timed runs after the first")->capture_default_str()
       ->check(CLI::Range(0, 1000000));
   cmd->add_option("--seed", args->seed, "Seed for random inputs")->capture_default_str();
+  cmd->add_option("--threads", args->threads, "CPU threads for kernels (0: all cores)")->capture_default_str()
+      ->check(CLI::Range(0, 4096));
   args->build.add_to(*cmd);
   cmd->callback([&run, args] {
     run = [args] {
@@ -69,7 +72,9 @@ void add_run_command(CLI::App& app, Command& run) {
       }
       for (const auto& [name, t] : inputs) std::printf("  %-24s %-8s %s\n", name.c_str(), std::string(dtype_name(t.dtype())).c_str(), format_shape(t.shape()).c_str());
 
-      Session session(engine);
+      SessionOptions so;
+      so.threads = args->threads;
+      Session session(engine, so);
       auto t1 = Clock::now();
       std::vector<NamedTensor> outputs = session.run(inputs);
       const double first_ms = ms_since(t1);
