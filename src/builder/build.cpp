@@ -43,6 +43,10 @@ std::vector<std::string> BuildConfig::invariant_fields() const {
 
 namespace {
 
+// Weights a weightless engine leaves out: float tensors big enough to matter.
+// Small integer constants (shapes, axes) stay: shape inference needs them.
+bool is_refittable_weight(const Tensor& t) { return dtype_is_float(t.dtype()) && t.nbytes() >= 1024; }
+
 std::string backend_of(const std::string& device) {
   return device.substr(0, device.find(':'));
 }
@@ -120,10 +124,27 @@ Engine build_engine(const Model& model, const BuildConfig& config) {
   apply_profiles(g, config, e->inputs);
 
   report(config, "shape inference and constant folding", 0.1);
+  // A weightless engine must not bake weight values into anything: passes see
+  // the weights as opaque inputs (no BN folding into them, no folding through
+  // them), and the data comes back after, for this in-memory engine only.
+  std::map<std::string, Tensor> held_weights;
+  if (config.weightless) {
+    for (ir::Value& v : g.values)
+      if (v.constant && is_refittable_weight(*v.constant)) {
+        held_weights[v.name] = *v.constant;
+        v.constant.reset();
+      }
+  }
   try {
     builder::optimize(g, config.optimization_level, backend_name);
   } catch (const Error& err) {
     throw err.with_context(model.path());
+  }
+  for (ir::Value& v : g.values) {
+    auto it = held_weights.find(v.name);
+    if (it == held_weights.end()) continue;
+    v.constant = it->second;
+    e->weights.push_back(static_cast<ir::ValueId>(&v - g.values.data()));
   }
 
   report(config, "kernel selection", 0.6);
@@ -148,19 +169,6 @@ Engine build_engine(const Model& model, const BuildConfig& config) {
       log_info("kernel selection: " + std::to_string(sel.nodes) + " choices, " + std::to_string(sel.from_cache) +
                " from the timing cache, " + std::to_string(sel.timed) + " timed in " +
                std::to_string(sel.timing_seconds) + " s");
-  }
-
-  if (config.weightless) {
-    // Weights are the values that are model initializers, kept under their
-    // names so a refit can find them. Constants made by folding stay in the
-    // engine (config.weightless turns off passes that rewrite weights).
-    const ir::Graph& src = model.data()->graph;
-    for (size_t i = 0; i < g.values.size(); ++i) {
-      const ir::Value& v = g.values[i];
-      if (!v.constant) continue;
-      auto id = src.find_value(v.name);
-      if (id && src.value(*id).constant) e->weights.push_back(static_cast<ir::ValueId>(i));
-    }
   }
 
   report(config, "memory plan", 0.8);

@@ -93,14 +93,21 @@ TEST(KernelSelection, SignatureDependsOnShape) {
   EXPECT_NE(builder::kernel_signature(a, a.nodes[0]), builder::kernel_signature(b, b.nodes[0]));
 }
 
-std::string weighted_model(TempDir& dir, float w0, const std::string& wname = "W") {
+// y = x @ W with W a 16x16 diagonal (1 KiB: big enough to count as a weight),
+// W[0][0] = w0 and 1 elsewhere on the diagonal.
+std::string weighted_model(TempDir& dir, float w0, const std::string& wname = "W", int64_t n = 16) {
   ModelBuilder mb(13);
-  mb.input("x", ::onnx::TensorProto::FLOAT, {int64_t{1}, int64_t{2}});
-  mb.output("y", ::onnx::TensorProto::FLOAT, {int64_t{1}, int64_t{2}});
-  mb.init_floats(wname, {2, 2}, {w0, 0, 0, 1});
+  mb.input("x", ::onnx::TensorProto::FLOAT, {int64_t{1}, n});
+  mb.output("y", ::onnx::TensorProto::FLOAT, {int64_t{1}, int64_t{16}});
+  std::vector<float> w(static_cast<size_t>(n * 16), 0.f);
+  for (int64_t i = 0; i < std::min<int64_t>(n, 16); ++i) w[static_cast<size_t>(i * 16 + i)] = 1.f;
+  w[0] = w0;
+  mb.init_floats(wname, {n, 16}, w);
   mb.node("MatMul", {"x", wname}, {"y"}, "mm");
-  return dir.write("w" + std::to_string(w0) + wname + ".onnx", mb.bytes());
+  return dir.write("w" + std::to_string(w0) + wname + std::to_string(n) + ".onnx", mb.bytes());
 }
+
+Tensor ones(int64_t n) { return Tensor::from_vector<float>(DataType::Float32, {1, n}, std::vector<float>(static_cast<size_t>(n), 1.f)); }
 
 TEST(Weightless, StoredWithoutWeightsAndRefitted) {
   TempDir dir;
@@ -115,7 +122,7 @@ TEST(Weightless, StoredWithoutWeightsAndRefitted) {
   // Refit from a model with other weight values: the engine computes with those.
   const Model other = Model::load(weighted_model(dir, 5.f));
   Session s(stored.refit(other));
-  auto out = s.run({{"x", Tensor::from_vector<float>(DataType::Float32, {1, 2}, {1, 1})}});
+  auto out = s.run({{"x", ones(16)}});
   EXPECT_FLOAT_EQ(out[0].tensor.data<float>()[0], 5.f);
   EXPECT_FLOAT_EQ(out[0].tensor.data<float>()[1], 1.f);
 }
@@ -128,13 +135,8 @@ TEST(Weightless, RefitMismatchesAreClearErrors) {
   Engine stored = Engine::deserialize(bytes.data(), bytes.size());
   EXPECT_KILN_ERROR(stored.refit(Model::load(weighted_model(dir, 2.f, "V"))), ErrorCode::InvalidArgument,
                     "no weight 'W'");
-  ModelBuilder mb(13);
-  mb.input("x", ::onnx::TensorProto::FLOAT, {int64_t{1}, int64_t{3}});
-  mb.output("y", ::onnx::TensorProto::FLOAT, {int64_t{1}, int64_t{2}});
-  mb.init_floats("W", {3, 2}, {1, 2, 3, 4, 5, 6});
-  mb.node("MatMul", {"x", "W"}, {"y"}, "mm");
-  EXPECT_KILN_ERROR(stored.refit(Model::load(dir.write("bad.onnx", mb.bytes()))), ErrorCode::InvalidArgument,
-                    "'W'", "[3,2]", "[2,2]");
+  EXPECT_KILN_ERROR(stored.refit(Model::load(weighted_model(dir, 2.f, "W", 17))), ErrorCode::InvalidArgument,
+                    "'W'", "[17,16]", "[16,16]");
 }
 
 TEST(Weightless, CacheHitRefitsFromTheModel) {
@@ -148,8 +150,49 @@ TEST(Weightless, CacheHitRefitsFromTheModel) {
   CompileResult hit = compile(m, o);
   EXPECT_TRUE(hit.cache_hit);
   Session s(hit.engine);
-  auto out = s.run({{"x", Tensor::from_vector<float>(DataType::Float32, {1, 2}, {1, 0})}});
+  auto out = s.run({{"x", ones(16)}});
   EXPECT_FLOAT_EQ(out[0].tensor.data<float>()[0], 3.f);
+  // Another model with the same structure and other weights: same key, and
+  // the hit computes with the new weights.
+  CompileResult other = compile(Model::load(weighted_model(dir, 7.f)), o);
+  EXPECT_TRUE(other.cache_hit);
+  Session s2(other.engine);
+  EXPECT_FLOAT_EQ(s2.run({{"x", ones(16)}})[0].tensor.data<float>()[0], 7.f);
+}
+
+// Conv + BatchNormalization: a full build folds BN into the conv weights; a
+// weightless build must not, or a refit with other weights would be wrong.
+std::string conv_bn_model(TempDir& dir, float w) {
+  ModelBuilder mb(13);
+  mb.input("x", ::onnx::TensorProto::FLOAT, {int64_t{1}, int64_t{16}, int64_t{4}, int64_t{4}});
+  mb.output("y", ::onnx::TensorProto::FLOAT, {int64_t{1}, int64_t{16}, int64_t{4}, int64_t{4}});
+  std::vector<float> k(16 * 16, 0.f);
+  for (int c = 0; c < 16; ++c) k[static_cast<size_t>(c * 16 + c)] = w + 0.1f * c;
+  mb.init_floats("k", {16, 16, 1, 1}, k);
+  std::vector<float> scale(16), bias(16), mean(16), var(16);
+  for (int c = 0; c < 16; ++c) { scale[c] = 1.f + c; bias[c] = 0.5f; mean[c] = 0.25f; var[c] = 4.f; }
+  mb.init_floats("scale", {16}, scale);
+  mb.init_floats("bias", {16}, bias);
+  mb.init_floats("mean", {16}, mean);
+  mb.init_floats("var", {16}, var);
+  mb.node("Conv", {"x", "k"}, {"c"}, "conv");
+  mb.node("BatchNormalization", {"c", "scale", "bias", "mean", "var"}, {"y"}, "bn");
+  return dir.write("convbn" + std::to_string(w) + ".onnx", mb.bytes());
+}
+
+TEST(Weightless, RefitIsCorrectThroughFoldablePatterns) {
+  TempDir dir;
+  Tensor x = Tensor::empty(DataType::Float32, {1, 16, 4, 4});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = 0.01f * static_cast<float>(i % 37);
+  BuildConfig weightless;
+  weightless.weightless = true;
+  const std::vector<uint8_t> bytes = build_engine(Model::load(conv_bn_model(dir, 1.f)), weightless).serialize();
+  Engine stored = Engine::deserialize(bytes.data(), bytes.size());
+  const Model other = Model::load(conv_bn_model(dir, 3.f));
+  Session refitted(stored.refit(other));
+  Session full(build_engine(other));  // BN folded: the reference
+  const Tensor a = refitted.run({{"x", x}})[0].tensor, b = full.run({{"x", x}})[0].tensor;
+  for (int64_t i = 0; i < a.numel(); ++i) EXPECT_NEAR(a.data<float>()[i], b.data<float>()[i], 1e-4) << i;
 }
 
 }  // namespace
