@@ -31,6 +31,7 @@ bool fold_shape_op(ir::Graph& g, const ir::Node& n) {
     out = Tensor::from_vector<int64_t>(DataType::Int64, {}, {shape_numel(s)});
   } else {
     const int64_t r = static_cast<int64_t>(s.size());
+    // start/end exist from opset 15; older models have neither attribute.
     int64_t start = n.attr_i("start", 0), end = n.attr_i("end", r);
     if (start < 0) start += r;
     if (end < 0) end += r;
