@@ -1,5 +1,8 @@
 #include "onnx/import.h"
 
+#include <algorithm>
+#include <optional>
+
 #include <new>
 #include <set>
 #include <unordered_map>
@@ -29,6 +32,30 @@ class Importer {
  public:
   Importer(const ::onnx::ModelProto& model, const ExternalDataResolver& external, const ImportOptions& options)
       : m_model(model), m_graph_proto(model.graph()), m_external(external), m_options(options) {}
+
+  // A subgraph (If branch): names it does not define resolve in `outer` and
+  // become captured values, which the caller turns into explicit inputs.
+  Importer(const ::onnx::ModelProto& model, const ::onnx::GraphProto& graph, const ExternalDataResolver& external,
+           const ImportOptions& options, Importer* outer)
+      : m_model(model), m_graph_proto(graph), m_external(external), m_options(options), m_outer(outer) {}
+
+  // Imports a branch body; its captured outer names are in captures(), in
+  // order of first use. Nodes are sorted once the caller has set the inputs.
+  ir::Graph run_subgraph() {
+    m_graph.opsets = m_outer->m_graph.opsets;
+    m_graph.name = m_graph_proto.name();
+    if (m_graph_proto.input_size() > 0)
+      throw Error(ErrorCode::Unsupported, "subgraph '" + m_graph_proto.name() +
+                                              "' has inputs (a Loop or Scan body); kiln runs only If branches");
+    add_initializers();
+    name_nodes();
+    declare_node_outputs();
+    add_nodes();
+    apply_value_info();
+    add_outputs();
+    return std::move(m_graph);
+  }
+  const std::vector<std::string>& captures() const { return m_captures; }
 
   ir::Graph run() {
     read_opsets();
@@ -65,6 +92,55 @@ class Importer {
       if (m_model.ir_version() >= 3) invalid("model declares no opset_import");
       m_graph.opsets[""] = 1;
     }
+  }
+
+  // A name visible here: defined in this graph, or captured from an outer one.
+  std::optional<ir::ValueId> lookup(const std::string& name) {
+    if (auto it = m_ids.find(name); it != m_ids.end()) return it->second;
+    if (!m_outer) return std::nullopt;
+    auto outer_id = m_outer->lookup(name);
+    if (!outer_id) return std::nullopt;
+    const ir::Value& ov = m_outer->m_graph.value(*outer_id);
+    const ir::ValueId id = new_value(name, "captured outer value '" + name + "'");
+    m_graph.value(id).dtype = ov.dtype;
+    m_graph.value(id).shape = ov.shape;
+    m_captures.push_back(name);
+    return id;
+  }
+
+  // Imports the branches of an If node and makes what they capture explicit:
+  // both branches get the same inputs (the union of their captures) and the
+  // node reads those outer values after its condition.
+  void import_branches(ir::Node& n, const ::onnx::NodeProto& p, const std::string& label) {
+    std::vector<std::pair<std::string, ir::Graph>> branches;
+    std::vector<std::string> names;
+    for (const auto& a : p.attribute()) {
+      if (a.type() != ::onnx::AttributeProto::GRAPH) continue;
+      Importer sub(m_model, a.g(), m_external, m_options, this);
+      ir::Graph g;
+      try {
+        g = sub.run_subgraph();
+      } catch (const Error& e) {
+        throw e.with_context(label + " attribute '" + a.name() + "'");
+      }
+      for (const auto& c : sub.captures())
+        if (std::find(names.begin(), names.end(), c) == names.end()) names.push_back(c);
+      branches.emplace_back(a.name(), std::move(g));
+    }
+    for (auto& [attr_name, g] : branches) {
+      for (const std::string& name : names) {
+        auto id = g.find_value(name);
+        if (!id) {
+          ir::Value v = m_graph.value(*lookup(name));
+          v.constant.reset();
+          id = g.add_value(v);
+        }
+        g.inputs.push_back(*id);
+      }
+      g.topo_sort();
+      n.attrs[attr_name].g = std::make_shared<ir::Graph>(std::move(g));
+    }
+    for (const std::string& name : names) n.inputs.push_back(*lookup(name));
   }
 
   ir::ValueId new_value(const std::string& name, const std::string& what) {
@@ -173,10 +249,9 @@ class Importer {
       n.domain = norm_domain(p.domain());
       for (const auto& in : p.input()) {
         if (in.empty()) { n.inputs.push_back(ir::k_no_value); continue; }
-        auto it = m_ids.find(in);
-        if (it == m_ids.end())
-          invalid(label + " reads tensor '" + in + "' that no node, input or initializer provides");
-        n.inputs.push_back(it->second);
+        auto id = lookup(in);
+        if (!id) invalid(label + " reads tensor '" + in + "' that no node, input or initializer provides");
+        n.inputs.push_back(*id);
       }
       for (const auto& out : p.output()) n.outputs.push_back(out.empty() ? ir::k_no_value : m_ids.at(out));
       // Trailing omitted optionals say nothing; dropping them keeps arity checks simple.
@@ -188,6 +263,7 @@ class Importer {
         if (!n.attrs.emplace(a.name(), std::move(attr)).second)
           invalid(label + " has attribute '" + a.name() + "' twice");
       }
+      if (n.op_type == "If" && n.domain.empty()) import_branches(n, p, label);
       m_graph.add_node(std::move(n));
     }
   }
@@ -222,10 +298,10 @@ class Importer {
       const std::string what = "graph output '" + out.name() + "'";
       if (out.name().empty()) invalid("a graph output has no name");
       if (!seen.insert(out.name()).second) invalid(what + " is listed twice");
-      auto it = m_ids.find(out.name());
-      if (it == m_ids.end()) invalid(what + " is not produced by any node, input or initializer");
-      apply_declared(out, it->second, what);
-      m_graph.outputs.push_back(it->second);
+      auto id = lookup(out.name());
+      if (!id) invalid(what + " is not produced by any node, input or initializer");
+      apply_declared(out, *id, what);
+      m_graph.outputs.push_back(*id);
     }
     if (m_graph.outputs.empty()) invalid("graph has no outputs");
   }
@@ -238,6 +314,8 @@ class Importer {
   std::unordered_map<std::string, ir::ValueId> m_ids;
   std::unordered_map<std::string, std::string> m_origin;  // name → what declared it, for messages
   std::vector<std::string> m_node_names;
+  Importer* m_outer = nullptr;
+  std::vector<std::string> m_captures;
 };
 
 std::string dir_of(const std::string& path) {

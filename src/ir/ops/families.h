@@ -12,6 +12,7 @@ void register_tensor_schemas(SchemaRegistry& r);       // tensor.cpp (shape/layo
 void register_reduce_schemas(SchemaRegistry& r);       // reduce.cpp (Reduce*, ArgMax/Min, TopK)
 void register_quant_schemas(SchemaRegistry& r);        // quant.cpp (Quantize/DequantizeLinear, ...)
 void register_detection_schemas(SchemaRegistry& r);    // detection.cpp (NonMaxSuppression, RoiAlign, ...)
+void register_control_flow_schemas(SchemaRegistry& r);  // control_flow.cpp (If)
 void register_fused_schemas(SchemaRegistry& r);        // fused.cpp (com.kiln ops the fusion passes make)
 
 inline void register_all_schemas(SchemaRegistry& r) {
@@ -21,6 +22,7 @@ inline void register_all_schemas(SchemaRegistry& r) {
   register_reduce_schemas(r);
   register_quant_schemas(r);
   register_detection_schemas(r);
+  register_control_flow_schemas(r);
   register_fused_schemas(r);
 }
 

@@ -42,7 +42,9 @@ void infer_range(InferContext& ctx) {
   const DataType dt = ctx.input_dtype(0);
   for (size_t i = 0; i < 3; ++i) {
     const auto& s = ctx.input_shape(i);
-    if (s && !s->empty() && !(s->size() == 1 && (*s)[0] == Dim(1)))
+    // A 1-element 1-D tensor is accepted as the reference runtimes do; an
+    // unknown size is left for the kernel to check.
+    if (s && !s->empty() && !(s->size() == 1 && (!(*s)[0].known() || (*s)[0].value == 1)))
       fail_of(ctx)("input " + std::to_string(i) + " must be a scalar, got " + sym_str(*s));
   }
   const Tensor *start = ctx.input_const(0), *limit = ctx.input_const(1), *delta = ctx.input_const(2);
