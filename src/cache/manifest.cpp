@@ -31,7 +31,7 @@ std::string direct_key(const std::string& model_path, const BuildConfig& config,
 std::optional<std::string> read_manifest(const fs::path& cache_dir, const std::string& dk) {
   if (dk.empty()) return std::nullopt;
   try {
-    const std::string key = read_text_file((cache_dir / ".manifests" / dk).string());
+    const std::string key = read_file((cache_dir / ".manifests" / dk).string(), "manifest", 4096);
     if (!is_valid_cache_key(key)) return std::nullopt;
     return key;
   } catch (const std::exception&) {

@@ -6,52 +6,49 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
-
-#include "kiln/error.h"
 
 namespace kiln {
 
 namespace {
-Error io_error(const std::string& path, const std::string& what) {
-  return Error(ErrorCode::IO, path + ": " + what + ": " + std::strerror(errno));
+struct Fd {
+  int fd = -1;
+  ~Fd() { if (fd >= 0) ::close(fd); }
+};
+
+std::string limit_str(uint64_t bytes) {
+  return bytes % (uint64_t{1} << 30) == 0 ? std::to_string(bytes >> 30) + " GiB" : std::to_string(bytes) + " bytes";
 }
 }  // namespace
 
-std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw io_error(path, "cannot open");
+std::string read_file(const std::string& path, const std::string& what, uint64_t max_bytes, ErrorCode oversize_code,
+                      const std::string& oversize_hint) {
+  const std::string label = what + " file '" + path + "'";
+  if (path.empty()) throw Error(ErrorCode::IO, "empty " + what + " file path");
+  // O_NONBLOCK: opening a FIFO must not hang; it is refused below as not regular.
+  Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
+  if (f.fd < 0) {
+    const int err = errno;
+    throw Error(ErrorCode::IO, "cannot open " + label + ": " + std::strerror(err));
+  }
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    throw io_error(path, "cannot stat");
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw Error(ErrorCode::IO, path + ": not a regular file" + (S_ISDIR(st.st_mode) ? " (it is a directory)" : ""));
-  }
-  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
-    ::close(fd);
-    throw Error(ErrorCode::IO, path + ": file is " + std::to_string(st.st_size) + " bytes, over the limit");
-  }
-  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
+  if (::fstat(f.fd, &st) != 0) throw Error(ErrorCode::IO, "cannot stat " + label + ": " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw Error(ErrorCode::IO, label + " is a directory");
+  if (!S_ISREG(st.st_mode)) throw Error(ErrorCode::IO, label + " is not a regular file");
+  const auto size = static_cast<uint64_t>(st.st_size);
+  if (size > max_bytes)
+    throw Error(oversize_code, label + " is " + std::to_string(size) + " bytes, more than the limit of " +
+                                   limit_str(max_bytes) + (oversize_hint.empty() ? "" : " (" + oversize_hint + ")"));
+  std::string bytes(static_cast<size_t>(size), '\0');
   size_t done = 0;
   while (done < bytes.size()) {
-    const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
+    const ssize_t n = ::read(f.fd, bytes.data() + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      throw io_error(path, "read failed");
-    }
+    if (n < 0) throw Error(ErrorCode::IO, "cannot read " + label + ": " + std::strerror(errno));
+    if (n == 0) break;  // the file shrank while we read it
     done += static_cast<size_t>(n);
   }
-  ::close(fd);
+  if (done != bytes.size()) throw Error(ErrorCode::IO, label + " changed size while being read");
   return bytes;
-}
-
-std::string read_text_file(const std::string& path) {
-  const auto b = read_file(path);
-  return std::string(b.begin(), b.end());
 }
 
 }  // namespace kiln

@@ -1,15 +1,18 @@
-// Whole-file reads with kiln::Error(IO) naming the path (atomic writes: core/atomic_file.h).
+// Whole-file reads with kiln::Error naming the path (atomic writes: core/atomic_file.h).
 #pragma once
 
 #include <cstdint>
 #include <string>
-#include <vector>
+
+#include "kiln/error.h"
 
 namespace kiln {
 
-// Refuses directories and non-regular files; `max_bytes` guards against
-// reading something absurd by mistake.
-std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes = uint64_t{1} << 40);
-std::string read_text_file(const std::string& path);
+// Reads a regular file whole. `what` names the file's role in messages
+// ("model", "engine"). Missing, unreadable, a directory, a FIFO or any other
+// non-regular file → Error(IO); larger than `max_bytes` → Error(oversize_code)
+// with `oversize_hint` appended to the message.
+std::string read_file(const std::string& path, const std::string& what, uint64_t max_bytes,
+                      ErrorCode oversize_code = ErrorCode::IO, const std::string& oversize_hint = "");
 
 }  // namespace kiln

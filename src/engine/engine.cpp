@@ -30,8 +30,8 @@ void Engine::save(const std::string& path) const {
 }
 
 Engine Engine::load(const std::string& path) {
-  const std::vector<uint8_t> bytes = read_file(path);
-  return deserialize(bytes.data(), bytes.size(), path);
+  const std::string bytes = read_file(path, "engine", uint64_t{1} << 40);
+  return deserialize(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), path);
 }
 
 const std::vector<TensorSpec>& Engine::inputs() const { return checked(m_data).inputs; }

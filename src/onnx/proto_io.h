@@ -14,7 +14,7 @@ namespace kiln::onnx {
 // Protobuf messages cannot exceed 2 GiB; bigger weights belong in external data.
 constexpr size_t k_max_proto_bytes = size_t{2} << 30;
 
-// Reads a regular file whole. Missing, unreadable, a directory or not a regular
+// Reads a model or tensor file whole (core/file_util.h's read_file). Missing, unreadable, a directory or not a regular
 // file → Error(IO); larger than `max_bytes` → Error(InvalidModel). `what` names
 // the file's role in messages ("model", "tensor").
 std::string read_file_bytes(const std::string& path, size_t max_bytes, const std::string& what);

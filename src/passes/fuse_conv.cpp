@@ -9,14 +9,6 @@
 
 namespace kiln::passes {
 
-namespace {
-
-bool is_onnx(const ir::Node& n, const char* op) {
-  return n.op_type == op && (n.domain.empty() || n.domain == "ai.onnx");
-}
-
-}  // namespace
-
 int fuse_conv(ir::Graph& g) {
   const int64_t opset = g.opset("");
   const Readers readers(g);
@@ -27,7 +19,6 @@ int fuse_conv(ir::Graph& g) {
     const ir::ValueId conv_out = g.nodes[i].outputs[0];
     if (!is_static_f32(g, conv_out)) continue;
     ir::ValueId cur = conv_out, z = ir::k_no_value;
-    ir::NodeId last = -1;
     std::vector<ir::NodeId> absorbed;
 
     ir::NodeId r = readers.sole(cur);
@@ -51,7 +42,6 @@ int fuse_conv(ir::Graph& g) {
       cur = g.nodes[static_cast<size_t>(r)].outputs[0];
     }
     if (absorbed.empty()) continue;
-    last = absorbed.back();
 
     ir::Node f = g.nodes[i];
     f.domain = "com.kiln";
@@ -62,17 +52,10 @@ int fuse_conv(ir::Graph& g) {
     }
     f.outputs = {cur};
     ir::write_activation(f, act);
-    dead[i] = true;
-    for (ir::NodeId a : absorbed) dead[static_cast<size_t>(a)] = true;
-    dead[static_cast<size_t>(last)] = false;
-    g.nodes[static_cast<size_t>(last)] = std::move(f);
+    replace_chain(g, dead, i, absorbed, std::move(f));
     ++fused;
   }
-  if (fused) {
-    use_kiln_domain(g);
-    erase_nodes(g, dead);
-    g.prune();
-  }
+  finish_fusions(g, dead, fused);
   return fused;
 }
 

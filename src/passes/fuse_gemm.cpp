@@ -10,10 +10,6 @@ namespace kiln::passes {
 
 namespace {
 
-bool is_onnx(const ir::Node& n, const char* op) {
-  return n.op_type == op && (n.domain.empty() || n.domain == "ai.onnx");
-}
-
 // The bias operand of an Add reading `x` (the other input), when it is a
 // 1-D constant of x's last dim and the Add keeps x's shape.
 ir::ValueId bias_of(const ir::Graph& g, const ir::Node& add, ir::ValueId x) {
@@ -56,24 +52,16 @@ int fuse_gemm(ir::Graph& g) {
       cur = g.nodes[static_cast<size_t>(r)].outputs[0];
     }
     if (absorbed.empty()) continue;
-    const ir::NodeId last = absorbed.back();
     ir::Node f = g.nodes[i];
     f.domain = "com.kiln";
     f.op_type = gemm ? "FusedGemm" : "FusedMatMul";
     if (bias != ir::k_no_value) f.inputs.push_back(bias);
     f.outputs = {cur};
     ir::write_activation(f, act);
-    dead[i] = true;
-    for (ir::NodeId a : absorbed) dead[static_cast<size_t>(a)] = true;
-    dead[static_cast<size_t>(last)] = false;
-    g.nodes[static_cast<size_t>(last)] = std::move(f);
+    replace_chain(g, dead, i, absorbed, std::move(f));
     ++fused;
   }
-  if (fused) {
-    use_kiln_domain(g);
-    erase_nodes(g, dead);
-    g.prune();
-  }
+  finish_fusions(g, dead, fused);
   return fused;
 }
 

@@ -75,4 +75,24 @@ void erase_nodes(ir::Graph& g, const std::vector<bool>& dead) {
 
 void use_kiln_domain(ir::Graph& g) { g.opsets["com.kiln"] = 1; }
 
+bool is_onnx(const ir::Node& n, const char* op) {
+  return n.op_type == op && (n.domain.empty() || n.domain == "ai.onnx");
+}
+
+void replace_chain(ir::Graph& g, std::vector<bool>& dead, size_t first, const std::vector<ir::NodeId>& absorbed,
+                   ir::Node fused) {
+  dead[first] = true;
+  for (ir::NodeId a : absorbed) dead[static_cast<size_t>(a)] = true;
+  const size_t last = static_cast<size_t>(absorbed.back());
+  dead[last] = false;
+  g.nodes[last] = std::move(fused);
+}
+
+void finish_fusions(ir::Graph& g, const std::vector<bool>& dead, int fused) {
+  if (fused == 0) return;
+  use_kiln_domain(g);
+  erase_nodes(g, dead);
+  g.prune();
+}
+
 }  // namespace kiln::passes

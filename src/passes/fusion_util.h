@@ -26,10 +26,23 @@ bool match_activation(const ir::Graph& g, const ir::Node& n, int64_t opset, ir::
 // Whether v is a float32 value of fully known shape.
 bool is_static_f32(const ir::Graph& g, ir::ValueId v);
 
+// Whether n is the default-domain ONNX op `op`.
+bool is_onnx(const ir::Node& n, const char* op);
+
 // Removes the nodes marked in `dead` (keeps the order of the others).
 void erase_nodes(ir::Graph& g, const std::vector<bool>& dead);
 
 // Declares the com.kiln domain on the graph (the fused ops' opset).
 void use_kiln_domain(ir::Graph& g);
+
+// Replaces node `first` and the chain `absorbed` after it (non-empty, in
+// order) by `fused`, which takes the place of the last absorbed node, where
+// all its inputs are computed. The replaced nodes are marked in `dead`.
+void replace_chain(ir::Graph& g, std::vector<bool>& dead, size_t first, const std::vector<ir::NodeId>& absorbed,
+                   ir::Node fused);
+
+// After a fusion pass made `fused` (> 0) replacements: declares com.kiln,
+// erases the dead nodes and prunes.
+void finish_fusions(ir::Graph& g, const std::vector<bool>& dead, int fused);
 
 }  // namespace kiln::passes

@@ -84,6 +84,17 @@ std::vector<T> values(const Tensor& t) {
   return std::vector<T>(t.data<T>(), t.data<T>() + t.numel());
 }
 
+// Deterministic pseudo-random values in [lo, hi), the same on every machine.
+inline std::vector<float> rnd(int64_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+  std::vector<float> v(static_cast<size_t>(n));
+  uint32_t s = seed * 2654435761u + 97u;
+  for (auto& x : v) {
+    s = s * 1664525u + 1013904223u;
+    x = lo + (hi - lo) * static_cast<float>(s >> 8) / static_cast<float>(1u << 24);
+  }
+  return v;
+}
+
 inline Tensor f32(Shape shape, std::vector<float> v) { return Tensor::from_vector(DataType::Float32, std::move(shape), v); }
 inline Tensor i64(Shape shape, std::vector<int64_t> v) { return Tensor::from_vector(DataType::Int64, std::move(shape), v); }
 

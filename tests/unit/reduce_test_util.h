@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "core/dispatch.h"
-#include "kiln/error.h"  // before the harness, which uses kiln::Error without including it
 #include "kernel_harness.h"
 
 // NodeSpec{op, inputs} leaves attrs to their defaults on purpose throughout these tests.
@@ -19,16 +18,7 @@
 
 namespace kiln::test::rq {
 
-// Deterministic pseudo-random values in [lo, hi).
-inline std::vector<float> rnd(int64_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
-  std::vector<float> v(static_cast<size_t>(n));
-  uint32_t s = seed * 2654435761u + 97u;
-  for (auto& x : v) {
-    s = s * 1664525u + 1013904223u;
-    x = lo + (hi - lo) * static_cast<float>(s >> 8) / static_cast<float>(1u << 24);
-  }
-  return v;
-}
+using kiln::test::rnd;
 
 // Any numeric tensor's values as doubles.
 inline std::vector<double> doubles(const Tensor& t) {
