@@ -89,60 +89,46 @@ std::vector<std::pair<std::string, std::string>> explain_cache_key(const Model& 
 
 CompileResult compile(const Model& model, const CompileOptions& options) {
   const auto start = Clock::now();
-  auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
   CompileResult result;
   result.key = cache::engine_cache_key(model.data()->graph, options.build, backend_fingerprint(options.build)).hex;
+  auto done = [&](Engine engine, bool hit) {
+    result.engine = engine.needs_refit() ? engine.refit(model) : std::move(engine);
+    result.cache_hit = hit;
+    result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return result;
+  };
 
-  std::unique_ptr<BuildLock> lock;
+  std::unique_ptr<BuildLock> lock;  // held until the built engine is stored
   if (options.cache) {
-    if (auto hit = try_load(*options.cache, result.key)) {
-      result.engine = hit->needs_refit() ? hit->refit(model) : *hit;
-      result.cache_hit = true;
-      result.seconds = elapsed();
-      return result;
-    }
-    {
-      lock = options.cache->lock_for_build(result.key, options.lock_timeout);
-      if (auto hit = try_load(*options.cache, result.key)) {  // built while we waited
-        result.engine = hit->needs_refit() ? hit->refit(model) : *hit;
-        result.cache_hit = true;
-        result.seconds = elapsed();
-        return result;
-      }
-    }
+    if (auto hit = try_load(*options.cache, result.key)) return done(*hit, true);
+    lock = options.cache->lock_for_build(result.key, options.lock_timeout);
+    if (auto hit = try_load(*options.cache, result.key)) return done(*hit, true);  // built while we waited
   }
-  result.engine = build_engine(model, options.build);
-  if (options.cache) {
-    const std::vector<uint8_t> bytes = result.engine.serialize();
-    try {
-      cache::save_entry(*options.cache, result.key, entry_of(result.engine, bytes));
-    } catch (const std::exception& e) {
-      log_warning(std::string("could not store the engine in the cache: ") + e.what());
-    }
-  }
-  result.seconds = elapsed();
-  return result;
+  Engine built = build_engine(model, options.build);
+  // save_entry logs (never throws) when the cache cannot store it.
+  if (options.cache) cache::save_entry(*options.cache, result.key, entry_of(built, built.serialize()));
+  return done(std::move(built), false);
 }
 
 CompileResult compile_file(const std::string& model_path, const CompileOptions& options) {
   const auto start = Clock::now();
   auto* disk = dynamic_cast<DiskEngineCache*>(options.cache);
   std::string dk;
+  CompileResult r;
   if (disk && !options.build.weightless) {
     dk = cache::direct_key(model_path, options.build, backend_fingerprint(options.build));
     if (auto key = cache::read_manifest(disk->dir(), dk)) {
       if (auto hit = try_load(*disk, *key)) {
-        CompileResult r;
         r.engine = *hit;
         r.cache_hit = true;
         r.key = *key;
-        r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-        return r;
       }
     }
   }
-  CompileResult r = compile(Model::load(model_path), options);
-  if (disk) cache::write_manifest(disk->dir(), dk, r.key);
+  if (!r.cache_hit) {
+    r = compile(Model::load(model_path), options);
+    if (disk) cache::write_manifest(disk->dir(), dk, r.key);
+  }
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return r;
 }
