@@ -3,8 +3,12 @@
 
 Weights are random (seeded): this machine cannot download pretrained ones, and
 correctness tests only need kiln and PyTorch to agree on the same weights.
-For each model writes DIR/NAME.onnx, DIR/NAME.input.npy and DIR/NAME.output.npy
-(PyTorch's own output on that input: the reference).
+For each model writes DIR/NAME.onnx, DIR/NAME.input.npy and
+DIR/NAME.reference.npz (PyTorch's own outputs on that input, by output name).
+
+Classifiers take a dynamic batch "N". Detectors (NAME in DETECTORS) take one
+fixed-size image and return boxes, scores and labels, with a data-dependent
+count: their post-processing (NonZero, TopK, NMS inside an If) is exported too.
 
 usage: export_models.py OUT_DIR NAME [NAME ...]
 """
@@ -15,29 +19,83 @@ import numpy as np
 import torch
 import torchvision
 
-SHAPES = {"default": (1, 3, 224, 224)}
+DETECTORS = {"ssdlite320_mobilenet_v3_large": 320}
 
 
-def export(name, out_dir):
-    onnx_path = os.path.join(out_dir, name + ".onnx")
-    if os.path.exists(onnx_path) and os.path.exists(os.path.join(out_dir, name + ".output.npy")):
-        return
-    torch.manual_seed(0)
+class DetectorOutputs(torch.nn.Module):
+    """One image tensor in, (boxes, scores, labels) out: torchvision detectors
+    take and return lists of dicts, which ONNX export cannot express."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        d = self.model([x[0]])[0]
+        return d["boxes"], d["scores"], d["labels"]
+
+
+def smooth_images(n, size, gen):
+    # Smooth blobs rather than white noise, so neighbouring anchors see
+    # different content and detections do not tie.
+    low = torch.rand(n, 3, 10, 10, generator=gen)
+    return torch.nn.functional.interpolate(low, size=(size, size), mode="bilinear", align_corners=False)
+
+
+def calibrate_batchnorm(model, images):
+    """Sets BatchNorm statistics from a batch, as training would.
+
+    A random detector with arbitrary statistics collapses: its features become
+    almost independent of position, so hundreds of boxes get scores equal to
+    1e-7 and greedy NMS keeps an arbitrary one of each tie. Calibrated
+    statistics keep activations spread out, which makes the outputs a real
+    test (distinct scores, distinct boxes)."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative average
+        bn.train()
+    with torch.no_grad():
+        model(list(images))
+    for bn in bns:
+        bn.eval()
+
+
+def make(name):
+    """Returns (module, example input, input names, output names, dynamic axes)."""
+    gen = torch.Generator().manual_seed(1)
+    if name in DETECTORS:
+        size = DETECTORS[name]
+        model = getattr(torchvision.models.detection, name)(weights=None, weights_backbone=None).eval()
+        calibrate_batchnorm(model, smooth_images(8, size, gen))
+        x = smooth_images(1, size, gen)
+        return DetectorOutputs(model).eval(), x, ["boxes", "scores", "labels"], {}
     model = getattr(torchvision.models, name)(weights=None).eval()
     # Give BatchNorm non-trivial statistics so folding it is actually tested.
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-0.1, 0.1)
             m.running_var.uniform_(0.5, 1.5)
-    x = torch.randn(*SHAPES.get(name, SHAPES["default"]), generator=torch.Generator().manual_seed(1))
+    x = torch.randn(1, 3, 224, 224, generator=gen)
+    # Dynamic batch so one file serves every batch size (kiln --shape / bench --batch).
+    return model, x, ["output"], {"input": {0: "N"}, "output": {0: "N"}}
+
+
+def export(name, out_dir):
+    onnx_path = os.path.join(out_dir, name + ".onnx")
+    ref_path = os.path.join(out_dir, name + ".reference.npz")
+    if os.path.exists(onnx_path) and os.path.exists(ref_path):
+        return
+    torch.manual_seed(0)
+    model, x, output_names, dynamic_axes = make(name)
     with torch.no_grad():
         y = model(x)
+    outputs = y if isinstance(y, tuple) else (y,)
     tmp = onnx_path + ".tmp"
-    # Dynamic batch so one file serves every batch size (kiln --shape / bench --batch).
-    torch.onnx.export(model, x, tmp, input_names=["input"], output_names=["output"], opset_version=17,
-                      dynamic_axes={"input": {0: "N"}, "output": {0: "N"}})
+    torch.onnx.export(model, x, tmp, input_names=["input"], output_names=output_names, opset_version=17,
+                      dynamic_axes=dynamic_axes)
     np.save(os.path.join(out_dir, name + ".input.npy"), x.numpy())
-    np.save(os.path.join(out_dir, name + ".output.npy"), y.numpy())
+    np.savez(ref_path, **{n: t.numpy() for n, t in zip(output_names, outputs)})
     os.replace(tmp, onnx_path)
     print(f"exported {onnx_path} ({os.path.getsize(onnx_path) / 1e6:.1f} MB)")
 

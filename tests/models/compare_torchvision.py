@@ -1,6 +1,14 @@
 #!/usr/bin/python3
-"""Real-model test: kiln's output on exported torchvision models must match
-PyTorch's (computed at export time by scripts/export_models.py).
+"""Real-model test: kiln's outputs on exported torchvision models must match
+PyTorch's (computed at export time by scripts/export_models.py into
+NAME.reference.npz).
+
+Classifiers: max abs error within 1e-3 of the output scale, same top-1.
+Detectors (boxes/scores/labels outputs): the same number of detections, and
+every PyTorch detection matched one-to-one by a kiln detection with the same
+label, a score within 1e-4 and box corners within 1e-2 pixels. Matching rather
+than row-by-row comparison keeps the test sound where two detections of
+different classes have scores equal to the last bit and sort either way.
 
 usage: compare_torchvision.py KILN_BINARY MODELS_DIR NAME [NAME ...]
 Exits non-zero when a model is missing, fails to run, or differs.
@@ -13,15 +21,54 @@ import tempfile
 import numpy as np
 
 
+def compare_classifier(got, want):
+    out, ref = got["output"], want["output"]
+    if out.shape != ref.shape:
+        return False, f"shape {out.shape}, expected {ref.shape}"
+    # Random-weight networks can have large logits: compare relative to scale.
+    scale = max(float(np.abs(ref).max()), 1e-6)
+    err = float(np.abs(out - ref).max())
+    same_top1 = int(out.argmax()) == int(ref.argmax())
+    ok = err <= 1e-3 * scale + 1e-5 and same_top1
+    return ok, f"max abs err {err:.3g} (scale {scale:.3g}), top-1 {'same' if same_top1 else 'differs'}"
+
+
+def compare_detector(got, want):
+    for k in ("boxes", "scores", "labels"):
+        if got[k].shape[0] != want[k].shape[0]:
+            return False, f"{k}: {got[k].shape[0]} detections, expected {want[k].shape[0]}"
+    n = want["scores"].shape[0]
+    if n == 0:
+        return False, "the reference has no detections: the test would prove nothing"
+    used = np.zeros(n, dtype=bool)
+    worst_score, worst_box = 0.0, 0.0
+    for i in range(n):
+        cand = np.where(~used & (got["labels"] == want["labels"][i])
+                        & (np.abs(got["scores"] - want["scores"][i]) <= 1e-4)
+                        & (np.abs(got["boxes"] - want["boxes"][i]).max(axis=1) <= 1e-2))[0]
+        if cand.size == 0:
+            return False, (f"reference detection {i} (label {want['labels'][i]}, score {want['scores'][i]:.6f}, "
+                           f"box {want['boxes'][i]}) has no match in kiln's output")
+        j = cand[np.argmin(np.abs(got["scores"][cand] - want["scores"][i]))]
+        used[j] = True
+        worst_score = max(worst_score, abs(float(got["scores"][j] - want["scores"][i])))
+        worst_box = max(worst_box, float(np.abs(got["boxes"][j] - want["boxes"][i]).max()))
+    in_order = int((got["labels"] == want["labels"]).sum())
+    return True, (f"{n} detections all matched (max score err {worst_score:.3g}, max box err {worst_box:.3g} px, "
+                  f"{in_order} in the same row)")
+
+
 def main():
     kiln, models_dir, names = sys.argv[1], sys.argv[2], sys.argv[3:]
     failed = 0
     for name in names:
         onnx_path = os.path.join(models_dir, name + ".onnx")
-        if not os.path.exists(onnx_path):
-            print(f"FAIL {name}: {onnx_path} missing (run scripts/export_models.py)")
+        ref_path = os.path.join(models_dir, name + ".reference.npz")
+        if not (os.path.exists(onnx_path) and os.path.exists(ref_path)):
+            print(f"FAIL {name}: {onnx_path} or its reference missing (run scripts/export_models.py)")
             failed += 1
             continue
+        want = dict(np.load(ref_path))
         with tempfile.TemporaryDirectory() as out:
             cmd = [kiln, "run", onnx_path, "--input", f"input={models_dir}/{name}.input.npy",
                    "--output-dir", out, "--no-cache", "-n", "0"]
@@ -30,18 +77,15 @@ def main():
                 print(f"FAIL {name}: kiln exited {r.returncode}\n{r.stdout}\n{r.stderr}")
                 failed += 1
                 continue
-            got = np.load(os.path.join(out, "output.npy"))
-        want = np.load(os.path.join(models_dir, name + ".output.npy"))
-        if got.shape != want.shape:
-            print(f"FAIL {name}: shape {got.shape}, expected {want.shape}")
-            failed += 1
-            continue
-        # Random-weight networks can have large logits: compare relative to scale.
-        scale = max(float(np.abs(want).max()), 1e-6)
-        err = float(np.abs(got - want).max())
-        same_top1 = int(got.argmax()) == int(want.argmax())
-        ok = err <= 1e-3 * scale + 1e-5 and same_top1
-        print(f"{'PASS' if ok else 'FAIL'} {name}: max abs err {err:.3g} (scale {scale:.3g}), top-1 {'same' if same_top1 else 'differs'}")
+            missing = [k for k in want if not os.path.exists(os.path.join(out, k + ".npy"))]
+            if missing:
+                print(f"FAIL {name}: kiln wrote no {missing}")
+                failed += 1
+                continue
+            got = {k: np.load(os.path.join(out, k + ".npy")) for k in want}
+        compare = compare_detector if "boxes" in want else compare_classifier
+        ok, detail = compare(got, want)
+        print(f"{'PASS' if ok else 'FAIL'} {name}: {detail}")
         failed += 0 if ok else 1
     print(f"{len(names) - failed} passed, {failed} failed")
     return 1 if failed else 0
