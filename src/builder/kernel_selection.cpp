@@ -14,7 +14,19 @@ namespace kiln::builder {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr int k_timed_runs = 3;
+
+// Candidates are timed in interleaved rounds, each keeping its best time. On a
+// busy machine single runs stretch by 100x (an OpenMP thread descheduled in
+// mid-kernel); interleaving spreads every candidate's samples over the same
+// stretch of time, and cheap kernels get more rounds, so a burst of load
+// cannot crown the wrong candidate and persist that in the timing cache.
+constexpr int k_min_rounds = 3;
+constexpr int k_max_rounds = 15;
+constexpr double k_sampling_ms = 25;  // keep adding rounds until this much time was spent (up to the max)
+// A candidate this much slower than the best, and slow in absolute terms,
+// cannot win: it is not timed again (reference convolutions cost seconds).
+constexpr double k_hopeless_ratio = 10;
+constexpr double k_hopeless_ms = 50;
 
 bool inputs_known(const ir::Graph& g, const ir::Node& n) {
   for (ir::ValueId v : n.inputs) {
@@ -46,28 +58,66 @@ std::vector<Tensor> timing_inputs(const ir::Graph& g, const ir::Node& n) {
   return out;
 }
 
-// Best of k_timed_runs after one warm-up run; +inf when the candidate refuses.
-double time_candidate(const backend::KernelFactory& factory, const ir::Graph& g, const ir::Node& n,
-                      const std::vector<Tensor>& inputs) {
+struct Timed {
+  std::string name;
+  std::unique_ptr<backend::Kernel> kernel;  // null once refused or hopeless
+  double best_ms = std::numeric_limits<double>::infinity();
+};
+
+// One run of a candidate; false (and the kernel dropped) when it refuses.
+bool run_once(Timed& c, const ir::Graph& g, const ir::Node& n, const std::vector<const Tensor*>& ins,
+              double* ms) {
   try {
-    auto kernel = factory(n, g);
-    std::vector<const Tensor*> ins;
-    for (const Tensor& t : inputs) ins.push_back(t.defined() ? &t : nullptr);
-    double best = std::numeric_limits<double>::infinity();
-    for (int run = 0; run <= k_timed_runs; ++run) {
-      std::vector<Tensor> outs(n.outputs.size());
-      backend::KernelContext ctx(n, g.opset(n.domain), ins, outs,
-                                 [](size_t, DataType dt, const Shape& s) { return Tensor::empty(dt, s); }, nullptr);
-      const auto t0 = Clock::now();
-      kernel->run(ctx);
-      const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-      if (run > 0) best = std::min(best, ms);
-    }
-    return best;
+    std::vector<Tensor> outs(n.outputs.size());
+    backend::KernelContext ctx(n, g.opset(n.domain), ins, outs,
+                               [](size_t, DataType dt, const Shape& s) { return Tensor::empty(dt, s); }, nullptr);
+    const auto t0 = Clock::now();
+    c.kernel->run(ctx);
+    if (ms) *ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    return true;
   } catch (const std::exception& e) {
-    log_debug(n.label() + ": candidate refused while timing: " + e.what());
-    return std::numeric_limits<double>::infinity();
+    log_debug(n.label() + ": candidate '" + c.name + "' refused while timing: " + e.what());
+    c.kernel.reset();
+    c.best_ms = std::numeric_limits<double>::infinity();
+    return false;
   }
+}
+
+// Best time of each candidate (+inf for those that refuse), see k_min_rounds.
+std::vector<Timed> time_candidates(const backend::KernelRegistry& registry, const std::vector<std::string>& names,
+                                   const ir::Graph& g, const ir::Node& n, const std::vector<Tensor>& inputs) {
+  std::vector<const Tensor*> ins;
+  for (const Tensor& t : inputs) ins.push_back(t.defined() ? &t : nullptr);
+  std::vector<Timed> cands;
+  for (const std::string& name : names) {
+    Timed c{name, nullptr};
+    try {
+      c.kernel = (*registry.find(n.op_type, name))(n, g);
+    } catch (const std::exception& e) {
+      log_debug(n.label() + ": candidate '" + name + "' refused: " + e.what());
+    }
+    if (c.kernel) run_once(c, g, n, ins, nullptr);  // warm-up: primitive creation, caches
+    cands.push_back(std::move(c));
+  }
+  const auto start = Clock::now();
+  for (int round = 0; round < k_max_rounds; ++round) {
+    if (round >= k_min_rounds &&
+        std::chrono::duration<double, std::milli>(Clock::now() - start).count() >= k_sampling_ms)
+      break;
+    bool any = false;
+    for (Timed& c : cands) {
+      double ms = 0;
+      if (!c.kernel || !run_once(c, g, n, ins, &ms)) continue;
+      c.best_ms = std::min(c.best_ms, ms);
+      any = true;
+    }
+    if (!any) break;
+    double best = std::numeric_limits<double>::infinity();
+    for (const Timed& c : cands) best = std::min(best, c.best_ms);
+    for (Timed& c : cands)
+      if (c.kernel && c.best_ms > k_hopeless_ms && c.best_ms > k_hopeless_ratio * best) c.kernel.reset();
+  }
+  return cands;
 }
 
 }  // namespace
@@ -113,15 +163,13 @@ SelectionStats select_kernels(ir::Graph& g, backend::Backend& be, TimingCache* c
       }
     }
     if (choice.empty()) {
-      const std::vector<Tensor> inputs = timing_inputs(g, n);
       double best_ms = std::numeric_limits<double>::infinity();
-      for (const std::string& name : names) {
-        const double ms = time_candidate(*be.kernels().find(n.op_type, name), g, n, inputs);
-        if (ms == std::numeric_limits<double>::infinity()) continue;
-        if (cache) cache->record(sig, device, name, ms);
-        if (ms < best_ms) {
-          best_ms = ms;
-          choice = name;
+      for (const Timed& c : time_candidates(be.kernels(), names, g, n, timing_inputs(g, n))) {
+        if (c.best_ms == std::numeric_limits<double>::infinity()) continue;
+        if (cache) cache->record(sig, device, c.name, c.best_ms);
+        if (c.best_ms < best_ms) {
+          best_ms = c.best_ms;
+          choice = c.name;
         }
       }
       ++stats.timed;

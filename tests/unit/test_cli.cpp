@@ -94,6 +94,12 @@ TEST(Cli, CacheCommands) {
   EXPECT_EQ(run_cli("cache" + cache + " rm " + key).code, 1);  // gone
   ASSERT_EQ(run_cli("build " + model + " -o " + dir.file("e.kiln") + cache).code, 0);
   EXPECT_NE(run_cli("cache" + cache + " purge").out.find("removed 1"), std::string::npos);
+  // purge --timing also forgets kernel timings (the build above recorded some).
+  const std::filesystem::path timing = std::filesystem::path(dir.file("c")) / "timing_cache.json";
+  ASSERT_TRUE(std::filesystem::exists(timing));
+  EXPECT_NE(run_cli("cache" + cache + " purge --timing").out.find("removed timing cache"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(timing));
+  EXPECT_NE(run_cli("cache" + cache + " purge --timing").out.find("no timing cache"), std::string::npos);
 }
 
 TEST(Cli, ErrorsAreOneLineAndNonZero) {

@@ -25,13 +25,36 @@ void slow_copy_kernel(backend::KernelContext& ctx) {
 }
 void failing_kernel(backend::KernelContext& ctx) { ctx.fail("this candidate cannot run here"); }
 
-// A CPU backend whose "Identity" has three candidates of known speed.
+// A burst of load: every kernel run in the first 40 ms after the first call
+// takes 10 ms longer, whichever candidate it is.
+struct Burst {
+  std::chrono::steady_clock::time_point end{};
+  void delay() {
+    const auto now = std::chrono::steady_clock::now();
+    if (end == std::chrono::steady_clock::time_point{}) end = now + std::chrono::milliseconds(40);
+    if (now < end) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+};
+Burst g_burst;
+void burst_fast_kernel(backend::KernelContext& ctx) { g_burst.delay(); copy_kernel(ctx); }
+void burst_slow_kernel(backend::KernelContext& ctx) { g_burst.delay(); slow_copy_kernel(ctx); }
+
+int g_hopeless_runs = 0;
+void hopeless_kernel(backend::KernelContext& ctx) {
+  ++g_hopeless_runs;
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  copy_kernel(ctx);
+}
+
+using Candidates = std::vector<std::pair<void (*)(backend::KernelContext&), std::string>>;
+
+// A CPU backend whose "Identity" has candidates of known speed.
 class ChoiceBackend : public backend::Backend {
  public:
-  ChoiceBackend() {
-    m_kernels.add_fn("Identity", slow_copy_kernel, "slow");
-    m_kernels.add_fn("Identity", copy_kernel, "fast");
-    m_kernels.add_fn("Identity", failing_kernel, "broken");
+  explicit ChoiceBackend(const Candidates& candidates = {{slow_copy_kernel, "slow"},
+                                                         {copy_kernel, "fast"},
+                                                         {failing_kernel, "broken"}}) {
+    for (const auto& [fn, name] : candidates) m_kernels.add_fn("Identity", fn, name);
   }
   std::string name() const override { return "cpu"; }
   Device device() const override { return {}; }
@@ -85,6 +108,28 @@ TEST(KernelSelection, PicksTheFastestAndRemembers) {
   EXPECT_EQ(s2.from_cache, 1);
   EXPECT_EQ(s2.timed, 0);
   EXPECT_EQ(again.nodes[0].attr_s("kiln.kernel", ""), "fast");
+}
+
+// Timing one candidate after the other would measure the fast one inside the
+// burst and the slow one after it, and persist the wrong choice.
+TEST(KernelSelection, ABurstOfLoadDoesNotCrownTheSlowerCandidate) {
+  ChoiceBackend be({{burst_fast_kernel, "fast"}, {burst_slow_kernel, "slow"}});
+  ir::Graph g = identity_graph();
+  builder::select_kernels(g, be, nullptr);
+  EXPECT_EQ(g.nodes[0].attr_s("kiln.kernel", ""), "fast");
+}
+
+// A candidate 10x slower than the best and over 50 ms is not timed again:
+// slow reference convolutions made cold builds take seconds.
+TEST(KernelSelection, HopelessCandidatesAreNotRetimed) {
+  ChoiceBackend be({{copy_kernel, "fast"}, {hopeless_kernel, "hopeless"}});
+  TimingCache cache;
+  ir::Graph g = identity_graph();
+  g_hopeless_runs = 0;
+  builder::select_kernels(g, be, &cache);
+  EXPECT_EQ(g.nodes[0].attr_s("kiln.kernel", ""), "fast");
+  EXPECT_EQ(g_hopeless_runs, 2);  // warm-up and one timed run
+  EXPECT_EQ(cache.lookup(builder::kernel_signature(g, g.nodes[0]), "test-device").size(), 2u);  // still recorded
 }
 
 TEST(KernelSelection, SignatureDependsOnShape) {

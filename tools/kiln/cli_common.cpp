@@ -29,7 +29,7 @@ void BuildOptions::add_to(CLI::App& app) {
 
 std::filesystem::path BuildOptions::timing_path() const {
   if (!timing_cache_path.empty()) return timing_cache_path;
-  return (cache_dir.empty() ? default_cache_dir() : std::filesystem::path(cache_dir)) / "timing_cache.json";
+  return (cache_dir.empty() ? default_cache_dir() : std::filesystem::path(cache_dir)) / k_timing_cache_file;
 }
 
 void BuildOptions::save_timing_cache() const {

@@ -15,6 +15,9 @@
 
 namespace kiln::cli {
 
+// The timing cache's file name inside the cache directory.
+inline constexpr const char* k_timing_cache_file = "timing_cache.json";
+
 // Options every command that builds shares: shapes, cache, device.
 struct BuildOptions {
   std::vector<std::string> shapes;  // name=1x3x224x224

@@ -1,4 +1,4 @@
-// kiln cache ls | stats | rm HASH | purge [--keep N] | verify | explain MODEL
+// kiln cache ls | stats | rm HASH | purge [--keep N] [--timing] | verify | explain MODEL
 #include <cstdio>
 #include <ctime>
 
@@ -67,9 +67,20 @@ void add_cache_command(CLI::App& app, Command& run) {
   auto* purge = cmd->add_subcommand("purge", "Remove entries, keeping the N most recently used");
   auto keep = std::make_shared<size_t>(0);
   purge->add_option("--keep", *keep, "Entries to keep")->capture_default_str();
-  purge->callback([&run, open, keep] {
-    run = [open, keep] {
-      std::printf("removed %zu entries\n", open()->purge(*keep));
+  auto timing = std::make_shared<bool>(false);
+  purge->add_flag("--timing", *timing,
+                  "Also delete the kernel timing cache (timing_cache.json there), e.g. after timing on a busy machine");
+  purge->callback([&run, open, keep, timing] {
+    run = [open, keep, timing] {
+      auto cache = open();
+      std::printf("removed %zu entries\n", cache->purge(*keep));
+      if (*timing) {
+        const std::filesystem::path path = cache->dir() / k_timing_cache_file;
+        std::error_code ec;
+        const bool removed = std::filesystem::remove(path, ec);
+        if (ec) throw Error(ErrorCode::IO, "cannot remove " + path.string() + ": " + ec.message());
+        std::printf(removed ? "removed timing cache %s\n" : "no timing cache at %s\n", path.c_str());
+      }
       return 0;
     };
   });
