@@ -74,4 +74,11 @@ const KernelFactory* kernel_for(const KernelRegistry& registry, const ir::Node& 
   return registry.find(node.op_type);
 }
 
+std::string kernel_name_for(const KernelRegistry& registry, const ir::Node& node) {
+  if (const ir::Attribute* a = node.attr("kiln.kernel"); a && a->kind == ir::Attribute::Kind::String)
+    if (registry.find(node.op_type, a->s)) return a->s;
+  const std::vector<std::string> names = registry.candidates(node.op_type);
+  return names.empty() ? std::string() : names.back();
+}
+
 }  // namespace kiln::backend

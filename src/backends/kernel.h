@@ -88,5 +88,7 @@ class KernelRegistry {
 // The kernel a node runs with: its "kiln.kernel" choice if it has one, else
 // the preferred candidate; nullptr when the op has none.
 const KernelFactory* kernel_for(const KernelRegistry& registry, const ir::Node& node);
+// The candidate name kernel_for() picks ("" when the op has none).
+std::string kernel_name_for(const KernelRegistry& registry, const ir::Node& node);
 
 }  // namespace kiln::backend

@@ -1,6 +1,7 @@
 #include "runtime/executor.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "kiln/error.h"
 
@@ -60,8 +61,11 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     };
     backend::KernelContext ctx(n, n.domain.empty() ? opset : g.opset(n.domain), std::move(ins), outs, alloc,
                                m_stream.get());
+    const auto t0 = m_node_ms.empty() ? std::chrono::steady_clock::time_point{} : std::chrono::steady_clock::now();
     try {
       m_kernels[i]->run(ctx);
+      if (!m_node_ms.empty())
+        m_node_ms[i] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     } catch (const Error& e) {
       throw e.with_context("running " + n.label());
     } catch (const std::exception& e) {
@@ -81,6 +85,7 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     }
   }
   m_stream->synchronize();
+  if (!m_node_ms.empty()) ++m_profiled_runs;
 
   std::vector<Tensor> outputs;
   for (ir::ValueId v : g.outputs) {
@@ -90,6 +95,26 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     outputs.push_back(shared ? t.clone() : t);
   }
   return outputs;
+}
+
+void Executor::enable_profile() {
+  if (m_node_ms.empty()) m_node_ms.assign(m_graph->nodes.size(), 0.0);
+}
+
+void Executor::reset_profile() {
+  std::fill(m_node_ms.begin(), m_node_ms.end(), 0.0);
+  m_profiled_runs = 0;
+}
+
+std::vector<NodeProfile> Executor::profile() const {
+  std::vector<NodeProfile> out;
+  if (m_node_ms.empty()) return out;
+  for (size_t i = 0; i < m_graph->nodes.size(); ++i) {
+    const ir::Node& n = m_graph->nodes[i];
+    out.push_back({n.name, n.domain.empty() ? n.op_type : n.domain + "." + n.op_type,
+                   backend::kernel_name_for(m_backend.kernels(), n), m_profiled_runs, m_node_ms[i]});
+  }
+  return out;
 }
 
 }  // namespace kiln::runtime

@@ -10,6 +10,7 @@
 #include "backends/backend.h"
 #include "engine/memory_plan.h"
 #include "ir/graph.h"
+#include "kiln/session.h"
 
 namespace kiln::runtime {
 
@@ -26,6 +27,12 @@ class Executor {
 
   size_t arena_bytes() const { return m_plan.arena_bytes; }
 
+  // Per-node timing of later runs (CPU kernels are synchronous, so the wall
+  // time around run() is the node's; a device backend will need events).
+  void enable_profile();
+  std::vector<NodeProfile> profile() const;
+  void reset_profile();
+
  private:
   std::shared_ptr<const ir::Graph> m_graph;
   engine::MemoryPlan m_plan;
@@ -35,6 +42,8 @@ class Executor {
   std::vector<int32_t> m_last_use;   // per value: index of the last node reading it
   std::vector<bool> m_keep;          // per value: graph output or input (never freed early)
   void* m_arena = nullptr;
+  std::vector<double> m_node_ms;     // per node, when profiling
+  int64_t m_profiled_runs = 0;
 };
 
 }  // namespace kiln::runtime

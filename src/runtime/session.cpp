@@ -103,6 +103,7 @@ runtime::Executor& Session::Impl::executor_for(const std::vector<Tensor>& inputs
     ex = std::make_unique<runtime::Executor>(std::make_shared<const ir::Graph>(std::move(s.graph)),
                                              std::move(s.plan), *backend);
   }
+  if (options.profile) ex->enable_profile();
   plans.emplace_front(sig, std::move(ex));
   while (plans.size() > std::max<size_t>(options.max_shape_plans, 1)) plans.pop_back();
   return *plans.front().second;
@@ -125,6 +126,16 @@ Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 
 const Engine& Session::engine() const { return m_impl->engine; }
+
+std::vector<NodeProfile> Session::profile() const {
+  std::lock_guard<std::mutex> lock(m_impl->mutex);
+  return m_impl->plans.empty() ? std::vector<NodeProfile>{} : m_impl->plans.front().second->profile();
+}
+
+void Session::reset_profile() {
+  std::lock_guard<std::mutex> lock(m_impl->mutex);
+  for (auto& [sig, ex] : m_impl->plans) ex->reset_profile();
+}
 
 std::vector<NamedTensor> Session::run(const std::map<std::string, Tensor>& inputs) {
   std::lock_guard<std::mutex> lock(m_impl->mutex);

@@ -71,6 +71,16 @@ TEST(Cli, InfoBuildRun) {
   Result second = run_cli("run " + model + cache + " -n 0");
   EXPECT_NE(first.out.find("engine built"), std::string::npos) << first.out;
   EXPECT_NE(second.out.find("loaded from cache"), std::string::npos) << second.out;
+
+  // bench: percentiles, and with --profile where the time went.
+  Result bench = run_cli("bench " + model + cache + " --batch 2 -n 3 --warmup 1 --profile");
+  EXPECT_EQ(bench.code, 0) << bench.out;
+  for (const char* s : {"batch 2", "p50", "op type", "Add", "slowest nodes:", "add "})
+    EXPECT_NE(bench.out.find(s), std::string::npos) << s << "\n" << bench.out;
+  Result json = run_cli("bench " + model + cache + " --batch 2 -n 3 --json --profile");
+  EXPECT_EQ(json.code, 0) << json.out;
+  for (const char* s : {"\"p99_ms\"", "\"by_op\"", "\"nodes\"", "\"node\": \"add\""})
+    EXPECT_NE(json.out.find(s), std::string::npos) << s << "\n" << json.out;
 }
 
 TEST(Cli, CacheCommands) {

@@ -80,6 +80,34 @@ TEST(Engine, DynamicBatchSpecializesPerShape) {
   expect_mlp(s, 1, 4);  // back to a cached plan
 }
 
+TEST(Session, ProfilesEveryNodeWhenAsked) {
+  TempDir dir;
+  BuildConfig c;
+  c.profiles["x"] = {{4, 3}, {4, 3}, {4, 3}};
+  c.optimization_level = 0;  // keep MatMul, Add and Relu as three nodes
+  Engine e = build_engine(Model::load(mlp_model(dir)), c);
+  Session plain(e);
+  expect_mlp(plain, 4, 1);
+  EXPECT_TRUE(plain.profile().empty());
+
+  SessionOptions o;
+  o.profile = true;
+  Session s(e, o);
+  for (uint32_t i = 0; i < 3; ++i) expect_mlp(s, 4, i);
+  std::vector<NodeProfile> p = s.profile();
+  ASSERT_EQ(p.size(), 3u);
+  EXPECT_EQ(p[0].node, "mm");
+  EXPECT_EQ(p[0].op_type, "MatMul");
+  EXPECT_EQ(p[2].op_type, "Relu");
+  for (const NodeProfile& n : p) {
+    EXPECT_EQ(n.runs, 3);
+    EXPECT_GT(n.total_ms, 0);
+    EXPECT_FALSE(n.kernel.empty()) << n.node;
+  }
+  s.reset_profile();
+  for (const NodeProfile& n : s.profile()) EXPECT_EQ(n.runs, 0);
+}
+
 TEST(Engine, SerializeRoundTripRunsTheSame) {
   TempDir dir;
   BuildConfig c;

@@ -1,9 +1,11 @@
-// kiln bench MODEL [--batch 1,8] [-n 100] [--warmup 10] [--json]
+// kiln bench MODEL [--batch 1,8] [-n 100] [--warmup 10] [--json] [--profile]
 // Latency percentiles and throughput per batch size, on random inputs. The
-// batch size replaces the first dimension of every input.
+// batch size replaces the first dimension of every input. --profile adds where
+// the time went: per op type and the slowest nodes.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +25,51 @@ double percentile(std::vector<double> v, double p) {
   const size_t hi = std::min(lo + 1, v.size() - 1);
   return v[lo] + (v[hi] - v[lo]) * (idx - static_cast<double>(lo));
 }
+
+constexpr size_t k_top_nodes = 15;
+
+// Per (op type, kernel) totals, largest first, and every node in execution
+// order; times are per run.
+nlohmann::json profile_json(const std::vector<NodeProfile>& nodes) {
+  std::map<std::pair<std::string, std::string>, std::pair<double, int>> by_op;
+  double total = 0;
+  for (const NodeProfile& n : nodes) {
+    const double ms = n.runs ? n.total_ms / static_cast<double>(n.runs) : 0;
+    auto& [op_ms, count] = by_op[{n.op_type, n.kernel}];
+    op_ms += ms;
+    ++count;
+    total += ms;
+  }
+  std::vector<std::pair<double, nlohmann::json>> ops;
+  for (const auto& [key, v] : by_op)
+    ops.push_back({v.first, {{"op_type", key.first}, {"kernel", key.second}, {"nodes", v.second}, {"ms", v.first},
+                             {"share", total > 0 ? v.first / total : 0}}});
+  std::sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  nlohmann::json j = {{"kernels_ms", total}, {"by_op", nlohmann::json::array()}, {"nodes", nlohmann::json::array()}};
+  for (auto& [ms, o] : ops) j["by_op"].push_back(o);
+  for (const NodeProfile& n : nodes)
+    j["nodes"].push_back({{"node", n.node}, {"op_type", n.op_type}, {"kernel", n.kernel},
+                          {"ms", n.runs ? n.total_ms / static_cast<double>(n.runs) : 0}});
+  return j;
+}
+
+void print_profile(const nlohmann::json& p, double p50_ms) {
+  std::printf("  kernels %.3f ms per run (mean); p50 latency %.3f ms (the rest: executor, binding, outputs)\n",
+              p["kernels_ms"].get<double>(), p50_ms);
+  std::printf("  %-28s %-10s %6s %10s %7s\n", "op type", "kernel", "nodes", "ms/run", "share");
+  for (const auto& o : p["by_op"])
+    std::printf("  %-28s %-10s %6d %10.3f %6.1f%%\n", o["op_type"].get<std::string>().c_str(),
+                o["kernel"].get<std::string>().c_str(), o["nodes"].get<int>(), o["ms"].get<double>(),
+                100 * o["share"].get<double>());
+  std::vector<nlohmann::json> top(p["nodes"].begin(), p["nodes"].end());
+  std::sort(top.begin(), top.end(), [](const nlohmann::json& a, const nlohmann::json& b) { return a["ms"].get<double>() > b["ms"].get<double>(); });
+  if (top.size() > k_top_nodes) top.resize(k_top_nodes);
+  std::printf("  slowest nodes:\n");
+  for (const auto& n : top)
+    std::printf("  %-40s %-24s %-10s %8.3f ms\n", n["node"].get<std::string>().c_str(),
+                n["op_type"].get<std::string>().c_str(), n["kernel"].get<std::string>().c_str(),
+                n["ms"].get<double>());
+}
 }  // namespace
 
 void add_bench_command(CLI::App& app, Command& run) {
@@ -32,6 +79,7 @@ void add_bench_command(CLI::App& app, Command& run) {
     std::vector<int64_t> batches{1};
     int iterations = 100, warmup = 10;
     bool json = false;
+    bool profile = false;
     int threads = 0;
     BuildOptions build;
   };
@@ -42,6 +90,7 @@ void add_bench_command(CLI::App& app, Command& run) {
       ->check(CLI::Range(1, 1000000));
   cmd->add_option("--warmup", args->warmup, "Untimed runs first")->capture_default_str()->check(CLI::Range(0, 100000));
   cmd->add_flag("--json", args->json, "Print results as JSON");
+  cmd->add_flag("--profile", args->profile, "Also report time per op type and the slowest nodes");
   cmd->add_option("--threads", args->threads, "CPU threads for kernels (0: all cores)")->capture_default_str()
       ->check(CLI::Range(0, 4096));
   args->build.add_to(*cmd);
@@ -74,9 +123,11 @@ void add_bench_command(CLI::App& app, Command& run) {
         args->build.save_timing_cache();
         SessionOptions so;
         so.threads = args->threads;
+        so.profile = args->profile;
         Session session(r.engine, so);
         const auto inputs = random_inputs(r.engine, 0);
         for (int i = 0; i < args->warmup; ++i) session.run(inputs);
+        session.reset_profile();
         std::vector<double> ms;
         const auto start = Clock::now();
         for (int i = 0; i < args->iterations; ++i) {
@@ -94,11 +145,14 @@ void add_bench_command(CLI::App& app, Command& run) {
                               {"throughput_per_s", static_cast<double>(batch) * args->iterations / total_s},
                               {"engine", r.cache_hit ? "cached" : "built"},
                               {"device", r.engine.backend()}};
-        results.push_back(row);
-        if (!args->json)
+        if (args->profile) row["profile"] = profile_json(session.profile());
+        if (!args->json) {
           std::printf("batch %-4lld p50 %8.2f ms  p90 %8.2f ms  p99 %8.2f ms  throughput %9.1f /s\n",
                       static_cast<long long>(batch), row["p50_ms"].get<double>(), row["p90_ms"].get<double>(),
                       row["p99_ms"].get<double>(), row["throughput_per_s"].get<double>());
+          if (args->profile) print_profile(row["profile"], row["p50_ms"].get<double>());
+        }
+        results.push_back(row);
       }
       if (args->json) std::printf("%s\n", nlohmann::json{{"model", args->model}, {"results", results}}.dump(2).c_str());
       return 0;
