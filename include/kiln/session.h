@@ -19,12 +19,24 @@ struct NamedTensor {
   Tensor tensor;
 };
 
+// Time spent in one node over the profiled runs (SessionOptions::profile).
+struct NodeProfile {
+  std::string node;     // node name (fused nodes are named after the first node they replaced)
+  std::string op_type;  // "Conv", "com.kiln.FusedConv", ...
+  std::string kernel;   // the candidate that ran: "reference", "onednn", ...
+  int64_t runs = 0;
+  double total_ms = 0;  // wall time inside the kernel, summed over runs
+};
+
 struct SessionOptions {
   // Per-input-shape plans kept (each holds an arena); least recently used go.
   size_t max_shape_plans = 8;
   // Threads the CPU kernels (oneDNN) use for this Session's runs; 0 = all cores
   // (or OMP_NUM_THREADS when set).
   int threads = 0;
+  // Time every node of every run (one clock read per node); read with
+  // Session::profile().
+  bool profile = false;
 };
 
 class Session {
@@ -40,6 +52,11 @@ class Session {
   std::vector<NamedTensor> run(const std::map<std::string, Tensor>& inputs);
 
   const Engine& engine() const;
+
+  // Per-node times for the most recently run input shape, in execution order;
+  // empty unless SessionOptions::profile. reset_profile() zeroes them.
+  std::vector<NodeProfile> profile() const;
+  void reset_profile();
 
  private:
   struct Impl;
