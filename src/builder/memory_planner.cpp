@@ -1,6 +1,9 @@
 #include "builder/memory_planner.h"
 
 #include <algorithm>
+#include <numeric>
+
+#include "ir/op_schema.h"
 
 namespace kiln::builder {
 
@@ -29,13 +32,48 @@ engine::MemoryPlan plan_memory(const ir::Graph& g) {
   for (ir::ValueId v : g.inputs) excluded[static_cast<size_t>(v)] = true;
   for (ir::ValueId v : g.outputs) excluded[static_cast<size_t>(v)] = true;
 
-  std::vector<Interval> intervals;
+  std::vector<size_t> bytes(n_values, 0);  // 0: not planned
   for (size_t v = 0; v < n_values; ++v) {
     const ir::Value& val = g.values[v];
     if (excluded[v] || val.constant || first[v] < 0 || !val.shape || !ir::shape_known(*val.shape)) continue;
-    const size_t bytes = static_cast<size_t>(shape_numel(ir::to_shape(*val.shape))) * dtype_size(val.dtype);
-    if (bytes == 0) continue;
-    intervals.push_back({static_cast<ir::ValueId>(v), align_up(bytes), first[v], last[v]});
+    bytes[v] = static_cast<size_t>(shape_numel(ir::to_shape(*val.shape))) * dtype_size(val.dtype);
+  }
+
+  // In-place outputs (OpSchema::inplace_input) join their input's group: one
+  // buffer, alive from the group's first write to its last read.
+  std::vector<size_t> group(n_values);
+  std::iota(group.begin(), group.end(), size_t{0});
+  const auto root = [&](size_t v) {
+    while (group[v] != v) v = group[v] = group[group[v]];
+    return v;
+  };
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const ir::Node& n = g.nodes[i];
+    const ir::OpSchema* s = ir::SchemaRegistry::global().find(n.domain, n.op_type);
+    if (!s || s->inplace_input < 0 || !n.has_input(static_cast<size_t>(s->inplace_input)) || n.outputs.empty() ||
+        n.outputs[0] == ir::k_no_value)
+      continue;
+    const size_t in = static_cast<size_t>(n.inputs[static_cast<size_t>(s->inplace_input)]);
+    const size_t out = static_cast<size_t>(n.outputs[0]);
+    const bool sole_reader = last[in] == static_cast<int>(i) &&
+                             std::count(n.inputs.begin(), n.inputs.end(), static_cast<ir::ValueId>(in)) == 1;
+    if (bytes[in] == 0 || bytes[in] != bytes[out] || !sole_reader) continue;
+    group[out] = root(in);
+  }
+
+  std::vector<Interval> intervals;
+  std::vector<int> group_interval(n_values, -1);
+  for (size_t v = 0; v < n_values; ++v) {
+    if (bytes[v] == 0) continue;
+    const size_t r = root(v);
+    if (group_interval[r] < 0) {
+      group_interval[r] = static_cast<int>(intervals.size());
+      intervals.push_back({static_cast<ir::ValueId>(r), align_up(bytes[v]), first[v], last[v]});
+    } else {
+      Interval& iv = intervals[static_cast<size_t>(group_interval[r])];
+      iv.first = std::min(iv.first, first[v]);
+      iv.last = std::max(iv.last, last[v]);
+    }
   }
   // Largest first; ties by earlier definition keeps the plan deterministic.
   std::sort(intervals.begin(), intervals.end(), [](const Interval& a, const Interval& b) {
@@ -63,7 +101,12 @@ engine::MemoryPlan plan_memory(const ir::Graph& g) {
     placed.emplace_back(&iv, best);
     plan.slots[iv.value] = {best, iv.bytes};
     plan.arena_bytes = std::max(plan.arena_bytes, best + iv.bytes);
-    plan.naive_bytes += iv.bytes;
+  }
+  // Every member of a group at its root's offset.
+  for (size_t v = 0; v < n_values; ++v) {
+    if (bytes[v] == 0) continue;
+    plan.slots[static_cast<ir::ValueId>(v)] = plan.slots.at(static_cast<ir::ValueId>(root(v)));
+    plan.naive_bytes += align_up(bytes[v]);
   }
   return plan;
 }

@@ -2,7 +2,8 @@
 // offset in one arena, reusing space between values whose lifetimes do not
 // overlap (greedy by size, as TFLite's arena planner). Graph inputs, outputs
 // and constants are not planned: users own inputs and outputs, constants live
-// in the engine.
+// in the engine. An op's output may share its input's buffer (in place, see
+// OpSchema::inplace_input) when nothing reads the input afterwards.
 #pragma once
 
 #include "engine/memory_plan.h"

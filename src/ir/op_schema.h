@@ -53,6 +53,11 @@ struct OpSchema {
   int min_outputs = 1, max_outputs = 1;
   int64_t min_opset = 1;  // oldest opset version of this op kiln accepts
   InferFn infer;
+  // Output 0 may be written over this input (index; -1: never) when nothing
+  // reads the input afterwards and both take the same bytes: the memory
+  // planner then gives them one buffer, and every kernel of the op must be
+  // correct when they alias (FusedConv's residual Z: added in place, no copy).
+  int inplace_input = -1;
 };
 
 class SchemaRegistry {

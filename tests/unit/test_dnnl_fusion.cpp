@@ -108,6 +108,85 @@ TEST(DnnlFusion, ResidualBlockFoldsBatchNormAndFusesAddRelu) {
   EXPECT_EQ(last.attr_s("activation", ""), "Relu");
 }
 
+// Z an intermediate that nothing reads after the conv: the memory plan puts
+// the conv's output over it (in place) and the result must not change.
+TEST(DnnlFusion, ResidualOverAnIntermediateRunsInPlace) {
+  TempDir dir;
+  ModelBuilder mb(17);
+  mb.input("x", k_f32, {int64_t{2}, int64_t{8}, int64_t{9}, int64_t{9}});
+  mb.output("y", k_f32, {int64_t{2}, int64_t{8}, int64_t{9}, int64_t{9}});
+  conv(mb, "conv0", "x", "c0", 8, 8, 3, 1, 10);
+  mb.node("Relu", {"c0"}, {"r0"}, "relu0");
+  conv(mb, "conv1", "r0", "c1", 8, 8, 3, 1, 20);
+  mb.node("Relu", {"c1"}, {"r1"}, "relu1");
+  conv(mb, "conv2", "r1", "c2", 8, 8, 1, 1, 30);
+  mb.node("Add", {"c2", "r0"}, {"s"}, "add");
+  mb.node("Relu", {"s"}, {"r2"}, "relu2");
+  mb.node("Neg", {"r2"}, {"y"}, "neg");  // so that the residual conv's output is not a graph output
+  const Engine e = expect_fused_matches(dir.write("inplace.onnx", mb.bytes()), random({2, 8, 9, 9}, 2));
+  const auto& data = *e.data();
+  ASSERT_TRUE(data.plan_valid);
+  int in_place = 0;
+  for (const ir::Node& n : data.graph.nodes) {
+    if (n.op_type != "FusedConv" || !n.has_input(3)) continue;
+    const auto z = data.plan.slots.find(n.inputs[3]), y = data.plan.slots.find(n.outputs[0]);
+    in_place += z != data.plan.slots.end() && y != data.plan.slots.end() && z->second.offset == y->second.offset;
+  }
+  EXPECT_EQ(in_place, 1);
+}
+
+// Both FusedConv candidates with Y written over Z, against Y in its own buffer.
+TEST(DnnlFusion, FusedConvCandidatesAreCorrectInPlace) {
+  for (int64_t k : {1, 3}) {
+    dnnl_util::OpCase c{"FusedConv", {random({2, 16, 7, 7}, 3), random({16, 16, k, k}, 4, -0.3f, 0.3f),
+                                      random({16}, 5), random({2, 16, 7, 7}, 6)}};
+    c.domain = "com.kiln";
+    c.attrs["pads"] = dnnl_util::ais({k / 2, k / 2, k / 2, k / 2});
+    c.attrs["activation"] = dnnl_util::as("Relu");
+    for (const char* candidate : {"reference", "onednn"}) {
+      SCOPED_TRACE(std::string(candidate) + " k=" + std::to_string(k));
+      const auto* factory = backend::cpu_backend().kernels().find("FusedConv", candidate);
+      ASSERT_NE(factory, nullptr);
+      const Tensor want = dnnl_util::run_with(*factory, c)[0];
+      ir::Graph g;
+      g.opsets[""] = 17;
+      g.opsets["com.kiln"] = 1;
+      ir::Node node;
+      node.name = "n0";
+      node.op_type = "FusedConv";
+      node.domain = "com.kiln";
+      node.attrs = c.attrs;
+      for (size_t i = 0; i < c.inputs.size(); ++i) {
+        ir::Value v;
+        v.name = "in" + std::to_string(i);
+        v.dtype = DataType::Float32;
+        v.shape = ir::to_sym(c.inputs[i].shape());
+        if (i == 1 || i == 2) v.constant = c.inputs[i];
+        node.inputs.push_back(g.add_value(v));
+      }
+      ir::Value out;
+      out.name = "y";
+      node.outputs.push_back(g.add_value(out));
+      g.add_node(node);
+      ir::infer_node(g, g.nodes[0]);
+      auto kernel = (*factory)(g.nodes[0], g);
+      for (int run = 0; run < 2; ++run) {  // the second run reuses the kernel's plan
+        Tensor z = c.inputs[3].clone();  // Y goes over this buffer
+        std::vector<const Tensor*> ins{&c.inputs[0], &c.inputs[1], &c.inputs[2], &z};
+        std::vector<Tensor> outs(1);
+        backend::KernelContext ctx(g.nodes[0], 1, ins, outs,
+                                   [&z](size_t, DataType dt, const Shape& s) {
+                                     return Tensor::wrap(z.raw(), dt, s, z.device());
+                                   },
+                                   nullptr);
+        kernel->run(ctx);
+        ASSERT_EQ(outs[0].raw(), z.raw());
+        dnnl_util::expect_close(outs[0], want, 1e-5, "in place, run " + std::to_string(run));
+      }
+    }
+  }
+}
+
 TEST(DnnlFusion, EachActivationFusesIntoConv) {
   struct A { std::string op; std::vector<std::pair<std::string, float>> attrs; };
   const std::vector<A> acts = {{"Relu", {}}, {"LeakyRelu", {{"alpha", 0.2f}}}, {"Clip", {}},

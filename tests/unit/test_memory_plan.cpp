@@ -67,5 +67,62 @@ TEST(MemoryPlan, SkipsUnknownShapesAndConstants) {
   EXPECT_EQ(plan.slots.size(), 1u);
 }
 
+// in → Relu → z;  FusedConv(in, W, _, Z=z) → y;  Relu(y) → out, and with
+// `z_read_later` one more node reading z after the conv.
+ir::Graph residual(bool z_read_later) {
+  ir::Graph g;
+  g.opsets[""] = 13;
+  g.opsets["com.kiln"] = 1;
+  auto value = [&](const std::string& name, ir::SymShape shape = ir::SymShape{1, 4, 8, 8}) {
+    ir::Value v;
+    v.name = name;
+    v.dtype = DataType::Float32;
+    v.shape = shape;
+    return g.add_value(v);
+  };
+  auto node = [&](const std::string& op, std::vector<ir::ValueId> ins, ir::ValueId out, const std::string& domain = "") {
+    ir::Node n;
+    n.name = op + std::to_string(g.nodes.size());
+    n.op_type = op;
+    n.domain = domain;
+    n.inputs = std::move(ins);
+    n.outputs = {out};
+    g.add_node(n);
+  };
+  const ir::ValueId in = value("in"), z = value("z"), y = value("y"), out = value("out");
+  const ir::ValueId w = value("W", ir::SymShape{4, 4, 1, 1});
+  g.value(w).constant = Tensor::empty(DataType::Float32, {4, 4, 1, 1});
+  g.inputs = {in};
+  node("Relu", {in}, z);
+  node("FusedConv", {in, w, ir::k_no_value, z}, y, "com.kiln");
+  if (z_read_later) {
+    const ir::ValueId r = value("r");
+    node("Relu", {y}, r);
+    node("Add", {r, z}, out);
+  } else {
+    node("Relu", {y}, out);
+  }
+  g.outputs = {out};
+  return g;
+}
+
+TEST(MemoryPlan, ResidualOutputTakesTheDeadResidualsBuffer) {
+  const ir::Graph g = residual(false);
+  const auto plan = builder::plan_memory(g);
+  const ir::ValueId z = g.nodes[0].outputs[0], y = g.nodes[1].outputs[0];
+  EXPECT_EQ(plan.slots.at(z).offset, plan.slots.at(y).offset);
+  EXPECT_EQ(plan.arena_bytes, 1 * 4 * 8 * 8 * 4u);  // one buffer for both
+}
+
+TEST(MemoryPlan, ResidualStillReadLaterKeepsItsOwnBuffer) {
+  const ir::Graph g = residual(true);
+  const auto plan = builder::plan_memory(g);
+  const ir::ValueId z = g.nodes[0].outputs[0], y = g.nodes[1].outputs[0];
+  EXPECT_FALSE(overlaps(plan.slots.at(z), plan.slots.at(y)));
+  // and z stays clear of everything alive while it is
+  for (const auto& [v, slot] : plan.slots)
+    if (v != z) EXPECT_FALSE(overlaps(slot, plan.slots.at(z))) << g.value(v).name;
+}
+
 }  // namespace
 }  // namespace kiln::test

@@ -3,8 +3,8 @@
 // activation (attributes in fused_attrs.h), computed in this order:
 //
 //   FusedConv(X, W, [B], [Z])  Y = act(Conv(X, W, B) + Z)
-//       Conv's attributes. Z (optional) has Y's shape: the residual that
-//       oneDNN adds as a "sum" post-op before the activation.
+//       Conv's attributes. Z (optional) has Y's shape: the residual, added
+//       before the activation. Y may be planned over Z (in place).
 //   FusedGemm(A, B, [C])       Y = act(Gemm(A, B, C))
 //       Gemm's attributes (alpha, beta, transA, transB).
 //   FusedMatMul(A, B, [bias])  Y = act(MatMul(A, B) + bias)
@@ -127,12 +127,13 @@ void infer_fused_matmul(InferContext& ctx) {
     ctx.fail("bias " + sym_str(*b) + " must be 1-D with one value per output column");
 }
 
-void add(SchemaRegistry& r, const std::string& op, int max_inputs, InferFn fn) {
+void add(SchemaRegistry& r, const std::string& op, int max_inputs, InferFn fn, int inplace_input = -1) {
   OpSchema s;
   s.domain = "com.kiln";
   s.op_type = op;
   s.min_inputs = 2;
   s.max_inputs = max_inputs;
+  s.inplace_input = inplace_input;
   s.infer = std::move(fn);
   r.add(std::move(s));
 }
@@ -140,7 +141,7 @@ void add(SchemaRegistry& r, const std::string& op, int max_inputs, InferFn fn) {
 }  // namespace
 
 void register_fused_schemas(SchemaRegistry& r) {
-  add(r, "FusedConv", 4, infer_fused_conv);
+  add(r, "FusedConv", 4, infer_fused_conv, /*inplace_input=*/3);
   add(r, "FusedGemm", 3, infer_fused_gemm);
   add(r, "FusedMatMul", 3, infer_fused_matmul);
 }

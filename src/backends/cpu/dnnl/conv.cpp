@@ -2,9 +2,10 @@
 // The primitive is made once per input shape, reading and writing activations
 // in the layouts the layout pass chose (passes/assign_layouts.cpp; plain or
 // channels last), with the weights in the layout oneDNN picks: constant
-// weights are reordered once and kept. FusedConv's Z is read by a "binary add"
-// post-op (no aliasing, no copy); where oneDNN has no such implementation it
-// rides in the destination as a "sum" post-op, copied into the output first.
+// weights are reordered once and kept. FusedConv's Z: when the memory plan put
+// Y over Z (in place) it is already in the destination, for a "sum" post-op;
+// otherwise a "binary add" post-op reads it, or, where oneDNN has no such
+// implementation, it is copied into the destination for a "sum" post-op.
 // A 1x1 convolution of 1x1 images
 // runs as a matmul. oneDNN's own reference implementations are never used:
 // kiln's reference kernel runs whatever has no JIT implementation.
@@ -82,12 +83,14 @@ class ConvKernel final : public DnnlKernel {
     const Tensor& w = ctx.input(1);
     if (!shapes_ok(ctx)) return run_reference(ctx);
     CpuThreadScope threads(threads_for(macs(x.shape(), w.shape()), k_small_macs));
+    Tensor* y = nullptr;
     if (!m_plan || m_plan->x_shape != x.shape() || m_plan->w_shape != w.shape()) {
       m_plan.reset();
-      m_plan = make_plan(ctx);
+      m_plan = make_plan(ctx, &y);
     }
     if (!m_plan->ok) return run_reference(ctx);
-    execute(ctx);
+    if (!y) y = &ctx.output(0, DataType::Float32, m_plan->y_shape);
+    execute(ctx, *y);
   }
 
  private:
@@ -127,7 +130,9 @@ class ConvKernel final : public DnnlKernel {
     return true;
   }
 
-  std::unique_ptr<Plan> make_plan(const KernelContext& ctx) {
+  // Also allocates Y (into *y) once its shape is known: whether the memory
+  // plan put Y over Z decides how Z is added.
+  std::unique_ptr<Plan> make_plan(KernelContext& ctx, Tensor** y) {
     auto p = std::make_unique<Plan>();
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(1);
@@ -141,6 +146,8 @@ class ConvKernel final : public DnnlKernel {
 
     const bool has_z = ctx.has_input(3);
     const bool one_pixel = pointwise_on_one_pixel(*geo, x.shape(), w.shape());
+    *y = &ctx.output(0, DataType::Float32, p->y_shape);
+    const bool z_in_place = has_z && (*y)->raw() == ctx.input(3).raw();
     // Z is added before the activation: act(conv(X) + B + Z).
     auto attr_with = [&](bool z_binary) -> std::optional<dnnl::primitive_attr> {
       dnnl::post_ops po;
@@ -152,9 +159,11 @@ class ConvKernel final : public DnnlKernel {
       return attr;
     };
     std::optional<Chosen> chosen;
-    if (has_z && !one_pixel) {
+    if (has_z && !one_pixel && !z_in_place) {
       // Z read by a binary post-op: no copy of Z into the output first
-      // (resnet50: 22 MB of copies per image).
+      // (resnet50: 22 MB of copies per image). In place, the "sum" post-op
+      // finds Z already in the output, which oneDNN's fastest 1x1
+      // convolutions support and the binary post-op does not.
       if (auto attr = attr_with(true)) chosen = choose_convolution(ctx, *p, *geo, *attr);
       p->z_binary = chosen.has_value();
     }
@@ -275,12 +284,15 @@ class ConvKernel final : public DnnlKernel {
     return std::nullopt;
   }
 
-  void execute(KernelContext& ctx) {
+  void execute(KernelContext& ctx, Tensor& y) {
     Plan& p = *m_plan;
     dnnl::stream& s = cpu_stream();
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(1);
-    Tensor& y = ctx.output(0, DataType::Float32, p.y_shape);
+    // Z may share Y's buffer (memory plan, in place).
+    Tensor z_copy;
+    const Tensor* z = ctx.has_input(3) ? &ctx.input(3) : nullptr;
+    const bool aliased = z && z->raw() == y.raw();
     memory w_mem = wrap(p.w_md, w);
     if (p.w_reorder) {
       if (!p.weights_ready) p.w_reorder->execute(s, w_mem, p.weights);
@@ -294,19 +306,20 @@ class ConvKernel final : public DnnlKernel {
     }
     memory y_mem = wrap(p.y_md, y);
     memory dst = p.dst_buf ? p.dst_buf : y_mem;
-    if (ctx.has_input(3) && !p.z_binary) {
+    if (z && !p.z_binary) {
       // The sum post-op accumulates into what dst holds: Z, in dst's layout.
-      const Tensor& z = ctx.input(3);
       if (p.z_reorder) {
-        memory z_mem = wrap(p.z_md, z);
+        if (aliased && !p.dst_buf) z = &(z_copy = z->clone());  // a reorder cannot run in place
+        memory z_mem = wrap(p.z_md, *z);
         p.z_reorder->execute(s, z_mem, dst);
-      } else {
-        std::memcpy(dst.get_data_handle(), z.raw(), z.nbytes());
+      } else if (dst.get_data_handle() != z->raw()) {
+        std::memcpy(dst.get_data_handle(), z->raw(), z->nbytes());
       }
     }
+    if (z && p.z_binary && aliased) z = &(z_copy = z->clone());  // src1 must not be overwritten while read
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w_mem}, {DNNL_ARG_DST, dst}};
     if (ctx.has_input(2)) args[DNNL_ARG_BIAS] = wrap(m_bias_md, ctx.input(2));
-    if (p.z_binary) args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] = wrap(p.z_md, ctx.input(3));
+    if (p.z_binary) args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] = wrap(p.z_md, *z);
     p.prim.execute(s, args);
     if (p.dst_out_reorder) p.dst_out_reorder->execute(s, p.dst_buf, y_mem);
     s.wait();

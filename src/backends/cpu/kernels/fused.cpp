@@ -1,6 +1,7 @@
 // Reference kernels of FusedConv, FusedGemm and FusedMatMul: the captured
 // reference kernel of the ONNX op writes Y, then Z/bias is added and the
 // activation applied in place, in the compute type of the reference kernels.
+// Y may share Z's buffer (the memory planner's in-place outputs).
 #include "backends/cpu/kernels/fused_kernels.h"
 
 #include <memory>
@@ -35,12 +36,23 @@ class FusedReference final : public Kernel {
     std::vector<const Tensor*> ins;
     for (size_t i = 0; i < m_inner_inputs && i < ctx.num_inputs(); ++i)
       ins.push_back(ctx.has_input(i) ? &ctx.input(i) : nullptr);
+    const Tensor* addend = ctx.has_input(m_inner_inputs) ? &ctx.input(m_inner_inputs) : nullptr;
+    Tensor addend_copy;
     std::vector<Tensor> outs(1);
+    // Y may be planned over Z (OpSchema::inplace_input): the inner op writes
+    // Y before Z is read, so Z is copied first then.
     KernelContext inner(m_inner_node, k_inner_opset, ins, outs,
-                        [&ctx](size_t, DataType dt, const Shape& s) { return ctx.output(0, dt, s); }, ctx.stream());
+                        [&](size_t, DataType dt, const Shape& s) {
+                          Tensor y = ctx.output(0, dt, s);
+                          if (addend && y.defined() && addend->raw() == y.raw()) {
+                            addend_copy = addend->clone();
+                            addend = &addend_copy;
+                          }
+                          return y;
+                        },
+                        ctx.stream());
     m_inner->run(inner);
     Tensor& y = outs[0];
-    const Tensor* addend = ctx.has_input(m_inner_inputs) ? &ctx.input(m_inner_inputs) : nullptr;
     if (addend && addend->dtype() != y.dtype()) ctx.fail("the added input must have the output's dtype");
     if (addend) {
       const bool ok = m_addend_is_bias ? addend->rank() == 1 && y.rank() >= 1 && addend->shape()[0] == y.shape().back()
