@@ -122,7 +122,7 @@ std::vector<Timed> time_candidates(const backend::KernelRegistry& registry, cons
 
 }  // namespace
 
-std::string kernel_signature(const ir::Graph& g, const ir::Node& n) {
+std::string kernel_signature(const ir::Graph& g, const ir::Node& n, const backend::KernelRegistry& kernels) {
   std::ostringstream os;
   os << n.domain << "::" << n.op_type << '(';
   for (ir::ValueId v : n.inputs) {
@@ -143,6 +143,8 @@ std::string kernel_signature(const ir::Graph& g, const ir::Node& n) {
       default: os << '?'; break;
     }
   }
+  os << " among";
+  for (const std::string& c : kernels.candidates(n.op_type)) os << ' ' << c;
   return os.str();
 }
 
@@ -154,7 +156,7 @@ SelectionStats select_kernels(ir::Graph& g, backend::Backend& be, TimingCache* c
     const std::vector<std::string> names = be.kernels().candidates(n.op_type);
     if (names.size() < 2 || !inputs_known(g, n)) continue;
     ++stats.nodes;
-    const std::string sig = kernel_signature(g, n);
+    const std::string sig = kernel_signature(g, n, be.kernels());
     std::string choice;
     if (cache) {
       if (auto best = cache->best(sig, device); best && be.kernels().find(n.op_type, best->candidate)) {

@@ -23,7 +23,9 @@ struct SelectionStats {
 // `cache` may be null (time everything, remember nothing).
 SelectionStats select_kernels(ir::Graph& graph, backend::Backend& backend, TimingCache* cache);
 
-// The timing-cache key of a node: op, input dtypes and shapes, attributes.
-std::string kernel_signature(const ir::Graph& graph, const ir::Node& node);
+// The timing-cache key of a node: op, input dtypes and shapes, attributes,
+// and the backend's candidates for the op, so that a kiln with a new
+// candidate times it rather than trusting a choice made without it.
+std::string kernel_signature(const ir::Graph& graph, const ir::Node& node, const backend::KernelRegistry& kernels);
 
 }  // namespace kiln::builder

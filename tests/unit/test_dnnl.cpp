@@ -33,6 +33,7 @@ std::vector<ConvSpec> conv_specs() {
       {{1, 2, 5, 6, 7}, {3, 2, 3, 3, 3}, {{"pads", ais({1, 1, 1, 1, 1, 1})}}},  // 3-D
       {{2, 16, 1, 1}, {8, 16, 1, 1}, {}},                                        // 1 pixel: a matmul
       {{3, 24, 1, 1}, {40, 24, 1, 1}, {{"strides", ais({2, 2})}}, false},
+      {{2, 16, 9, 7}, {24, 16, 1, 1}, {{"strides", ais({2, 3})}}},  // strided 1x1: X subsampled first
   };
 }
 
@@ -50,6 +51,22 @@ TEST(DnnlConv, MatchesReference) {
     c.const_weights = false;  // weights as a runtime input: reordered each run
     check_case(c, true, "Conv (runtime weights) x" + shape_str(s.x) + " w" + shape_str(s.w));
   }
+}
+
+// The "onednn_subsample" candidate (X subsampled, then a unit-stride 1x1
+// convolution) on strided 1x1 convolutions; refused for anything else.
+TEST(DnnlConv, SubsampleCandidateMatchesReferenceAndRefusesOthers) {
+  const auto* sub = backend::cpu_backend().kernels().find("Conv", "onednn_subsample");
+  ASSERT_NE(sub, nullptr);
+  const auto specs = conv_specs();
+  for (size_t si : {size_t{7}, size_t{14}}) {
+    const OpCase c = conv_case(specs[si], 900 + static_cast<uint32_t>(si));
+    const uint64_t before = backend::onednn::primitive_runs();
+    expect_close(run_with(*sub, c)[0], run_on(reference_kernels(), c)[0], 1e-4, "subsampled x" + shape_str(specs[si].x));
+    EXPECT_GT(backend::onednn::primitive_runs(), before) << "oneDNN did not run it";
+  }
+  EXPECT_THROW(run_with(*sub, conv_case(specs[6], 950)), Error);  // 1x1, unit stride
+  EXPECT_THROW(run_with(*sub, conv_case(specs[1], 951)), Error);  // 3x3, strided
 }
 
 TEST(DnnlConv, FallsBackForOtherDtypes) {
@@ -266,7 +283,7 @@ TEST(DnnlLayouts, ChannelsLastInputsAndOutputsOnBothCandidates) {
   const auto& reg = backend::cpu_backend().kernels();
   uint32_t seed = 700;
   const auto specs = conv_specs();
-  for (size_t si : {size_t{0}, size_t{1}, size_t{3}, size_t{6}}) {
+  for (size_t si : {size_t{0}, size_t{1}, size_t{3}, size_t{6}, size_t{7}, size_t{14}}) {
     const ConvSpec& spec = specs[si];
     OpCase plain = conv_case(spec, seed += 5);
     plain.op = "FusedConv";
@@ -279,7 +296,8 @@ TEST(DnnlLayouts, ChannelsLastInputsAndOutputsOnBothCandidates) {
     nhwc.inputs[3] = to_nhwc(plain.inputs[3]);
     nhwc.attrs["kiln_in_layouts"] = ais({1, 0, 0, 1});
     nhwc.attrs["kiln_out_layout"] = ai(1);
-    for (const char* cand : {"onednn", "reference"}) {
+    for (const char* cand : {"onednn", "reference", "onednn_subsample"}) {
+      if (std::string(cand) == "onednn_subsample" && si != 7 && si != 14) continue;  // strided 1x1 only
       const Tensor got = to_nhwc(run_with(*reg.find("FusedConv", cand), nhwc)[0], true);
       expect_close(got, want, 1e-4, std::string("channels-last FusedConv on ") + cand + " x" + shape_str(spec.x));
     }

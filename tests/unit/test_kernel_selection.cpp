@@ -99,7 +99,7 @@ TEST(KernelSelection, PicksTheFastestAndRemembers) {
   EXPECT_EQ(s1.nodes, 1);
   EXPECT_EQ(s1.timed, 1);
   EXPECT_EQ(g.nodes[0].attr_s("kiln.kernel", ""), "fast");
-  const auto timings = cache.lookup(builder::kernel_signature(g, g.nodes[0]), "test-device");
+  const auto timings = cache.lookup(builder::kernel_signature(g, g.nodes[0], be.kernels()), "test-device");
   ASSERT_EQ(timings.size(), 2u);  // the refusing candidate is not recorded
   EXPECT_EQ(timings[0].candidate, "fast");
 
@@ -129,13 +129,17 @@ TEST(KernelSelection, HopelessCandidatesAreNotRetimed) {
   builder::select_kernels(g, be, &cache);
   EXPECT_EQ(g.nodes[0].attr_s("kiln.kernel", ""), "fast");
   EXPECT_EQ(g_hopeless_runs, 2);  // warm-up and one timed run
-  EXPECT_EQ(cache.lookup(builder::kernel_signature(g, g.nodes[0]), "test-device").size(), 2u);  // still recorded
+  EXPECT_EQ(cache.lookup(builder::kernel_signature(g, g.nodes[0], be.kernels()), "test-device").size(), 2u);  // still recorded
 }
 
 TEST(KernelSelection, SignatureDependsOnShape) {
   ir::Graph a = identity_graph(), b = identity_graph();
   b.value(0).shape = ir::SymShape{4, 5};
-  EXPECT_NE(builder::kernel_signature(a, a.nodes[0]), builder::kernel_signature(b, b.nodes[0]));
+  ChoiceBackend be;
+  EXPECT_NE(builder::kernel_signature(a, a.nodes[0], be.kernels()), builder::kernel_signature(b, b.nodes[0], be.kernels()));
+  // A new candidate for the op: a new key, so it gets timed.
+  ChoiceBackend more({{copy_kernel, "fast"}, {slow_copy_kernel, "slow"}, {copy_kernel, "newer"}});
+  EXPECT_NE(builder::kernel_signature(a, a.nodes[0], be.kernels()), builder::kernel_signature(a, a.nodes[0], more.kernels()));
 }
 
 // y = x @ W with W a 16x16 diagonal (1 KiB: big enough to count as a weight),
