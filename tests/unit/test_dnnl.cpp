@@ -142,6 +142,27 @@ TEST(DnnlConvTranspose, MatchesReference) {
   }
 }
 
+// "onednn_parallel": the same kernels on all threads, whatever the size.
+TEST(DnnlParallelCandidate, MatchesReferenceOnEveryFamily) {
+  const auto& reg = backend::cpu_backend().kernels();
+  std::vector<OpCase> cases;
+  cases.push_back(conv_case(conv_specs()[1], 300));
+  cases.push_back(OpCase{"Gemm", {random({1, 96}, 301), random({40, 96}, 302), random({40}, 303)}, {{"transB", ai(1)}}});
+  OpCase mul{"Mul", {random({1, 48, 14, 14}, 304), random({1, 48, 1, 1}, 305)}};
+  mul.const_weights = false;
+  cases.push_back(mul);
+  cases.push_back(OpCase{"GlobalAveragePool", {random({2, 16, 5, 5}, 306)}});
+  for (const OpCase& c : cases) {
+    SCOPED_TRACE(c.op);
+    const auto* parallel = reg.find(c.op, "onednn_parallel");
+    ASSERT_NE(parallel, nullptr);
+    const uint64_t before = backend::onednn::primitive_runs();
+    const Tensor got = run_with(*parallel, c)[0];
+    EXPECT_GT(backend::onednn::primitive_runs(), before) << "oneDNN did not run it";
+    expect_close(got, run_on(reference_kernels(), c)[0], 1e-4, c.op + " on onednn_parallel");
+  }
+}
+
 TEST(DnnlMatMul, GemmMatchesReference) {
   struct G { int64_t m, k, n; bool ta, tb; Shape c; float alpha, beta; bool dnnl; };
   const std::vector<G> cases = {

@@ -18,7 +18,7 @@ class BatchNormKernel final : public DnnlKernel {
   void run(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
     if (!usable(ctx)) return run_reference(ctx);
-    CpuThreadScope threads(threads_for(static_cast<double>(x.numel()), k_small_elements));
+    CpuThreadScope threads(threads_for_work(static_cast<double>(x.numel()), k_small_elements));
     if (!m_plan || m_plan->x_shape != x.shape()) m_plan = make_plan(x.shape());
     if (!m_plan->ok) return run_reference(ctx);
     Tensor& y = ctx.output(0, DataType::Float32, x.shape());

@@ -46,7 +46,7 @@ class BinaryKernel final : public DnnlKernel {
     // primitive would even be created (constant folding makes many such).
     if (std::max(a.numel(), b.numel()) < k_tiny && in_layout(0) == 0 && in_layout(1) == 0 && out_layout() == 0)
       return run_reference(ctx);
-    CpuThreadScope threads(threads_for(static_cast<double>(std::max(a.numel(), b.numel())), k_small_elements));
+    CpuThreadScope threads(threads_for_work(static_cast<double>(std::max(a.numel(), b.numel())), k_small_elements));
     if (!m_plan || m_plan->a_shape != a.shape() || m_plan->b_shape != b.shape()) m_plan = make_plan(a.shape(), b.shape());
     if (!m_plan->ok) return run_reference(ctx);
     const Plan& p = *m_plan;

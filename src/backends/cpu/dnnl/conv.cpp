@@ -84,7 +84,7 @@ class ConvKernel final : public DnnlKernel {
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(1);
     if (!shapes_ok(ctx)) return run_reference(ctx);
-    CpuThreadScope threads(threads_for(macs(x.shape(), w.shape()), k_small_macs));
+    CpuThreadScope threads(threads_for_work(macs(x.shape(), w.shape()), k_small_macs));
     Tensor* y = nullptr;
     if (!m_plan || m_plan->x_shape != x.shape() || m_plan->w_shape != w.shape()) {
       m_plan.reset();
@@ -419,6 +419,14 @@ void register_conv(KernelRegistry& r, const std::string& op) {
         return std::make_unique<ConvKernel>(node, graph, reference, true);
       },
       "onednn_subsample");
+  r.add(
+      op,
+      [reference](const ir::Node& node, const ir::Graph& graph) -> std::unique_ptr<Kernel> {
+        auto k = std::make_unique<ConvKernel>(node, graph, reference, false);
+        k->use_all_threads();
+        return k;
+      },
+      "onednn_parallel");
   r.add(
       op,
       [reference](const ir::Node& node, const ir::Graph& graph) -> std::unique_ptr<Kernel> {

@@ -29,7 +29,7 @@ class ConvTransposeKernel final : public DnnlKernel {
         w.rank() != x.rank() || x.numel() == 0 || w.numel() == 0 ||
         (ctx.has_input(2) && ctx.input(2).dtype() != DataType::Float32))
       return run_reference(ctx);
-    CpuThreadScope threads(threads_for(static_cast<double>(x.numel()) * static_cast<double>(w.numel()) /
+    CpuThreadScope threads(threads_for_work(static_cast<double>(x.numel()) * static_cast<double>(w.numel()) /
                                            static_cast<double>(x.shape()[1]),
                                        k_small_macs));
     if (!m_plan || m_plan->x_shape != x.shape() || m_plan->w_shape != w.shape()) m_plan = make_plan(ctx);

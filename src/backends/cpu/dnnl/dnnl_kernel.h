@@ -26,6 +26,13 @@ constexpr double k_small_macs = 1 << 20;      // convolution, matmul
 constexpr double k_small_elements = 1 << 16;  // pooling, normalization, softmax
 
 class DnnlKernel : public Kernel {
+ public:
+  // The "onednn_parallel" candidate: primitives on the session's threads even
+  // below the thresholds above, where one thread usually wins; the builder
+  // times both per node (a 1000-class GEMV, for one, is bandwidth-bound and
+  // gains from a second thread).
+  void use_all_threads() { m_all_threads = true; }
+
  protected:
   DnnlKernel(const ir::Node& node, const ir::Graph& graph, const KernelFactory& reference);
 
@@ -33,6 +40,8 @@ class DnnlKernel : public Kernel {
   // (passes/assign_layouts.cpp) are converted to and from plain around it.
   void run_reference(KernelContext& ctx);
   const ir::Node& node() const { return m_node; }
+  // threads_for(), or 0 (all) for the "onednn_parallel" candidate.
+  int threads_for_work(double work, double threshold) const { return m_all_threads ? 0 : threads_for(work, threshold); }
 
   // The layout of input i / output 0 that the layout pass chose: 0 plain,
   // 1 channels last.
@@ -50,6 +59,7 @@ class DnnlKernel : public Kernel {
   std::unique_ptr<Kernel> m_reference;
   std::vector<int64_t> m_in_layouts;
   int m_out_layout = 0;
+  bool m_all_threads = false;
 };
 
 // The reference kernel behind DnnlKernel's layout conversion: what the
@@ -64,8 +74,9 @@ class LayoutAwareReference final : public DnnlKernel {
 };
 
 // Registers K(node, graph, reference) as the "onednn" candidate of `op` (the
-// preferred one), with reference = the factory registered for `op` so far
-// (copied now), which also stays the "reference" candidate, layout-aware.
+// preferred one) and, on all threads, as "onednn_parallel", with reference =
+// the factory registered for `op` so far (copied now), which also stays the
+// "reference" candidate, layout-aware.
 template <typename K>
 void override_kernel(KernelRegistry& r, const std::string& op) {
   const KernelFactory* found = r.find(op);
@@ -80,9 +91,17 @@ void override_kernel(KernelRegistry& r, const std::string& op) {
   r.add(
       op,
       [reference](const ir::Node& node, const ir::Graph& graph) -> std::unique_ptr<Kernel> {
+        auto k = std::make_unique<K>(node, graph, reference);
+        k->use_all_threads();
+        return k;
+      },
+      "onednn_parallel");
+  r.add(
+      op,
+      [reference](const ir::Node& node, const ir::Graph& graph) -> std::unique_ptr<Kernel> {
         return std::make_unique<K>(node, graph, reference);
       },
-      "onednn");
+      "onednn");  // registered last: the preferred candidate
 }
 
 }  // namespace kiln::backend::onednn

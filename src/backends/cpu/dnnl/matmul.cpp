@@ -121,7 +121,7 @@ class MatMulKernel final : public DnnlKernel {
     }
     const Tensor& a = ctx.input(0);
     const int64_t k = a.rank() == 0 ? 1 : m_gemm && node().attr_i("transA", 0) != 0 ? a.shape()[0] : a.shape().back();
-    CpuThreadScope threads(threads_for(static_cast<double>(a.numel()) * static_cast<double>(ctx.input(1).numel()) /
+    CpuThreadScope threads(threads_for_work(static_cast<double>(a.numel()) * static_cast<double>(ctx.input(1).numel()) /
                                            static_cast<double>(std::max<int64_t>(k, 1)),
                                        k_small_macs));
     if (!m_plan || m_plan->key != key) m_plan = make_plan(ctx, key);

@@ -76,7 +76,7 @@ class PoolKernel final : public DnnlKernel {
     if (x.dtype() != DataType::Float32 || x.rank() < 3 || x.rank() > 5 || x.numel() == 0 ||
         (Kind == PoolKind::Max && (ctx.has_output(1) || node().attr_i("storage_order", 0) != 0)))
       return run_reference(ctx);
-    CpuThreadScope threads(threads_for(static_cast<double>(x.numel()), k_small_elements));
+    CpuThreadScope threads(threads_for_work(static_cast<double>(x.numel()), k_small_elements));
     if (!m_plan || m_plan->x_shape != x.shape()) m_plan = make_plan(x.shape());
     if (!m_plan->ok) return run_reference(ctx);
     Tensor& y = ctx.output(0, DataType::Float32, m_plan->y_shape);

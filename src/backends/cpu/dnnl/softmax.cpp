@@ -20,7 +20,7 @@ class SoftmaxKernel final : public DnnlKernel {
   void run(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
     if (x.dtype() != DataType::Float32 || x.rank() < 1 || x.rank() > 6 || x.numel() == 0) return run_reference(ctx);
-    CpuThreadScope threads(threads_for(static_cast<double>(x.numel()), k_small_elements));
+    CpuThreadScope threads(threads_for_work(static_cast<double>(x.numel()), k_small_elements));
     if (!m_plan || m_plan->x_shape != x.shape() || m_plan->opset != ctx.opset()) m_plan = make_plan(ctx);
     if (!m_plan->ok) return run_reference(ctx);
     Tensor& y = ctx.output(0, DataType::Float32, x.shape());
