@@ -23,10 +23,10 @@ using Clock = std::chrono::steady_clock;
 constexpr int k_min_rounds = 3;
 constexpr int k_max_rounds = 15;
 constexpr double k_sampling_ms = 25;  // keep adding rounds until this much time was spent (up to the max)
-// A candidate this much slower than the best, and slow in absolute terms,
-// cannot win: it is not timed again (reference convolutions cost seconds).
+// A candidate 10x slower than the best so far, and over 5 ms, cannot win: it
+// is not timed again (reference convolutions would cost seconds per build).
 constexpr double k_hopeless_ratio = 10;
-constexpr double k_hopeless_ms = 50;
+constexpr double k_hopeless_ms = 5;
 
 bool inputs_known(const ir::Graph& g, const ir::Node& n) {
   for (ir::ValueId v : n.inputs) {

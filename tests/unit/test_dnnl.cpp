@@ -161,6 +161,9 @@ TEST(DnnlParallelCandidate, MatchesReferenceOnEveryFamily) {
     EXPECT_GT(backend::onednn::primitive_runs(), before) << "oneDNN did not run it";
     expect_close(got, run_on(reference_kernels(), c)[0], 1e-4, c.op + " on onednn_parallel");
   }
+  // Where "onednn" uses every thread anyway, the candidate refuses (nothing to time).
+  const OpCase big = conv_case({{1, 64, 28, 28}, {64, 64, 3, 3}, {{"pads", ais({1, 1, 1, 1})}}}, 310);
+  EXPECT_THROW(run_with(*reg.find("Conv", "onednn_parallel"), big), Error);
 }
 
 TEST(DnnlMatMul, GemmMatchesReference) {

@@ -119,7 +119,7 @@ TEST(KernelSelection, ABurstOfLoadDoesNotCrownTheSlowerCandidate) {
   EXPECT_EQ(g.nodes[0].attr_s("kiln.kernel", ""), "fast");
 }
 
-// A candidate 10x slower than the best and over 50 ms is not timed again:
+// A candidate 10x slower than the best and over 5 ms is not timed again:
 // slow reference convolutions made cold builds take seconds.
 TEST(KernelSelection, HopelessCandidatesAreNotRetimed) {
   ChoiceBackend be({{copy_kernel, "fast"}, {hopeless_kernel, "hopeless"}});

@@ -422,9 +422,7 @@ void register_conv(KernelRegistry& r, const std::string& op) {
   r.add(
       op,
       [reference](const ir::Node& node, const ir::Graph& graph) -> std::unique_ptr<Kernel> {
-        auto k = std::make_unique<ConvKernel>(node, graph, reference, false);
-        k->use_all_threads();
-        return k;
+        return make_all_threads<ConvKernel>(node, graph, reference, false);
       },
       "onednn_parallel");
   r.add(

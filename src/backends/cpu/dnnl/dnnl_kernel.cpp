@@ -1,5 +1,8 @@
 #include "backends/cpu/dnnl/dnnl_kernel.h"
 
+#include <algorithm>
+#include <optional>
+
 #include "backends/cpu/dnnl/context.h"
 #include "kiln/error.h"
 
@@ -51,6 +54,52 @@ void DnnlKernel::run_reference(KernelContext& ctx) {
     Tensor& y = ctx.output(0, outs[0].dtype(), outs[0].shape());
     convert(outs[0], 0, y, m_out_layout);
   }
+}
+
+namespace {
+std::optional<Shape> known_shape(const ir::Graph& g, ir::ValueId v) {
+  if (v == ir::k_no_value) return std::nullopt;
+  const ir::Value& val = g.value(v);
+  if (!val.shape || !ir::shape_known(*val.shape)) return std::nullopt;
+  return ir::to_shape(*val.shape);
+}
+}  // namespace
+
+// The work estimates of the kernels' run() (multiply-adds or elements), from
+// the graph's shapes.
+bool runs_on_all_threads(const ir::Node& node, const ir::Graph& graph) {
+  const std::string& op = node.op_type;
+  const auto in = [&](size_t i) { return i < node.inputs.size() ? known_shape(graph, node.inputs[i]) : std::nullopt; };
+  const auto d = [](int64_t v) { return static_cast<double>(v); };
+  if (op == "Conv" || op == "FusedConv") {
+    const auto y = node.outputs.empty() ? std::nullopt : known_shape(graph, node.outputs[0]);
+    const auto w = in(1);
+    if (!y || !w || w->empty() || (*w)[0] == 0) return false;
+    return d(shape_numel(*y)) * d(shape_numel(*w)) / d((*w)[0]) >= k_small_macs;
+  }
+  if (op == "ConvTranspose") {
+    const auto x = in(0), w = in(1);
+    if (!x || !w || x->size() < 2 || (*x)[1] == 0) return false;
+    return d(shape_numel(*x)) * d(shape_numel(*w)) / d((*x)[1]) >= k_small_macs;
+  }
+  if (op == "Gemm" || op == "FusedGemm" || op == "MatMul" || op == "FusedMatMul") {
+    const auto a = in(0), b = in(1);
+    if (!a || !b || a->empty()) return false;
+    const bool gemm = op == "Gemm" || op == "FusedGemm";
+    const int64_t k = gemm && node.attr_i("transA", 0) != 0 ? (*a)[0] : a->back();
+    return d(shape_numel(*a)) * d(shape_numel(*b)) / d(std::max<int64_t>(k, 1)) >= k_small_macs;
+  }
+  double most = 0;  // pooling, normalization, softmax, binary: elements
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const auto s = in(i);
+    if (!s) return false;
+    most = std::max(most, d(shape_numel(*s)));
+  }
+  return most >= k_small_elements;
+}
+
+void throw_same_as_onednn(const ir::Node& node) {
+  throw Error(ErrorCode::Unsupported, node.label() + ": big enough that \"onednn\" runs it on every thread already");
 }
 
 }  // namespace kiln::backend::onednn

@@ -25,6 +25,12 @@ inline int threads_for(double work, double threshold) { return work < threshold 
 constexpr double k_small_macs = 1 << 20;      // convolution, matmul
 constexpr double k_small_elements = 1 << 16;  // pooling, normalization, softmax
 
+// Whether threads_for() gives a node's primitive every thread already, by the
+// shapes shape inference found (false when they are unknown): then the
+// "onednn_parallel" candidate would time the very same thing, so it refuses.
+bool runs_on_all_threads(const ir::Node& node, const ir::Graph& graph);
+[[noreturn]] void throw_same_as_onednn(const ir::Node& node);
+
 class DnnlKernel : public Kernel {
  public:
   // The "onednn_parallel" candidate: primitives on the session's threads even
@@ -73,6 +79,16 @@ class LayoutAwareReference final : public DnnlKernel {
   void run(KernelContext& ctx) override { run_reference(ctx); }
 };
 
+// K(node, graph, reference) on all threads, for "onednn_parallel".
+template <typename K, typename... Args>
+std::unique_ptr<Kernel> make_all_threads(const ir::Node& node, const ir::Graph& graph, const KernelFactory& reference,
+                                         Args... args) {
+  if (runs_on_all_threads(node, graph)) throw_same_as_onednn(node);
+  auto k = std::make_unique<K>(node, graph, reference, args...);
+  k->use_all_threads();
+  return k;
+}
+
 // Registers K(node, graph, reference) as the "onednn" candidate of `op` (the
 // preferred one) and, on all threads, as "onednn_parallel", with reference =
 // the factory registered for `op` so far (copied now), which also stays the
@@ -91,9 +107,7 @@ void override_kernel(KernelRegistry& r, const std::string& op) {
   r.add(
       op,
       [reference](const ir::Node& node, const ir::Graph& graph) -> std::unique_ptr<Kernel> {
-        auto k = std::make_unique<K>(node, graph, reference);
-        k->use_all_threads();
-        return k;
+        return make_all_threads<K>(node, graph, reference);
       },
       "onednn_parallel");
   r.add(
