@@ -120,6 +120,17 @@ std::vector<Timed> time_candidates(const backend::KernelRegistry& registry, cons
   return cands;
 }
 
+bool constructs(const backend::KernelRegistry& registry, const std::string& candidate, const ir::Graph& g,
+                const ir::Node& n) {
+  const backend::KernelFactory* factory = registry.find(n.op_type, candidate);
+  if (!factory) return false;
+  try {
+    return (*factory)(n, g) != nullptr;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 }  // namespace
 
 std::string kernel_signature(const ir::Graph& g, const ir::Node& n, const backend::KernelRegistry& kernels) {
@@ -159,7 +170,10 @@ SelectionStats select_kernels(ir::Graph& g, backend::Backend& be, TimingCache* c
     const std::string sig = kernel_signature(g, n, be.kernels());
     std::string choice;
     if (cache) {
-      if (auto best = cache->best(sig, device); best && be.kernels().find(n.op_type, best->candidate)) {
+      // A remembered choice is kept only if the candidate still takes the
+      // node (a timing cache from another kiln build may name one that now
+      // refuses it); else everything is timed afresh.
+      if (auto best = cache->best(sig, device); best && constructs(be.kernels(), best->candidate, g, n)) {
         choice = best->candidate;
         ++stats.from_cache;
       }

@@ -65,6 +65,7 @@ class ChoiceBackend : public backend::Backend {
     backend::cpu_backend().copy(d, s, n, k, st);
   }
   const backend::KernelRegistry& kernels() const override { return m_kernels; }
+  backend::KernelRegistry& registry() { return m_kernels; }
 
  private:
   backend::KernelRegistry m_kernels;
@@ -130,6 +131,24 @@ TEST(KernelSelection, HopelessCandidatesAreNotRetimed) {
   EXPECT_EQ(g.nodes[0].attr_s("kiln.kernel", ""), "fast");
   EXPECT_EQ(g_hopeless_runs, 2);  // warm-up and one timed run
   EXPECT_EQ(cache.lookup(builder::kernel_signature(g, g.nodes[0], be.kernels()), "test-device").size(), 2u);  // still recorded
+}
+
+// A timing cache (from another kiln build, say) whose best candidate now
+// refuses the node: the node is timed again rather than left unrunnable.
+TEST(KernelSelection, ACachedChoiceThatNowRefusesIsRetimed) {
+  ChoiceBackend be({{copy_kernel, "fast"}});
+  be.registry().add(
+      "Identity", [](const ir::Node& n, const ir::Graph&) -> std::unique_ptr<backend::Kernel> {
+        throw Error(ErrorCode::Unsupported, n.label() + ": not this one");
+      },
+      "picky");
+  ir::Graph g = identity_graph();
+  TimingCache cache;
+  cache.record(builder::kernel_signature(g, g.nodes[0], be.kernels()), "test-device", "picky", 1e-6);
+  const auto stats = builder::select_kernels(g, be, &cache);
+  EXPECT_EQ(stats.from_cache, 0);
+  EXPECT_EQ(stats.timed, 1);
+  EXPECT_EQ(g.nodes[0].attr_s("kiln.kernel", ""), "fast");
 }
 
 TEST(KernelSelection, SignatureDependsOnShape) {
