@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/log.h"
 #include "kiln/error.h"
 
 namespace kiln::runtime {
@@ -20,7 +21,16 @@ Executor::Executor(std::shared_ptr<const ir::Graph> graph, engine::MemoryPlan pl
       if (v != ir::k_no_value) m_last_use[static_cast<size_t>(v)] = static_cast<int32_t>(i);
     const backend::KernelFactory* factory = backend::kernel_for(backend.kernels(), n);
     if (!factory) throw Error(ErrorCode::Unsupported, n.label() + ": no " + backend.name() + " kernel");
-    m_kernels.push_back((*factory)(n, g));
+    try {
+      m_kernels.push_back((*factory)(n, g));
+    } catch (const Error& e) {
+      // The builder's choice refuses the node (an engine from another kiln
+      // build): the preferred candidate runs it instead.
+      const backend::KernelFactory* preferred = backend.kernels().find(n.op_type);
+      if (!preferred || preferred == factory) throw;
+      log_warning(std::string(e.what()) + "; running the preferred kernel instead");
+      m_kernels.push_back((*preferred)(n, g));
+    }
   }
   if (m_plan.arena_bytes) m_arena = m_backend.allocator().allocate(m_plan.arena_bytes);
 }

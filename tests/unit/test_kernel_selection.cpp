@@ -9,6 +9,7 @@
 #include "kiln/builder.h"
 #include "kiln/compile.h"
 #include "kiln/session.h"
+#include "runtime/executor.h"
 #include "onnx_test_util.h"
 
 namespace kiln::test {
@@ -149,6 +150,28 @@ TEST(KernelSelection, ACachedChoiceThatNowRefusesIsRetimed) {
   EXPECT_EQ(stats.from_cache, 0);
   EXPECT_EQ(stats.timed, 1);
   EXPECT_EQ(g.nodes[0].attr_s("kiln.kernel", ""), "fast");
+}
+
+// An engine whose recorded choice refuses the node runs it on the preferred
+// candidate (with a warning) instead of failing.
+TEST(KernelSelection, ExecutorFallsBackWhenTheChoiceRefuses) {
+  ChoiceBackend be{Candidates{}};
+  be.registry().add(
+      "Identity", [](const ir::Node& n, const ir::Graph&) -> std::unique_ptr<backend::Kernel> {
+        throw Error(ErrorCode::Unsupported, n.label() + ": not this one");
+      },
+      "picky");
+  be.registry().add_fn("Identity", copy_kernel, "fast");  // last: the preferred one
+  auto g = std::make_shared<ir::Graph>(identity_graph());
+  ir::Attribute a;
+  a.kind = ir::Attribute::Kind::String;
+  a.s = "picky";
+  g->nodes[0].attrs["kiln.kernel"] = a;
+  runtime::Executor ex(g, engine::MemoryPlan{}, be);
+  const Tensor x = Tensor::from_vector<float>(DataType::Float32, {4, 4}, std::vector<float>(16, 2.5f));
+  const std::vector<Tensor> out = ex.run({x});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_FLOAT_EQ(out[0].data<float>()[15], 2.5f);
 }
 
 TEST(KernelSelection, SignatureDependsOnShape) {
