@@ -72,13 +72,15 @@ bool prefer_native_layout(const ConvGeometry& g, const Shape& x, const Shape& w)
 
 class ConvKernel final : public DnnlKernel {
  public:
-  ConvKernel(const ir::Node& node, const ir::Graph& graph, const KernelFactory& reference, bool subsample)
+  ConvKernel(const ir::Node& node, const ir::Graph& graph, const KernelFactory& reference)
       : DnnlKernel(node, graph, reference),
-        m_subsample(subsample),
         m_const_w(input_is_constant(graph, node, 1)),
         m_strides(node.attr_ints("strides")) {
     if (node.domain == "com.kiln") m_act = ir::read_activation(node);
   }
+
+  // The "onednn_subsample" candidate: see subsamples().
+  void subsample_strided_pointwise() { m_subsample = true; }
 
   void run(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
@@ -373,7 +375,7 @@ class ConvKernel final : public DnnlKernel {
     count_primitive_run();
   }
 
-  bool m_subsample;  // the "onednn_subsample" candidate
+  bool m_subsample = false;  // the "onednn_subsample" candidate
   bool m_const_w;
   std::vector<int64_t> m_strides;
   ir::FusedActivation m_act;
@@ -400,44 +402,25 @@ bool strided_pointwise(const ir::Node& node, const ir::Graph& graph) {
   return std::any_of(strides.begin(), strides.end(), [](int64_t s) { return s > 1; });
 }
 
-void register_conv(KernelRegistry& r, const std::string& op) {
-  const KernelFactory* found = r.find(op);
-  if (!found) return;
-  KernelFactory reference = *found;
-  r.add(
-      op,
-      [reference](const ir::Node& node, const ir::Graph& graph) -> std::unique_ptr<Kernel> {
-        return std::make_unique<LayoutAwareReference>(node, graph, reference);
-      },
-      "reference");
-  // Timed against "onednn" by the builder where it applies, refused elsewhere.
+// Timed against "onednn" by the builder where it applies, refused elsewhere.
+void add_subsample_candidate(KernelRegistry& r, const std::string& op, const KernelFactory& reference) {
   r.add(
       op,
       [reference](const ir::Node& node, const ir::Graph& graph) -> std::unique_ptr<Kernel> {
         if (!strided_pointwise(node, graph))
           throw Error(ErrorCode::Unsupported, node.label() + ": not a strided 1x1 convolution");
-        return std::make_unique<ConvKernel>(node, graph, reference, true);
+        auto k = std::make_unique<ConvKernel>(node, graph, reference);
+        k->subsample_strided_pointwise();
+        return k;
       },
       "onednn_subsample");
-  r.add(
-      op,
-      [reference](const ir::Node& node, const ir::Graph& graph) -> std::unique_ptr<Kernel> {
-        return make_all_threads<ConvKernel>(node, graph, reference, false);
-      },
-      "onednn_parallel");
-  r.add(
-      op,
-      [reference](const ir::Node& node, const ir::Graph& graph) -> std::unique_ptr<Kernel> {
-        return std::make_unique<ConvKernel>(node, graph, reference, false);
-      },
-      "onednn");  // registered last: the preferred candidate
 }
 
 }  // namespace
 
 void register_dnnl_conv(KernelRegistry& r) {
-  register_conv(r, "Conv");
-  register_conv(r, "FusedConv");
+  override_kernel<ConvKernel>(r, "Conv", add_subsample_candidate);
+  override_kernel<ConvKernel>(r, "FusedConv", add_subsample_candidate);
 }
 
 }  // namespace kiln::backend::onednn

@@ -5,6 +5,7 @@
 // input shape; the executor makes one instance per node and plan.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -80,11 +81,10 @@ class LayoutAwareReference final : public DnnlKernel {
 };
 
 // K(node, graph, reference) on all threads, for "onednn_parallel".
-template <typename K, typename... Args>
-std::unique_ptr<Kernel> make_all_threads(const ir::Node& node, const ir::Graph& graph, const KernelFactory& reference,
-                                         Args... args) {
+template <typename K>
+std::unique_ptr<Kernel> make_all_threads(const ir::Node& node, const ir::Graph& graph, const KernelFactory& reference) {
   if (runs_on_all_threads(node, graph)) throw_same_as_onednn(node);
-  auto k = std::make_unique<K>(node, graph, reference, args...);
+  auto k = std::make_unique<K>(node, graph, reference);
   k->use_all_threads();
   return k;
 }
@@ -92,9 +92,11 @@ std::unique_ptr<Kernel> make_all_threads(const ir::Node& node, const ir::Graph& 
 // Registers K(node, graph, reference) as the "onednn" candidate of `op` (the
 // preferred one) and, on all threads, as "onednn_parallel", with reference =
 // the factory registered for `op` so far (copied now), which also stays the
-// "reference" candidate, layout-aware.
+// "reference" candidate, layout-aware. `more` may register further
+// candidates of the op, given the reference factory.
+using MoreCandidates = std::function<void(KernelRegistry&, const std::string& op, const KernelFactory& reference)>;
 template <typename K>
-void override_kernel(KernelRegistry& r, const std::string& op) {
+void override_kernel(KernelRegistry& r, const std::string& op, const MoreCandidates& more = nullptr) {
   const KernelFactory* found = r.find(op);
   if (!found) return;  // no reference kernel: nothing to fall back on, so no override
   KernelFactory reference = *found;
@@ -104,6 +106,7 @@ void override_kernel(KernelRegistry& r, const std::string& op) {
         return std::make_unique<LayoutAwareReference>(node, graph, reference);
       },
       "reference");
+  if (more) more(r, op, reference);
   r.add(
       op,
       [reference](const ir::Node& node, const ir::Graph& graph) -> std::unique_ptr<Kernel> {
