@@ -23,8 +23,9 @@ using Clock = std::chrono::steady_clock;
 constexpr int k_min_rounds = 3;
 constexpr int k_max_rounds = 15;
 constexpr double k_sampling_ms = 25;  // keep adding rounds until this much time was spent (up to the max)
-// A candidate 10x slower than the best so far, and over 5 ms, cannot win: it
-// is not timed again (reference convolutions would cost seconds per build).
+// A candidate 10x slower than the best so far cannot win: it is not timed
+// again once over 5 ms, or once it has had k_min_rounds rounds (reference
+// convolutions would otherwise cost seconds per build).
 constexpr double k_hopeless_ratio = 10;
 constexpr double k_hopeless_ms = 5;
 
@@ -114,8 +115,10 @@ std::vector<Timed> time_candidates(const backend::KernelRegistry& registry, cons
     if (!any) break;
     double best = std::numeric_limits<double>::infinity();
     for (const Timed& c : cands) best = std::min(best, c.best_ms);
+    const bool sampled_enough = round + 1 >= k_min_rounds;
     for (Timed& c : cands)
-      if (c.kernel && c.best_ms > k_hopeless_ms && c.best_ms > k_hopeless_ratio * best) c.kernel.reset();
+      if (c.kernel && (c.best_ms > k_hopeless_ms || sampled_enough) && c.best_ms > k_hopeless_ratio * best)
+        c.kernel.reset();
   }
   return cands;
 }
