@@ -18,6 +18,7 @@ void optimize(ir::Graph& g, int optimization_level, const std::string& backend) 
   int fused = passes::fold_batch_norm(g);
   fused += passes::fuse_conv(g);
   fused += passes::fuse_gemm(g);
+  if (optimization_level >= 3 && backend == "cpu") fused += passes::fuse_conv_dw(g);
   if (fused > 0) ir::infer_shapes(g);
   if (optimization_level >= 3 && backend == "cpu") passes::assign_cpu_layouts(g);
 }

@@ -1,5 +1,5 @@
 // Activation layouts for the CPU (oneDNN) kernels. Values that flow only
-// between layout-aware kernels — Conv/FusedConv, the pools and the binary
+// between layout-aware kernels — Conv/FusedConv/FusedConvDw, the pools and the binary
 // arithmetic ops (Add/Sub/Mul/Div, any operand) — stay in a
 // channels-last layout instead of being reordered to and from NCHW around
 // every convolution. A channels-last tensor has the same shape and byte size
@@ -32,7 +32,8 @@ bool is_binary(const ir::Node& n) {
 // Whether `n` computes output 0 in any layout.
 bool writes_layouts(const ir::Node& n) {
   if (!onnx_or_kiln(n)) return false;
-  return is_binary(n) || n.op_type == "Conv" || n.op_type == "FusedConv" || n.op_type == "AveragePool" ||
+  return is_binary(n) || n.op_type == "Conv" || n.op_type == "FusedConv" || n.op_type == "FusedConvDw" ||
+         n.op_type == "AveragePool" ||
          (n.op_type == "MaxPool" && !has_indices_output(n));
 }
 
@@ -40,7 +41,7 @@ bool writes_layouts(const ir::Node& n) {
 bool reads_layouts(const ir::Node& n, size_t i) {
   if (!onnx_or_kiln(n)) return false;
   if (is_binary(n)) return true;
-  if (n.op_type == "Conv") return i == 0;
+  if (n.op_type == "Conv" || n.op_type == "FusedConvDw") return i == 0;
   if (n.op_type == "FusedConv") return i == 0 || i == 3;
   if (n.op_type == "MaxPool") return i == 0 && !has_indices_output(n);
   return i == 0 && (n.op_type == "AveragePool" || n.op_type == "GlobalAveragePool" || n.op_type == "GlobalMaxPool");

@@ -23,7 +23,10 @@ int fuse_conv(ir::Graph& graph);
 // → com.kiln::FusedMatMul.
 int fuse_gemm(ir::Graph& graph);
 
-// ---- CPU (oneDNN) layouts (optimization level >= 3, cpu backend) ----
+// ---- CPU (oneDNN) (optimization level >= 3, cpu backend) ----
+// FusedConv 1x1 → FusedConv depthwise 3x3 → com.kiln::FusedConvDw (after fuse_conv).
+int fuse_conv_dw(ir::Graph& graph);
+
 // Marks values that flow only between layout-aware oneDNN kernels as channels
 // last (see assign_layouts.cpp); returns the number of values marked.
 int assign_cpu_layouts(ir::Graph& graph);

@@ -368,3 +368,60 @@ TEST(DnnlLayouts, ChannelsLastInputsAndOutputsOnBothCandidates) {
 
 }  // namespace
 }  // namespace kiln::test
+
+namespace kiln::test {
+namespace {
+
+using namespace dnnl_util;
+
+// FusedConvDw (1x1 then depthwise 3x3 in one primitive, or split into two
+// oneDNN convolutions) against its reference (two FusedConv stages), over
+// sizes where stride 2 meets odd and tiny images, with and without biases, in
+// both layouts. The 160x160 case caught oneDNN 2.6's fused kernel computing
+// garbage on channels-last tensors.
+TEST(DnnlConvDw, MatchesReference) {
+  struct S { Shape x; int64_t m, stride; const char* act; const char* dw_act; bool biases; };
+  const std::vector<S> cases = {
+      {{1, 16, 9, 9}, 32, 1, "Relu", "Relu", true},     {{2, 24, 10, 10}, 48, 2, "HardSwish", "HardSwish", true},
+      {{1, 8, 5, 5}, 16, 2, "Clip", "Clip", true},       {{1, 8, 3, 3}, 16, 2, "Relu", "", true},
+      {{1, 8, 2, 2}, 16, 2, "", "Relu", false},          {{1, 8, 1, 1}, 16, 2, "Relu", "Relu", true},
+      {{1, 16, 7, 6}, 32, 1, "HardSwish", "", false},
+      // SSDLite's extra blocks and MobileNet-sized expansions
+      {{1, 960, 10, 10}, 256, 2, "Clip", "Clip", true}, {{1, 512, 5, 5}, 128, 2, "Clip", "Clip", true},
+      {{1, 256, 3, 3}, 128, 2, "Clip", "Clip", true},   {{1, 256, 2, 2}, 64, 2, "Clip", "Clip", true},
+      {{1, 24, 40, 40}, 72, 1, "Relu", "Relu", true},   {{1, 80, 20, 20}, 240, 1, "HardSwish", "HardSwish", true},
+      {{1, 16, 160, 160}, 64, 2, "Relu", "Relu", true},
+  };
+  const auto& reg = backend::cpu_backend().kernels();
+  uint32_t seed = 1200;
+  for (const S& s : cases) {
+    OpCase c{"FusedConvDw",
+             {random(s.x, ++seed), random({s.m, s.x[1], 1, 1}, ++seed, -0.5f, 0.5f),
+              s.biases ? random({s.m}, ++seed) : Tensor(), random({s.m, 1, 3, 3}, ++seed, -0.5f, 0.5f),
+              s.biases ? random({s.m}, ++seed) : Tensor()}};
+    c.domain = "com.kiln";
+    c.attrs["activation"] = as(s.act);
+    c.attrs["dw_activation"] = as(s.dw_act);
+    if (std::string(s.act) == "Clip") { c.attrs["activation_alpha"] = af(0); c.attrs["activation_beta"] = af(6); }
+    if (std::string(s.dw_act) == "Clip") { c.attrs["dw_activation_alpha"] = af(0); c.attrs["dw_activation_beta"] = af(6); }
+    c.attrs["dw_strides"] = ais({s.stride, s.stride});
+    const std::string what = "FusedConvDw x" + shape_str(s.x) + " m" + std::to_string(s.m) + " s" + std::to_string(s.stride);
+    const Tensor want = run_with(*reg.find("FusedConvDw", "reference"), c)[0];
+    for (const char* cand : {"onednn", "onednn_split"})  // plain
+      expect_close(run_with(*reg.find("FusedConvDw", cand), c)[0], want, 1e-4, what + " on " + cand);
+    OpCase nhwc = c;
+    nhwc.inputs[0] = to_nhwc(c.inputs[0]);
+    nhwc.attrs["kiln_in_layouts"] = ais({1, 0, 0, 0, 0});
+    nhwc.attrs["kiln_out_layout"] = ai(1);
+    const uint64_t before_nhwc = backend::onednn::primitive_runs();
+    expect_close(to_nhwc(run_with(*reg.find("FusedConvDw", "onednn"), nhwc)[0], true), want, 1e-4,
+                 what + " channels last on onednn");
+    EXPECT_GT(backend::onednn::primitive_runs(), before_nhwc) << what << ": oneDNN did not run it channels last";
+    for (const char* cand : {"reference", "onednn_split"})
+      expect_close(to_nhwc(run_with(*reg.find("FusedConvDw", cand), nhwc)[0], true), want, 1e-4,
+                   what + " channels last on " + cand);
+  }
+}
+
+}  // namespace
+}  // namespace kiln::test

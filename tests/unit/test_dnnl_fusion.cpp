@@ -187,6 +187,32 @@ TEST(DnnlFusion, FusedConvCandidatesAreCorrectInPlace) {
   }
 }
 
+// MobileNet's expansion 1x1 conv → depthwise 3x3 conv becomes one
+// FusedConvDw when the expanded tensor is big (8 MiB or more), else stays two
+// FusedConvs; results unchanged either way.
+TEST(DnnlFusion, ExpansionAndDepthwiseFuseWhenTheExpandedTensorIsBig) {
+  for (int64_t side : {int64_t{128}, int64_t{32}}) {  // 128 ch x 128 x 128 x 4 B = 8 MiB; 32: 0.5 MiB
+    SCOPED_TRACE(side);
+    TempDir dir;
+    ModelBuilder mb(17);
+    mb.input("x", k_f32, {int64_t{1}, int64_t{16}, side, side});
+    mb.output("y", k_f32, {int64_t{1}, int64_t{128}, side / 2, side / 2});
+    conv(mb, "expand", "x", "e", 16, 128, 1, 1, 10);
+    batch_norm(mb, "bn1", "e", "eb", 128, 20);
+    mb.node("Relu", {"eb"}, {"er"}, "relu1");
+    init_random(mb, "dw.w", {128, 1, 3, 3}, 30, -0.5f, 0.5f);
+    init_random(mb, "dw.b", {128}, 31);
+    auto& dw = mb.node("Conv", {"er", "dw.w", "dw.b"}, {"d"}, "dw");
+    add_ints_attr(dw, "pads", {1, 1, 1, 1});
+    add_ints_attr(dw, "strides", {2, 2});
+    add_int_attr(dw, "group", 128);
+    mb.node("Relu", {"d"}, {"y"}, "relu2");
+    const Engine e = expect_fused_matches(dir.write("mbv2.onnx", mb.bytes()), random({1, 16, side, side}, 3));
+    EXPECT_EQ(count_ops(e, "FusedConvDw"), side == 128 ? 1 : 0);
+    EXPECT_EQ(count_ops(e, "FusedConv"), side == 128 ? 0 : 2);
+  }
+}
+
 TEST(DnnlFusion, EachActivationFusesIntoConv) {
   struct A { std::string op; std::vector<std::pair<std::string, float>> attrs; };
   const std::vector<A> acts = {{"Relu", {}}, {"LeakyRelu", {{"alpha", 0.2f}}}, {"Clip", {}},

@@ -5,6 +5,12 @@
 //   FusedConv(X, W, [B], [Z])  Y = act(Conv(X, W, B) + Z)
 //       Conv's attributes. Z (optional) has Y's shape: the residual, added
 //       before the activation. Y may be planned over Z (in place).
+//   FusedConvDw(X, W, [B], Wdw, [Bdw])
+//                              Y = dw_act(DwConv(act(Conv(X, W, B)), Wdw, Bdw))
+//       A 1x1 unit-stride convolution, then a depthwise 3x3 one (group = M,
+//       pads 1, strides `dw_strides`), its activation in dw_activation*: a
+//       MobileNet block's expansion and depthwise stages, which oneDNN runs
+//       as one primitive without writing the expanded tensor to memory.
 //   FusedGemm(A, B, [C])       Y = act(Gemm(A, B, C))
 //       Gemm's attributes (alpha, beta, transA, transB).
 //   FusedMatMul(A, B, [bias])  Y = act(MatMul(A, B) + bias)
@@ -47,27 +53,27 @@ std::string activation_name(Activation a) {
   return "";
 }
 
-FusedActivation read_activation(const Node& node) {
+FusedActivation read_activation(const Node& node, const std::string& prefix) {
   FusedActivation a;
-  const std::string name = node.attr_s("activation", "");
+  const std::string name = node.attr_s(prefix + "activation", "");
   if (!activation_from_name(name, &a.kind))
     throw Error(ErrorCode::InvalidModel, node.label() + ": unknown fused activation '" + name + "'");
-  a.alpha = node.attr_f("activation_alpha", 0.f);
-  a.beta = node.attr_f("activation_beta", 0.f);
+  a.alpha = node.attr_f(prefix + "activation_alpha", 0.f);
+  a.beta = node.attr_f(prefix + "activation_beta", 0.f);
   return a;
 }
 
-void write_activation(Node& node, const FusedActivation& a) {
+void write_activation(Node& node, const FusedActivation& a, const std::string& prefix) {
   Attribute s;
   s.kind = Attribute::Kind::String;
   s.s = activation_name(a.kind);
-  node.attrs["activation"] = s;
+  node.attrs[prefix + "activation"] = s;
   Attribute f;
   f.kind = Attribute::Kind::Float;
   f.f = a.alpha;
-  node.attrs["activation_alpha"] = f;
+  node.attrs[prefix + "activation_alpha"] = f;
   f.f = a.beta;
-  node.attrs["activation_beta"] = f;
+  node.attrs[prefix + "activation_beta"] = f;
 }
 
 namespace {
@@ -110,6 +116,33 @@ void infer_fused_conv(InferContext& ctx) {
   if (z && y && *z != *y) ctx.fail("Z " + sym_str(*z) + " must have the output's shape " + sym_str(*y));
 }
 
+// Stage 1 as Conv (1x1, unit stride) into Y's value, then the depthwise 3x3
+// stage's spatial dims: (d + 2 - 3) / s + 1.
+void infer_fused_conv_dw(InferContext& ctx) {
+  if (ctx.num_inputs() < 4 || ctx.num_inputs() > 5 || !ctx.has_input(0) || !ctx.has_input(1) || !ctx.has_input(3))
+    ctx.fail("expects X, W, [B], Wdw, [Bdw]");
+  if (ctx.num_outputs() != 1) ctx.fail("expects 1 output");
+  read_activation(ctx.node());
+  read_activation(ctx.node(), "dw_");
+  const std::vector<int64_t> s = ctx.node().attr_ints("dw_strides");
+  if (s.size() != 2 || s[0] < 1 || s[1] < 1) ctx.fail("dw_strides must hold two strides >= 1");
+  infer_as(ctx, "Conv", 3);
+  const std::optional<SymShape> y1 = output_shape(ctx);
+  if (!y1) return;
+  if (y1->size() != 4) ctx.fail("is 2-D only");
+  const auto& wdw = ctx.input_shape(3);
+  if (wdw && (wdw->size() != 4 || !((*wdw)[0] == (*y1)[1]) || !((*wdw)[1] == Dim(1)) || !((*wdw)[2] == Dim(3)) ||
+              !((*wdw)[3] == Dim(3))))
+    ctx.fail("Wdw " + sym_str(*wdw) + " must be [M,1,3,3] for M = " + sym_str(*y1) + "[1]");
+  SymShape y = *y1;
+  for (size_t i = 0; i < 2; ++i) {
+    Dim& d = y[i + 2];
+    if (d.known()) d = Dim((d.value + 2 - 3) / s[i] + 1);
+    else if (s[i] != 1) d = Dim();
+  }
+  ctx.set_output(0, ctx.input_dtype(0), y);
+}
+
 void infer_fused_gemm(InferContext& ctx) {
   check_arity(ctx, 2, 3);
   infer_as(ctx, "Gemm", 3);
@@ -142,6 +175,7 @@ void add(SchemaRegistry& r, const std::string& op, int max_inputs, InferFn fn, i
 
 void register_fused_schemas(SchemaRegistry& r) {
   add(r, "FusedConv", 4, infer_fused_conv, /*inplace_input=*/3);
+  add(r, "FusedConvDw", 5, infer_fused_conv_dw);
   add(r, "FusedGemm", 3, infer_fused_gemm);
   add(r, "FusedMatMul", 3, infer_fused_matmul);
 }

@@ -24,11 +24,12 @@ struct FusedActivation {
 bool activation_from_name(const std::string& op, Activation* out);
 std::string activation_name(Activation a);
 
-// Reads the attributes; kiln::Error(InvalidModel) naming the node for an
-// unknown activation name.
-FusedActivation read_activation(const Node& node);
+// Reads the attributes (`prefix` before each name: FusedConvDw's second
+// stage uses "dw_"); kiln::Error(InvalidModel) naming the node for an unknown
+// activation name.
+FusedActivation read_activation(const Node& node, const std::string& prefix = "");
 // Writes them (the inverse of read_activation).
-void write_activation(Node& node, const FusedActivation& a);
+void write_activation(Node& node, const FusedActivation& a, const std::string& prefix = "");
 
 // The activation in the arithmetic of the reference kernels (elementwise_activation.cpp).
 template <typename C>

@@ -71,7 +71,7 @@ bool runs_on_all_threads(const ir::Node& node, const ir::Graph& graph) {
   const std::string& op = node.op_type;
   const auto in = [&](size_t i) { return i < node.inputs.size() ? known_shape(graph, node.inputs[i]) : std::nullopt; };
   const auto d = [](int64_t v) { return static_cast<double>(v); };
-  if (op == "Conv" || op == "FusedConv") {
+  if (op == "Conv" || op == "FusedConv" || op == "FusedConvDw") {
     const auto y = node.outputs.empty() ? std::nullopt : known_shape(graph, node.outputs[0]);
     const auto w = in(1);
     if (!y || !w || w->empty() || (*w)[0] == 0) return false;

@@ -12,6 +12,7 @@ void register_cpu_dnnl(KernelRegistry& r);
 
 namespace onednn {
 void register_dnnl_conv(KernelRegistry& r);        // conv.cpp: Conv, FusedConv
+void register_dnnl_conv_dw(KernelRegistry& r);     // conv_dw.cpp: FusedConvDw
 void register_dnnl_conv_transpose(KernelRegistry& r);  // conv_transpose.cpp: ConvTranspose
 void register_dnnl_matmul(KernelRegistry& r);      // matmul.cpp: Gemm, MatMul, FusedGemm, FusedMatMul
 void register_dnnl_pool(KernelRegistry& r);        // pool.cpp: MaxPool, AveragePool, GlobalAveragePool

@@ -8,6 +8,7 @@ namespace kiln::backend {
 void register_cpu_dnnl(KernelRegistry& r) {
   register_cpu_fused(r);
   onednn::register_dnnl_conv(r);
+  onednn::register_dnnl_conv_dw(r);
   onednn::register_dnnl_conv_transpose(r);
   onednn::register_dnnl_matmul(r);
   onednn::register_dnnl_pool(r);

@@ -93,10 +93,65 @@ void add_fused(KernelRegistry& r, const std::string& op, const std::string& inne
   });
 }
 
+// FusedConvDw as its two FusedConv stages, with the expanded tensor between
+// them in a buffer of its own.
+class FusedConvDwReference final : public Kernel {
+ public:
+  FusedConvDwReference(const ir::Node& node, const ir::Graph& graph, const KernelFactory& fused_conv) {
+    m_stage1.name = node.name + "/1x1";
+    m_stage1.domain = "com.kiln";
+    m_stage1.op_type = "FusedConv";
+    m_stage1.inputs = {node.inputs[0], node.inputs[1], node.has_input(2) ? node.inputs[2] : ir::k_no_value};
+    m_stage1.outputs = node.outputs;
+    ir::write_activation(m_stage1, ir::read_activation(node));
+    m_stage2.name = node.name + "/dw";
+    m_stage2.domain = "com.kiln";
+    m_stage2.op_type = "FusedConv";
+    m_stage2.inputs = {node.outputs[0], node.inputs[3], node.has_input(4) ? node.inputs[4] : ir::k_no_value};
+    m_stage2.outputs = node.outputs;
+    ir::Attribute ints;
+    ints.kind = ir::Attribute::Kind::Ints;
+    ints.ints = node.attr_ints("dw_strides");
+    m_stage2.attrs["strides"] = ints;
+    ints.ints = {1, 1, 1, 1};
+    m_stage2.attrs["pads"] = ints;
+    const ir::Value& wdw = graph.value(node.inputs[3]);
+    if (!wdw.shape || wdw.shape->empty() || !(*wdw.shape)[0].known())
+      throw Error(ErrorCode::Unsupported, node.label() + ": the depthwise weights' shape is unknown");
+    ir::Attribute group;
+    group.kind = ir::Attribute::Kind::Int;
+    group.i = (*wdw.shape)[0].value;
+    m_stage2.attrs["group"] = group;
+    ir::write_activation(m_stage2, ir::read_activation(node, "dw_"));
+    m_first = fused_conv(m_stage1, graph);
+    m_second = fused_conv(m_stage2, graph);
+  }
+
+  void run(KernelContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    if (x.rank() != 4) ctx.fail("input " + shape_str(x.shape()) + " is not 4-D");
+    std::vector<Tensor> mid(1), out(1);
+    KernelContext first(m_stage1, 1, {&x, &ctx.input(1), ctx.has_input(2) ? &ctx.input(2) : nullptr}, mid,
+                        [](size_t, DataType dt, const Shape& s) { return Tensor::empty(dt, s); }, ctx.stream());
+    m_first->run(first);
+    KernelContext second(m_stage2, 1, {&mid[0], &ctx.input(3), ctx.has_input(4) ? &ctx.input(4) : nullptr}, out,
+                         [&ctx](size_t, DataType dt, const Shape& s) { return ctx.output(0, dt, s); }, ctx.stream());
+    m_second->run(second);
+  }
+
+ private:
+  ir::Node m_stage1, m_stage2;
+  std::unique_ptr<Kernel> m_first, m_second;
+};
+
 }  // namespace
 
 void register_cpu_fused(KernelRegistry& r) {
   add_fused(r, "FusedConv", "Conv", 3);
+  const KernelFactory fused_conv = *r.find("FusedConv");  // a copy: later registrations must not change it
+  r.add("FusedConvDw", [fused_conv](const ir::Node& node, const ir::Graph& graph) {
+    return std::make_unique<FusedConvDwReference>(node, graph, fused_conv);
+  });
   add_fused(r, "FusedGemm", "Gemm", 3);
   add_fused(r, "FusedMatMul", "MatMul", 2);
 }
