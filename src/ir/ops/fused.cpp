@@ -76,6 +76,40 @@ void write_activation(Node& node, const FusedActivation& a, const std::string& p
   node.attrs[prefix + "activation_beta"] = f;
 }
 
+std::pair<Node, Node> conv_dw_stages(const Node& fused, const Graph& graph) {
+  const Value& wdw = graph.value(fused.inputs.at(3));
+  if (!wdw.shape || wdw.shape->empty() || !(*wdw.shape)[0].known())
+    throw Error(ErrorCode::Unsupported, fused.label() + ": the depthwise weights' shape is unknown");
+  const int64_t channels = (*wdw.shape)[0].value;
+  const auto ints = [](std::vector<int64_t> v) {
+    Attribute a;
+    a.kind = Attribute::Kind::Ints;
+    a.ints = std::move(v);
+    return a;
+  };
+  Node pw;
+  pw.name = fused.name + "/1x1";
+  pw.domain = "com.kiln";
+  pw.op_type = "FusedConv";
+  pw.inputs = {fused.inputs[0], fused.inputs[1], fused.has_input(2) ? fused.inputs[2] : k_no_value};
+  pw.outputs = fused.outputs;
+  write_activation(pw, read_activation(fused));
+  Node dw;
+  dw.name = fused.name + "/dw";
+  dw.domain = "com.kiln";
+  dw.op_type = "FusedConv";
+  dw.inputs = {fused.outputs[0], fused.inputs[3], fused.has_input(4) ? fused.inputs[4] : k_no_value};
+  dw.outputs = fused.outputs;
+  dw.attrs["strides"] = ints(fused.attr_ints("dw_strides"));
+  dw.attrs["pads"] = ints({1, 1, 1, 1});
+  Attribute group;
+  group.kind = Attribute::Kind::Int;
+  group.i = channels;
+  dw.attrs["group"] = group;
+  write_activation(dw, read_activation(fused, "dw_"));
+  return {std::move(pw), std::move(dw)};
+}
+
 namespace {
 
 // Runs the ONNX schema of `op` on a copy of the node that keeps its first

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "ir/graph.h"
 
@@ -30,6 +31,13 @@ std::string activation_name(Activation a);
 FusedActivation read_activation(const Node& node, const std::string& prefix = "");
 // Writes them (the inverse of read_activation).
 void write_activation(Node& node, const FusedActivation& a, const std::string& prefix = "");
+
+// The two FusedConv nodes a FusedConvDw stands for: the 1x1 stage (X, W, B
+// and its activation) and the depthwise stage (the 1x1 stage's output, Wdw,
+// Bdw; group = the channel count, pads 1, dw_strides, dw_activation). Both
+// name the fused node's output value as theirs; kernels give each its own
+// buffer. kiln::Error(Unsupported) when Wdw's shape is not known.
+std::pair<Node, Node> conv_dw_stages(const Node& fused, const Graph& graph);
 
 // The activation in the arithmetic of the reference kernels (elementwise_activation.cpp).
 template <typename C>

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 
 #include "backends/cpu/dnnl/context.h"
@@ -182,42 +183,22 @@ class ConvDwKernel final : public DnnlKernel {
 class SplitConvDwKernel final : public Kernel {
  public:
   SplitConvDwKernel(const ir::Node& node, const ir::Graph& graph, const KernelFactory& fused_conv) {
+    std::tie(m_stage1, m_stage2) = ir::conv_dw_stages(node, graph);
+    // The expanded tensor between them channels last; X and Y as the layout
+    // pass chose for the fused node.
     const std::vector<int64_t> in_layouts = node.attr_ints("kiln_in_layouts");
-    const int64_t out_layout = node.attr_i("kiln_out_layout", 0);
-    const ir::Value& wdw = graph.value(node.inputs[3]);
-    if (!wdw.shape || wdw.shape->empty() || !(*wdw.shape)[0].known())
-      throw Error(ErrorCode::Unsupported, node.label() + ": the depthwise weights' shape is unknown");
-    const auto ints = [](std::vector<int64_t> v) {
-      ir::Attribute a;
-      a.kind = ir::Attribute::Kind::Ints;
-      a.ints = std::move(v);
-      return a;
-    };
-    const auto one_int = [](int64_t v) {
-      ir::Attribute a;
-      a.kind = ir::Attribute::Kind::Int;
-      a.i = v;
-      return a;
-    };
-    m_stage1.name = node.name + "/1x1";
-    m_stage1.domain = "com.kiln";
-    m_stage1.op_type = "FusedConv";
-    m_stage1.inputs = {node.inputs[0], node.inputs[1], node.has_input(2) ? node.inputs[2] : ir::k_no_value};
-    m_stage1.outputs = node.outputs;
-    ir::write_activation(m_stage1, ir::read_activation(node));
-    m_stage1.attrs["kiln_in_layouts"] = ints({in_layouts.empty() ? 0 : in_layouts[0], 0, 0});
-    m_stage1.attrs["kiln_out_layout"] = one_int(1);
-    m_stage2.name = node.name + "/dw";
-    m_stage2.domain = "com.kiln";
-    m_stage2.op_type = "FusedConv";
-    m_stage2.inputs = {node.outputs[0], node.inputs[3], node.has_input(4) ? node.inputs[4] : ir::k_no_value};
-    m_stage2.outputs = node.outputs;
-    m_stage2.attrs["strides"] = ints(node.attr_ints("dw_strides"));
-    m_stage2.attrs["pads"] = ints({1, 1, 1, 1});
-    m_stage2.attrs["group"] = one_int((*wdw.shape)[0].value);
-    ir::write_activation(m_stage2, ir::read_activation(node, "dw_"));
-    m_stage2.attrs["kiln_in_layouts"] = ints({1, 0, 0});
-    m_stage2.attrs["kiln_out_layout"] = one_int(out_layout);
+    ir::Attribute layouts;
+    layouts.kind = ir::Attribute::Kind::Ints;
+    layouts.ints = {in_layouts.empty() ? 0 : in_layouts[0], 0, 0};
+    m_stage1.attrs["kiln_in_layouts"] = layouts;
+    layouts.ints = {1, 0, 0};
+    m_stage2.attrs["kiln_in_layouts"] = layouts;
+    ir::Attribute out;
+    out.kind = ir::Attribute::Kind::Int;
+    out.i = 1;
+    m_stage1.attrs["kiln_out_layout"] = out;
+    out.i = node.attr_i("kiln_out_layout", 0);
+    m_stage2.attrs["kiln_out_layout"] = out;
     m_first = fused_conv(m_stage1, graph);
     m_second = fused_conv(m_stage2, graph);
   }

@@ -5,6 +5,7 @@
 #include "backends/cpu/kernels/fused_kernels.h"
 
 #include <memory>
+#include <tuple>
 
 #include "backends/kernel.h"
 #include "core/dispatch.h"
@@ -98,31 +99,7 @@ void add_fused(KernelRegistry& r, const std::string& op, const std::string& inne
 class FusedConvDwReference final : public Kernel {
  public:
   FusedConvDwReference(const ir::Node& node, const ir::Graph& graph, const KernelFactory& fused_conv) {
-    m_stage1.name = node.name + "/1x1";
-    m_stage1.domain = "com.kiln";
-    m_stage1.op_type = "FusedConv";
-    m_stage1.inputs = {node.inputs[0], node.inputs[1], node.has_input(2) ? node.inputs[2] : ir::k_no_value};
-    m_stage1.outputs = node.outputs;
-    ir::write_activation(m_stage1, ir::read_activation(node));
-    m_stage2.name = node.name + "/dw";
-    m_stage2.domain = "com.kiln";
-    m_stage2.op_type = "FusedConv";
-    m_stage2.inputs = {node.outputs[0], node.inputs[3], node.has_input(4) ? node.inputs[4] : ir::k_no_value};
-    m_stage2.outputs = node.outputs;
-    ir::Attribute ints;
-    ints.kind = ir::Attribute::Kind::Ints;
-    ints.ints = node.attr_ints("dw_strides");
-    m_stage2.attrs["strides"] = ints;
-    ints.ints = {1, 1, 1, 1};
-    m_stage2.attrs["pads"] = ints;
-    const ir::Value& wdw = graph.value(node.inputs[3]);
-    if (!wdw.shape || wdw.shape->empty() || !(*wdw.shape)[0].known())
-      throw Error(ErrorCode::Unsupported, node.label() + ": the depthwise weights' shape is unknown");
-    ir::Attribute group;
-    group.kind = ir::Attribute::Kind::Int;
-    group.i = (*wdw.shape)[0].value;
-    m_stage2.attrs["group"] = group;
-    ir::write_activation(m_stage2, ir::read_activation(node, "dw_"));
+    std::tie(m_stage1, m_stage2) = ir::conv_dw_stages(node, graph);
     m_first = fused_conv(m_stage1, graph);
     m_second = fused_conv(m_stage2, graph);
   }
