@@ -77,7 +77,9 @@ void write_activation(Node& node, const FusedActivation& a, const std::string& p
 }
 
 std::pair<Node, Node> conv_dw_stages(const Node& fused, const Graph& graph) {
-  const Value& wdw = graph.value(fused.inputs.at(3));
+  if (!fused.has_input(0) || !fused.has_input(1) || !fused.has_input(3) || fused.outputs.size() != 1)
+    throw Error(ErrorCode::InvalidModel, fused.label() + ": FusedConvDw needs X, W, Wdw and one output");
+  const Value& wdw = graph.value(fused.inputs[3]);
   if (!wdw.shape || wdw.shape->empty() || !(*wdw.shape)[0].known())
     throw Error(ErrorCode::Unsupported, fused.label() + ": the depthwise weights' shape is unknown");
   const int64_t channels = (*wdw.shape)[0].value;
@@ -194,11 +196,12 @@ void infer_fused_matmul(InferContext& ctx) {
     ctx.fail("bias " + sym_str(*b) + " must be 1-D with one value per output column");
 }
 
-void add(SchemaRegistry& r, const std::string& op, int max_inputs, InferFn fn, int inplace_input = -1) {
+void add(SchemaRegistry& r, const std::string& op, int max_inputs, InferFn fn, int inplace_input = -1,
+         int min_inputs = 2) {
   OpSchema s;
   s.domain = "com.kiln";
   s.op_type = op;
-  s.min_inputs = 2;
+  s.min_inputs = min_inputs;
   s.max_inputs = max_inputs;
   s.inplace_input = inplace_input;
   s.infer = std::move(fn);
@@ -209,7 +212,7 @@ void add(SchemaRegistry& r, const std::string& op, int max_inputs, InferFn fn, i
 
 void register_fused_schemas(SchemaRegistry& r) {
   add(r, "FusedConv", 4, infer_fused_conv, /*inplace_input=*/3);
-  add(r, "FusedConvDw", 5, infer_fused_conv_dw);
+  add(r, "FusedConvDw", 5, infer_fused_conv_dw, -1, /*min_inputs=*/4);
   add(r, "FusedGemm", 3, infer_fused_gemm);
   add(r, "FusedMatMul", 3, infer_fused_matmul);
 }
