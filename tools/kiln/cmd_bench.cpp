@@ -53,12 +53,18 @@ nlohmann::json profile_json(const std::vector<NodeProfile>& nodes) {
   return j;
 }
 
+// Node names are paths ("/features/features.2/conv/conv.0/Conv"): their ends
+// tell nodes apart.
+std::string tail(const std::string& s, size_t width) {
+  return s.size() <= width ? s : "..." + s.substr(s.size() - (width - 3));
+}
+
 void print_profile(const nlohmann::json& p, double p50_ms) {
   std::printf("  kernels %.3f ms per run (mean); p50 latency %.3f ms (the rest: executor, binding, outputs)\n",
               p["kernels_ms"].get<double>(), p50_ms);
-  std::printf("  %-28s %-10s %6s %10s %7s\n", "op type", "kernel", "nodes", "ms/run", "share");
+  std::printf("  %-28s %-16s %6s %10s %7s\n", "op type", "kernel", "nodes", "ms/run", "share");
   for (const auto& o : p["by_op"])
-    std::printf("  %-28s %-10s %6d %10.3f %6.1f%%\n", o["op_type"].get<std::string>().c_str(),
+    std::printf("  %-28s %-16s %6d %10.3f %6.1f%%\n", o["op_type"].get<std::string>().c_str(),
                 o["kernel"].get<std::string>().c_str(), o["nodes"].get<int>(), o["ms"].get<double>(),
                 100 * o["share"].get<double>());
   std::vector<nlohmann::json> top(p["nodes"].begin(), p["nodes"].end());
@@ -66,7 +72,7 @@ void print_profile(const nlohmann::json& p, double p50_ms) {
   if (top.size() > k_top_nodes) top.resize(k_top_nodes);
   std::printf("  slowest nodes:\n");
   for (const auto& n : top)
-    std::printf("  %-40s %-24s %-10s %8.3f ms\n", n["node"].get<std::string>().c_str(),
+    std::printf("  %-44s %-24s %-16s %8.3f ms\n", tail(n["node"].get<std::string>(), 44).c_str(),
                 n["op_type"].get<std::string>().c_str(), n["kernel"].get<std::string>().c_str(),
                 n["ms"].get<double>());
 }
