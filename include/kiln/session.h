@@ -24,7 +24,7 @@ struct NodeProfile {
   std::string node;     // node name (fused nodes are named after the first node they replaced)
   std::string op_type;  // "Conv", "com.kiln.FusedConv", ...
   std::string kernel;   // the candidate that ran: "reference", "onednn", ...
-  int64_t runs = 0;
+  int64_t runs = 0;     // runs in which the node finished
   double total_ms = 0;  // wall time inside the kernel, summed over runs
 };
 
@@ -34,7 +34,7 @@ struct SessionOptions {
   // Threads the CPU kernels (oneDNN) use for this Session's runs; 0 = all cores
   // (or OMP_NUM_THREADS when set).
   int threads = 0;
-  // Time every node of every run (one clock read per node); read with
+  // Time every node of every run (two clock reads per node); read with
   // Session::profile().
   bool profile = false;
 };

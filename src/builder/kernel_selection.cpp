@@ -19,7 +19,9 @@ using Clock = std::chrono::steady_clock;
 // busy machine single runs stretch by 100x (an OpenMP thread descheduled in
 // mid-kernel); interleaving spreads every candidate's samples over the same
 // stretch of time, and cheap kernels get more rounds, so a burst of load
-// cannot crown the wrong candidate and persist that in the timing cache.
+// rarely crowns the wrong candidate and persists that in the timing cache
+// (a burst that makes the fastest one look 10x slower than another in its
+// first round still drops it, below).
 constexpr int k_min_rounds = 3;
 constexpr int k_max_rounds = 15;
 constexpr double k_sampling_ms = 25;  // keep adding rounds until this much time was spent (up to the max)

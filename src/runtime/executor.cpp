@@ -23,6 +23,7 @@ Executor::Executor(std::shared_ptr<const ir::Graph> graph, engine::MemoryPlan pl
     if (!factory) throw Error(ErrorCode::Unsupported, n.label() + ": no " + backend.name() + " kernel");
     try {
       m_kernels.push_back((*factory)(n, g));
+      m_kernel_names.push_back(backend::kernel_name_for(backend.kernels(), n));
     } catch (const Error& e) {
       // The builder's choice refuses the node (an engine from another kiln
       // build): the preferred candidate runs it instead.
@@ -30,6 +31,8 @@ Executor::Executor(std::shared_ptr<const ir::Graph> graph, engine::MemoryPlan pl
       if (!preferred || preferred == factory) throw;
       log_warning(std::string(e.what()) + "; running the preferred kernel instead");
       m_kernels.push_back((*preferred)(n, g));
+      const std::vector<std::string> names = backend.kernels().candidates(n.op_type);
+      m_kernel_names.push_back(names.empty() ? std::string() : names.back());
     }
   }
   if (m_plan.arena_bytes) m_arena = m_backend.allocator().allocate(m_plan.arena_bytes);
@@ -74,8 +77,10 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     const auto t0 = m_node_ms.empty() ? std::chrono::steady_clock::time_point{} : std::chrono::steady_clock::now();
     try {
       m_kernels[i]->run(ctx);
-      if (!m_node_ms.empty())
+      if (!m_node_ms.empty()) {
         m_node_ms[i] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        ++m_node_runs[i];
+      }
     } catch (const Error& e) {
       throw e.with_context("running " + n.label());
     } catch (const std::exception& e) {
@@ -95,7 +100,6 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     }
   }
   m_stream->synchronize();
-  if (!m_node_ms.empty()) ++m_profiled_runs;
 
   std::vector<Tensor> outputs;
   for (ir::ValueId v : g.outputs) {
@@ -108,12 +112,14 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
 }
 
 void Executor::enable_profile() {
-  if (m_node_ms.empty()) m_node_ms.assign(m_graph->nodes.size(), 0.0);
+  if (!m_node_ms.empty()) return;
+  m_node_ms.assign(m_graph->nodes.size(), 0.0);
+  m_node_runs.assign(m_graph->nodes.size(), 0);
 }
 
 void Executor::reset_profile() {
   std::fill(m_node_ms.begin(), m_node_ms.end(), 0.0);
-  m_profiled_runs = 0;
+  std::fill(m_node_runs.begin(), m_node_runs.end(), 0);
 }
 
 std::vector<NodeProfile> Executor::profile() const {
@@ -121,8 +127,8 @@ std::vector<NodeProfile> Executor::profile() const {
   if (m_node_ms.empty()) return out;
   for (size_t i = 0; i < m_graph->nodes.size(); ++i) {
     const ir::Node& n = m_graph->nodes[i];
-    out.push_back({n.name, n.domain.empty() ? n.op_type : n.domain + "." + n.op_type,
-                   backend::kernel_name_for(m_backend.kernels(), n), m_profiled_runs, m_node_ms[i]});
+    out.push_back({n.name, n.domain.empty() ? n.op_type : n.domain + "." + n.op_type, m_kernel_names[i],
+                   m_node_runs[i], m_node_ms[i]});
   }
   return out;
 }

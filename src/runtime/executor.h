@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "backends/backend.h"
@@ -42,8 +43,9 @@ class Executor {
   std::vector<int32_t> m_last_use;   // per value: index of the last node reading it
   std::vector<bool> m_keep;          // per value: graph output or input (never freed early)
   void* m_arena = nullptr;
-  std::vector<double> m_node_ms;     // per node, when profiling
-  int64_t m_profiled_runs = 0;
+  std::vector<std::string> m_kernel_names;  // per node: the candidate that runs it
+  std::vector<double> m_node_ms;            // per node, when profiling
+  std::vector<int64_t> m_node_runs;         // per node: runs it finished, when profiling
 };
 
 }  // namespace kiln::runtime

@@ -161,7 +161,13 @@ void infer_fused_conv_dw(InferContext& ctx) {
   read_activation(ctx.node());
   read_activation(ctx.node(), "dw_");
   const std::vector<int64_t> s = ctx.node().attr_ints("dw_strides");
-  if (s.size() != 2 || s[0] < 1 || s[1] < 1) ctx.fail("dw_strides must hold two strides >= 1");
+  if (s.size() != 2 || s[0] < 1 || s[0] != s[1]) ctx.fail("dw_strides must hold two equal strides >= 1");
+  const auto& w = ctx.input_shape(1);
+  if (w && (w->size() != 4 || !((*w)[2] == Dim(1)) || !((*w)[3] == Dim(1))))
+    ctx.fail("W " + sym_str(*w) + " must be [M,C,1,1]");
+  if (ctx.node().attr_i("group", 1) != 1 || !ctx.node().attr_ints("strides").empty() ||
+      !ctx.node().attr_ints("pads").empty())
+    ctx.fail("the 1x1 stage takes no group, strides or pads");
   infer_as(ctx, "Conv", 3);
   const std::optional<SymShape> y1 = output_shape(ctx);
   if (!y1) return;
@@ -170,6 +176,11 @@ void infer_fused_conv_dw(InferContext& ctx) {
   if (wdw && (wdw->size() != 4 || !((*wdw)[0] == (*y1)[1]) || !((*wdw)[1] == Dim(1)) || !((*wdw)[2] == Dim(3)) ||
               !((*wdw)[3] == Dim(3))))
     ctx.fail("Wdw " + sym_str(*wdw) + " must be [M,1,3,3] for M = " + sym_str(*y1) + "[1]");
+  if (ctx.has_input(4)) {
+    const auto& bdw = ctx.input_shape(4);
+    if (bdw && (bdw->size() != 1 || !((*bdw)[0] == (*y1)[1])))
+      ctx.fail("Bdw " + sym_str(*bdw) + " must be [M] for M = " + sym_str(*y1) + "[1]");
+  }
   SymShape y = *y1;
   for (size_t i = 0; i < 2; ++i) {
     Dim& d = y[i + 2];

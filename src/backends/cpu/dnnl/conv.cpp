@@ -2,10 +2,9 @@
 // The primitive is made once per input shape, reading and writing activations
 // in the layouts the layout pass chose (passes/assign_layouts.cpp; plain or
 // channels last), with the weights in the layout oneDNN picks: constant
-// weights are reordered once and kept. FusedConv's Z: when the memory plan put
-// Y over Z (in place) it is already in the destination, for a "sum" post-op;
-// otherwise a "binary add" post-op reads it, or, where oneDNN has no such
-// implementation, it is copied into the destination for a "sum" post-op.
+// weights are reordered once and kept. FusedConv's Z is added by a "sum"
+// post-op: where the memory plan put Y over Z (in place) it is in the
+// destination already, elsewhere it is copied (or reordered) there first.
 // A 1x1 convolution of 1x1 images
 // runs as a matmul. oneDNN's own reference implementations are never used:
 // kiln's reference kernel runs whatever has no JIT implementation.
@@ -88,19 +87,13 @@ class ConvKernel final : public DnnlKernel {
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(1);
     if (!shapes_ok(ctx)) return run_reference(ctx);
-    CpuThreadScope threads(threads_for_work(macs(x.shape(), w.shape()), k_small_macs));
-    Tensor* y = nullptr;
+    CpuThreadScope threads(threads_for_work(conv_macs(x.shape(), w.shape(), m_strides), k_small_macs));
     if (!m_plan || m_plan->x_shape != x.shape() || m_plan->w_shape != w.shape()) {
       m_plan.reset();
-      m_plan = make_plan(ctx, &y);
+      m_plan = make_plan(ctx);
     }
-    if (!m_plan->ok) {
-      // Nothing to measure for the runner-up: the builder sees it refuse.
-      if (m_runner_up) ctx.fail("oneDNN has no second implementation for this convolution");
-      return run_reference(ctx);
-    }
-    if (!y) y = &ctx.output(0, DataType::Float32, m_plan->y_shape);
-    execute(ctx, *y);
+    if (!m_plan->ok) return run_reference(ctx);
+    execute(ctx);
   }
 
  private:
@@ -112,7 +105,6 @@ class ConvKernel final : public DnnlKernel {
     memory::desc w_md;               // plain
     memory weights;                  // in the primitive's layout
     bool weights_ready = false;
-    bool z_binary = false;           // Z is a binary post-op's source, not copied into dst
     Shape sub_shape;                 // non-empty: X subsampled first (strided 1x1), see subsamples()
     std::vector<int64_t> sub_strides;
     Tensor sub;                      // the subsampled X, in X's layout
@@ -152,16 +144,6 @@ class ConvKernel final : public DnnlKernel {
     return p.sub;
   }
 
-  // Multiply-adds, near enough: output positions x (C/group) x kernel taps.
-  double macs(const Shape& x, const Shape& w) const {
-    double m = static_cast<double>(x[0]) * static_cast<double>(shape_numel(w));
-    for (size_t i = 2; i < x.size(); ++i) {
-      const int64_t stride = i - 2 < m_strides.size() ? std::max<int64_t>(m_strides[i - 2], 1) : 1;
-      m *= static_cast<double>(x[i]) / static_cast<double>(stride);
-    }
-    return m;
-  }
-
   bool shapes_ok(const KernelContext& ctx) const {
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(1);
@@ -175,9 +157,7 @@ class ConvKernel final : public DnnlKernel {
     return true;
   }
 
-  // Also allocates Y (into *y) once its shape is known: whether the memory
-  // plan put Y over Z decides how Z is added.
-  std::unique_ptr<Plan> make_plan(KernelContext& ctx, Tensor** y) {
+  std::unique_ptr<Plan> make_plan(const KernelContext& ctx) {
     auto p = std::make_unique<Plan>();
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(1);
@@ -200,33 +180,19 @@ class ConvKernel final : public DnnlKernel {
       p->sub_strides = {geo->strides[0], geo->strides[1]};
       conv_geo.strides = {1, 1};
     }
-    *y = &ctx.output(0, DataType::Float32, p->y_shape);
-    const bool z_in_place = has_z && (*y)->raw() == ctx.input(3).raw();
-    // Z is added before the activation: act(conv(X) + B + Z).
-    auto attr_with = [&](bool z_binary) -> std::optional<dnnl::primitive_attr> {
-      dnnl::post_ops po;
-      if (has_z && z_binary) po.append_binary(dnnl::algorithm::binary_add, layout_f32(p->y_shape, in_layout(3)));
-      if (has_z && !z_binary) po.append_sum(1.f);
-      if (!append_activation(po, m_act)) return std::nullopt;
-      dnnl::primitive_attr attr;
-      attr.set_post_ops(po);
-      return attr;
-    };
-    std::optional<Chosen> chosen;
-    if (m_runner_up && one_pixel) return p;  // one matmul, no runner-up
-    if (has_z && !one_pixel && !z_in_place) {
-      // Z read by a binary post-op: no copy of Z into the output first
-      // (resnet50: 22 MB of copies per image). In place, the "sum" post-op
-      // finds Z already in the output, which oneDNN's fastest 1x1
-      // convolutions support and the binary post-op does not.
-      if (auto attr = attr_with(true)) chosen = choose_convolution(ctx, *p, conv_geo, *attr);
-      p->z_binary = chosen.has_value();
-    }
-    if (!chosen) {
-      const auto attr = attr_with(false);
-      if (!attr) return p;
-      chosen = one_pixel ? choose_matmul(ctx, *p, *attr) : choose_convolution(ctx, *p, conv_geo, *attr);
-    }
+    // Z is added before the activation, act(conv(X) + B + Z), by a "sum"
+    // post-op: it accumulates into what the destination holds, Z. The same
+    // primitive whether the memory plan put Y over Z or not (then Z is copied
+    // in first), so kernel timing, where Y always has a buffer of its own,
+    // ranks the candidates that will run. oneDNN's fastest 1x1 convolutions
+    // take "sum" and not the "binary" post-op that would read Z in place.
+    dnnl::post_ops po;
+    if (has_z) po.append_sum(1.f);
+    if (!append_activation(po, m_act)) return p;
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(po);
+    const std::optional<Chosen> chosen =
+        one_pixel ? choose_matmul(ctx, *p, attr) : choose_convolution(ctx, *p, conv_geo, attr);
     if (!chosen) return p;
     p->prim = chosen->prim;
     dnnl::engine& eng = cpu_engine();
@@ -242,7 +208,7 @@ class ConvKernel final : public DnnlKernel {
       p->dst_buf = memory(chosen->dst, eng);
       p->dst_out_reorder = make_reorder(chosen->dst, p->y_md);
     }
-    if (has_z && !p->z_binary && chosen->dst != p->z_md) p->z_reorder = make_reorder(p->z_md, chosen->dst);
+    if (has_z && chosen->dst != p->z_md) p->z_reorder = make_reorder(p->z_md, chosen->dst);
     p->ok = true;
     return p;
   }
@@ -343,8 +309,7 @@ class ConvKernel final : public DnnlKernel {
             const std::string name = other.impl_info_str();
             found = name.rfind("ref", 0) != 0 && name != first;
           } while (!found && other.next_impl());
-          if (!found) return std::nullopt;
-          pd = other;
+          if (found) pd = other;  // else the same as "onednn": never a failure at run time
         }
         return Chosen{dnnl::convolution_forward(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc()};
       } catch (const dnnl::error&) {
@@ -354,11 +319,12 @@ class ConvKernel final : public DnnlKernel {
     return std::nullopt;
   }
 
-  void execute(KernelContext& ctx, Tensor& y) {
+  void execute(KernelContext& ctx) {
     Plan& p = *m_plan;
     dnnl::stream& s = cpu_stream();
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(1);
+    Tensor& y = ctx.output(0, DataType::Float32, p.y_shape);
     // Z may share Y's buffer (memory plan, in place).
     Tensor z_copy;
     const Tensor* z = ctx.has_input(3) ? &ctx.input(3) : nullptr;
@@ -376,7 +342,7 @@ class ConvKernel final : public DnnlKernel {
     }
     memory y_mem = wrap(p.y_md, y);
     memory dst = p.dst_buf ? p.dst_buf : y_mem;
-    if (z && !p.z_binary) {
+    if (z) {
       // The sum post-op accumulates into what dst holds: Z, in dst's layout.
       if (p.z_reorder) {
         if (aliased && !p.dst_buf) z = &(z_copy = z->clone());  // a reorder cannot run in place
@@ -386,10 +352,8 @@ class ConvKernel final : public DnnlKernel {
         std::memcpy(dst.get_data_handle(), z->raw(), z->nbytes());
       }
     }
-    if (z && p.z_binary && aliased) z = &(z_copy = z->clone());  // src1 must not be overwritten while read
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w_mem}, {DNNL_ARG_DST, dst}};
     if (ctx.has_input(2)) args[DNNL_ARG_BIAS] = wrap(m_bias_md, ctx.input(2));
-    if (p.z_binary) args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] = wrap(p.z_md, *z);
     p.prim.execute(s, args);
     if (p.dst_out_reorder) p.dst_out_reorder->execute(s, p.dst_buf, y_mem);
     s.wait();

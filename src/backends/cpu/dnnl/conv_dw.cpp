@@ -38,7 +38,7 @@ class ConvDwKernel final : public DnnlKernel {
       : DnnlKernel(node, graph, reference),
         m_act(ir::read_activation(node)),
         m_dw_act(ir::read_activation(node, "dw_")),
-        m_stride(node.attr_ints("dw_strides").empty() ? 1 : node.attr_ints("dw_strides")[0]) {}
+        m_strides(node.attr_ints("dw_strides")) {}
 
   void run(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
@@ -76,7 +76,10 @@ class ConvDwKernel final : public DnnlKernel {
     p->x_shape = x;
     const int64_t m = w[0];
     if (w[1] != x[1] || w[2] != 1 || w[3] != 1 || ctx.input(3).shape() != Shape{m, 1, 3, 3}) return p;
-    const int64_t s = m_stride;
+    if ((ctx.has_input(2) && ctx.input(2).shape() != Shape{m}) || (ctx.has_input(4) && ctx.input(4).shape() != Shape{m}))
+      return p;  // the reference kernel says what is wrong
+    if (m_strides.size() != 2 || m_strides[0] != m_strides[1] || m_strides[0] < 1) return p;
+    const int64_t s = m_strides[0];
     p->y_shape = {x[0], m, (x[2] - 1) / s + 1, (x[3] - 1) / s + 1};
     dnnl::post_ops po;
     if (!append_activation(po, m_act)) return p;
@@ -171,7 +174,7 @@ class ConvDwKernel final : public DnnlKernel {
   }
 
   ir::FusedActivation m_act, m_dw_act;
-  int64_t m_stride;
+  std::vector<int64_t> m_strides;  // equal (the schema says so): oneDNN's dw post-op takes one
   std::unique_ptr<Plan> m_plan;
 };
 

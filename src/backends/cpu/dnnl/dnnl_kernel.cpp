@@ -65,17 +65,21 @@ std::optional<Shape> known_shape(const ir::Graph& g, ir::ValueId v) {
 }
 }  // namespace
 
-// The work estimates of the kernels' run() (multiply-adds or elements), from
+// The work estimates the kernels' run() use (multiply-adds or elements), from
 // the graph's shapes.
 bool runs_on_all_threads(const ir::Node& node, const ir::Graph& graph) {
   const std::string& op = node.op_type;
   const auto in = [&](size_t i) { return i < node.inputs.size() ? known_shape(graph, node.inputs[i]) : std::nullopt; };
   const auto d = [](int64_t v) { return static_cast<double>(v); };
-  if (op == "Conv" || op == "FusedConv" || op == "FusedConvDw") {
-    const auto y = node.outputs.empty() ? std::nullopt : known_shape(graph, node.outputs[0]);
-    const auto w = in(1);
-    if (!y || !w || w->empty() || (*w)[0] == 0) return false;
-    return d(shape_numel(*y)) * d(shape_numel(*w)) / d((*w)[0]) >= k_small_macs;
+  if (op == "Conv" || op == "FusedConv") {
+    const auto x = in(0), w = in(1);
+    if (!x || !w || x->size() < 3) return false;
+    return conv_macs(*x, *w, node.attr_ints("strides")) >= k_small_macs;
+  }
+  if (op == "FusedConvDw") {  // its 1x1 stage, at X's resolution
+    const auto x = in(0), w = in(1);
+    if (!x || !w || x->size() != 4 || w->size() != 4) return false;
+    return d((*x)[0] * (*x)[2] * (*x)[3]) * d((*w)[0] * (*w)[1]) >= k_small_macs;
   }
   if (op == "ConvTranspose") {
     const auto x = in(0), w = in(1);

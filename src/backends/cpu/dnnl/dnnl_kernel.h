@@ -5,6 +5,7 @@
 // input shape; the executor makes one instance per node and plan.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,6 +26,18 @@ namespace kiln::backend::onednn {
 inline int threads_for(double work, double threshold) { return work < threshold ? 1 : 0; }
 constexpr double k_small_macs = 1 << 20;      // convolution, matmul
 constexpr double k_small_elements = 1 << 16;  // pooling, normalization, softmax
+
+// A convolution's multiply-adds, near enough (output positions x C/group x
+// kernel taps, from X's size over the strides): the estimate the kernel and
+// the "onednn_parallel" refusal both use.
+inline double conv_macs(const Shape& x, const Shape& w, const std::vector<int64_t>& strides) {
+  double m = static_cast<double>(x[0]) * static_cast<double>(shape_numel(w));
+  for (size_t i = 2; i < x.size(); ++i) {
+    const int64_t stride = i - 2 < strides.size() ? std::max<int64_t>(strides[i - 2], 1) : 1;
+    m *= static_cast<double>(x[i]) / static_cast<double>(stride);
+  }
+  return m;
+}
 
 // Whether threads_for() gives a node's primitive every thread already, by the
 // shapes shape inference found (false when they are unknown): then the
