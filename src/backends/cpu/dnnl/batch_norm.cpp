@@ -60,14 +60,12 @@ class BatchNormKernel final : public DnnlKernel {
     p->md = plain_f32(x);
     const auto flags = dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
                        dnnl::normalization_flags::use_shift;
-    try {
+    p->ok = primitive_created([&] {
       dnnl::batch_normalization_forward::desc d(dnnl::prop_kind::forward_inference, p->md,
                                                 node().attr_f("epsilon", 1e-5f), flags);
       p->prim = dnnl::batch_normalization_forward(dnnl::batch_normalization_forward::primitive_desc(d, cpu_engine()));
-    } catch (const dnnl::error&) {
-      return p;
-    }
-    p->ok = true;
+      return true;
+    });
     return p;
   }
 

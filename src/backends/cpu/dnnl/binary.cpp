@@ -88,14 +88,12 @@ class BinaryKernel final : public DnnlKernel {
     p->s1_md = in_layout(i1) != 0 && s1.size() == (p->swapped ? a : b).size() ? layout_f32(s1, in_layout(i1))
                                                                             : plain_f32(s1);
     p->y_md = layout_f32(*y, out_layout());
-    try {
+    p->ok = primitive_created([&] {
       dnnl::binary::primitive_desc pd(dnnl::binary::desc(Alg, p->s0_md, p->s1_md, p->y_md), cpu_engine());
-      if (!skip_reference_impls(pd)) return p;
+      if (!skip_reference_impls(pd)) return false;
       p->prim = dnnl::binary(pd);
-    } catch (const dnnl::error&) {
-      return p;
-    }
-    p->ok = true;
+      return true;
+    });
     return p;
   }
 

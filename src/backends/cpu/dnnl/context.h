@@ -51,6 +51,18 @@ bool skip_reference_impls(PrimitiveDesc& pd) {
   return true;
 }
 
+// Runs `create`, which makes a kernel plan's primitive and returns whether it
+// found one; a dnnl::error (oneDNN has no implementation for the case) counts
+// as none. The reference kernel then runs the case.
+template <typename Create>
+bool primitive_created(Create&& create) {
+  try {
+    return create();
+  } catch (const dnnl::error&) {
+    return false;
+  }
+}
+
 // A reorder (layout conversion) primitive between two descriptors on cpu_engine().
 dnnl::reorder make_reorder(const dnnl::memory::desc& from, const dnnl::memory::desc& to);
 

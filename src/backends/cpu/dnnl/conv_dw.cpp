@@ -98,14 +98,14 @@ class ConvDwKernel final : public DnnlKernel {
     // stage's output, never stored.
     const memory::desc src_md(to_dims(x), memory::data_type::f32, memory::format_tag::aBcd16b);
     const memory::desc mid_md(memory::dims{x[0], m, x[2], x[3]}, memory::data_type::f32, memory::format_tag::aBcd16b);
-    try {
+    p->ok = primitive_created([&] {
       dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
                                         src_md, memory::desc({m, x[1], 1, 1}, memory::data_type::f32,
                                                              memory::format_tag::any),
                                         p->b_md, mid_md, {1, 1}, {0, 0}, {0, 0});
       dnnl::convolution_forward::primitive_desc pd(d, attr, cpu_engine());
       while (!jit_only(pd.impl_info_str()))
-        if (!pd.next_impl()) return p;
+        if (!pd.next_impl()) return false;
       p->prim = dnnl::convolution_forward(pd);
       if (pd.src_desc() != p->x_md) {
         p->src_buf = memory(pd.src_desc(), cpu_engine());
@@ -120,10 +120,8 @@ class ConvDwKernel final : public DnnlKernel {
       p->dw_b_md = pd.query_md(dnnl::query::exec_arg_md, DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_BIAS);
       p->dw_weights = memory(p->dw_w_md, cpu_engine());
       p->dw_bias = memory(p->dw_b_md, cpu_engine());
-    } catch (const dnnl::error&) {
-      return p;  // the reference kernel runs it
-    }
-    p->ok = true;
+      return true;
+    });
     return p;
   }
 

@@ -107,22 +107,20 @@ class ConvTransposeKernel final : public DnnlKernel {
     p->x_md = plain_f32(x);
     p->y_md = plain_f32(p->y_shape);
     p->b_md = memory::desc({m}, memory::data_type::f32, memory::format_tag::a);
-    try {
+    p->ok = primitive_created([&] {
       dnnl::deconvolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
                                           p->x_md, memory::desc(wd, memory::data_type::f32, memory::format_tag::any),
                                           ctx.has_input(2) ? p->b_md : memory::desc(), p->y_md, strides, dilations,
                                           pad_l, pad_r);
       dnnl::deconvolution_forward::primitive_desc pd(d, cpu_engine());
-      if (!skip_reference_impls(pd)) return p;
+      if (!skip_reference_impls(pd)) return false;
       p->prim = dnnl::deconvolution_forward(pd);
       if (pd.weights_desc() != p->w_md) {
         p->weights = memory(pd.weights_desc(), cpu_engine());
         p->w_reorder = make_reorder(p->w_md, pd.weights_desc());
       }
-    } catch (const dnnl::error&) {
-      return p;
-    }
-    p->ok = true;
+      return true;
+    });
     return p;
   }
 

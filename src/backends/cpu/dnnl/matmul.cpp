@@ -154,21 +154,19 @@ class MatMulKernel final : public DnnlKernel {
     attr.set_post_ops(po);
     const memory::dims bd = prob->b_md.dims();
     const memory::desc b_any(bd, k_f32, tag::any);
-    try {
+    p->ok = primitive_created([&] {
       dnnl::matmul::desc d = prob->addend == Problem::Addend::Bias
                                  ? dnnl::matmul::desc(prob->a_md, m_const_b ? b_any : prob->b_md, prob->bias_md, prob->y_md)
                                  : dnnl::matmul::desc(prob->a_md, m_const_b ? b_any : prob->b_md, prob->y_md);
       dnnl::matmul::primitive_desc pd(d, attr, cpu_engine());
-      if (!skip_reference_impls(pd)) return p;
+      if (!skip_reference_impls(pd)) return false;
       p->prim = dnnl::matmul(pd);
       if (pd.weights_desc() != prob->b_md) {
         p->weights = memory(pd.weights_desc(), cpu_engine());
         p->w_reorder = make_reorder(prob->b_md, pd.weights_desc());
       }
-    } catch (const dnnl::error&) {
-      return p;
-    }
-    p->ok = true;
+      return true;
+    });
     return p;
   }
 

@@ -106,16 +106,14 @@ class PoolKernel final : public DnnlKernel {
     bool one_pixel = true;
     for (size_t i = 2; i < p->y_shape.size(); ++i) one_pixel &= p->y_shape[i] == 1;
     p->y_md = layout_f32(p->y_shape, one_pixel ? in_layout(0) : out_layout());
-    try {
+    p->ok = primitive_created([&] {
       dnnl::pooling_v2_forward::desc d(dnnl::prop_kind::forward_inference, prob->alg, p->x_md, p->y_md, prob->strides,
                                        prob->kernel, prob->dilations, prob->pad_l, prob->pad_r);
       dnnl::pooling_v2_forward::primitive_desc pd(d, cpu_engine());
-      if (!skip_reference_impls(pd)) return p;
+      if (!skip_reference_impls(pd)) return false;
       p->prim = dnnl::pooling_v2_forward(pd);
-    } catch (const dnnl::error&) {
-      return p;
-    }
-    p->ok = true;
+      return true;
+    });
     return p;
   }
 

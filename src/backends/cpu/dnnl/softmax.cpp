@@ -57,7 +57,7 @@ class SoftmaxKernel final : public DnnlKernel {
       axis = 1;
     }
     p->md = plain_f32(shape);
-    try {
+    p->ok = primitive_created([&] {
       if (Log) {
         dnnl::logsoftmax_forward::desc d(dnnl::prop_kind::forward_inference, p->md, static_cast<int>(axis));
         p->prim = dnnl::logsoftmax_forward(dnnl::logsoftmax_forward::primitive_desc(d, cpu_engine()));
@@ -65,10 +65,8 @@ class SoftmaxKernel final : public DnnlKernel {
         dnnl::softmax_forward::desc d(dnnl::prop_kind::forward_inference, p->md, static_cast<int>(axis));
         p->prim = dnnl::softmax_forward(dnnl::softmax_forward::primitive_desc(d, cpu_engine()));
       }
-    } catch (const dnnl::error&) {
-      return p;
-    }
-    p->ok = true;
+      return true;
+    });
     return p;
   }
 
