@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -97,5 +99,42 @@ inline std::vector<float> rnd(int64_t n, uint32_t seed, float lo = -1.f, float h
 
 inline Tensor f32(Shape shape, std::vector<float> v) { return Tensor::from_vector(DataType::Float32, std::move(shape), v); }
 inline Tensor i64(Shape shape, std::vector<int64_t> v) { return Tensor::from_vector(DataType::Int64, std::move(shape), v); }
+
+// Shape inference alone for one node: inputs as (dtype, shape, optional
+// constant value). Returns the output values.
+struct InferInput {
+  DataType dtype = DataType::Float32;
+  std::optional<ir::SymShape> shape;  // nullopt: rank unknown
+  std::optional<Tensor> constant;
+};
+
+inline std::vector<ir::Value> infer_only(const std::string& op, const std::vector<InferInput>& ins,
+                                         const std::map<std::string, ir::Attribute>& attrs = {},
+                                         int64_t opset = 21, int n_out = 1) {
+  ir::Graph g;
+  g.opsets[""] = opset;
+  ir::Node node;
+  node.name = "n0";
+  node.op_type = op;
+  node.attrs = attrs;
+  for (size_t i = 0; i < ins.size(); ++i) {
+    ir::Value v;
+    v.name = "in" + std::to_string(i);
+    v.dtype = ins[i].dtype;
+    v.shape = ins[i].shape;
+    v.constant = ins[i].constant;
+    node.inputs.push_back(g.add_value(v));
+  }
+  for (int i = 0; i < n_out; ++i) {
+    ir::Value v;
+    v.name = "out" + std::to_string(i);
+    node.outputs.push_back(g.add_value(v));
+  }
+  g.add_node(node);
+  ir::infer_node(g, g.nodes[0]);
+  std::vector<ir::Value> outs;
+  for (ir::ValueId id : g.nodes[0].outputs) outs.push_back(g.value(id));
+  return outs;
+}
 
 }  // namespace kiln::test

@@ -113,39 +113,6 @@ inline std::vector<Tensor> run_ref(const NodeSpec& spec) {
   return outs;
 }
 
-// Runs shape inference alone for one node whose inputs have the given dtypes
-// and (possibly symbolic) shapes; returns the output values.
-struct InferInput {
-  DataType dtype = DataType::Float32;
-  std::optional<ir::SymShape> shape;
-};
-inline std::vector<ir::Value> infer_only(const std::string& op, const std::vector<InferInput>& inputs,
-                                         std::map<std::string, ir::Attribute> attrs = {}, int num_outputs = 1,
-                                         int64_t opset = 21) {
-  ir::Graph g;
-  g.opsets[""] = opset;
-  ir::Node node;
-  node.name = "n0";
-  node.op_type = op;
-  node.attrs = std::move(attrs);
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    ir::Value v;
-    v.name = "in" + std::to_string(i);
-    v.dtype = inputs[i].dtype;
-    v.shape = inputs[i].shape;
-    node.inputs.push_back(g.add_value(v));
-  }
-  for (int i = 0; i < num_outputs; ++i) {
-    ir::Value v;
-    v.name = "out" + std::to_string(i);
-    node.outputs.push_back(g.add_value(v));
-  }
-  g.add_node(node);
-  ir::infer_node(g, g.nodes[0]);
-  std::vector<ir::Value> out;
-  for (ir::ValueId id : g.nodes[0].outputs) out.push_back(g.value(id));
-  return out;
-}
 
 inline ir::Dim sym(const std::string& s) { return ir::Dim::sym(s); }
 

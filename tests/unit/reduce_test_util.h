@@ -61,41 +61,6 @@ inline void expect_error(const std::function<void()>& fn, ErrorCode code, const 
   }
 }
 
-// Shape inference alone for one node; inputs given as (dtype, shape), with an
-// optional constant value. Returns the output values.
-struct InferInput {
-  DataType dtype = DataType::Float32;
-  std::optional<ir::SymShape> shape;
-  std::optional<Tensor> constant;
-};
-inline std::vector<ir::Value> infer_only(const std::string& op, const std::vector<InferInput>& inputs,
-                                         std::map<std::string, ir::Attribute> attrs = {}, int num_outputs = 1,
-                                         int64_t opset = 21) {
-  ir::Graph g;
-  g.opsets[""] = opset;
-  ir::Node node;
-  node.name = "n0";
-  node.op_type = op;
-  node.attrs = std::move(attrs);
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    ir::Value v;
-    v.name = "in" + std::to_string(i);
-    v.dtype = inputs[i].dtype;
-    v.shape = inputs[i].shape;
-    v.constant = inputs[i].constant;
-    node.inputs.push_back(g.add_value(v));
-  }
-  for (int i = 0; i < num_outputs; ++i) {
-    ir::Value v;
-    v.name = "out" + std::to_string(i);
-    node.outputs.push_back(g.add_value(v));
-  }
-  g.add_node(node);
-  ir::infer_node(g, g.nodes[0]);
-  std::vector<ir::Value> out;
-  for (ir::ValueId id : g.nodes[0].outputs) out.push_back(g.value(id));
-  return out;
-}
 
 template <typename T>
 Tensor typed(DataType dt, Shape shape, const std::vector<T>& v) {

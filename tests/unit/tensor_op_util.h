@@ -19,44 +19,9 @@
 
 namespace kiln::test {
 
-struct InferInput {
-  DataType dtype = DataType::Float32;
-  std::optional<ir::SymShape> shape;  // nullopt: rank unknown
-  std::optional<Tensor> constant;
-};
 inline InferInput sym_in(DataType dt, std::optional<ir::SymShape> s) { return {dt, std::move(s), std::nullopt}; }
 inline InferInput const_in(const Tensor& t) { return {t.dtype(), ir::to_sym(t.shape()), t}; }
 inline ir::Dim S(const std::string& name) { return ir::Dim::sym(name); }
-
-// Runs shape inference alone for one node; returns its output values.
-inline std::vector<ir::Value> infer_only(const std::string& op, const std::vector<InferInput>& ins,
-                                         const std::map<std::string, ir::Attribute>& attrs = {},
-                                         int64_t opset = 21, int n_out = 1) {
-  ir::Graph g;
-  g.opsets[""] = opset;
-  ir::Node node;
-  node.name = "n0";
-  node.op_type = op;
-  node.attrs = attrs;
-  for (size_t i = 0; i < ins.size(); ++i) {
-    ir::Value v;
-    v.name = "in" + std::to_string(i);
-    v.dtype = ins[i].dtype;
-    v.shape = ins[i].shape;
-    v.constant = ins[i].constant;
-    node.inputs.push_back(g.add_value(v));
-  }
-  for (int i = 0; i < n_out; ++i) {
-    ir::Value v;
-    v.name = "out" + std::to_string(i);
-    node.outputs.push_back(g.add_value(v));
-  }
-  g.add_node(node);
-  ir::infer_node(g, g.nodes[0]);
-  std::vector<ir::Value> outs;
-  for (ir::ValueId id : g.nodes[0].outputs) outs.push_back(g.value(id));
-  return outs;
-}
 
 inline std::string shape_of(const ir::Value& v) { return v.shape ? ir::sym_str(*v.shape) : "unknown"; }
 

@@ -55,7 +55,9 @@ TEST(MemoryPlan, LiveValuesNeverOverlap) {
   const ir::ValueId v0 = g.nodes[0].outputs[0];
   for (const auto& [v, slot] : plan.slots) {
     EXPECT_EQ(slot.offset % engine::MemoryPlan::k_alignment, 0u);
-    if (v != v0) EXPECT_FALSE(overlaps(slot, plan.slots.at(v0))) << "value " << v << " overlaps v0";
+    if (v != v0) {
+      EXPECT_FALSE(overlaps(slot, plan.slots.at(v0))) << "value " << v << " overlaps v0";
+    }
   }
 }
 
@@ -121,7 +123,9 @@ TEST(MemoryPlan, ResidualStillReadLaterKeepsItsOwnBuffer) {
   EXPECT_FALSE(overlaps(plan.slots.at(z), plan.slots.at(y)));
   // and z stays clear of everything alive while it is
   for (const auto& [v, slot] : plan.slots)
-    if (v != z) EXPECT_FALSE(overlaps(slot, plan.slots.at(z))) << g.value(v).name;
+    if (v != z) {
+      EXPECT_FALSE(overlaps(slot, plan.slots.at(z))) << g.value(v).name;
+    }
 }
 
 }  // namespace

@@ -108,7 +108,7 @@ TEST(Detection, NonMaxSuppressionBoundaries) {
   // Without max_output_boxes_per_class nothing is selected.
   EXPECT_EQ(run_node({"NonMaxSuppression", {boxes, scores}, {}, 1, 11})[0].shape(), (Shape{0, 3}));
   // Inference gives a data-dependent row count.
-  const auto inf = rq::infer_only("NonMaxSuppression", {{DataType::Float32, ir::SymShape{1, 3, 4}},
+  const auto inf = infer_only("NonMaxSuppression", {{DataType::Float32, ir::SymShape{1, 3, 4}},
                                                         {DataType::Float32, ir::SymShape{1, 2, 3}}});
   ASSERT_TRUE(inf[0].shape);
   EXPECT_FALSE((*inf[0].shape)[0].known());

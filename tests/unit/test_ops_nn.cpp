@@ -184,13 +184,13 @@ TEST(NnConv, ConvInteger) {
 }
 
 TEST(NnConv, SymbolicBatchFlowsThrough) {
-  const auto out = nn::infer_only("Conv", {{DataType::Float32, ir::SymShape{nn::sym("batch"), 3, 32, 32}},
+  const auto out = infer_only("Conv", {{DataType::Float32, ir::SymShape{nn::sym("batch"), 3, 32, 32}},
                                            {DataType::Float32, ir::SymShape{8, 3, 3, 3}}},
                                   {{"strides", attr_ints({2, 2})}, {"pads", attr_ints({1, 1, 1, 1})}});
   ASSERT_TRUE(out[0].shape);
   EXPECT_EQ(ir::sym_str(*out[0].shape), "[batch,8,16,16]");
   // An unknown spatial dim gives a fresh symbol, not a wrong number.
-  const auto out2 = nn::infer_only("Conv", {{DataType::Float32, ir::SymShape{1, 3, nn::sym("h"), 32}},
+  const auto out2 = infer_only("Conv", {{DataType::Float32, ir::SymShape{1, 3, nn::sym("h"), 32}},
                                             {DataType::Float32, ir::SymShape{8, 3, 3, 3}}});
   EXPECT_FALSE((*out2[0].shape)[2].known());
   EXPECT_EQ((*out2[0].shape)[3].value, 30);
@@ -315,7 +315,7 @@ TEST(NnConvTranspose, OutputShapeAndAutoPad) {
 }
 
 TEST(NnConvTranspose, ShapesAndErrors) {
-  const auto out = nn::infer_only("ConvTranspose", {{DataType::Float32, ir::SymShape{nn::sym("N"), 4, 8, 8}},
+  const auto out = infer_only("ConvTranspose", {{DataType::Float32, ir::SymShape{nn::sym("N"), 4, 8, 8}},
                                                     {DataType::Float32, ir::SymShape{4, 3, 2, 2}}},
                                   {{"strides", attr_ints({2, 2})}, {"group", attr_i(2)}});
   EXPECT_EQ(ir::sym_str(*out[0].shape), "[N,6,16,16]");

@@ -184,11 +184,11 @@ TEST(NnAttention, NonpadKvSeqlenOpset24) {
 }
 
 TEST(NnAttention, ShapesAndErrors) {
-  const auto out = nn::infer_only("Attention",
+  const auto out = infer_only("Attention",
                                   {{DataType::Float32, ir::SymShape{nn::sym("B"), nn::sym("S"), 64}},
                                    {DataType::Float32, ir::SymShape{nn::sym("B"), nn::sym("S"), 32}},
                                    {DataType::Float32, ir::SymShape{nn::sym("B"), nn::sym("S"), 32}}},
-                                  {{"q_num_heads", attr_i(8)}, {"kv_num_heads", attr_i(4)}}, 4, 23);
+                                  {{"q_num_heads", attr_i(8)}, {"kv_num_heads", attr_i(4)}}, 23, 4);
   EXPECT_EQ(ir::sym_str(*out[0].shape), "[B,S,64]");
   EXPECT_EQ(ir::sym_str(*out[1].shape), "[B,4,S,8]");
   const Tensor q3 = rnd_f32({1, 3, 8}, 1);

@@ -149,10 +149,10 @@ TEST(NnMatMul, MatMulInteger) {
 }
 
 TEST(NnMatMul, SymbolicShapesAndErrors) {
-  const auto out = nn::infer_only("MatMul", {{DataType::Float32, ir::SymShape{nn::sym("B"), nn::sym("S"), 64}},
+  const auto out = infer_only("MatMul", {{DataType::Float32, ir::SymShape{nn::sym("B"), nn::sym("S"), 64}},
                                              {DataType::Float32, ir::SymShape{64, 128}}});
   EXPECT_EQ(ir::sym_str(*out[0].shape), "[B,S,128]");
-  const auto g = nn::infer_only("Gemm", {{DataType::Float32, ir::SymShape{nn::sym("B"), 64}},
+  const auto g = infer_only("Gemm", {{DataType::Float32, ir::SymShape{nn::sym("B"), 64}},
                                          {DataType::Float32, ir::SymShape{10, 64}}, {DataType::Float32, ir::SymShape{10}}},
                                 {{"transB", attr_i(1)}});
   EXPECT_EQ(ir::sym_str(*g[0].shape), "[B,10]");

@@ -53,7 +53,7 @@ TEST(NnNorm, BatchNormalizationErrors) {
                "training outputs");
   expect_error([&] { run_ref({"BatchNormalization", {x, v, v2, v, v}}); }, ErrorCode::InvalidModel, "B");
   expect_error([&] { run_ref({"BatchNormalization", {x, v, v, v}}); }, ErrorCode::InvalidModel, "inputs");
-  const auto sym = nn::infer_only("BatchNormalization",
+  const auto sym = infer_only("BatchNormalization",
                                   {{DataType::Float32, ir::SymShape{nn::sym("N"), 3, 8, 8}},
                                    {DataType::Float32, ir::SymShape{3}}, {DataType::Float32, ir::SymShape{3}},
                                    {DataType::Float32, ir::SymShape{3}}, {DataType::Float32, ir::SymShape{3}}});
@@ -143,10 +143,10 @@ TEST(NnNorm, LayerNormalizationAxesAndStatistics) {
                1e-5f, "broadcast scale");
   expect_error([&] { run_ref({"LayerNormalization", {x, f32({3}, {1, 1, 1})}, {}, 1, 17}); }, ErrorCode::InvalidModel,
                "does not broadcast");
-  const auto sym = nn::infer_only("LayerNormalization",
+  const auto sym = infer_only("LayerNormalization",
                                   {{DataType::Float32, ir::SymShape{nn::sym("B"), nn::sym("S"), 8}},
                                    {DataType::Float32, ir::SymShape{8}}},
-                                  {}, 3, 17);
+                                  {}, 17, 3);
   EXPECT_EQ(ir::sym_str(*sym[0].shape), "[B,S,8]");
   EXPECT_EQ(ir::sym_str(*sym[1].shape), "[B,S,1]");
   EXPECT_EQ(sym[1].dtype, DataType::Float32);

@@ -112,13 +112,13 @@ TEST(Reduce, AxesKnownOnlyAtRunTime) {
   // Inputs not constant: inference cannot know the axes' values.
   auto outs = run_node({"ReduceSum", {x, i64({1}, {1})}, {{"keepdims", attr_i(0)}}, 1, 13}, false);
   expect_close(outs[0], {2}, {6, 15}, 0);
-  const auto inf = rq::infer_only("ReduceMean", {{DataType::Float32, ir::SymShape{4, 1, 5}},
+  const auto inf = infer_only("ReduceMean", {{DataType::Float32, ir::SymShape{4, 1, 5}},
                                                  {DataType::Int64, ir::SymShape{2}}},
-                                  {{"keepdims", attr_i(0)}}, 1, 18);
+                                  {{"keepdims", attr_i(0)}}, 18, 1);
   ASSERT_TRUE(inf[0].shape);
   EXPECT_EQ(inf[0].shape->size(), 1u);  // rank 3 minus two axes
-  const auto keep = rq::infer_only("ReduceMean", {{DataType::Float32, ir::SymShape{4, 1, 5}},
-                                                  {DataType::Int64, ir::SymShape{2}}}, {}, 1, 18);
+  const auto keep = infer_only("ReduceMean", {{DataType::Float32, ir::SymShape{4, 1, 5}},
+                                                  {DataType::Int64, ir::SymShape{2}}}, {}, 18, 1);
   ASSERT_TRUE(keep[0].shape);
   ASSERT_EQ(keep[0].shape->size(), 3u);
   EXPECT_FALSE((*keep[0].shape)[0].known());
