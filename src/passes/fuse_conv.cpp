@@ -21,7 +21,7 @@ int fuse_conv(ir::Graph& g) {
     ir::ValueId cur = conv_out, z = ir::k_no_value;
     std::vector<ir::NodeId> absorbed;
 
-    ir::NodeId r = readers.sole(cur);
+    const ir::NodeId r = readers.sole(cur);
     if (r >= 0 && !dead[static_cast<size_t>(r)] && is_onnx(g.nodes[static_cast<size_t>(r)], "Add")) {
       const ir::Node& add = g.nodes[static_cast<size_t>(r)];
       const bool legacy = add.attr("broadcast") != nullptr;
@@ -32,15 +32,10 @@ int fuse_conv(ir::Graph& g) {
           z = other;
           absorbed.push_back(r);
           cur = add.outputs[0];
-          r = readers.sole(cur);
         }
       }
     }
-    ir::FusedActivation act;
-    if (r >= 0 && !dead[static_cast<size_t>(r)] && match_activation(g, g.nodes[static_cast<size_t>(r)], opset, &act)) {
-      absorbed.push_back(r);
-      cur = g.nodes[static_cast<size_t>(r)].outputs[0];
-    }
+    const ir::FusedActivation act = absorb_activation(g, readers, dead, opset, cur, absorbed);
     if (absorbed.empty()) continue;
 
     ir::Node f = g.nodes[i];

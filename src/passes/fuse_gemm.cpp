@@ -37,20 +37,15 @@ int fuse_gemm(ir::Graph& g) {
     ir::ValueId cur = g.nodes[i].outputs[0], bias = ir::k_no_value;
     if (!is_static_f32(g, cur)) continue;
     std::vector<ir::NodeId> absorbed;
-    ir::NodeId r = readers.sole(cur);
+    const ir::NodeId r = readers.sole(cur);
     if (matmul && r >= 0 && !dead[static_cast<size_t>(r)] && is_onnx(g.nodes[static_cast<size_t>(r)], "Add")) {
       bias = bias_of(g, g.nodes[static_cast<size_t>(r)], cur);
       if (bias != ir::k_no_value) {
         absorbed.push_back(r);
         cur = g.nodes[static_cast<size_t>(r)].outputs[0];
-        r = readers.sole(cur);
       }
     }
-    ir::FusedActivation act;
-    if (r >= 0 && !dead[static_cast<size_t>(r)] && match_activation(g, g.nodes[static_cast<size_t>(r)], opset, &act)) {
-      absorbed.push_back(r);
-      cur = g.nodes[static_cast<size_t>(r)].outputs[0];
-    }
+    const ir::FusedActivation act = absorb_activation(g, readers, dead, opset, cur, absorbed);
     if (absorbed.empty()) continue;
     ir::Node f = g.nodes[i];
     f.domain = "com.kiln";

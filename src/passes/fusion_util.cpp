@@ -17,6 +17,17 @@ ir::NodeId Readers::sole(ir::ValueId v) const {
   return r.size() == 1 && !is_output[static_cast<size_t>(v)] ? r[0] : -1;
 }
 
+ir::FusedActivation absorb_activation(const ir::Graph& g, const Readers& readers, const std::vector<bool>& dead,
+                                      int64_t opset, ir::ValueId& cur, std::vector<ir::NodeId>& absorbed) {
+  ir::FusedActivation act;
+  const ir::NodeId r = readers.sole(cur);
+  if (r < 0 || dead[static_cast<size_t>(r)] || !match_activation(g, g.nodes[static_cast<size_t>(r)], opset, &act))
+    return {};
+  absorbed.push_back(r);
+  cur = g.nodes[static_cast<size_t>(r)].outputs[0];
+  return act;
+}
+
 bool is_static_f32(const ir::Graph& g, ir::ValueId v) {
   const ir::Value& val = g.value(v);
   return val.dtype == DataType::Float32 && val.shape && ir::shape_known(*val.shape);

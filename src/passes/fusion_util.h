@@ -23,6 +23,12 @@ struct Readers {
 // Tanh, Elu. `opset` is the graph's ai.onnx opset (Clip changed at 11).
 bool match_activation(const ir::Graph& g, const ir::Node& n, int64_t opset, ir::FusedActivation* out);
 
+// When the one node reading `cur` (and not dead) is an activation a fused op
+// can absorb: appends it to `absorbed`, moves `cur` to its output and returns
+// it. Else returns no activation and changes nothing.
+ir::FusedActivation absorb_activation(const ir::Graph& g, const Readers& readers, const std::vector<bool>& dead,
+                                      int64_t opset, ir::ValueId& cur, std::vector<ir::NodeId>& absorbed);
+
 // Whether v is a float32 value of fully known shape.
 bool is_static_f32(const ir::Graph& g, ir::ValueId v);
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -30,8 +31,10 @@ inline ir::Attribute attr_ints(std::vector<int64_t> v) { ir::Attribute a; a.kind
 inline ir::Attribute attr_floats(std::vector<float> v) { ir::Attribute a; a.kind = ir::Attribute::Kind::Floats; a.floats = std::move(v); return a; }
 
 // Inputs are given to shape inference as constants when `const_inputs` is true
-// (so shape-input ops like Reshape can infer fully), else as graph inputs.
-inline std::vector<Tensor> run_node(const NodeSpec& spec, bool const_inputs = true) {
+// (so shape-input ops like Reshape can infer fully), else as graph inputs. The
+// kernel comes from `registry`, or the CPU backend's table when null.
+inline std::vector<Tensor> run_node(const NodeSpec& spec, bool const_inputs = true,
+                                    const backend::KernelRegistry* registry = nullptr) {
   ir::Graph g;
   g.opsets[""] = spec.opset;
   ir::Node node;
@@ -60,8 +63,8 @@ inline std::vector<Tensor> run_node(const NodeSpec& spec, bool const_inputs = tr
   g.add_node(node);
   ir::infer_node(g, g.nodes[0]);
 
-  const auto* factory = backend::cpu_backend().kernels().find(spec.op);
-  if (!factory) throw Error(ErrorCode::Unsupported, "no CPU kernel for " + spec.op);
+  const auto* factory = (registry ? *registry : backend::cpu_backend().kernels()).find(spec.op);
+  if (!factory) throw Error(ErrorCode::Unsupported, std::string(registry ? "no reference" : "no CPU") + " kernel for " + spec.op);
   auto kernel = (*factory)(g.nodes[0], g);
   std::vector<const Tensor*> ins;
   for (const Tensor& t : spec.inputs) ins.push_back(t.defined() ? &t : nullptr);
@@ -135,6 +138,17 @@ inline std::vector<ir::Value> infer_only(const std::string& op, const std::vecto
   std::vector<ir::Value> outs;
   for (ir::ValueId id : g.nodes[0].outputs) outs.push_back(g.value(id));
   return outs;
+}
+
+// Expects fn to throw kiln::Error with this code and a message containing `part`.
+inline void expect_error(const std::function<void()>& fn, ErrorCode code, const std::string& part = "n0") {
+  try {
+    fn();
+    ADD_FAILURE() << "expected kiln::Error(" << to_string(code) << ") containing '" << part << "'";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace kiln::test

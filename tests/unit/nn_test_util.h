@@ -71,60 +71,11 @@ inline std::vector<Tensor> run_ref(const NodeSpec& spec) {
     backend::register_cpu_nn(r);
     return r;
   }();
-  ir::Graph g;
-  g.opsets[""] = spec.opset;
-  ir::Node node;
-  node.name = "n0";
-  node.op_type = spec.op;
-  node.attrs = spec.attrs;
-  for (size_t i = 0; i < spec.inputs.size(); ++i) {
-    const Tensor& t = spec.inputs[i];
-    if (!t.defined()) { node.inputs.push_back(ir::k_no_value); continue; }
-    ir::Value v;
-    v.name = "in" + std::to_string(i);
-    v.dtype = t.dtype();
-    v.shape = ir::to_sym(t.shape());
-    v.constant = t;
-    node.inputs.push_back(g.add_value(v));
-  }
-  for (int i = 0; i < spec.num_outputs; ++i) {
-    ir::Value v;
-    v.name = "out" + std::to_string(i);
-    node.outputs.push_back(g.add_value(v));
-  }
-  g.add_node(node);
-  ir::infer_node(g, g.nodes[0]);
-  const auto* factory = registry.find(spec.op);
-  if (!factory) throw Error(ErrorCode::Unsupported, "no reference kernel for " + spec.op);
-  auto kernel = (*factory)(g.nodes[0], g);
-  std::vector<const Tensor*> ins;
-  for (const Tensor& t : spec.inputs) ins.push_back(t.defined() ? &t : nullptr);
-  std::vector<Tensor> outs(static_cast<size_t>(spec.num_outputs));
-  backend::KernelContext ctx(g.nodes[0], spec.opset, ins, outs,
-                             [](size_t, DataType dt, const Shape& s) { return Tensor::empty(dt, s); }, nullptr);
-  kernel->run(ctx);
-  for (size_t i = 0; i < outs.size(); ++i) {
-    const ir::Value& v = g.value(g.nodes[0].outputs[i]);
-    EXPECT_EQ(v.dtype, outs[i].dtype()) << spec.op << " output " << i << " dtype";
-    if (v.shape && ir::shape_known(*v.shape)) {
-      EXPECT_EQ(ir::to_shape(*v.shape), outs[i].shape()) << spec.op << " output " << i << ": inferred shape differs";
-    }
-  }
-  return outs;
+  return run_node(spec, true, &registry);
 }
 
 
 inline ir::Dim sym(const std::string& s) { return ir::Dim::sym(s); }
 
-// Expects fn to throw kiln::Error with `code` whose message contains `needle`.
-inline void expect_error(const std::function<void()>& fn, ErrorCode code, const std::string& needle) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected kiln::Error containing '" << needle << "'";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
 
 }  // namespace kiln::test::nn

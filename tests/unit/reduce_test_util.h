@@ -50,16 +50,6 @@ inline void expect_ints(const Tensor& got, const Shape& shape, const std::vector
   EXPECT_EQ(g, want) << what;
 }
 
-// Expects fn to throw kiln::Error with `code` whose message contains `needle`.
-inline void expect_error(const std::function<void()>& fn, ErrorCode code, const std::string& needle) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected kiln::Error containing '" << needle << "'";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
 
 
 template <typename T>

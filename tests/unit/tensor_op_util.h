@@ -66,16 +66,6 @@ inline int64_t ravel(const std::vector<int64_t>& idx, const Shape& shape) {
   return flat;
 }
 
-// Expects fn to throw kiln::Error with this code and a message containing `part`.
-inline void expect_error(const std::function<void()>& fn, ErrorCode code, const std::string& part = "n0") {
-  try {
-    fn();
-    ADD_FAILURE() << "expected kiln::Error(" << to_string(code) << ") containing '" << part << "'";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-  }
-}
 
 inline ir::Attribute attr_tensor(const Tensor& t) {
   ir::Attribute a;

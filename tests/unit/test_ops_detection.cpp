@@ -12,7 +12,6 @@ namespace kiln::test {
 namespace {
 
 using rq::expect_close;
-using rq::expect_error;
 using rq::expect_ints;
 
 // ---- NonMaxSuppression ----

@@ -9,7 +9,6 @@ namespace {
 
 using nn::expect_close;
 using nn::run_ref;
-using nn::expect_error;
 using nn::rnd;
 using nn::rnd_f32;
 

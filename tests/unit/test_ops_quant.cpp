@@ -12,7 +12,6 @@ namespace kiln::test {
 namespace {
 
 using rq::expect_close;
-using rq::expect_error;
 using rq::expect_ints;
 
 Tensor i8(Shape s, std::vector<int8_t> v) { return rq::typed<int8_t>(DataType::Int8, std::move(s), v); }

@@ -10,7 +10,6 @@ namespace kiln::test {
 namespace {
 
 using rq::expect_close;
-using rq::expect_error;
 using rq::expect_ints;
 
 // Values in {-2, ..., 2}, so most slices have ties.
