@@ -38,7 +38,14 @@ struct BuildConfig {
   int optimization_level = 3;  // 0: no graph passes; 1+: folding, fusions
   bool weight_streaming = false;
   bool weightless = false;     // store no weights; refit from the model on load
-  std::string device = "cpu";  // "cpu" or "cuda[:N]"
+  // "cpu" or "cuda[:N]": the device the engine runs on; nodes its backend
+  // lacks run on the CPU inside the same engine. Only the device kind enters
+  // the cache key (the backend fingerprint names the GPU model), so an engine
+  // built on cuda:0 serves cuda:1 of the same model.
+  std::string device = "cpu";
+  // Threads of the CPU kernels, for timing them at build time and running
+  // them after (SessionOptions::threads overrides the latter); 0 = all cores.
+  int cpu_threads = 0;
 
   // ---- not invariant: do not change the engine ----
   std::function<void(const BuildProgress&)> on_progress;

@@ -21,6 +21,13 @@ struct TensorSpec {
   Shape min, opt, max;         // the profile range for inputs (empty when static)
 };
 
+// A node that runs on the CPU in an engine built for a device.
+struct NodePlacement {
+  std::string node;
+  std::string op_type;
+  std::string reason;  // why: the device lacks the op (its reason), or a shape computation read on the host
+};
+
 class Engine {
  public:
   Engine() = default;
@@ -50,6 +57,9 @@ class Engine {
   // lacks it or its dtype or shape differs.
   Engine refit(const class Model& model) const;
   bool needs_output_allocator() const;  // some output shape depends on data
+  // Nodes placed on the CPU in an engine built for a device (empty for CPU
+  // engines), in execution order; copies between memories are not listed.
+  std::vector<NodePlacement> host_nodes() const;
 
   std::shared_ptr<const detail::EngineData> data() const { return m_data; }
 

@@ -25,6 +25,7 @@ struct UnsupportedNode {
   std::string node;
   std::string op_type;
   std::string reason;
+  bool cpu_fallback = false;  // a device lacks it but the CPU runs it (inside the same engine)
 };
 
 class Model {
@@ -39,8 +40,10 @@ class Model {
   std::map<std::string, int> op_histogram() const;      // op type → node count
   size_t num_nodes() const;
   size_t weights_bytes() const;
-  // Nodes the named backend ("cpu", "cuda") cannot run, and why.
-  std::vector<UnsupportedNode> unsupported(const std::string& backend = "cpu") const;
+  // Nodes the device ("cpu", "cuda", "cuda:1") cannot run, and why, as the
+  // model stands before optimization (`kiln info`); an engine built for it
+  // runs those the CPU can on the CPU (Engine::host_nodes() after the build).
+  std::vector<UnsupportedNode> unsupported(const std::string& device = "cpu") const;
 
   std::shared_ptr<const detail::ModelData> data() const { return m_data; }
 

@@ -1,7 +1,13 @@
-// A Session runs an Engine. It owns the per-run state (memory arena, kernel
-// instances, per-shape plans). Threading: one run at a time per Session (calls
-// are serialized by an internal mutex); for concurrency make one Session per
-// thread over the same Engine, which is shared read-only.
+// A Session runs an Engine on one device. It keeps input binding, checks and
+// policy; the per-shape state (kernel instances, arenas with fixed input and
+// output buffers, streams) lives in execution contexts it keeps in an LRU, one
+// per input shape, as TensorRT's Engine -> ExecutionContext split. The
+// engine's weights are uploaded once per engine and device and shared by every
+// Session on that device.
+// Threading: one run at a time per Session (runs are serialized by a mutex);
+// stats() and profile() take a separate lock and answer while a run is in
+// flight. For concurrency make one Session per thread over the same Engine,
+// which is shared read-only.
 #pragma once
 
 #include <memory>
@@ -25,18 +31,53 @@ struct NodeProfile {
   std::string op_type;  // "Conv", "com.kiln.FusedConv", ...
   std::string kernel;   // the candidate that ran: "reference", "onednn", ...
   int64_t runs = 0;     // runs in which the node finished
-  double total_ms = 0;  // wall time inside the kernel, summed over runs
+  double total_ms = 0;  // time inside the kernel, summed over runs: device time
+                        // (events) on a GPU, wall time on the CPU
+  std::string device;   // "cpu", "cuda:0": where the node ran
 };
 
 struct SessionOptions {
-  // Per-input-shape plans kept (each holds an arena); least recently used go.
+  // Per-input-shape execution contexts kept (each holds its arenas); least
+  // recently used go.
   size_t max_shape_plans = 8;
-  // Threads the CPU kernels (oneDNN) use for this Session's runs; 0 = all cores
+  // The device to run on: "" = the engine's device kind, index 0; "cuda:1"
+  // runs an engine built for cuda on the second GPU (any GPU of the model
+  // the engine was built for).
+  std::string device;
+  // Threads of the CPU kernels (oneDNN) in this Session's runs: -1 = what the
+  // engine was built and timed with (BuildConfig::cpu_threads), 0 = all cores
   // (or OMP_NUM_THREADS when set).
-  int threads = 0;
-  // Time every node of every run (two clock reads per node); read with
-  // Session::profile().
+  int threads = -1;
+  // Time every node of every run (device events on a GPU, two clock reads on
+  // the CPU); read with Session::profile().
   bool profile = false;
+  // Time each run's compute on the device (two events per run) into
+  // SessionStats::last (host enqueue time is measured always).
+  bool time_runs = false;
+};
+
+struct RunOptions {
+  // Return outputs in the session's device memory (no host round trip)
+  // instead of host memory. Each output is a fresh tensor the caller owns.
+  bool outputs_on_device = false;
+};
+
+// Where the last run's time went, as trtexec reports it.
+struct RunTiming {
+  double enqueue_ms = 0;  // host time to bind, copy in, submit every kernel and copy out (before waiting)
+  double device_ms = 0;   // compute on the device, inputs copied in to outputs ready (SessionOptions::time_runs)
+  double total_ms = 0;    // the whole call, waiting included
+};
+
+// What a Session holds, for inspection while it serves.
+struct SessionStats {
+  Device device;
+  size_t contexts = 0;          // execution contexts (input shapes) kept
+  size_t device_bytes = 0;      // arenas of those contexts on the device
+  size_t weight_bytes = 0;      // the engine's weights on the device (shared with other Sessions)
+  uint64_t runs = 0;
+  uint64_t context_misses = 0;  // runs that had to make a context (a new input shape)
+  RunTiming last;               // of the last finished run
 };
 
 class Session {
@@ -47,14 +88,20 @@ class Session {
   Session& operator=(Session&&) noexcept;
 
   // Binds inputs by name and returns the outputs in the engine's output order.
-  // kiln::Error(InvalidArgument) naming the tensor for a missing or unknown
-  // input, a dtype mismatch, or a shape outside the engine's profile.
-  std::vector<NamedTensor> run(const std::map<std::string, Tensor>& inputs);
+  // Inputs may be in host memory or on the session's device (read there with
+  // no copy). kiln::Error(InvalidArgument) naming the tensor for a missing or
+  // unknown input, a dtype mismatch, a shape outside the engine's profile or a
+  // tensor on another device; (OutOfMemory) when the device is full, after
+  // which the Session stays usable.
+  std::vector<NamedTensor> run(const std::map<std::string, Tensor>& inputs, const RunOptions& options = {});
 
   const Engine& engine() const;
+  Device device() const;
+  SessionStats stats() const;
 
-  // Per-node times for the most recently run input shape, in execution order;
-  // empty unless SessionOptions::profile. reset_profile() zeroes them.
+  // Per-node times for the most recently run input shape, in execution order,
+  // as of the last finished run; empty unless SessionOptions::profile.
+  // reset_profile() zeroes them.
   std::vector<NodeProfile> profile() const;
   void reset_profile();
 

@@ -51,8 +51,12 @@ struct Device {
   DeviceKind kind = DeviceKind::CPU;
   int index = 0;
   bool operator==(const Device&) const = default;
+  bool is_host() const { return kind == DeviceKind::CPU; }
   std::string str() const;  // "cpu", "cuda:0"
+  // "cpu", "cuda" (= cuda:0), "cuda:N"; kiln::Error(InvalidArgument) otherwise.
+  static Device parse(std::string_view text);
 };
+std::string_view device_kind_name(DeviceKind kind);  // "cpu", "cuda"
 
 class Tensor {
  public:
@@ -79,7 +83,9 @@ class Tensor {
   template <typename T> T* data() { return static_cast<T*>(m_data); }
   template <typename T> const T* data() const { return static_cast<const T*>(m_data); }
 
-  // Deep copy into fresh host memory (host tensors only).
+  bool on_host() const { return m_device.is_host(); }
+  // Deep copy into fresh host memory (host tensors only; see kiln/device.h for
+  // copies between devices).
   Tensor clone() const;
   // Same storage, another shape of the same element count.
   Tensor reshaped(Shape shape) const;
@@ -92,11 +98,13 @@ class Tensor {
   std::shared_ptr<void> m_storage;
 };
 
+[[noreturn]] void throw_invalid_argument(const std::string& what);  // kiln::Error(InvalidArgument)
+
 template <typename T>
 Tensor Tensor::from_vector(DataType dtype, Shape shape, const std::vector<T>& values) {
   Tensor t = empty(dtype, std::move(shape));
   if (static_cast<size_t>(t.numel()) != values.size() || sizeof(T) != dtype_size(dtype))
-    throw std::invalid_argument("Tensor::from_vector: size or dtype mismatch");
+    throw_invalid_argument("Tensor::from_vector: size or dtype mismatch");
   std::copy(values.begin(), values.end(), t.data<T>());
   return t;
 }

@@ -37,7 +37,8 @@ std::vector<std::string> BuildConfig::invariant_fields() const {
   f.push_back("optimization_level=" + std::to_string(optimization_level));
   f.push_back(std::string("weight_streaming=") + (weight_streaming ? "1" : "0"));
   f.push_back(std::string("weightless=") + (weightless ? "1" : "0"));
-  f.push_back("device=" + device);
+  f.push_back("device=" + std::string(device_kind_name(Device::parse(device).kind)));
+  f.push_back("cpu_threads=" + std::to_string(cpu_threads));
   return f;
 }
 
@@ -46,10 +47,6 @@ namespace {
 // Weights a weightless engine leaves out: float tensors big enough to matter.
 // Small integer constants (shapes, axes) stay: shape inference needs them.
 bool is_refittable_weight(const Tensor& t) { return dtype_is_float(t.dtype()) && t.nbytes() >= 1024; }
-
-std::string backend_of(const std::string& device) {
-  return device.substr(0, device.find(':'));
-}
 
 void report(const BuildConfig& c, const char* stage, double fraction) {
   if (c.on_progress) c.on_progress({stage, fraction});
@@ -103,19 +100,26 @@ void apply_profiles(ir::Graph& g, const BuildConfig& config, std::vector<TensorS
 
 Engine build_engine(const Model& model, const BuildConfig& config) {
   if (!model.data()) throw Error(ErrorCode::InvalidArgument, "build_engine: empty model");
-  const std::string backend_name = backend_of(config.device);
-  backend::Backend& be = backend::backend_by_name(backend_name);
-  if (backend_name == "cpu" && config.precision != Precision::FP32)
+  const Device device = Device::parse(config.device);
+  if (device.is_host() && config.precision != Precision::FP32)
     throw Error(ErrorCode::Unsupported, "the cpu backend builds fp32 engines only (asked for " +
                                             std::string(precision_name(config.precision)) + ")");
-  if (config.weight_streaming && backend_name == "cpu")
+  if (config.precision != Precision::FP32)
+    throw Error(ErrorCode::Unsupported, "reduced precision (" + std::string(precision_name(config.precision)) +
+                                            ") is not built yet; build fp32");
+  if (config.weight_streaming && device.is_host())
     throw Error(ErrorCode::Unsupported, "weight streaming needs a GPU device");
+  if (config.weight_streaming) throw Error(ErrorCode::Unsupported, "weight streaming is not built yet");
+  if (config.cpu_threads < 0) throw Error(ErrorCode::InvalidArgument, "cpu_threads must be >= 0");
+  backend::Backend& be = backend::backend_for(device);
 
   auto e = std::make_shared<detail::EngineData>();
-  e->backend = backend_name;
+  e->backend = be.name();
   e->fingerprint = be.fingerprint();
   e->producer = std::string("kiln ") + KILN_VERSION;
   e->config = config.invariant_fields();
+  e->optimization_level = config.optimization_level;
+  e->cpu_threads = config.cpu_threads;
   e->weightless = config.weightless;
   ir::Graph& g = e->graph;
   g = model.data()->graph;
@@ -123,7 +127,7 @@ Engine build_engine(const Model& model, const BuildConfig& config) {
   report(config, "profiles", 0.05);
   apply_profiles(g, config, e->inputs);
 
-  report(config, "shape inference and constant folding", 0.1);
+  report(config, "shape inference, folding, fusion and placement", 0.1);
   // A weightless engine must not bake weight values into anything: passes see
   // the weights as opaque inputs (no BN folding into them, no folding through
   // them), and the data comes back after, for this in-memory engine only.
@@ -135,11 +139,22 @@ Engine build_engine(const Model& model, const BuildConfig& config) {
         v.constant.reset();
       }
   }
+  builder::PartitionResult placed;
   try {
-    builder::optimize(g, config.optimization_level, backend_name);
+    placed = builder::optimize(g, config.optimization_level, be);
   } catch (const Error& err) {
     throw err.with_context(model.path());
   }
+  if (!placed.unsupported.empty()) {
+    std::string msg = model.path() + ": " + std::to_string(placed.unsupported.size()) + " node(s) cannot run on " +
+                      be.name() + (device.is_host() ? "" : " or the cpu") + ":";
+    for (size_t i = 0; i < std::min<size_t>(placed.unsupported.size(), 5); ++i) msg += "\n  " + placed.unsupported[i];
+    if (placed.unsupported.size() > 5) msg += "\n  ...";
+    throw Error(ErrorCode::Unsupported, msg);
+  }
+  if (placed.fallbacks > 0)
+    log_info(std::to_string(placed.fallbacks) + " node(s) run on the cpu, which " + be.name() +
+             " lacks (kiln info lists them); " + std::to_string(placed.transfers) + " copies between memories");
   for (ir::Value& v : g.values) {
     auto it = held_weights.find(v.name);
     if (it == held_weights.end()) continue;
@@ -148,23 +163,10 @@ Engine build_engine(const Model& model, const BuildConfig& config) {
   }
 
   report(config, "kernel selection", 0.6);
-  std::vector<std::string> unsupported;
-  for (const ir::Node& n : g.nodes) {
-    std::string why;
-    if (!be.supports(g, n, &why)) unsupported.push_back(n.label() + ": " + why);
-  }
-  if (!unsupported.empty()) {
-    std::string msg = model.path() + ": " + std::to_string(unsupported.size()) + " node(s) cannot run on " +
-                      backend_name + ":";
-    for (size_t i = 0; i < std::min<size_t>(unsupported.size(), 5); ++i) msg += "\n  " + unsupported[i];
-    if (unsupported.size() > 5) msg += "\n  ...";
-    throw Error(ErrorCode::Unsupported, msg);
-  }
-
   bool inputs_static = true;
   for (ir::ValueId id : g.inputs) inputs_static &= ir::shape_known(*g.value(id).shape);
   if (config.optimization_level >= 1) {
-    const builder::SelectionStats sel = builder::select_kernels(g, be, config.timing_cache);
+    const builder::SelectionStats sel = builder::select_kernels(g, be, config.timing_cache, config.cpu_threads);
     if (sel.nodes)
       log_info("kernel selection: " + std::to_string(sel.nodes) + " choices, " + std::to_string(sel.from_cache) +
                " from the timing cache, " + std::to_string(sel.timed) + " timed in " +
@@ -173,7 +175,7 @@ Engine build_engine(const Model& model, const BuildConfig& config) {
 
   report(config, "memory plan", 0.8);
   if (inputs_static) {
-    e->plan = builder::plan_memory(g);
+    e->plan = builder::plan_memory(g, be);
     e->plan_valid = true;
   }
   for (ir::ValueId id : g.outputs) {

@@ -18,10 +18,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string backend_fingerprint(const BuildConfig& config) {
-  const std::string name = config.device.substr(0, config.device.find(':'));
-  return backend::backend_by_name(name).fingerprint();
-}
+std::string backend_fingerprint(const BuildConfig& config) { return backend::backend_for(config.device).fingerprint(); }
 
 CacheEntry entry_of(const Engine& engine, const std::vector<uint8_t>& bytes) {
   CacheEntry e;

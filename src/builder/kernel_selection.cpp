@@ -2,9 +2,11 @@
 
 #include <chrono>
 #include <limits>
+#include <map>
 #include <random>
 #include <sstream>
 
+#include "builder/partition.h"
 #include "core/dispatch.h"
 #include "core/log.h"
 #include "kiln/error.h"
@@ -41,23 +43,37 @@ bool inputs_known(const ir::Graph& g, const ir::Node& n) {
 }
 
 // Inputs to time with: constants as they are, the rest small random values
-// (zeros for integer inputs, which are often indices).
-std::vector<Tensor> timing_inputs(const ir::Graph& g, const ir::Node& n) {
+// (zeros for integer inputs, which are often indices), each in the memory the
+// kernel reads it from.
+std::vector<Tensor> timing_inputs(const ir::Graph& g, const ir::Node& n, backend::Backend& be,
+                                  backend::Stream& stream) {
   std::mt19937 rng(42);
   std::uniform_real_distribution<float> u(-1.f, 1.f);
   std::vector<Tensor> out;
-  for (ir::ValueId v : n.inputs) {
+  for (size_t k = 0; k < n.inputs.size(); ++k) {
+    const ir::ValueId v = n.inputs[k];
     if (v == ir::k_no_value) { out.emplace_back(); continue; }
     const ir::Value& val = g.value(v);
-    if (val.constant) { out.push_back(*val.constant); continue; }
-    Tensor t = Tensor::empty(val.dtype, ir::to_shape(*val.shape));
-    if (dtype_is_float(val.dtype))
-      dispatch_float(val.dtype, "timing input", [&](auto tag) {
-        using T = decltype(tag);
-        for (int64_t i = 0; i < t.numel(); ++i) t.data<T>()[i] = T(u(rng));
-      });
+    Tensor t;
+    if (val.constant) {
+      t = *val.constant;
+    } else {
+      t = Tensor::empty(val.dtype, ir::to_shape(*val.shape));
+      if (dtype_is_float(val.dtype))
+        dispatch_float(val.dtype, "timing input", [&](auto tag) {
+          using T = decltype(tag);
+          for (int64_t i = 0; i < t.numel(); ++i) t.data<T>()[i] = T(u(rng));
+        });
+    }
+    const bool host = be.device().is_host() || be.host_input(n, k);
+    if (!host) {
+      Tensor d = be.empty(t.dtype(), t.shape());
+      be.copy(d.raw(), d.device(), t.raw(), t.device(), t.nbytes(), stream);
+      t = d;
+    }
     out.push_back(t);
   }
+  stream.synchronize();
   return out;
 }
 
@@ -67,19 +83,23 @@ struct Timed {
   double best_ms = std::numeric_limits<double>::infinity();
 };
 
+struct Bench {
+  backend::Backend& be;
+  backend::Stream& stream;
+  const ir::Graph& g;
+  const ir::Node& n;
+  std::vector<const Tensor*> ins;
+};
+
 // One run of a candidate; false (and the kernel dropped) when it refuses.
-bool run_once(Timed& c, const ir::Graph& g, const ir::Node& n, const std::vector<const Tensor*>& ins,
-              double* ms) {
+bool run_once(Timed& c, const Bench& b, double* ms) {
   try {
-    std::vector<Tensor> outs(n.outputs.size());
-    backend::KernelContext ctx(n, g.opset(n.domain), ins, outs,
-                               [](size_t, DataType dt, const Shape& s) { return Tensor::empty(dt, s); }, nullptr);
-    const auto t0 = Clock::now();
-    c.kernel->run(ctx);
-    if (ms) *ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    std::vector<Tensor> outs;
+    const double t = b.be.time_ms(b.stream, [&] { outs = backend::run_node(b.be, *c.kernel, b.g, b.n, b.ins, &b.stream); });
+    if (ms) *ms = t;
     return true;
   } catch (const std::exception& e) {
-    log_debug(n.label() + ": candidate '" + c.name + "' refused while timing: " + e.what());
+    log_debug(b.n.label() + ": candidate '" + c.name + "' refused while timing: " + e.what());
     c.kernel.reset();
     c.best_ms = std::numeric_limits<double>::infinity();
     return false;
@@ -87,19 +107,17 @@ bool run_once(Timed& c, const ir::Graph& g, const ir::Node& n, const std::vector
 }
 
 // Best time of each candidate (+inf for those that refuse), see k_min_rounds.
-std::vector<Timed> time_candidates(const backend::KernelRegistry& registry, const std::vector<std::string>& names,
-                                   const ir::Graph& g, const ir::Node& n, const std::vector<Tensor>& inputs) {
-  std::vector<const Tensor*> ins;
-  for (const Tensor& t : inputs) ins.push_back(t.defined() ? &t : nullptr);
+std::vector<Timed> time_candidates(const std::vector<std::string>& names, const Bench& b) {
+  const backend::KernelRegistry& registry = b.be.kernels();
   std::vector<Timed> cands;
   for (const std::string& name : names) {
     Timed c{name, nullptr};
     try {
-      c.kernel = (*registry.find(n.op_type, name))(n, g);
+      c.kernel = (*registry.find(b.n.op_type, name))(b.n, b.g);
     } catch (const std::exception& e) {
-      log_debug(n.label() + ": candidate '" + name + "' refused: " + e.what());
+      log_debug(b.n.label() + ": candidate '" + name + "' refused: " + e.what());
     }
-    if (c.kernel) run_once(c, g, n, ins, nullptr);  // warm-up: primitive creation, caches
+    if (c.kernel) run_once(c, b, nullptr);  // warm-up: primitive creation, caches
     cands.push_back(std::move(c));
   }
   const auto start = Clock::now();
@@ -110,7 +128,7 @@ std::vector<Timed> time_candidates(const backend::KernelRegistry& registry, cons
     bool any = false;
     for (Timed& c : cands) {
       double ms = 0;
-      if (!c.kernel || !run_once(c, g, n, ins, &ms)) continue;
+      if (!c.kernel || !run_once(c, b, &ms)) continue;
       c.best_ms = std::min(c.best_ms, ms);
       any = true;
     }
@@ -164,14 +182,22 @@ std::string kernel_signature(const ir::Graph& g, const ir::Node& n, const backen
   return os.str();
 }
 
-SelectionStats select_kernels(ir::Graph& g, backend::Backend& be, TimingCache* cache) {
+std::string timing_device(const backend::Backend& backend, int cpu_threads) {
+  std::string d = backend.fingerprint();
+  if (backend.device().is_host()) d += " threads=" + std::to_string(cpu_threads);
+  return d;
+}
+
+SelectionStats select_kernels(ir::Graph& g, backend::Backend& primary, TimingCache* cache, int cpu_threads) {
   SelectionStats stats;
-  const std::string device = be.fingerprint();
   const auto start = Clock::now();
+  std::map<const backend::Backend*, std::unique_ptr<backend::Stream>> streams;
   for (ir::Node& n : g.nodes) {
+    backend::Backend& be = backend_of(n, primary);
     const std::vector<std::string> names = be.kernels().candidates(n.op_type);
     if (names.size() < 2 || !inputs_known(g, n)) continue;
     ++stats.nodes;
+    const std::string device = timing_device(be, cpu_threads);
     const std::string sig = kernel_signature(g, n, be.kernels());
     std::string choice;
     if (cache) {
@@ -184,8 +210,14 @@ SelectionStats select_kernels(ir::Graph& g, backend::Backend& be, TimingCache* c
       }
     }
     if (choice.empty()) {
+      auto& stream = streams[&be];
+      if (!stream) stream = be.create_stream(backend::StreamConfig{cpu_threads});
+      backend::RunScope scope(*stream);
+      const std::vector<Tensor> inputs = timing_inputs(g, n, be, *stream);
+      Bench bench{be, *stream, g, n, {}};
+      for (const Tensor& t : inputs) bench.ins.push_back(t.defined() ? &t : nullptr);
       double best_ms = std::numeric_limits<double>::infinity();
-      for (const Timed& c : time_candidates(be.kernels(), names, g, n, timing_inputs(g, n))) {
+      for (const Timed& c : time_candidates(names, bench)) {
         if (c.best_ms == std::numeric_limits<double>::infinity()) continue;
         if (cache) cache->record(sig, device, c.name, c.best_ms);
         if (c.best_ms < best_ms) {

@@ -19,9 +19,15 @@ struct SelectionStats {
   double timing_seconds = 0;
 };
 
-// Nodes need known input shapes; others keep the preferred candidate.
-// `cache` may be null (time everything, remember nothing).
-SelectionStats select_kernels(ir::Graph& graph, backend::Backend& backend, TimingCache* cache);
+// Nodes need known input shapes; others keep the preferred candidate. Each
+// node is timed on the backend that runs it (builder/partition.h): inputs in
+// that device's memory, on a stream of it, with device events where it has
+// them, and CPU kernels at `cpu_threads` (0 = all cores), the count the engine
+// will run with. `cache` may be null (time everything, remember nothing).
+SelectionStats select_kernels(ir::Graph& graph, backend::Backend& primary, TimingCache* cache, int cpu_threads = 0);
+
+// The timing cache's device key for kernels of `backend` run at `cpu_threads`.
+std::string timing_device(const backend::Backend& backend, int cpu_threads);
 
 // The timing-cache key of a node: op, input dtypes and shapes, attributes,
 // and the backend's candidates for the op, so that a kiln with a new

@@ -84,9 +84,31 @@ std::string shape_str(const Shape& shape) {
   return s + "]";
 }
 
+std::string_view device_kind_name(DeviceKind kind) { return kind == DeviceKind::CPU ? "cpu" : "cuda"; }
+
 std::string Device::str() const {
   return kind == DeviceKind::CPU ? "cpu" : "cuda:" + std::to_string(index);
 }
+
+Device Device::parse(std::string_view text) {
+  const auto bad = [&] {
+    return Error(ErrorCode::InvalidArgument, "device '" + std::string(text) + "': expected cpu, cuda or cuda:N");
+  };
+  if (text == "cpu") return Device{DeviceKind::CPU, 0};
+  if (text.substr(0, 4) != "cuda") throw bad();
+  Device d{DeviceKind::CUDA, 0};
+  if (text.size() == 4) return d;
+  if (text[4] != ':' || text.size() == 5 || text.size() > 9) throw bad();
+  int index = 0;
+  for (char c : text.substr(5)) {
+    if (c < '0' || c > '9') throw bad();
+    index = index * 10 + (c - '0');
+  }
+  d.index = index;
+  return d;
+}
+
+void throw_invalid_argument(const std::string& what) { throw Error(ErrorCode::InvalidArgument, what); }
 
 Tensor Tensor::empty(DataType dtype, Shape shape) {
   if (!dtype_is_supported(dtype))

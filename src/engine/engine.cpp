@@ -39,6 +39,18 @@ const std::vector<TensorSpec>& Engine::outputs() const { return checked(m_data).
 const std::string& Engine::backend() const { return checked(m_data).backend; }
 const std::string& Engine::fingerprint() const { return checked(m_data).fingerprint; }
 const std::string& Engine::producer() const { return checked(m_data).producer; }
+std::vector<NodePlacement> Engine::host_nodes() const {
+  std::vector<NodePlacement> out;
+  for (const ir::Node& n : checked(m_data).graph.nodes) {
+    const ir::Attribute* d = n.attr("kiln.device");
+    if (!d || d->s != "cpu") continue;
+    const ir::Attribute* why = n.attr("kiln.fallback");
+    out.push_back({n.name, n.domain.empty() ? n.op_type : n.domain + "." + n.op_type,
+                   why ? why->s : "shape computation, read on the host"});
+  }
+  return out;
+}
+
 size_t Engine::num_nodes() const { return checked(m_data).graph.nodes.size(); }
 bool Engine::weightless() const { return checked(m_data).weightless; }
 bool Engine::needs_output_allocator() const { return checked(m_data).needs_output_allocator; }

@@ -17,6 +17,8 @@ struct EngineData {
   std::string fingerprint;  // backend fingerprint at build time
   std::string producer;     // "kiln <version>"
   std::vector<std::string> config;  // BuildConfig::invariant_fields() at build time
+  int optimization_level = 3;       // the passes a specialization at run time repeats
+  int cpu_threads = 0;              // CPU kernels were timed (and run) with this many threads; 0 = all
   bool plan_valid = false;  // plan covers the graph's (fully static) shapes
   engine::MemoryPlan plan;
   bool weightless = false;

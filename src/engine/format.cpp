@@ -51,16 +51,20 @@ std::vector<TensorSpec> get_specs(ByteReader& r) {
 std::vector<uint8_t> write_engine(const detail::EngineData& e) {
   ByteWriter p;
   p.put<uint32_t>((e.plan_valid ? 1u : 0u) | (e.weightless ? 2u : 0u) | (e.needs_output_allocator ? 4u : 0u));
+  p.put<int32_t>(e.optimization_level);
+  p.put<int32_t>(e.cpu_threads);
   p.put<uint64_t>(e.config.size());
   for (const auto& c : e.config) p.put_str(c);
   put_specs(p, e.inputs);
   put_specs(p, e.outputs);
   if (e.plan_valid) {
     p.put<uint64_t>(e.plan.arena_bytes);
+    p.put<uint64_t>(e.plan.host_arena_bytes);
     p.put<uint64_t>(e.plan.naive_bytes);
     p.put<uint64_t>(e.plan.slots.size());
     for (const auto& [v, slot] : e.plan.slots) {
       p.put<int32_t>(v);
+      p.put<uint8_t>(static_cast<uint8_t>(slot.arena));
       p.put<uint64_t>(slot.offset);
       p.put<uint64_t>(slot.bytes);
     }
@@ -118,25 +122,31 @@ detail::EngineData read_engine(const uint8_t* data, size_t size, const std::stri
   e.plan_valid = flags & 1u;
   e.weightless = flags & 2u;
   e.needs_output_allocator = flags & 4u;
+  e.optimization_level = p.get<int32_t>();
+  e.cpu_threads = p.get<int32_t>();
+  if (e.optimization_level < 0 || e.optimization_level > 3 || e.cpu_threads < 0) p.fail("implausible build settings");
   e.config.resize(p.get_count(4));
   for (auto& c : e.config) c = p.get_str();
   e.inputs = get_specs(p);
   e.outputs = get_specs(p);
   if (e.plan_valid) {
     e.plan.arena_bytes = p.get<uint64_t>();
+    e.plan.host_arena_bytes = p.get<uint64_t>();
     e.plan.naive_bytes = p.get<uint64_t>();
-    for (uint64_t i = 0, n = p.get_count(20); i < n; ++i) {
+    for (uint64_t i = 0, n = p.get_count(21); i < n; ++i) {
       const ir::ValueId v = p.get<int32_t>();
-      engine::MemoryPlan::Slot slot{p.get<uint64_t>(), p.get<uint64_t>()};
-      if (slot.offset > e.plan.arena_bytes || slot.bytes > e.plan.arena_bytes - slot.offset)
-        p.fail("memory plan slot outside the arena");
-      e.plan.slots[v] = slot;
+      const uint8_t arena = p.get<uint8_t>();
+      if (arena > 1) p.fail("memory plan slot in an unknown arena");
+      engine::MemoryPlan::Slot slot;
+      slot.arena = static_cast<engine::MemoryPlan::Arena>(arena);
+      slot.offset = p.get<uint64_t>();
+      slot.bytes = p.get<uint64_t>();
+      if (!e.plan.slots.emplace(v, slot).second) p.fail("memory plan names a value twice");
     }
   }
   e.graph = ir::read_graph(p, &e.weights);
   if (p.remaining()) p.fail("trailing bytes after the graph");
-  for (const auto& [v, slot] : e.plan.slots)
-    if (v < 0 || static_cast<size_t>(v) >= e.graph.values.size()) p.fail("memory plan names an unknown value");
+  if (e.plan_valid) engine::check_plan(e.graph, e.plan, label);
   return e;
 }
 

@@ -62,11 +62,13 @@ size_t Model::weights_bytes() const {
 }
 
 std::vector<UnsupportedNode> Model::unsupported(const std::string& backend_name) const {
-  backend::Backend& b = backend::backend_by_name(backend_name);
+  backend::Backend& b = backend::backend_for(backend_name);
   std::vector<UnsupportedNode> out;
   for (const auto& n : m_data->graph.nodes) {
     std::string why;
-    if (!b.supports(m_data->graph, n, &why)) out.push_back({n.name, n.op_type, why});
+    if (!b.supports(m_data->graph, n, &why))
+      out.push_back({n.name, n.op_type, why,
+                     !b.device().is_host() && backend::host_backend().supports(m_data->graph, n, nullptr)});
   }
   return out;
 }

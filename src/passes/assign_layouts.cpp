@@ -49,8 +49,9 @@ bool reads_layouts(const ir::Node& n, size_t i) {
 
 }  // namespace
 
-int assign_cpu_layouts(ir::Graph& g) {
+int assign_cpu_layouts(ir::Graph& g, const NodeFilter& mine) {
   for (ir::Node& n : g.nodes) {
+    if (mine && !mine(n)) continue;
     n.attrs.erase("kiln_out_layout");
     n.attrs.erase("kiln_in_layouts");
   }
@@ -65,10 +66,11 @@ int assign_cpu_layouts(ir::Graph& g) {
     if (p < 0 || is_input[v] || readers.is_output[v] || val.constant || readers.nodes[v].empty()) continue;
     if (!is_static_f32(g, static_cast<ir::ValueId>(v)) || val.shape->size() != 4) continue;
     ir::Node& prod = g.nodes[static_cast<size_t>(p)];
-    if (!writes_layouts(prod) || prod.outputs[0] != static_cast<ir::ValueId>(v)) continue;
+    if (!writes_layouts(prod) || prod.outputs[0] != static_cast<ir::ValueId>(v) || (mine && !mine(prod))) continue;
     bool all_aware = true;
     for (ir::NodeId r : readers.nodes[v]) {
       const ir::Node& rn = g.nodes[static_cast<size_t>(r)];
+      all_aware &= !mine || mine(rn);
       for (size_t i = 0; i < rn.inputs.size(); ++i)
         if (rn.inputs[i] == static_cast<ir::ValueId>(v)) all_aware &= reads_layouts(rn, i);
     }

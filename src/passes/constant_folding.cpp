@@ -54,16 +54,12 @@ bool fold_with_kernel(ir::Graph& g, const ir::Node& n) {
     if (v != ir::k_no_value && g.value(v).shape && ir::shape_known(*g.value(v).shape) &&
         shape_numel(ir::to_shape(*g.value(v).shape)) * std::max<size_t>(dtype_size(g.value(v).dtype), 1) > k_max_folded_bytes)
       return false;
-  backend::Backend& cpu = backend::cpu_backend();
-  const backend::KernelFactory* factory = cpu.kernels().find(n.op_type);
+  backend::Backend& host = backend::host_backend();
+  const backend::KernelFactory* factory = host.kernels().find(n.op_type);
   if (!factory || !(n.domain.empty() || n.domain == "com.kiln")) return false;
   std::vector<const Tensor*> ins;
   for (ir::ValueId v : n.inputs) ins.push_back(v == ir::k_no_value ? nullptr : &*g.value(v).constant);
-  std::vector<Tensor> outs(n.outputs.size());
-  backend::KernelContext ctx(n, g.opset(n.domain), ins, outs,
-                             [](size_t, DataType dt, const Shape& s) { return Tensor::empty(dt, s); },
-                             nullptr);
-  (*factory)(n, g)->run(ctx);
+  const std::vector<Tensor> outs = backend::run_node(host, *(*factory)(n, g), g, n, ins, nullptr);
   for (size_t i = 0; i < n.outputs.size(); ++i) {
     if (n.outputs[i] == ir::k_no_value) continue;
     if (!outs[i].defined()) return false;  // kernel left an optional output unwritten

@@ -9,7 +9,7 @@
 
 namespace kiln::passes {
 
-int fuse_conv(ir::Graph& g) {
+int fuse_conv(ir::Graph& g, const NodeFilter& can_run) {
   const int64_t opset = g.opset("");
   const Readers readers(g);
   std::vector<bool> dead(g.nodes.size(), false);
@@ -47,6 +47,7 @@ int fuse_conv(ir::Graph& g) {
     }
     f.outputs = {cur};
     ir::write_activation(f, act);
+    if (can_run && !can_run(f)) continue;
     replace_chain(g, dead, i, absorbed, std::move(f));
     ++fused;
   }
@@ -84,13 +85,13 @@ constexpr size_t k_min_expanded_bytes = size_t{8} << 20;
 // FusedConv(1x1, unit stride, no pads, group 1) whose only reader is a
 // FusedConv(depthwise 3x3, pads 1, stride 1 or 2) → FusedConvDw, whose oneDNN
 // kernel never writes the expanded tensor to memory.
-int fuse_conv_dw(ir::Graph& g) {
+int fuse_conv_dw(ir::Graph& g, const NodeFilter& mine) {
   const Readers readers(g);
   std::vector<bool> dead(g.nodes.size(), false);
   int fused = 0;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const ir::Node& pw = g.nodes[i];
-    const ir::Value* w = dead[i] ? nullptr : plain_fused_conv_weight(g, pw);
+    const ir::Value* w = dead[i] || (mine && !mine(pw)) ? nullptr : plain_fused_conv_weight(g, pw);
     if (!w) continue;
     const Shape ws = ir::to_shape(*w->shape);
     if (ws[2] != 1 || ws[3] != 1 || pw.attr_i("group", 1) != 1 || !ints_all(pw, "strides", 1) || !ints_all(pw, "pads", 0))
@@ -103,7 +104,7 @@ int fuse_conv_dw(ir::Graph& g) {
     if (r < 0 || dead[static_cast<size_t>(r)]) continue;
     const ir::Node& dw = g.nodes[static_cast<size_t>(r)];
     const ir::Value* wd = plain_fused_conv_weight(g, dw);
-    if (!wd || dw.inputs[0] != mid) continue;
+    if (!wd || dw.inputs[0] != mid || (mine && !mine(dw))) continue;
     const Shape wds = ir::to_shape(*wd->shape);
     const std::vector<int64_t> strides = dw.attr_ints("strides");
     const bool stride_ok = strides.size() == 2 && strides[0] == strides[1] && (strides[0] == 1 || strides[0] == 2);
@@ -114,6 +115,7 @@ int fuse_conv_dw(ir::Graph& g) {
     ir::Node f = pw;
     f.op_type = "FusedConvDw";
     f.attrs.clear();
+    keep_placement(pw, f);
     ir::write_activation(f, ir::read_activation(pw));
     ir::write_activation(f, ir::read_activation(dw), "dw_");
     ir::Attribute s;

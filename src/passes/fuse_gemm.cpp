@@ -26,7 +26,7 @@ ir::ValueId bias_of(const ir::Graph& g, const ir::Node& add, ir::ValueId x) {
 
 }  // namespace
 
-int fuse_gemm(ir::Graph& g) {
+int fuse_gemm(ir::Graph& g, const NodeFilter& can_run) {
   const int64_t opset = g.opset("");
   const Readers readers(g);
   std::vector<bool> dead(g.nodes.size(), false);
@@ -53,6 +53,7 @@ int fuse_gemm(ir::Graph& g) {
     if (bias != ir::k_no_value) f.inputs.push_back(bias);
     f.outputs = {cur};
     ir::write_activation(f, act);
+    if (can_run && !can_run(f)) continue;
     replace_chain(g, dead, i, absorbed, std::move(f));
     ++fused;
   }

@@ -28,6 +28,11 @@ ir::FusedActivation absorb_activation(const ir::Graph& g, const Readers& readers
   return act;
 }
 
+void keep_placement(const ir::Node& from, ir::Node& to) {
+  for (const char* key : {"kiln.device", "kiln.fallback"})
+    if (const ir::Attribute* a = from.attr(key)) to.attrs[key] = *a;
+}
+
 bool is_static_f32(const ir::Graph& g, ir::ValueId v) {
   const ir::Value& val = g.value(v);
   return val.dtype == DataType::Float32 && val.shape && ir::shape_known(*val.shape);

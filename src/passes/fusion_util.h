@@ -29,6 +29,10 @@ bool match_activation(const ir::Graph& g, const ir::Node& n, int64_t opset, ir::
 ir::FusedActivation absorb_activation(const ir::Graph& g, const Readers& readers, const std::vector<bool>& dead,
                                       int64_t opset, ir::ValueId& cur, std::vector<ir::NodeId>& absorbed);
 
+// Copies the placement attributes (kiln.device, kiln.fallback: see
+// builder/partition.h) of `from` onto a node made from it.
+void keep_placement(const ir::Node& from, ir::Node& to);
+
 // Whether v is a float32 value of fully known shape.
 bool is_static_f32(const ir::Graph& g, ir::ValueId v);
 

@@ -2,9 +2,17 @@
 // topologically sorted and its shapes inferred.
 #pragma once
 
+#include <functional>
+#include <string>
+
 #include "ir/graph.h"
 
 namespace kiln::passes {
+
+// Which nodes a pass may touch or make: fusions ask it about the node they
+// would create (a fused op the target backend cannot run is not made);
+// backend passes ask it whether a node is that backend's. Empty: every node.
+using NodeFilter = std::function<bool(const ir::Node&)>;
 
 // Evaluates every node whose inputs are all constants (and Shape/Size of a
 // known shape) with the CPU reference kernels, turning outputs into constants.
@@ -18,17 +26,22 @@ int eliminate_identities(ir::Graph& graph);
 // BatchNormalization folded into the weights and bias of the Conv feeding it.
 int fold_batch_norm(ir::Graph& graph);
 // Conv [+ Add(Z)] [+ activation] → com.kiln::FusedConv.
-int fuse_conv(ir::Graph& graph);
+int fuse_conv(ir::Graph& graph, const NodeFilter& can_run = {});
 // Gemm [+ activation] → com.kiln::FusedGemm; MatMul [+ Add(bias)] [+ activation]
 // → com.kiln::FusedMatMul.
-int fuse_gemm(ir::Graph& graph);
+int fuse_gemm(ir::Graph& graph, const NodeFilter& can_run = {});
 
-// ---- CPU (oneDNN) (optimization level >= 3, cpu backend) ----
-// FusedConv 1x1 → FusedConv depthwise 3x3 → com.kiln::FusedConvDw (after fuse_conv).
-int fuse_conv_dw(ir::Graph& graph);
+// ---- Backend passes: a backend names them (Backend::passes), the builder runs
+// them over that backend's nodes after placement ----
+// CPU (oneDNN): FusedConv 1x1 → FusedConv depthwise 3x3 → com.kiln::FusedConvDw.
+int fuse_conv_dw(ir::Graph& graph, const NodeFilter& mine = {});
 
-// Marks values that flow only between layout-aware oneDNN kernels as channels
-// last (see assign_layouts.cpp); returns the number of values marked.
-int assign_cpu_layouts(ir::Graph& graph);
+// CPU (oneDNN): marks values that flow only between layout-aware oneDNN
+// kernels as channels last (see assign_layouts.cpp); returns the number of
+// values marked.
+int assign_cpu_layouts(ir::Graph& graph, const NodeFilter& mine = {});
+
+// Runs a backend pass by name; kiln::Error(Internal) for an unknown name.
+int run_backend_pass(const std::string& name, ir::Graph& graph, const NodeFilter& mine);
 
 }  // namespace kiln::passes

@@ -9,7 +9,8 @@
 #include "kiln/builder.h"
 #include "kiln/compile.h"
 #include "kiln/session.h"
-#include "runtime/executor.h"
+#include "builder/memory_planner.h"
+#include "runtime/execution_context.h"
 #include "onnx_test_util.h"
 
 namespace kiln::test {
@@ -61,9 +62,11 @@ class ChoiceBackend : public backend::Backend {
   Device device() const override { return {}; }
   std::string fingerprint() const override { return "test-device"; }
   backend::Allocator& allocator() override { return backend::cpu_backend().allocator(); }
-  std::unique_ptr<backend::Stream> create_stream() override { return backend::cpu_backend().create_stream(); }
-  void copy(void* d, const void* s, size_t n, backend::CopyKind k, backend::Stream& st) override {
-    backend::cpu_backend().copy(d, s, n, k, st);
+  std::unique_ptr<backend::Stream> create_stream(const backend::StreamConfig& c) override {
+    return backend::cpu_backend().create_stream(c);
+  }
+  void copy(void* d, const Device& dd, const void* s, const Device& sd, size_t n, backend::Stream& st) override {
+    backend::cpu_backend().copy(d, dd, s, sd, n, st);
   }
   const backend::KernelRegistry& kernels() const override { return m_kernels; }
   backend::KernelRegistry& registry() { return m_kernels; }
@@ -101,7 +104,7 @@ TEST(KernelSelection, PicksTheFastestAndRemembers) {
   EXPECT_EQ(s1.nodes, 1);
   EXPECT_EQ(s1.timed, 1);
   EXPECT_EQ(g.nodes[0].attr_s("kiln.kernel", ""), "fast");
-  const auto timings = cache.lookup(builder::kernel_signature(g, g.nodes[0], be.kernels()), "test-device");
+  const auto timings = cache.lookup(builder::kernel_signature(g, g.nodes[0], be.kernels()), builder::timing_device(be, 0));
   ASSERT_EQ(timings.size(), 2u);  // the refusing candidate is not recorded
   EXPECT_EQ(timings[0].candidate, "fast");
 
@@ -131,7 +134,7 @@ TEST(KernelSelection, HopelessCandidatesAreNotRetimed) {
   builder::select_kernels(g, be, &cache);
   EXPECT_EQ(g.nodes[0].attr_s("kiln.kernel", ""), "fast");
   EXPECT_EQ(g_hopeless_runs, 2);  // warm-up and one timed run
-  EXPECT_EQ(cache.lookup(builder::kernel_signature(g, g.nodes[0], be.kernels()), "test-device").size(), 2u);  // still recorded
+  EXPECT_EQ(cache.lookup(builder::kernel_signature(g, g.nodes[0], be.kernels()), builder::timing_device(be, 0)).size(), 2u);  // still recorded
 }
 
 // A timing cache (from another kiln build, say) whose best candidate now
@@ -145,7 +148,7 @@ TEST(KernelSelection, ACachedChoiceThatNowRefusesIsRetimed) {
       "picky");
   ir::Graph g = identity_graph();
   TimingCache cache;
-  cache.record(builder::kernel_signature(g, g.nodes[0], be.kernels()), "test-device", "picky", 1e-6);
+  cache.record(builder::kernel_signature(g, g.nodes[0], be.kernels()), builder::timing_device(be, 0), "picky", 1e-6);
   const auto stats = builder::select_kernels(g, be, &cache);
   EXPECT_EQ(stats.from_cache, 0);
   EXPECT_EQ(stats.timed, 1);
@@ -154,7 +157,7 @@ TEST(KernelSelection, ACachedChoiceThatNowRefusesIsRetimed) {
 
 // An engine whose recorded choice refuses the node runs it on the preferred
 // candidate (with a warning) instead of failing.
-TEST(KernelSelection, ExecutorFallsBackWhenTheChoiceRefuses) {
+TEST(KernelSelection, ContextFallsBackWhenTheChoiceRefuses) {
   ChoiceBackend be{Candidates{}};
   be.registry().add(
       "Identity", [](const ir::Node& n, const ir::Graph&) -> std::unique_ptr<backend::Kernel> {
@@ -167,9 +170,11 @@ TEST(KernelSelection, ExecutorFallsBackWhenTheChoiceRefuses) {
   a.kind = ir::Attribute::Kind::String;
   a.s = "picky";
   g->nodes[0].attrs["kiln.kernel"] = a;
-  runtime::Executor ex(g, engine::MemoryPlan{}, be);
+  runtime::ExecutionContext ctx(g, builder::plan_memory(*g, be), be, nullptr, {});
   const Tensor x = Tensor::from_vector<float>(DataType::Float32, {4, 4}, std::vector<float>(16, 2.5f));
-  const std::vector<Tensor> out = ex.run({x});
+  ctx.bind_input(0, x);
+  ctx.run();
+  const std::vector<Tensor> out = ctx.outputs();
   ASSERT_EQ(out.size(), 1u);
   EXPECT_FLOAT_EQ(out[0].data<float>()[15], 2.5f);
 }

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "backends/backend.h"
 #include "builder/memory_planner.h"
 
 namespace kiln::test {
@@ -38,12 +39,13 @@ bool overlaps(const engine::MemoryPlan::Slot& a, const engine::MemoryPlan::Slot&
 
 TEST(MemoryPlan, ChainReusesTwoBuffers) {
   const ir::Graph g = chain(10, 16);
-  const auto plan = builder::plan_memory(g);
-  // 9 intermediates (the last value is a graph output, not planned).
-  EXPECT_EQ(plan.slots.size(), 9u);
+  const auto plan = builder::plan_memory(g, backend::host_backend());
+  // The input, 9 intermediates and the output: fixed I/O buffers are planned too.
+  EXPECT_EQ(plan.slots.size(), 11u);
   const size_t one = 16 * 64 * 4;
-  EXPECT_EQ(plan.naive_bytes, 9 * one);
+  EXPECT_EQ(plan.naive_bytes, 11 * one);
   EXPECT_EQ(plan.arena_bytes, 2 * one);  // ping-pong
+  EXPECT_NO_THROW(engine::check_plan(g, plan, "test"));
 }
 
 TEST(MemoryPlan, LiveValuesNeverOverlap) {
@@ -51,7 +53,7 @@ TEST(MemoryPlan, LiveValuesNeverOverlap) {
   ir::Graph g = chain(6, 8);
   for (auto& n : g.nodes)
     if (n.name != "n0" && n.name != "n1") n.inputs.push_back(g.nodes[0].outputs[0]);
-  const auto plan = builder::plan_memory(g);
+  const auto plan = builder::plan_memory(g, backend::host_backend());
   const ir::ValueId v0 = g.nodes[0].outputs[0];
   for (const auto& [v, slot] : plan.slots) {
     EXPECT_EQ(slot.offset % engine::MemoryPlan::k_alignment, 0u);
@@ -64,9 +66,9 @@ TEST(MemoryPlan, LiveValuesNeverOverlap) {
 TEST(MemoryPlan, SkipsUnknownShapesAndConstants) {
   ir::Graph g = chain(3, 4);
   g.value(g.nodes[0].outputs[0]).shape = ir::SymShape{ir::Dim::sym("n"), 64};
-  const auto plan = builder::plan_memory(g);
+  const auto plan = builder::plan_memory(g, backend::host_backend());
   EXPECT_EQ(plan.slots.count(g.nodes[0].outputs[0]), 0u);
-  EXPECT_EQ(plan.slots.size(), 1u);
+  EXPECT_EQ(plan.slots.size(), 3u);  // in, v1, out
 }
 
 // in → Relu → z;  FusedConv(in, W, _, Z=z) → y;  Relu(y) → out, and with
@@ -110,15 +112,17 @@ ir::Graph residual(bool z_read_later) {
 
 TEST(MemoryPlan, ResidualOutputTakesTheDeadResidualsBuffer) {
   const ir::Graph g = residual(false);
-  const auto plan = builder::plan_memory(g);
+  const auto plan = builder::plan_memory(g, backend::host_backend());
   const ir::ValueId z = g.nodes[0].outputs[0], y = g.nodes[1].outputs[0];
   EXPECT_EQ(plan.slots.at(z).offset, plan.slots.at(y).offset);
-  EXPECT_EQ(plan.arena_bytes, 1 * 4 * 8 * 8 * 4u);  // one buffer for both
+  // The input's buffer (alive while the conv reads it) and one for both.
+  EXPECT_EQ(plan.arena_bytes, 2 * 4 * 8 * 8 * 4u);
+  EXPECT_NO_THROW(engine::check_plan(g, plan, "test"));
 }
 
 TEST(MemoryPlan, ResidualStillReadLaterKeepsItsOwnBuffer) {
   const ir::Graph g = residual(true);
-  const auto plan = builder::plan_memory(g);
+  const auto plan = builder::plan_memory(g, backend::host_backend());
   const ir::ValueId z = g.nodes[0].outputs[0], y = g.nodes[1].outputs[0];
   EXPECT_FALSE(overlaps(plan.slots.at(z), plan.slots.at(y)));
   // and z stays clear of everything alive while it is

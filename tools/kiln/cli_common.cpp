@@ -15,7 +15,7 @@ namespace kiln::cli {
 
 void BuildOptions::add_to(CLI::App& app) {
   app.add_option("--shape", shapes, "Input shape for dynamic dims, NAME=1x3x224x224 (repeatable)");
-  app.add_option("--device", device, "Device to build for: cpu")->capture_default_str();
+  app.add_option("--device", device, "Device to build for and run on: cpu, cuda, cuda:N")->capture_default_str();
   app.add_option("--cache", cache_dir, "Engine cache directory (default: $XDG_CACHE_HOME/kiln or ~/.cache/kiln)");
   app.add_flag("--no-cache", no_cache, "Neither read nor write the engine cache");
   app.add_option("--redis", redis, "Shared Redis engine cache HOST:PORT behind the disk cache (or $KILN_REDIS)");
@@ -25,6 +25,8 @@ void BuildOptions::add_to(CLI::App& app) {
       ->check(CLI::IsMember({"fp32", "fp16", "bf16"}));
   app.add_option("--timing-cache", timing_cache_path,
                  "Kernel timing cache file (default: timing_cache.json in the cache directory)");
+  app.add_option("--threads", threads, "CPU kernel threads, for timing at build and running (0: all cores)")
+      ->capture_default_str()->check(CLI::Range(0, 4096));
 }
 
 std::filesystem::path BuildOptions::timing_path() const {
@@ -45,6 +47,7 @@ void BuildOptions::save_timing_cache() const {
 BuildConfig BuildOptions::config() const {
   BuildConfig c;
   c.device = device;
+  c.cpu_threads = threads;
   c.optimization_level = optimization_level;
   c.precision = precision == "fp16" ? Precision::FP16 : precision == "bf16" ? Precision::BF16 : Precision::FP32;
   for (const std::string& s : shapes) {
@@ -75,6 +78,19 @@ BuildConfig BuildOptions::config() const {
     std::fprintf(stderr, "  [%3d%%] %s\n", static_cast<int>(p.fraction * 100), p.stage.c_str());
   };
   return c;
+}
+
+SessionOptions BuildOptions::session_options() const {
+  SessionOptions so;
+  so.device = device;
+  return so;
+}
+
+void print_host_nodes(const Engine& engine) {
+  const std::vector<NodePlacement> nodes = engine.host_nodes();
+  if (nodes.empty()) return;
+  std::printf("%zu node(s) run on the cpu in this %s engine:\n", nodes.size(), engine.backend().c_str());
+  for (const auto& n : nodes) std::printf("  %-40s %-18s %s\n", n.node.c_str(), n.op_type.c_str(), n.reason.c_str());
 }
 
 BuildOptions::Caches BuildOptions::open_cache() const {

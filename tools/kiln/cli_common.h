@@ -27,13 +27,16 @@ struct BuildOptions {
   int optimization_level = 3;
   std::string precision = "fp32";
   std::string timing_cache_path;    // empty: timing_cache.json in the cache directory
+  int threads = 0;                  // CPU kernel threads, timed and run with (0: all cores)
+  std::string redis;                // HOST:PORT of a shared Redis tier (or $KILN_REDIS)
 
   void add_to(CLI::App& app);
   // Loads the timing cache on first use; the returned config points into it.
   BuildConfig config() const;
   // Writes the timing cache back when a build added timings.
   void save_timing_cache() const;
-  std::string redis;                // HOST:PORT of a shared Redis tier (or $KILN_REDIS)
+  // A Session on the device built for, at the built thread count.
+  SessionOptions session_options() const;
 
   // The disk cache, with a Redis tier behind it when asked for.
   struct Caches {
@@ -55,6 +58,8 @@ struct BuildOptions {
 bool is_engine_file(const std::string& path);
 std::string format_shape(const std::vector<int64_t>& shape);
 std::string format_bytes(uint64_t bytes);
+// The nodes of a device engine that run on the CPU, one line each (none: nothing).
+void print_host_nodes(const Engine& engine);
 // One line per output: name, dtype, shape and min/max/mean for float outputs.
 void print_summary(const std::vector<NamedTensor>& outputs);
 

@@ -48,7 +48,7 @@ nlohmann::json profile_json(const std::vector<NodeProfile>& nodes) {
   nlohmann::json j = {{"kernels_ms", total}, {"by_op", nlohmann::json::array()}, {"nodes", nlohmann::json::array()}};
   for (auto& [ms, o] : ops) j["by_op"].push_back(o);
   for (const NodeProfile& n : nodes)
-    j["nodes"].push_back({{"node", n.node}, {"op_type", n.op_type}, {"kernel", n.kernel},
+    j["nodes"].push_back({{"node", n.node}, {"op_type", n.op_type}, {"kernel", n.kernel}, {"device", n.device},
                           {"ms", n.runs ? n.total_ms / static_cast<double>(n.runs) : 0}});
   return j;
 }
@@ -60,7 +60,7 @@ std::string tail(const std::string& s, size_t width) {
 }
 
 void print_profile(const nlohmann::json& p, double p50_ms) {
-  std::printf("  kernels %.3f ms per run (mean); p50 latency %.3f ms (the rest: executor, binding, outputs)\n",
+  std::printf("  kernels %.3f ms per run (mean); p50 latency %.3f ms (the rest: launches, binding, copies)\n",
               p["kernels_ms"].get<double>(), p50_ms);
   std::printf("  %-28s %-16s %6s %10s %7s\n", "op type", "kernel", "nodes", "ms/run", "share");
   for (const auto& o : p["by_op"])
@@ -86,7 +86,6 @@ void add_bench_command(CLI::App& app, Command& run) {
     int iterations = 100, warmup = 10;
     bool json = false;
     bool profile = false;
-    int threads = 0;
     BuildOptions build;
   };
   auto args = std::make_shared<Args>();
@@ -97,8 +96,6 @@ void add_bench_command(CLI::App& app, Command& run) {
   cmd->add_option("--warmup", args->warmup, "Untimed runs first")->capture_default_str()->check(CLI::Range(0, 100000));
   cmd->add_flag("--json", args->json, "Print results as JSON");
   cmd->add_flag("--profile", args->profile, "Also report time per op type and the slowest nodes");
-  cmd->add_option("--threads", args->threads, "CPU threads for kernels (0: all cores)")->capture_default_str()
-      ->check(CLI::Range(0, 4096));
   args->build.add_to(*cmd);
   cmd->callback([&run, args] {
     run = [args] {
@@ -127,19 +124,26 @@ void add_bench_command(CLI::App& app, Command& run) {
         options.cache = caches.get();
         const CompileResult r = compile(model, options);
         args->build.save_timing_cache();
-        SessionOptions so;
-        so.threads = args->threads;
+        if (!args->json && batch == args->batches.front()) print_host_nodes(r.engine);
+        SessionOptions so = args->build.session_options();
         so.profile = args->profile;
+        so.time_runs = !args->profile;  // per-node events already time the kernels
         Session session(r.engine, so);
         const auto inputs = random_inputs(r.engine, 0);
         for (int i = 0; i < args->warmup; ++i) session.run(inputs);
         session.reset_profile();
-        std::vector<double> ms;
+        // Latency: the whole call with host inputs and outputs (copies
+        // included), as trtexec's; enqueue: host time until every copy and
+        // kernel is submitted; device: compute between the copies (events).
+        std::vector<double> ms, enqueue, device;
         const auto start = Clock::now();
         for (int i = 0; i < args->iterations; ++i) {
           const auto t = Clock::now();
           session.run(inputs);
           ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
+          const RunTiming last = session.stats().last;
+          enqueue.push_back(last.enqueue_ms);
+          device.push_back(last.device_ms);
         }
         const double total_s = std::chrono::duration<double>(Clock::now() - start).count();
         nlohmann::json row = {{"batch", batch},
@@ -148,14 +152,23 @@ void add_bench_command(CLI::App& app, Command& run) {
                               {"p90_ms", percentile(ms, 90)},
                               {"p99_ms", percentile(ms, 99)},
                               {"mean_ms", total_s * 1000 / args->iterations},
+                              {"enqueue_p50_ms", percentile(enqueue, 50)},
                               {"throughput_per_s", static_cast<double>(batch) * args->iterations / total_s},
                               {"engine", r.cache_hit ? "cached" : "built"},
-                              {"device", r.engine.backend()}};
+                              {"device", session.device().str()}};
+        if (so.time_runs) {
+          row["device_p50_ms"] = percentile(device, 50);
+          row["device_p99_ms"] = percentile(device, 99);
+        }
         if (args->profile) row["profile"] = profile_json(session.profile());
         if (!args->json) {
-          std::printf("batch %-4lld p50 %8.2f ms  p90 %8.2f ms  p99 %8.2f ms  throughput %9.1f /s\n",
+          std::printf("batch %-4lld p50 %8.3f ms  p90 %8.3f ms  p99 %8.3f ms  throughput %9.1f /s  enqueue %7.3f ms",
                       static_cast<long long>(batch), row["p50_ms"].get<double>(), row["p90_ms"].get<double>(),
-                      row["p99_ms"].get<double>(), row["throughput_per_s"].get<double>());
+                      row["p99_ms"].get<double>(), row["throughput_per_s"].get<double>(),
+                      row["enqueue_p50_ms"].get<double>());
+          if (so.time_runs) std::printf("  %s compute %7.3f ms", session.device().is_host() ? "cpu" : "gpu",
+                                        row["device_p50_ms"].get<double>());
+          std::printf("\n");
           if (args->profile) print_profile(row["profile"], row["p50_ms"].get<double>());
         }
         results.push_back(row);

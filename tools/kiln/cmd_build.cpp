@@ -29,6 +29,7 @@ void add_build_command(CLI::App& app, Command& run) {
                   r.key.substr(0, 16).c_str());
       std::printf("wrote %s: %zu nodes, %s weights, %s arena\n", args->output.c_str(), r.engine.num_nodes(),
                   format_bytes(r.engine.weights_bytes()).c_str(), format_bytes(r.engine.arena_bytes()).c_str());
+      print_host_nodes(r.engine);
       return 0;
     };
   });

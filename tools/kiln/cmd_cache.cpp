@@ -24,6 +24,7 @@ std::string format_time(std::chrono::system_clock::time_point t) {
 void add_cache_command(CLI::App& app, Command& run) {
   auto* cmd = app.add_subcommand("cache", "Inspect and manage the engine cache");
   cmd->require_subcommand(1);
+  cmd->fallthrough();  // kiln cache verify --cache DIR
   auto dir = std::make_shared<std::string>();
   cmd->add_option("--cache", *dir, "Engine cache directory (default: $XDG_CACHE_HOME/kiln or ~/.cache/kiln)");
   auto open = [dir] {

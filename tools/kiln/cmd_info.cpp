@@ -11,7 +11,7 @@ void add_info_command(CLI::App& app, Command& run) {
   auto path = std::make_shared<std::string>();
   auto device = std::make_shared<std::string>("cpu");
   cmd->add_option("model", *path, "ONNX model file")->required();
-  cmd->add_option("--device", *device, "Backend to check support against")->capture_default_str();
+  cmd->add_option("--device", *device, "Device to check support against: cpu, cuda, cuda:N")->capture_default_str();
   cmd->callback([&run, path, device] {
     run = [path, device] {
       const Model m = Model::load(*path);
@@ -33,11 +33,19 @@ void add_info_command(CLI::App& app, Command& run) {
       std::printf("ops\n");
       for (const auto& [op, n] : m.op_histogram()) std::printf("  %-24s %d\n", op.c_str(), n);
       const auto unsupported = m.unsupported(*device);
+      size_t fallbacks = 0;
+      for (const auto& u : unsupported) fallbacks += u.cpu_fallback;
       if (unsupported.empty()) {
         std::printf("support  every node runs on %s\n", device->c_str());
       } else {
-        std::printf("unsupported on %s (%zu nodes)\n", device->c_str(), unsupported.size());
-        for (const auto& u : unsupported) std::printf("  %-24s %-16s %s\n", u.node.c_str(), u.op_type.c_str(), u.reason.c_str());
+        if (fallbacks)
+          std::printf("cpu fallback (%zu nodes %s lacks run on the cpu inside the engine)\n", fallbacks, device->c_str());
+        for (const auto& u : unsupported)
+          if (u.cpu_fallback) std::printf("  %-24s %-16s %s\n", u.node.c_str(), u.op_type.c_str(), u.reason.c_str());
+        if (unsupported.size() > fallbacks)
+          std::printf("unsupported on %s (%zu nodes)\n", device->c_str(), unsupported.size() - fallbacks);
+        for (const auto& u : unsupported)
+          if (!u.cpu_fallback) std::printf("  %-24s %-16s %s\n", u.node.c_str(), u.op_type.c_str(), u.reason.c_str());
       }
       return 0;
     };

@@ -25,7 +25,6 @@ void add_run_command(CLI::App& app, Command& run) {
     std::vector<std::string> inputs;
     int iterations = 10;
     uint32_t seed = 0;
-    int threads = 0;
     BuildOptions build;
   };
   auto args = std::make_shared<Args>();
@@ -35,8 +34,6 @@ void add_run_command(CLI::App& app, Command& run) {
   cmd->add_option("-n,--iterations", args->iterations, "Timed runs after the first")->capture_default_str()
       ->check(CLI::Range(0, 1000000));
   cmd->add_option("--seed", args->seed, "Seed for random inputs")->capture_default_str();
-  cmd->add_option("--threads", args->threads, "CPU threads for kernels (0: all cores)")->capture_default_str()
-      ->check(CLI::Range(0, 4096));
   args->build.add_to(*cmd);
   cmd->callback([&run, args] {
     run = [args] {
@@ -51,7 +48,7 @@ void add_run_command(CLI::App& app, Command& run) {
         options.build = args->build.config();
         options.cache = caches.get();
         const CompileResult r = compile_file(args->target, options);
-      args->build.save_timing_cache();
+        args->build.save_timing_cache();
         engine = r.engine;
         if (r.cache_hit)
           std::printf("engine loaded from cache %s (key %s) in %.1f ms\n", caches.where().c_str(),
@@ -72,8 +69,9 @@ void add_run_command(CLI::App& app, Command& run) {
       }
       for (const auto& [name, t] : inputs) std::printf("  %-24s %-8s %s\n", name.c_str(), std::string(dtype_name(t.dtype())).c_str(), format_shape(t.shape()).c_str());
 
-      SessionOptions so;
-      so.threads = args->threads;
+      print_host_nodes(engine);
+      SessionOptions so = args->build.session_options();
+      if (is_engine_file(args->target) && args->build.device == "cpu") so.device.clear();  // the engine's own device
       Session session(engine, so);
       auto t1 = Clock::now();
       std::vector<NamedTensor> outputs = session.run(inputs);
@@ -86,7 +84,7 @@ void add_run_command(CLI::App& app, Command& run) {
       }
       std::printf("outputs\n");
       print_summary(outputs);
-      std::printf("timing (%s): first run %.2f ms", engine.backend().c_str(), first_ms);
+      std::printf("timing (%s): first run %.2f ms", session.device().str().c_str(), first_ms);
       if (!times.empty()) {
         std::sort(times.begin(), times.end());
         double sum = 0;

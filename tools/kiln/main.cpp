@@ -8,6 +8,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"kiln: an inference engine for ONNX models"};
   app.require_subcommand(1);
+  app.fallthrough();  // options of a command are accepted after its subcommands too
   app.set_version_flag("--version", std::string("kiln ") + KILN_CLI_VERSION);
   kiln::cli::Command run;
   kiln::cli::add_info_command(app, run);
@@ -17,8 +18,15 @@ int main(int argc, char** argv) {
   kiln::cli::add_cache_command(app, run);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "kiln: error: [invalid argument] %s (see kiln --help)\n", e.what());
+    return 1;
   }
   try {
     return run ? run() : 0;

@@ -2,7 +2,9 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
+#include "backends/cpu/cpu_threads.h"
 #include "backends/cpu/dnnl/context.h"
 #include "backends/cpu/kernels/families.h"
 #include "kiln/error.h"
@@ -21,9 +23,19 @@ class HostAllocator final : public Allocator {
   void deallocate(void* p) override { std::free(p); }
 };
 
+// Kernels run when submitted; the stream only carries the thread count, set
+// for the duration of a run on the thread making it (OpenMP's count is per
+// calling thread, so streams of different counts can run side by side).
 class InlineStream final : public Stream {
  public:
+  explicit InlineStream(int threads) : m_threads(threads) {}
   void synchronize() override {}
+  void begin_run() override { m_scope.emplace(m_threads); }
+  void end_run() override { m_scope.reset(); }
+
+ private:
+  int m_threads;
+  std::optional<CpuThreadScope> m_scope;
 };
 
 std::string cpu_isa() {
@@ -50,15 +62,29 @@ Allocator& CpuBackend::allocator() {
   return alloc;
 }
 
-std::unique_ptr<Stream> CpuBackend::create_stream() { return std::make_unique<InlineStream>(); }
+std::unique_ptr<Stream> CpuBackend::create_stream(const StreamConfig& config) {
+  return std::make_unique<InlineStream>(config.cpu_threads);
+}
 
-void CpuBackend::copy(void* dst, const void* src, size_t bytes, CopyKind, Stream&) {
+void CpuBackend::copy(void* dst, const Device& dst_device, const void* src, const Device& src_device, size_t bytes,
+                      Stream&) {
+  if (!dst_device.is_host() || !src_device.is_host())
+    throw Error(ErrorCode::Internal, "the cpu backend cannot copy from " + src_device.str() + " to " + dst_device.str());
   if (bytes) std::memcpy(dst, src, bytes);
 }
 
-Backend& cpu_backend() {
-  static CpuBackend backend;
-  return backend;
+std::vector<std::string> CpuBackend::passes(int optimization_level) const {
+  // oneDNN's fused 1x1 + depthwise kernel, then channels-last chains between
+  // layout-aware kernels (passes/passes.h).
+  if (optimization_level < 3) return {};
+  return {"fuse_conv_dw", "assign_cpu_layouts"};
+}
+
+Backend& cpu_backend() { return host_backend(); }
+
+std::unique_ptr<Backend> make_cpu_backend(int index) {
+  if (index != 0) throw Error(ErrorCode::InvalidArgument, "device 'cpu:" + std::to_string(index) + "': there is one cpu device");
+  return std::make_unique<CpuBackend>();
 }
 
 }  // namespace kiln::backend

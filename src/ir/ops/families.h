@@ -14,6 +14,7 @@ void register_quant_schemas(SchemaRegistry& r);        // quant.cpp (Quantize/De
 void register_detection_schemas(SchemaRegistry& r);    // detection.cpp (NonMaxSuppression, RoiAlign, ...)
 void register_control_flow_schemas(SchemaRegistry& r);  // control_flow.cpp (If)
 void register_fused_schemas(SchemaRegistry& r);        // fused.cpp (com.kiln ops the fusion passes make)
+void register_transfer_schemas(SchemaRegistry& r);     // transfer.cpp (com.kiln ToDevice/ToHost)
 
 inline void register_all_schemas(SchemaRegistry& r) {
   register_elementwise_schemas(r);
@@ -24,6 +25,7 @@ inline void register_all_schemas(SchemaRegistry& r) {
   register_detection_schemas(r);
   register_control_flow_schemas(r);
   register_fused_schemas(r);
+  register_transfer_schemas(r);
 }
 
 }  // namespace kiln::ir

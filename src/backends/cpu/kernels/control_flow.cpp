@@ -32,16 +32,13 @@ void run_if(KernelContext& ctx) {
     slots[static_cast<size_t>(g.inputs[i])] = t;
   }
   ir::infer_shapes(g);
-  const KernelRegistry& registry = cpu_backend().kernels();
+  Backend& cpu = cpu_backend();
   for (const ir::Node& n : g.nodes) {
-    const KernelFactory* f = kernel_for(registry, n);
+    const KernelFactory* f = kernel_for(cpu.kernels(), n);
     if (!f) ctx.fail(std::string(which) + ": no cpu kernel for " + n.label());
     std::vector<const Tensor*> ins;
     for (ir::ValueId v : n.inputs) ins.push_back(v == ir::k_no_value ? nullptr : &slots[static_cast<size_t>(v)]);
-    std::vector<Tensor> outs(n.outputs.size());
-    KernelContext sub(n, g.opset(n.domain), ins, outs,
-                      [](size_t, DataType dt, const Shape& s) { return Tensor::empty(dt, s); }, ctx.stream());
-    (*f)(n, g)->run(sub);
+    const std::vector<Tensor> outs = run_node(cpu, *(*f)(n, g), g, n, ins, ctx.stream());
     for (size_t k = 0; k < n.outputs.size(); ++k)
       if (n.outputs[k] != ir::k_no_value) slots[static_cast<size_t>(n.outputs[k])] = outs[k];
   }

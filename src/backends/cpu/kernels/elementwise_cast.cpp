@@ -107,6 +107,9 @@ void register_ew_cast(KernelRegistry& r) {
   r.add_fn("Cast", cast_kernel);
   r.add_fn("CastLike", castlike_kernel);
   r.add_fn("Identity", copy_to_output);
+  // com.kiln transfers (backends/transfer.h): on the host, plain copies.
+  r.add_fn("ToDevice", copy_to_output);
+  r.add_fn("ToHost", copy_to_output);
   r.add_fn("Dropout", dropout_kernel);
 }
 
