@@ -1,5 +1,6 @@
 #include "backends/backend.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -52,12 +53,20 @@ std::unique_ptr<Capture> Backend::end_capture(Stream&) {
   throw Error(ErrorCode::Unsupported, name() + " backend cannot capture runs");
 }
 
-Tensor Backend::empty(DataType dtype, const Shape& shape) {
+Tensor Backend::empty(DataType dtype, const Shape& shape, Stream* stream) {
   if (!dtype_is_supported(dtype))
     throw Error(ErrorCode::Unsupported, "cannot allocate a tensor of dtype " + std::string(dtype_name(dtype)));
   if (device().is_host()) return Tensor::empty(dtype, shape);
-  const size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+  const int64_t n = shape_numel(shape);
+  if (static_cast<uint64_t>(n) > (uint64_t{1} << 62) / std::max<size_t>(dtype_size(dtype), 1))
+    throw Error(ErrorCode::OutOfMemory, "tensor of shape " + shape_str(shape) + " is too large to allocate");
+  const size_t bytes = std::max<size_t>(static_cast<size_t>(n) * dtype_size(dtype), 1);
   Allocator* a = &allocator();
+  if (stream) {
+    void* p = a->allocate_async(bytes, *stream);
+    return Tensor::wrap(p, dtype, shape, device(),
+                        std::shared_ptr<void>(p, [a, stream](void* q) { a->deallocate_async(q, *stream); }));
+  }
   void* p = a->allocate(bytes);
   return Tensor::wrap(p, dtype, shape, device(), std::shared_ptr<void>(p, [a](void* q) { a->deallocate(q); }));
 }
@@ -117,11 +126,13 @@ Backend& host_backend() { return backend_for(Device{}); }
 bool writes_host(const ir::Node& n, const Backend& b) { return b.device().is_host() || writes_host_always(n); }
 
 std::vector<Tensor> run_node(Backend& backend, Kernel& kernel, const ir::Graph& graph, const ir::Node& node,
-                             const std::vector<const Tensor*>& inputs, Stream* stream) {
+                             const std::vector<const Tensor*>& inputs, Stream* stream,
+                             const KernelContext::AllocFn& alloc) {
   std::vector<Tensor> outs(node.outputs.size());
   Backend& out_backend = writes_host(node, backend) ? host_backend() : backend;
   KernelContext ctx(node, graph.opset(node.domain), inputs, outs,
-                    [&](size_t, DataType dt, const Shape& s) { return out_backend.empty(dt, s); }, stream);
+                    alloc ? alloc : [&](size_t, DataType dt, const Shape& s) { return out_backend.empty(dt, s); },
+                    stream);
   kernel.run(ctx);
   return outs;
 }

@@ -15,11 +15,20 @@
 
 namespace kiln::backend {
 
+class Stream;
+
+// Device memory. allocate() returns memory any stream may use at once;
+// deallocate() must come after every use has finished. The *_async pair is
+// stream-ordered (CUDA's stream-ordered allocator): the memory is usable by
+// work submitted to `stream` afterwards, and freed once the stream reaches the
+// free, so a run can drop a value after submitting its last reader.
 class Allocator {
  public:
   virtual ~Allocator() = default;
   virtual void* allocate(size_t bytes) = 0;  // 256-byte aligned; throws OutOfMemory
   virtual void deallocate(void* p) = 0;
+  virtual void* allocate_async(size_t bytes, Stream&) { return allocate(bytes); }
+  virtual void deallocate_async(void* p, Stream&) { deallocate(p); }
   // Hands cached memory back to the system (a device pool keeps freed blocks).
   virtual void trim() {}
 };
@@ -105,8 +114,10 @@ class Backend {
   virtual void begin_capture(Stream& stream);
   virtual std::unique_ptr<Capture> end_capture(Stream& stream);
 
-  // A tensor in this device's memory (not zeroed), freed through allocator().
-  Tensor empty(DataType dtype, const Shape& shape);
+  // A tensor in this device's memory (not zeroed; zeroed on the host), freed
+  // through allocator(): stream-ordered on `stream` when given (which must
+  // then outlive the tensor), else usable on any stream.
+  Tensor empty(DataType dtype, const Shape& shape, Stream* stream = nullptr);
 };
 
 // ---- registry ----
@@ -124,9 +135,11 @@ bool backend_registered(const std::string& name);
 Backend& host_backend();
 
 // Runs one node's kernel once on `backend`, outside any plan: inputs must be in
-// the memory the kernel expects, outputs are fresh allocations on the backend
-// (constant folding, kernel timing, the If interpreter and tests use it).
+// the memory the kernel expects; outputs come from `alloc`, or are fresh
+// allocations in the memory the node writes (constant folding, kernel timing,
+// the If interpreter and tests use it). Returns once the work is submitted.
 std::vector<Tensor> run_node(Backend& backend, Kernel& kernel, const ir::Graph& graph, const ir::Node& node,
-                             const std::vector<const Tensor*>& inputs, Stream* stream);
+                             const std::vector<const Tensor*>& inputs, Stream* stream,
+                             const KernelContext::AllocFn& alloc = {});
 
 }  // namespace kiln::backend

@@ -6,6 +6,7 @@
 #include <random>
 #include <sstream>
 
+#include "backends/transfer.h"
 #include "builder/partition.h"
 #include "core/dispatch.h"
 #include "core/log.h"
@@ -81,6 +82,7 @@ struct Timed {
   std::string name;
   std::unique_ptr<backend::Kernel> kernel;  // null once refused or hopeless
   double best_ms = std::numeric_limits<double>::infinity();
+  std::vector<Tensor> outputs;  // kept between runs, so no run times an allocation
 };
 
 struct Bench {
@@ -94,8 +96,14 @@ struct Bench {
 // One run of a candidate; false (and the kernel dropped) when it refuses.
 bool run_once(Timed& c, const Bench& b, double* ms) {
   try {
-    std::vector<Tensor> outs;
-    const double t = b.be.time_ms(b.stream, [&] { outs = backend::run_node(b.be, *c.kernel, b.g, b.n, b.ins, &b.stream); });
+    backend::Backend& out_be = backend::writes_host(b.n, b.be) ? backend::host_backend() : b.be;
+    c.outputs.resize(b.n.outputs.size());
+    const auto alloc = [&](size_t i, DataType dt, const Shape& s) {
+      Tensor& kept = c.outputs.at(i);
+      if (!kept.defined() || kept.dtype() != dt || kept.shape() != s) kept = out_be.empty(dt, s);
+      return kept;
+    };
+    const double t = b.be.time_ms(b.stream, [&] { backend::run_node(b.be, *c.kernel, b.g, b.n, b.ins, &b.stream, alloc); });
     if (ms) *ms = t;
     return true;
   } catch (const std::exception& e) {
@@ -111,7 +119,8 @@ std::vector<Timed> time_candidates(const std::vector<std::string>& names, const 
   const backend::KernelRegistry& registry = b.be.kernels();
   std::vector<Timed> cands;
   for (const std::string& name : names) {
-    Timed c{name, nullptr};
+    Timed c;
+    c.name = name;
     try {
       c.kernel = (*registry.find(b.n.op_type, name))(b.n, b.g);
     } catch (const std::exception& e) {

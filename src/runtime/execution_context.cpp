@@ -171,7 +171,7 @@ void ExecutionContext::run() {
         Tensor t = slot_view(v, dt, shape, r.host_outputs);
         if (t.defined()) return t;
       }
-      return r.host_outputs ? Tensor::empty(dt, shape) : r.backend->empty(dt, shape);
+      return r.host_outputs ? Tensor::empty(dt, shape) : r.backend->empty(dt, shape, r.stream);
     };
     backend::KernelContext ctx(n, n.domain.empty() ? opset : g.opset(n.domain), std::move(ins), outs, alloc,
                                r.stream);

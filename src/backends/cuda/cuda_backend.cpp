@@ -1,0 +1,159 @@
+#include "backends/cuda/cuda_backend.h"
+
+#include <cstdio>
+#include <map>
+#include <set>
+
+#include <cublasLt.h>
+#include <cudnn.h>
+
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/cuda_memory.h"
+#include "backends/cuda/cuda_stream.h"
+#include "backends/cuda/device_guard.h"
+#include "backends/cuda/kernels/families.h"
+#include "kiln/error.h"
+
+namespace kiln::backend::cuda {
+
+namespace {
+
+std::string version_str(int v, int major_div, int minor_div) {
+  return std::to_string(v / major_div) + "." + std::to_string((v % major_div) / minor_div);
+}
+
+// Inputs the CUDA kernels read on the host: shapes, axes, counts and other
+// small operands that decide launch geometry (as ONNX Runtime's CPU-memory
+// inputs of its CUDA kernels). Index lists per op type.
+const std::map<std::string, std::set<size_t>>& host_inputs() {
+  static const std::map<std::string, std::set<size_t>> k_table = {
+      {"Reshape", {1}},          {"Expand", {1}},
+      {"Tile", {1}},             {"Slice", {1, 2, 3, 4}},
+      {"Pad", {1, 2, 3}},        {"TopK", {1}},
+      {"Resize", {1, 2, 3}},     {"Upsample", {1}},
+      {"ConstantOfShape", {0}},  {"Range", {0, 1, 2}},
+      {"OneHot", {1, 2}},        {"Squeeze", {1}},
+      {"Unsqueeze", {1}},        {"Split", {1}},
+      {"ReduceSum", {1}},        {"ReduceMean", {1}},
+      {"ReduceMax", {1}},        {"ReduceMin", {1}},
+      {"ReduceProd", {1}},       {"ReduceL1", {1}},
+      {"ReduceL2", {1}},         {"ReduceLogSum", {1}},
+      {"ReduceLogSumExp", {1}},  {"ReduceSumSquare", {1}},
+      {"NonMaxSuppression", {2, 3, 4}},
+      {"CumSum", {1}},           {"Clip", {1, 2}},
+      {"Trilu", {1}},            {"ReverseSequence", {1}},
+      {"Dropout", {1, 2}},       {"Compress", {1}},
+  };
+  return k_table;
+}
+
+KernelRegistry make_registry() {
+  KernelRegistry r;
+  register_cuda_transfer(r);
+  register_cuda_elementwise(r);
+  register_cuda_tensor(r);
+  register_cuda_reduce(r);
+  register_cuda_nn(r);
+  register_cuda_detection(r);
+  return r;
+}
+
+}  // namespace
+
+int device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+
+const KernelRegistry& cuda_kernels() {
+  static const KernelRegistry r = make_registry();
+  return r;
+}
+
+CudaBackend::CudaBackend(int device) : m_device(device) {
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    throw Error(ErrorCode::Cuda, "cuda:" + std::to_string(device) + ": no usable CUDA device (" +
+                                     cudaGetErrorString(e) + ")");
+  }
+  if (device < 0 || device >= n)
+    throw Error(ErrorCode::InvalidArgument, "cuda:" + std::to_string(device) + ": no such device (this machine has " +
+                                                std::to_string(n) + " CUDA device" + (n == 1 ? "" : "s") + ")");
+  cudaDeviceProp prop = {};
+  KILN_CUDA(cudaGetDeviceProperties(&prop, device));
+  int runtime = 0;
+  KILN_CUDA(cudaRuntimeGetVersion(&runtime));
+  // The GPU model and every library version, never the index: an engine
+  // built on cuda:0 runs on cuda:1 of the same model.
+  m_fingerprint = "cuda sm_" + std::to_string(prop.major) + std::to_string(prop.minor) + " " + prop.name +
+                  " cudart " + version_str(runtime, 1000, 10) + " cudnn " +
+                  version_str(static_cast<int>(cudnnGetVersion()), 10000, 100) + " cublasLt " +
+                  version_str(static_cast<int>(cublasLtGetVersion()), 10000, 100);
+  m_pool = std::make_unique<PoolAllocator>(device);
+}
+
+CudaBackend::~CudaBackend() = default;
+
+Allocator& CudaBackend::allocator() { return *m_pool; }
+
+std::unique_ptr<Stream> CudaBackend::create_stream(const StreamConfig&) {
+  return std::make_unique<CudaStream>(m_device, *m_pool);
+}
+
+void CudaBackend::copy(void* dst, const Device& dst_device, const void* src, const Device& src_device, size_t bytes,
+                       Stream& stream) {
+  if (!bytes) return;
+  auto* s = dynamic_cast<CudaStream*>(&stream);
+  if (!s) throw Error(ErrorCode::Internal, "a CUDA copy needs a CUDA stream");
+  const auto on_this = [&](const Device& d) { return d.is_host() || d == device(); };
+  if (!on_this(dst_device) || !on_this(src_device))
+    throw Error(ErrorCode::InvalidArgument, "cuda:" + std::to_string(m_device) + " cannot copy from " +
+                                                src_device.str() + " to " + dst_device.str());
+  DeviceGuard guard(m_device);
+  const cudaMemcpyKind kind = src_device.is_host() ? (dst_device.is_host() ? cudaMemcpyHostToHost : cudaMemcpyHostToDevice)
+                                                   : (dst_device.is_host() ? cudaMemcpyDeviceToHost : cudaMemcpyDeviceToDevice);
+  KILN_CUDA(cudaMemcpyAsync(dst, src, bytes, kind, s->get()));
+}
+
+double CudaBackend::time_ms(Stream& stream, const std::function<void()>& work) {
+  auto from = stream.mark();
+  work();
+  auto to = stream.mark();
+  stream.synchronize();
+  return stream.elapsed_ms(*from, *to);
+}
+
+const KernelRegistry& CudaBackend::kernels() const { return cuda_kernels(); }
+
+bool CudaBackend::supports(const ir::Graph& graph, const ir::Node& node, std::string* why) const {
+  if (!Backend::supports(graph, node, why)) return false;
+  // Factories check dtypes, ranks and attributes without touching the GPU.
+  std::string reason;
+  for (const std::string& name : kernels().candidates(node.op_type)) {
+    try {
+      if ((*kernels().find(node.op_type, name))(node, graph)) return true;
+    } catch (const Error& e) {
+      if (reason.empty()) reason = e.message();
+    }
+  }
+  if (why) *why = reason.empty() ? "no cuda kernel takes it" : reason;
+  return false;
+}
+
+bool CudaBackend::host_input(const ir::Node& node, size_t i) const {
+  if (!node.domain.empty() && node.domain != "ai.onnx") return false;
+  auto it = host_inputs().find(node.op_type);
+  return it != host_inputs().end() && it->second.count(i) > 0;
+}
+
+}  // namespace kiln::backend::cuda
+
+namespace kiln::backend {
+std::unique_ptr<Backend> make_cuda_backend(int index) { return std::make_unique<cuda::CudaBackend>(index); }
+}  // namespace kiln::backend

@@ -1,0 +1,48 @@
+// The CUDA backend: one instance per GPU. Memory from a CUDA memory pool
+// (cuda_memory.h), streams with their cuDNN/cuBLASLt handles (cuda_stream.h),
+// kernels on cuDNN 9, cuBLASLt and kiln's own CUDA code (kernels/). Without a
+// usable GPU, making one throws a kiln::Error saying why.
+#pragma once
+
+#include <memory>
+
+#include "backends/backend.h"
+
+namespace kiln::backend::cuda {
+
+class PoolAllocator;
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(int device);
+  ~CudaBackend() override;
+  std::string name() const override { return "cuda"; }
+  Device device() const override { return Device{DeviceKind::CUDA, m_device}; }
+  std::string fingerprint() const override { return m_fingerprint; }
+  Allocator& allocator() override;
+  std::unique_ptr<Stream> create_stream(const StreamConfig& config = {}) override;
+  void copy(void* dst, const Device& dst_device, const void* src, const Device& src_device, size_t bytes,
+            Stream& stream) override;
+  double time_ms(Stream& stream, const std::function<void()>& work) override;
+  const KernelRegistry& kernels() const override;
+  bool supports(const ir::Graph& graph, const ir::Node& node, std::string* why) const override;
+  bool host_input(const ir::Node& node, size_t i) const override;
+
+  PoolAllocator& pool() { return *m_pool; }
+
+ private:
+  int m_device;
+  std::string m_fingerprint;
+  std::unique_ptr<PoolAllocator> m_pool;
+};
+
+// The CUDA kernels of every family (no device needed to list them).
+const KernelRegistry& cuda_kernels();
+// Number of usable CUDA devices (0 when there is no GPU or no driver).
+int device_count();
+
+}  // namespace kiln::backend::cuda
+
+namespace kiln::backend {
+std::unique_ptr<Backend> make_cuda_backend(int index);
+}

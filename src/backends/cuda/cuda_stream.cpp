@@ -1,0 +1,124 @@
+#include "backends/cuda/cuda_stream.h"
+
+#include <string>
+
+#include <cublasLt.h>
+#include <cudnn.h>
+
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/cuda_memory.h"
+#include "backends/cuda/device_guard.h"
+#include "kiln/error.h"
+
+namespace kiln::backend::cuda {
+
+namespace {
+
+struct EventMarker final : Marker {
+  cudaEvent_t event = nullptr;
+  ~EventMarker() override {
+    if (event) cudaEventDestroy(event);
+  }
+};
+
+}  // namespace
+
+CudaStream::CudaStream(int device, PoolAllocator& pool) : m_device(device), m_pool(pool) {
+  DeviceGuard guard(device);
+  KILN_CUDA(cudaStreamCreateWithFlags(&m_stream, cudaStreamNonBlocking));
+}
+
+CudaStream::~CudaStream() {
+  cudaSetDevice(m_device);
+  if (m_stream) cudaStreamSynchronize(m_stream);
+  if (m_workspace) cudaFreeAsync(m_workspace, m_stream);
+  if (m_stream) cudaStreamSynchronize(m_stream);
+  if (m_pinned) cudaFreeHost(m_pinned);
+  if (m_cudnn) cudnnDestroy(m_cudnn);
+  if (m_cublaslt) cublasLtDestroy(m_cublaslt);
+  if (m_stream) cudaStreamDestroy(m_stream);
+}
+
+void CudaStream::synchronize() {
+  DeviceGuard guard(m_device);
+  KILN_CUDA(cudaStreamSynchronize(m_stream));
+}
+
+void CudaStream::begin_run() {
+  KILN_CUDA(cudaGetDevice(&m_previous_device));
+  if (m_previous_device != m_device) KILN_CUDA(cudaSetDevice(m_device));
+}
+
+void CudaStream::end_run() {
+  if (m_previous_device >= 0 && m_previous_device != m_device) cudaSetDevice(m_previous_device);
+  m_previous_device = -1;
+}
+
+std::unique_ptr<Marker> CudaStream::mark() {
+  DeviceGuard guard(m_device);
+  auto m = std::make_unique<EventMarker>();
+  KILN_CUDA(cudaEventCreate(&m->event));
+  KILN_CUDA(cudaEventRecord(m->event, m_stream));
+  return m;
+}
+
+double CudaStream::elapsed_ms(const Marker& from, const Marker& to) {
+  const auto* a = dynamic_cast<const EventMarker*>(&from);
+  const auto* b = dynamic_cast<const EventMarker*>(&to);
+  if (!a || !b) throw Error(ErrorCode::Internal, "markers of another stream");
+  float ms = 0;
+  KILN_CUDA(cudaEventElapsedTime(&ms, a->event, b->event));
+  return ms;
+}
+
+cudnnContext* CudaStream::cudnn() {
+  if (!m_cudnn) {
+    DeviceGuard guard(m_device);
+    KILN_CUDNN(cudnnCreate(&m_cudnn));
+    KILN_CUDNN(cudnnSetStream(m_cudnn, m_stream));
+  }
+  return m_cudnn;
+}
+
+cublasLtContext* CudaStream::cublaslt() {
+  if (!m_cublaslt) {
+    DeviceGuard guard(m_device);
+    KILN_CUBLAS(cublasLtCreate(&m_cublaslt));
+  }
+  return m_cublaslt;
+}
+
+void* CudaStream::workspace(size_t bytes) {
+  if (bytes <= m_workspace_bytes && m_workspace) return m_workspace;
+  DeviceGuard guard(m_device);
+  // Grow geometrically so a run of growing requests reallocates rarely.
+  const size_t want = std::max(bytes, m_workspace_bytes * 2);
+  if (m_workspace) m_pool.deallocate_async(m_workspace, *this);
+  m_workspace = nullptr;
+  m_workspace_bytes = 0;
+  m_workspace = m_pool.allocate_async(want, *this);
+  m_workspace_bytes = want;
+  return m_workspace;
+}
+
+void* CudaStream::pinned(size_t bytes) {
+  if (bytes <= m_pinned_bytes && m_pinned) return m_pinned;
+  DeviceGuard guard(m_device);
+  // Earlier reads into the old buffer have completed: callers synchronize
+  // before reading pinned memory.
+  if (m_pinned) KILN_CUDA(cudaFreeHost(m_pinned));
+  m_pinned = nullptr;
+  m_pinned_bytes = 0;
+  const size_t want = std::max<size_t>(bytes, 4096);
+  KILN_CUDA(cudaMallocHost(&m_pinned, want));
+  m_pinned_bytes = want;
+  return m_pinned;
+}
+
+CudaStream& cuda_stream(const KernelContext& ctx) {
+  auto* s = dynamic_cast<CudaStream*>(ctx.stream());
+  if (!s) throw Error(ErrorCode::Internal, ctx.node().label() + ": not running on a CUDA stream");
+  return *s;
+}
+
+}  // namespace kiln::backend::cuda

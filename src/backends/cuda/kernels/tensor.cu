@@ -1,0 +1,7 @@
+// Placeholder until the family's kernels land.
+#include "backends/cuda/kernels/families.h"
+#include "backends/kernel.h"
+
+namespace kiln::backend::cuda {
+void register_cuda_tensor(KernelRegistry&) {}
+}  // namespace kiln::backend::cuda
