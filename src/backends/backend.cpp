@@ -74,7 +74,8 @@ Tensor Backend::empty(DataType dtype, const Shape& shape, Stream* stream) {
 namespace {
 
 struct Registry {
-  std::mutex mutex;
+  // Recursive: a backend's constructor may ask for another (the CPU's).
+  std::recursive_mutex mutex;
   std::map<std::string, BackendFactory> factories;
   std::map<std::pair<std::string, int>, std::unique_ptr<Backend>> instances;
 };
@@ -92,7 +93,7 @@ Registry& registry() {
 
 void register_backend(const std::string& name, BackendFactory factory) {
   Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
+  std::lock_guard<std::recursive_mutex> lock(r.mutex);
   r.factories[name] = std::move(factory);
   for (auto it = r.instances.begin(); it != r.instances.end();)
     it = it->first.first == name ? r.instances.erase(it) : std::next(it);
@@ -101,7 +102,7 @@ void register_backend(const std::string& name, BackendFactory factory) {
 Backend& backend_for(const Device& device) {
   Registry& r = registry();
   const std::string name(device_kind_name(device.kind));
-  std::lock_guard<std::mutex> lock(r.mutex);
+  std::lock_guard<std::recursive_mutex> lock(r.mutex);
   auto key = std::make_pair(name, device.index);
   if (auto it = r.instances.find(key); it != r.instances.end()) return *it->second;
   auto f = r.factories.find(name);
@@ -117,7 +118,7 @@ Backend& backend_for(const std::string& device) { return backend_for(Device::par
 
 bool backend_registered(const std::string& name) {
   Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
+  std::lock_guard<std::recursive_mutex> lock(r.mutex);
   return r.factories.count(name) > 0;
 }
 
