@@ -1,16 +1,29 @@
 // ONNX backend conformance runner. For each test directory under the given
-// suite roots: import the model, build a CPU engine for the shapes of
-// test_data_set_0, run every data set and compare with the reference outputs.
+// suite roots: import the model, build an engine for --device (cpu, cuda) for
+// the shapes of each data set, run it and compare with the reference outputs.
 //
-// A test is skipped when its model uses an op kiln does not implement (the
-// reason names the op) or when skip_list.txt lists it (with its reason). Every
-// other test must pass. Each test runs in a forked child, so a crash fails that
-// test only. Prints "N passed, N failed, N skipped" and skip counts per reason.
+// Skips are explicit: a test is skipped only when skip_list.txt names it, with
+// its reason. A test that is not listed must pass: if kiln refuses its model
+// (an op it lacks) the run fails and says which line to add, so a kernel that
+// starts refusing shows up instead of turning a pass into a silent skip; a
+// listed test that passes fails the run too (drop its line). --write-skips
+// FILE writes the list of the tests kiln refuses, with their reasons.
 //
-// usage: kiln_conformance [--skip-list FILE] [--filter SUBSTR] [-v] ROOT...
+// Tests run in worker processes (--jobs), each taking the next test from a
+// shared counter and running it in process, so a device is set up once per
+// worker, not once per test; a crash or a hang (60 s) fails that test only
+// and the worker is replaced. On a device, a test whose engine runs some nodes
+// on the CPU still counts (that is how a CUDA engine runs such ops); the
+// summary says how many did.
+//
+// usage: kiln_conformance [--device D] [--jobs N] [--skip-list FILE]
+//                         [--write-skips FILE] [--filter SUBSTR] [-v] ROOT...
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <csignal>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -19,6 +32,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <new>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -83,9 +97,13 @@ std::vector<fs::path> sorted_pbs(const fs::path& dir, const std::string& prefix)
   return out;
 }
 
+std::string g_device = "cpu";
+int g_cpu_threads = 0;  // 1 when several workers share the cores
+
 // Runs one test in this process. Returns "" on pass, else the failure.
-// Throws kiln::Error(Unsupported) for a model kiln cannot build.
-std::string run_test(const fs::path& dir) {
+// Throws kiln::Error(Unsupported) for a model kiln cannot build. `fallback`:
+// whether some node ran on the CPU in a device engine.
+std::string run_test(const fs::path& dir, bool* fallback) {
   const Model model = Model::load((dir / "model.onnx").string());
   std::vector<fs::path> sets;
   for (const auto& e : fs::directory_iterator(dir))
@@ -101,6 +119,8 @@ std::string run_test(const fs::path& dir) {
     if (in_files.size() > inputs_info.size()) return "more input files than model inputs";
     std::map<std::string, Tensor> inputs;
     BuildConfig config;
+    config.device = g_device;
+    config.cpu_threads = g_cpu_threads;
     for (size_t i = 0; i < in_files.size(); ++i) {
       Tensor t = kiln::onnx::load_tensor_pb(in_files[i].string());
       const Shape& s = t.shape();
@@ -108,6 +128,7 @@ std::string run_test(const fs::path& dir) {
       inputs[inputs_info[i].name] = t;
     }
     Engine engine = build_engine(model, config);
+    *fallback |= !engine.host_nodes().empty();
     Session session(engine);
     const std::vector<NamedTensor> outs = session.run(inputs);
     if (out_files.size() != outs.size())
@@ -121,20 +142,40 @@ std::string run_test(const fs::path& dir) {
   return "";
 }
 
-enum class Outcome { Pass = 0, Fail = 1, Unsupported = 2 };
+enum class Outcome { Pass = 0, Fail = 1, Unsupported = 2, Crash = 3 };
 
-// Forks so that a crash or hang in one test cannot take the suite down.
-Outcome run_isolated(const fs::path& dir, std::string* message, int timeout_s) {
-  int pipefd[2];
-  if (pipe(pipefd) != 0) { *message = "pipe failed"; return Outcome::Fail; }
-  const pid_t pid = fork();
-  if (pid == 0) {
-    close(pipefd[0]);
-    alarm(static_cast<unsigned>(timeout_s));
+struct Result {
+  Outcome outcome = Outcome::Crash;
+  bool fallback = false;
+  std::string message;
+};
+
+// Shared with the workers (an anonymous shared mapping): the next test to
+// take, and per test a state and a short message.
+struct Shared {
+  std::atomic<int> next{0};
+};
+struct Slot {
+  std::atomic<int> state{0};  // 0 untaken, 1 running (pid below), 2 done
+  std::atomic<int> pid{0};
+  int outcome = 0;
+  int fallback = 0;
+  char message[1024] = {};
+};
+
+void worker(const std::vector<fs::path>& tests, Shared* shared, Slot* slots) {
+  for (;;) {
+    const int i = shared->next.fetch_add(1);
+    if (i >= static_cast<int>(tests.size())) _exit(0);
+    Slot& slot = slots[i];
+    slot.pid = static_cast<int>(getpid());
+    slot.state = 1;
+    alarm(60);
     Outcome o;
     std::string msg;
+    bool fallback = false;
     try {
-      msg = run_test(dir);
+      msg = run_test(tests[static_cast<size_t>(i)], &fallback);
       o = msg.empty() ? Outcome::Pass : Outcome::Fail;
     } catch (const Error& e) {
       msg = e.what();
@@ -143,25 +184,60 @@ Outcome run_isolated(const fs::path& dir, std::string* message, int timeout_s) {
       msg = std::string("std::exception: ") + e.what();
       o = Outcome::Fail;
     }
-    msg = msg.substr(0, 4000);
-    if (write(pipefd[1], msg.data(), msg.size()) < 0) {}
-    close(pipefd[1]);
-    _exit(static_cast<int>(o));
+    alarm(0);
+    std::snprintf(slot.message, sizeof slot.message, "%s", msg.c_str());
+    slot.outcome = static_cast<int>(o);
+    slot.fallback = fallback;
+    slot.state = 2;
   }
-  close(pipefd[1]);
-  std::string msg;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(pipefd[0], buf, sizeof buf)) > 0) msg.append(buf, static_cast<size_t>(n));
-  close(pipefd[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (WIFSIGNALED(status)) {
-    *message = std::string("crashed: ") + strsignal(WTERMSIG(status));
-    return Outcome::Fail;
+}
+
+// Runs every test in `jobs` worker processes; a worker that dies marks the
+// test it was running as crashed and a new one carries on.
+std::vector<Result> run_all(const std::vector<fs::path>& tests, int jobs) {
+  const size_t bytes = sizeof(Shared) + sizeof(Slot) * std::max<size_t>(tests.size(), 1);
+  void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) {
+    std::perror("mmap");
+    std::exit(2);
   }
-  *message = msg;
-  return static_cast<Outcome>(WEXITSTATUS(status));
+  auto* shared = new (mem) Shared;
+  auto* slots = reinterpret_cast<Slot*>(static_cast<char*>(mem) + sizeof(Shared));
+  for (size_t i = 0; i < tests.size(); ++i) new (&slots[i]) Slot;
+  int running = 0;
+  const auto spawn = [&] {
+    const pid_t pid = fork();
+    if (pid == 0) worker(tests, shared, slots);
+    ++running;
+  };
+  for (int j = 0; j < std::max(jobs, 1); ++j) spawn();
+  while (running > 0) {
+    int status = 0;
+    const pid_t pid = wait(&status);
+    if (pid < 0) break;
+    --running;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) continue;
+    // It died in the test it was running.
+    for (size_t i = 0; i < tests.size(); ++i) {
+      if (slots[i].state == 1 && slots[i].pid == pid) {
+        const std::string why = WIFSIGNALED(status) ? (WTERMSIG(status) == SIGALRM ? std::string("timed out (60 s)")
+                                                                                  : std::string("crashed: ") + strsignal(WTERMSIG(status)))
+                                                    : "worker exited with " + std::to_string(WEXITSTATUS(status));
+        std::snprintf(slots[i].message, sizeof slots[i].message, "%s", why.c_str());
+        slots[i].outcome = static_cast<int>(Outcome::Crash);
+        slots[i].state = 2;
+      }
+    }
+    if (shared->next.load() < static_cast<int>(tests.size())) spawn();
+  }
+  std::vector<Result> out(tests.size());
+  for (size_t i = 0; i < tests.size(); ++i) {
+    out[i].outcome = slots[i].state == 2 ? static_cast<Outcome>(slots[i].outcome) : Outcome::Crash;
+    out[i].fallback = slots[i].fallback;
+    out[i].message = slots[i].state == 2 ? slots[i].message : "never ran";
+  }
+  munmap(mem, bytes);
+  return out;
 }
 
 // Groups "Unsupported" errors by cause, without node or tensor names.
@@ -209,13 +285,17 @@ std::map<std::string, std::string> read_skip_list(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string skip_path, filter;
+  std::string skip_path, write_skips, filter;
   std::vector<fs::path> roots;
   bool verbose = false;
+  int jobs = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--skip-list" && i + 1 < argc) skip_path = argv[++i];
+    else if (a == "--write-skips" && i + 1 < argc) write_skips = argv[++i];
     else if (a == "--filter" && i + 1 < argc) filter = argv[++i];
+    else if (a == "--device" && i + 1 < argc) g_device = argv[++i];
+    else if (a == "--jobs" && i + 1 < argc) jobs = std::atoi(argv[++i]);
     else if (a == "-v") verbose = true;
     else roots.emplace_back(a);
   }
@@ -233,35 +313,46 @@ int main(int argc, char** argv) {
   }
   std::sort(tests.begin(), tests.end());
 
-  int passed = 0, failed = 0, skipped = 0, unexpected_pass = 0;
-  std::map<std::string, int> skip_reasons;
-  std::vector<std::string> failures;
+  if (jobs > 1) g_cpu_threads = 1;
   const auto start = std::chrono::steady_clock::now();
-  for (const fs::path& t : tests) {
-    const std::string name = t.filename().string();
-    std::string msg;
-    const Outcome o = run_isolated(t, &msg, 60);
+  const std::vector<Result> results = run_all(tests, jobs);
+  int passed = 0, failed = 0, skipped = 0, with_fallback = 0;
+  std::map<std::string, int> skip_reasons;
+  std::vector<std::pair<std::string, std::string>> refused;  // test, reason
+  for (size_t i = 0; i < tests.size(); ++i) {
+    const std::string name = tests[i].filename().string();
+    const Result& r = results[i];
     auto listed = skips.find(name);
-    if (o == Outcome::Pass) {
-      ++passed;
-      if (listed != skips.end()) {
-        ++unexpected_pass;
-        std::printf("NOTE %s passes but is in the skip list (%s)\n", name.c_str(), listed->second.c_str());
+    if (r.outcome == Outcome::Unsupported) refused.emplace_back(name, unsupported_reason(r.message));
+    if (listed != skips.end()) {
+      if (r.outcome == Outcome::Pass) {
+        ++failed;
+        std::printf("FAIL %s passes but skip_list.txt lists it (%s): drop the line\n", name.c_str(), listed->second.c_str());
+      } else {
+        ++skipped;
+        ++skip_reasons[listed->second];
+        if (verbose) std::printf("SKIP %s: %s\n", name.c_str(), listed->second.c_str());
       }
-      if (verbose) std::printf("PASS %s\n", name.c_str());
-    } else if (listed != skips.end()) {
-      ++skipped;
-      ++skip_reasons[listed->second];
-      if (verbose) std::printf("SKIP %s: %s\n", name.c_str(), listed->second.c_str());
-    } else if (o == Outcome::Unsupported) {
-      ++skipped;
-      ++skip_reasons[unsupported_reason(msg)];
-      if (verbose) std::printf("SKIP %s: %s\n", name.c_str(), unsupported_reason(msg).c_str());
+    } else if (r.outcome == Outcome::Pass) {
+      ++passed;
+      with_fallback += r.fallback;
+      if (verbose) std::printf("PASS %s%s\n", name.c_str(), r.fallback ? " (some nodes on the cpu)" : "");
+    } else if (r.outcome == Outcome::Unsupported) {
+      ++failed;
+      std::printf("FAIL %s: refused, and skip_list.txt does not list it (add \"%s  %s\" if that is intended)\n",
+                  name.c_str(), name.c_str(), unsupported_reason(r.message).c_str());
     } else {
       ++failed;
-      failures.push_back(name + ": " + msg);
-      std::printf("FAIL %s: %s\n", name.c_str(), msg.c_str());
+      std::printf("FAIL %s: %s\n", name.c_str(), r.message.c_str());
     }
+  }
+  if (!write_skips.empty()) {
+    std::ofstream out(write_skips);
+    out << "# ONNX conformance tests kiln skips, one per line: TEST_NAME  REASON\n"
+           "# Written by kiln_conformance --write-skips from the tests kiln refuses; the\n"
+           "# runner fails on a refusal this list lacks and on a listed test that passes.\n";
+    for (const auto& [name, reason] : refused) out << name << "  " << reason << "\n";
+    std::printf("wrote %zu skips to %s\n", refused.size(), write_skips.c_str());
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::vector<std::pair<int, std::string>> reasons;
@@ -269,8 +360,8 @@ int main(int argc, char** argv) {
   std::sort(reasons.rbegin(), reasons.rend());
   std::printf("\nskips by reason:\n");
   for (const auto& [n, r] : reasons) std::printf("  %5d  %s\n", n, r.c_str());
-  if (unexpected_pass) std::printf("%d listed tests now pass: remove them from the skip list\n", unexpected_pass);
-  std::printf("conformance: %zu tests in %.1f s\n", tests.size(), secs);
+  std::printf("conformance on %s: %zu tests in %.1f s (%d workers)\n", g_device.c_str(), tests.size(), secs, jobs);
+  if (g_device != "cpu") std::printf("%d of the passing tests ran some nodes on the cpu\n", with_fallback);
   std::printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
   return failed == 0 ? 0 : 1;
 }
