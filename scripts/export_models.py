@@ -9,8 +9,12 @@ DIR/NAME.reference.npz (PyTorch's own outputs on that input, by output name).
 Classifiers take a dynamic batch "N". Detectors (NAME in DETECTORS) take one
 fixed-size image and return boxes, scores and labels, with a data-dependent
 count: their post-processing (NonZero, TopK, NMS inside an If) is exported too.
+Segmenters (NAME in SEGMENTERS) return the per-pixel class scores "out".
 
-usage: export_models.py OUT_DIR NAME [NAME ...]
+--reference-device cuda computes the references with PyTorch on the GPU
+(TF32 off, so both sides compute in fp32), for comparing kiln's CUDA engines.
+
+usage: export_models.py [--reference-device cpu|cuda] OUT_DIR NAME [NAME ...]
 """
 import os
 import sys
@@ -20,6 +24,7 @@ import torch
 import torchvision
 
 DETECTORS = {"ssdlite320_mobilenet_v3_large": 320}
+SEGMENTERS = {"lraspp_mobilenet_v3_large"}
 
 
 class DetectorOutputs(torch.nn.Module):
@@ -33,6 +38,17 @@ class DetectorOutputs(torch.nn.Module):
     def forward(self, x):
         d = self.model([x[0]])[0]
         return d["boxes"], d["scores"], d["labels"]
+
+
+class SegmenterOutputs(torch.nn.Module):
+    """torchvision segmenters return a dict; export wants tensors."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x)["out"]
 
 
 def smooth_images(n, size, gen):
@@ -70,6 +86,14 @@ def make(name):
         calibrate_batchnorm(model, smooth_images(8, size, gen))
         x = smooth_images(1, size, gen)
         return DetectorOutputs(model).eval(), x, ["boxes", "scores", "labels"], {}
+    if name in SEGMENTERS:
+        model = getattr(torchvision.models.segmentation, name)(weights=None, weights_backbone=None).eval()
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+        x = torch.randn(1, 3, 224, 224, generator=gen)
+        return SegmenterOutputs(model).eval(), x, ["output"], {"input": {0: "N"}, "output": {0: "N"}}
     model = getattr(torchvision.models, name)(weights=None).eval()
     # Give BatchNorm non-trivial statistics so folding it is actually tested.
     for m in model.modules():
@@ -81,33 +105,51 @@ def make(name):
     return model, x, ["output"], {"input": {0: "N"}, "output": {0: "N"}}
 
 
-def export(name, out_dir):
+def reference(model, x, device):
+    """PyTorch's outputs on `device`, as numpy arrays."""
+    if device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        model, x = model.to("cuda"), x.to("cuda")
+    with torch.no_grad():
+        y = model(x)
+    outputs = y if isinstance(y, tuple) else (y,)
+    return [t.detach().cpu().numpy() for t in outputs]
+
+
+def export(name, out_dir, device):
     onnx_path = os.path.join(out_dir, name + ".onnx")
     ref_path = os.path.join(out_dir, name + ".reference.npz")
     if os.path.exists(onnx_path) and os.path.exists(ref_path):
         return
     torch.manual_seed(0)
     model, x, output_names, dynamic_axes = make(name)
-    with torch.no_grad():
-        y = model(x)
-    outputs = y if isinstance(y, tuple) else (y,)
     tmp = onnx_path + ".tmp"
-    torch.onnx.export(model, x, tmp, input_names=["input"], output_names=output_names, opset_version=17,
-                      dynamic_axes=dynamic_axes)
+    kwargs = dict(input_names=["input"], output_names=output_names, opset_version=17, dynamic_axes=dynamic_axes)
+    try:
+        # PyTorch 2.9+ exports through dynamo by default; kiln's tests use the
+        # TorchScript exporter's graphs on every PyTorch version.
+        torch.onnx.export(model, x, tmp, dynamo=False, **kwargs)
+    except TypeError:
+        torch.onnx.export(model, x, tmp, **kwargs)
     np.save(os.path.join(out_dir, name + ".input.npy"), x.numpy())
-    np.savez(ref_path, **{n: t.numpy() for n, t in zip(output_names, outputs)})
+    np.savez(ref_path, **dict(zip(output_names, reference(model, x, device))))
     os.replace(tmp, onnx_path)
     print(f"exported {onnx_path} ({os.path.getsize(onnx_path) / 1e6:.1f} MB)")
 
 
 def main():
-    if len(sys.argv) < 3:
+    args = sys.argv[1:]
+    device = "cpu"
+    if args[:1] == ["--reference-device"] and len(args) > 1:
+        device, args = args[1], args[2:]
+    if len(args) < 2:
         print(__doc__)
         return 2
-    out_dir = sys.argv[1]
+    out_dir = args[0]
     os.makedirs(out_dir, exist_ok=True)
-    for name in sys.argv[2:]:
-        export(name, out_dir)
+    for name in args[1:]:
+        export(name, out_dir, device)
     return 0
 
 

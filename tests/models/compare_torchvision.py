@@ -10,7 +10,11 @@ label, a score within 1e-4 and box corners within 1e-2 pixels. Matching rather
 than row-by-row comparison keeps the test sound where two detections of
 different classes have scores equal to the last bit and sort either way.
 
-usage: compare_torchvision.py KILN_BINARY MODELS_DIR NAME [NAME ...]
+Segmenters (NAME ends in a segmentation architecture, output "output" of
+rank 4): max abs error within 1e-3 of the output scale, and the per-pixel
+argmax the same on at least 99.9% of the pixels.
+
+usage: compare_torchvision.py [--device D] KILN_BINARY MODELS_DIR NAME [NAME ...]
 Exits non-zero when a model is missing, fails to run, or differs.
 """
 import os
@@ -31,6 +35,17 @@ def compare_classifier(got, want):
     same_top1 = int(out.argmax()) == int(ref.argmax())
     ok = err <= 1e-3 * scale + 1e-5 and same_top1
     return ok, f"max abs err {err:.3g} (scale {scale:.3g}), top-1 {'same' if same_top1 else 'differs'}"
+
+
+def compare_segmenter(got, want):
+    out, ref = got["output"], want["output"]
+    if out.shape != ref.shape:
+        return False, f"shape {out.shape}, expected {ref.shape}"
+    scale = max(float(np.abs(ref).max()), 1e-6)
+    err = float(np.abs(out - ref).max())
+    agree = float((out.argmax(axis=1) == ref.argmax(axis=1)).mean())
+    ok = err <= 1e-3 * scale + 1e-5 and agree >= 0.999
+    return ok, f"max abs err {err:.3g} (scale {scale:.3g}), per-pixel class agrees on {100 * agree:.2f}%"
 
 
 def compare_detector(got, want):
@@ -59,7 +74,11 @@ def compare_detector(got, want):
 
 
 def main():
-    kiln, models_dir, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+    args = sys.argv[1:]
+    device = "cpu"
+    if args[:1] == ["--device"]:
+        device, args = args[1], args[2:]
+    kiln, models_dir, names = args[0], args[1], args[2:]
     failed = 0
     for name in names:
         onnx_path = os.path.join(models_dir, name + ".onnx")
@@ -71,7 +90,7 @@ def main():
         want = dict(np.load(ref_path))
         with tempfile.TemporaryDirectory() as out:
             cmd = [kiln, "run", onnx_path, "--input", f"input={models_dir}/{name}.input.npy",
-                   "--output-dir", out, "--no-cache", "-n", "0"]
+                   "--output-dir", out, "--no-cache", "-n", "0", "--device", device]
             r = subprocess.run(cmd, capture_output=True, text=True)
             if r.returncode != 0:
                 print(f"FAIL {name}: kiln exited {r.returncode}\n{r.stdout}\n{r.stderr}")
@@ -83,9 +102,17 @@ def main():
                 failed += 1
                 continue
             got = {k: np.load(os.path.join(out, k + ".npy")) for k in want}
-        compare = compare_detector if "boxes" in want else compare_classifier
+        if "boxes" in want:
+            compare = compare_detector
+        elif want["output"].ndim == 4:
+            compare = compare_segmenter
+        else:
+            compare = compare_classifier
         ok, detail = compare(got, want)
-        print(f"{'PASS' if ok else 'FAIL'} {name}: {detail}")
+        print(f"{'PASS' if ok else 'FAIL'} {name} on {device}: {detail}")
+        for line in r.stdout.splitlines():
+            if "run on the cpu" in line or line.startswith("  ") and "shape computation" in line:
+                print("   ", line.strip())
         failed += 0 if ok else 1
     print(f"{len(names) - failed} passed, {failed} failed")
     return 1 if failed else 0

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs kiln's GPU tests and benchmarks on a machine with an NVIDIA GPU, from
+# the bundle scripts/gpu_bundle.sh made (.devcarry/). Needs CUDA's libraries
+# (/usr/local/cuda/lib64) and cuDNN/cuBLAS (PyTorch's venv), and python3 with
+# torch, torchvision and onnx for the real-model comparisons.
+#
+# usage: scripts/gpu_test.sh [STEP...]   steps: unit conformance models bench (default: all)
+# Logs go to $OUT (or ./out); the last lines of each step are printed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-out}
+mkdir -p "$out"
+steps=${*:-unit conformance models bench}
+work=/tmp/kiln-gpu-run
+mkdir -p "$work"
+[ -d "$work/kiln-gpu" ] || xz -dc .devcarry/kiln-gpu.tar.xz | tar -C "$work" -xf -
+[ -d "$work/onnx" ] || { [ -f .devcarry/conformance.tar.xz ] && xz -dc .devcarry/conformance.tar.xz | tar -C "$work" -xf -; }
+bin=$work/kiln-gpu/bin
+nv=$(ls -d /opt/torch/.venv/lib/python3.*/site-packages/nvidia/*/lib 2>/dev/null | paste -sd:)
+export LD_LIBRARY_PATH=$work/kiln-gpu/lib:$nv:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+export KILN_SOURCE_DIR=$PWD
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
+
+step() {  # name command...: runs, logs, prints the tail and the time
+  local name=$1; shift
+  local t0=$SECONDS
+  "$@" > "$out/$name.log" 2>&1
+  local rc=$?
+  echo "== $name: exit $rc in $((SECONDS - t0)) s"
+  tail -n 6 "$out/$name.log"
+}
+
+for s in $steps; do
+  case $s in
+    unit)
+      step cuda_runtime "$bin/test_cuda_runtime"
+      step device_runtime "$bin/test_device_runtime"
+      step backend_ops "$bin/test_backend_ops"
+      grep -E "Failure|FAILED|error" "$out/backend_ops.log" | head -n 40
+      ;;
+    conformance)
+      step conformance "$bin/kiln_conformance" --device cuda --jobs 8 --skip-list tests/conformance/skip_list.txt \
+        "$work/onnx/node" "$work/onnx/simple" "$work/onnx/pytorch-operator"
+      grep -E "^FAIL" "$out/conformance.log" | head -n 40
+      ;;
+    models)
+      models="resnet50 mobilenet_v3_small vit_b_16 ssdlite320_mobilenet_v3_large lraspp_mobilenet_v3_large"
+      step export python3 scripts/export_models.py --reference-device cuda "$work/models" $models
+      step models python3 tests/models/compare_torchvision.py --device cuda "$bin/kiln" "$work/models" $models
+      ;;
+    bench)
+      for m in resnet50:1,8,32 mobilenet_v3_small:1,8 vit_b_16:1,8; do
+        step "bench_${m%%:*}" "$bin/kiln" bench "$work/models/${m%%:*}.onnx" --device cuda --batch "${m#*:}" \
+          -n 200 --warmup 20 --cache "$work/cache"
+      done
+      ;;
+    *) echo "unknown step $s" ;;
+  esac
+done

@@ -1,0 +1,245 @@
+// The CUDA backend's runtime on a real GPU: device selection and errors, the
+// memory pool (trim gives memory back), copies, sessions with device tensors
+// in and out, weights shared between sessions, out-of-memory that leaves a
+// session usable, and threads. Without a GPU only NoGpuIsAClearError runs
+// (it checks the error); the rest skip, as tests/skips.txt records.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <thread>
+
+#include "backends/backend.h"
+#include "kiln/builder.h"
+#include "kiln/session.h"
+#include "onnx_test_util.h"
+#ifdef KILN_WITH_CUDA
+#include <cuda_runtime_api.h>
+
+#include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/cuda_memory.h"
+#endif
+
+namespace kiln::test {
+namespace {
+
+#ifdef KILN_WITH_CUDA
+bool have_gpu() { return backend::cuda::device_count() > 0; }
+#define REQUIRE_GPU() \
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device on this machine (tests/skips.txt)"
+
+TEST(CudaRuntime, NoGpuIsAClearError) {
+  if (have_gpu()) {
+    EXPECT_KILN_ERROR(backend::backend_for("cuda:" + std::to_string(backend::cuda::device_count())),
+                      ErrorCode::InvalidArgument, "no such device");
+    return;
+  }
+  try {
+    backend::backend_for("cuda:0");
+    ADD_FAILURE() << "made a CUDA backend without a GPU";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Cuda) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cuda:0"), std::string::npos) << e.what();
+  }
+}
+
+size_t free_bytes() {
+  size_t f = 0, t = 0;
+  cudaMemGetInfo(&f, &t);
+  return f;
+}
+
+TEST(CudaRuntime, PoolKeepsFreedMemoryUntilTrimmed) {
+  REQUIRE_GPU();
+  auto& be = dynamic_cast<backend::cuda::CudaBackend&>(backend::backend_for("cuda:0"));
+  be.pool().trim();
+  const size_t base = free_bytes();
+  void* p = be.allocator().allocate(size_t{512} << 20);
+  EXPECT_LE(free_bytes() + (size_t{500} << 20), base);
+  be.allocator().deallocate(p);
+  EXPECT_GE(be.pool().reserved_bytes(), size_t{512} << 20);  // cached for reuse
+  be.pool().trim();
+  EXPECT_EQ(be.pool().reserved_bytes(), 0u);
+  EXPECT_GE(free_bytes() + (size_t{2} << 20), base);  // within one pool block
+}
+
+TEST(CudaRuntime, CopiesRoundTrip) {
+  REQUIRE_GPU();
+  backend::Backend& be = backend::backend_for("cuda:0");
+  auto s = be.create_stream();
+  std::vector<float> v(1000);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i) * 0.5f;
+  const Tensor h = Tensor::from_vector(DataType::Float32, {1000}, v);
+  Tensor a = be.empty(DataType::Float32, {1000}), b = be.empty(DataType::Float32, {1000});
+  be.copy(a.raw(), a.device(), h.raw(), h.device(), h.nbytes(), *s);
+  be.copy(b.raw(), b.device(), a.raw(), a.device(), a.nbytes(), *s);
+  Tensor back = Tensor::empty(DataType::Float32, {1000});
+  be.copy(back.raw(), back.device(), b.raw(), b.device(), b.nbytes(), *s);
+  s->synchronize();
+  for (size_t i = 0; i < v.size(); ++i) ASSERT_EQ(back.data<float>()[i], v[i]);
+  EXPECT_GT(be.time_ms(*s, [&] { be.copy(b.raw(), b.device(), a.raw(), a.device(), a.nbytes(), *s); }), 0.0);
+}
+
+// x[1,3,8,8] -> Conv -> Relu -> GlobalAveragePool -> Flatten -> Gemm -> y[1,4]
+std::string small_model() {
+  ModelBuilder mb(13);
+  mb.input("x", ::onnx::TensorProto::FLOAT, {int64_t{1}, int64_t{3}, int64_t{8}, int64_t{8}});
+  mb.output("y", ::onnx::TensorProto::FLOAT, {int64_t{1}, int64_t{4}});
+  std::vector<float> w(8 * 3 * 3 * 3), g(4 * 8);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = std::sin(static_cast<float>(i)) * 0.2f;
+  for (size_t i = 0; i < g.size(); ++i) g[i] = std::cos(static_cast<float>(i)) * 0.3f;
+  mb.init_floats("W", {8, 3, 3, 3}, w);
+  mb.init_floats("G", {4, 8}, g);
+  mb.init_floats("c", {4}, {0.1f, 0.2f, 0.3f, 0.4f});
+  auto& conv = mb.node("Conv", {"x", "W"}, {"c1"}, "conv");
+  add_ints_attr(conv, "pads", {1, 1, 1, 1});
+  mb.node("Relu", {"c1"}, {"r"}, "relu");
+  mb.node("GlobalAveragePool", {"r"}, {"p"}, "pool");
+  mb.node("Flatten", {"p"}, {"f"}, "flatten");
+  auto& gemm = mb.node("Gemm", {"f", "G", "c"}, {"y"}, "gemm");
+  add_int_attr(gemm, "transB", 1);
+  return mb.bytes();
+}
+
+Engine build(const std::string& bytes, const std::string& device) {
+  TempDir dir;
+  BuildConfig c;
+  c.device = device;
+  return build_engine(Model::load(dir.write("m.onnx", bytes)), c);
+}
+
+Tensor input_x() {
+  Tensor t = Tensor::empty(DataType::Float32, {1, 3, 8, 8});
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = std::cos(static_cast<float>(i) * 0.37f);
+  return t;
+}
+
+void expect_close(const Tensor& a, const Tensor& b, float tol = 1e-4f) {
+  ASSERT_EQ(a.shape(), b.shape());
+  for (int64_t i = 0; i < a.numel(); ++i) EXPECT_NEAR(a.data<float>()[i], b.data<float>()[i], tol) << i;
+}
+
+TEST(CudaRuntime, SessionMatchesTheCpuWithHostAndDeviceTensors) {
+  REQUIRE_GPU();
+  Session gpu(build(small_model(), "cuda")), cpu(build(small_model(), "cpu"));
+  const Tensor x = input_x();
+  const Tensor want = cpu.run({{"x", x}})[0].tensor;
+  expect_close(gpu.run({{"x", x}})[0].tensor, want);
+  // Device input, device output: no host round trip.
+  backend::Backend& be = backend::backend_for("cuda:0");
+  auto s = be.create_stream();
+  Tensor xd = be.empty(DataType::Float32, x.shape());
+  be.copy(xd.raw(), xd.device(), x.raw(), x.device(), x.nbytes(), *s);
+  s->synchronize();
+  RunOptions o;
+  o.outputs_on_device = true;
+  const Tensor yd = gpu.run({{"x", xd}}, o)[0].tensor;
+  EXPECT_EQ(yd.device(), (Device{DeviceKind::CUDA, 0}));
+  Tensor y = Tensor::empty(DataType::Float32, yd.shape());
+  be.copy(y.raw(), y.device(), yd.raw(), yd.device(), yd.nbytes(), *s);
+  s->synchronize();
+  expect_close(y, want);
+}
+
+TEST(CudaRuntime, WeightsAreSharedBetweenSessions) {
+  REQUIRE_GPU();
+  const Engine e = build(small_model(), "cuda");
+  Session a(e), b(e);
+  a.run({{"x", input_x()}});
+  b.run({{"x", input_x()}});
+  EXPECT_GT(a.stats().weight_bytes, 0u);
+  EXPECT_EQ(a.stats().weight_bytes, b.stats().weight_bytes);
+}
+
+// s (int64[2]) -> ConstantOfShape -> Relu -> y: an output whose size the
+// caller chooses at run time.
+std::string sized_model() {
+  ModelBuilder mb(13);
+  mb.input("s", ::onnx::TensorProto::INT64, {int64_t{2}});
+  mb.output("y", ::onnx::TensorProto::FLOAT, {std::string("a"), std::string("b")});
+  auto& c = mb.node("ConstantOfShape", {"s"}, {"z"}, "fill");
+  auto* a = c.add_attribute();
+  a->set_name("value");
+  a->set_type(::onnx::AttributeProto::TENSOR);
+  a->mutable_t()->set_data_type(::onnx::TensorProto::FLOAT);
+  a->mutable_t()->add_dims(1);
+  a->mutable_t()->add_float_data(2.f);
+  mb.node("Relu", {"z"}, {"y"}, "relu");
+  return mb.bytes();
+}
+
+TEST(CudaRuntime, OutOfDeviceMemoryLeavesTheSessionUsable) {
+  REQUIRE_GPU();
+  Session s(build(sized_model(), "cuda"));
+  size_t f = 0, t = 0;
+  cudaMemGetInfo(&f, &t);
+  const int64_t rows = static_cast<int64_t>(t / (size_t{1} << 22)) * 4;  // 4x the card
+  try {
+    s.run({{"s", Tensor::from_vector<int64_t>(DataType::Int64, {2}, {rows, int64_t{1} << 20})}});
+    ADD_FAILURE() << "allocated " << rows << " MiB x 4 on the device";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::OutOfMemory) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cuda:0"), std::string::npos) << e.what();
+  }
+  const Tensor y = s.run({{"s", Tensor::from_vector<int64_t>(DataType::Int64, {2}, {2, 3})}})[0].tensor;
+  ASSERT_EQ(y.shape(), (Shape{2, 3}));
+  for (int64_t i = 0; i < 6; ++i) EXPECT_EQ(y.data<float>()[i], 2.f);
+}
+
+TEST(CudaRuntime, SessionsOnThreadsAgree) {
+  REQUIRE_GPU();
+  const Engine e = build(small_model(), "cuda");
+  Session ref(e);
+  const Tensor want = ref.run({{"x", input_x()}})[0].tensor;
+  std::vector<std::thread> threads;
+  std::atomic<int> bad{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      Session s(e);
+      for (int i = 0; i < 50; ++i) {
+        const Tensor y = s.run({{"x", input_x()}})[0].tensor;
+        for (int64_t k = 0; k < y.numel(); ++k) bad += y.data<float>()[k] != want.data<float>()[k];
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(bad.load(), 0);
+}
+
+TEST(CudaRuntime, ProfileUsesDeviceEvents) {
+  REQUIRE_GPU();
+  SessionOptions o;
+  o.profile = true;
+  Session s(build(small_model(), "cuda"), o);
+  for (int i = 0; i < 3; ++i) s.run({{"x", input_x()}});
+  const auto prof = s.profile();
+  ASSERT_FALSE(prof.empty());
+  double total = 0;
+  for (const auto& n : prof) {
+    EXPECT_EQ(n.runs, 3) << n.node;
+    total += n.total_ms;
+    if (n.op_type == "Conv" || n.op_type == "com.kiln.FusedConv") EXPECT_EQ(n.device, "cuda:0");
+  }
+  EXPECT_GT(total, 0.0);
+}
+
+TEST(CudaRuntime, MemoryComesBackAfterSessionsEnd) {
+  REQUIRE_GPU();
+  auto& be = dynamic_cast<backend::cuda::CudaBackend&>(backend::backend_for("cuda:0"));
+  {
+    Session warm(build(small_model(), "cuda"));  // loads the kernels' modules once
+    warm.run({{"x", input_x()}});
+  }
+  be.pool().trim();
+  const size_t base = free_bytes();
+  for (int i = 0; i < 20; ++i) {
+    Session s(build(small_model(), "cuda"));
+    s.run({{"x", input_x()}});
+  }
+  be.pool().trim();
+  EXPECT_GE(free_bytes() + (size_t{4} << 20), base);
+}
+#else
+TEST(CudaRuntime, NotBuilt) { GTEST_SKIP() << "this kiln is built without CUDA (tests/skips.txt)"; }
+#endif
+
+}  // namespace
+}  // namespace kiln::test
