@@ -77,6 +77,12 @@ class EngineCache {
                                                     std::chrono::milliseconds /*timeout*/) {
     return nullptr;
   }
+
+  // Optional: a directory on this machine where kiln may keep small files of
+  // its own beside the entries (compile_file's direct-mode manifests, which
+  // make warm starts skip reading the model). nullopt (the default): none, and
+  // compile_file always reads the model.
+  virtual std::optional<std::filesystem::path> local_dir() const { return std::nullopt; }
 };
 
 // ---- what an entry holds ---------------------------------------------------
@@ -182,6 +188,7 @@ class DiskEngineCache final : public EngineCache {
   std::unique_ptr<BuildLock> lock_for_build(const std::string& hash, std::chrono::milliseconds timeout) override;
 
   const std::filesystem::path& dir() const { return m_dir; }
+  std::optional<std::filesystem::path> local_dir() const override { return m_dir; }
   uint64_t size_limit() const { return m_size_limit; }
 
  private:
@@ -236,6 +243,8 @@ class TieredEngineCache final : public EngineCache {
   std::optional<std::vector<uint8_t>> load(const std::string& hash) override;
   void discard(const std::string& hash) override;
   std::unique_ptr<BuildLock> lock_for_build(const std::string& hash, std::chrono::milliseconds timeout) override;
+  // The first tier's that has one (the disk's in front of Redis).
+  std::optional<std::filesystem::path> local_dir() const override;
 
  private:
   std::vector<EngineCache*> m_tiers;

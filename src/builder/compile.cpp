@@ -109,13 +109,15 @@ CompileResult compile(const Model& model, const CompileOptions& options) {
 
 CompileResult compile_file(const std::string& model_path, const CompileOptions& options) {
   const auto start = Clock::now();
-  auto* disk = dynamic_cast<DiskEngineCache*>(options.cache);
+  // Manifests live in the cache's local directory (the disk tier's, also
+  // behind a Redis tier), whatever the cache in front of it.
+  const std::optional<std::filesystem::path> dir = options.cache ? options.cache->local_dir() : std::nullopt;
   std::string dk;
   CompileResult r;
-  if (disk && !options.build.weightless) {
+  if (dir && !options.build.weightless) {
     dk = cache::direct_key(model_path, options.build, backend_fingerprint(options.build));
-    if (auto key = cache::read_manifest(disk->dir(), dk)) {
-      if (auto hit = try_load(*disk, *key)) {
+    if (auto key = cache::read_manifest(*dir, dk)) {
+      if (auto hit = try_load(*options.cache, *key)) {
         r.engine = *hit;
         r.cache_hit = true;
         r.key = *key;
@@ -124,7 +126,7 @@ CompileResult compile_file(const std::string& model_path, const CompileOptions& 
   }
   if (!r.cache_hit) {
     r = compile(Model::load(model_path), options);
-    if (disk) cache::write_manifest(disk->dir(), dk, r.key);
+    if (dir && !dk.empty()) cache::write_manifest(*dir, dk, r.key);
   }
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return r;

@@ -53,6 +53,12 @@ void TieredEngineCache::discard(const std::string& hash) {
   for (EngineCache* t : m_tiers) on_tier("discard", hash, [&] { t->discard(hash); });
 }
 
+std::optional<std::filesystem::path> TieredEngineCache::local_dir() const {
+  for (EngineCache* t : m_tiers)
+    if (auto d = t->local_dir()) return d;
+  return std::nullopt;
+}
+
 std::unique_ptr<BuildLock> TieredEngineCache::lock_for_build(const std::string& hash,
                                                              std::chrono::milliseconds timeout) {
   std::unique_ptr<BuildLock> lock;

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "kiln/compile.h"
@@ -76,6 +77,45 @@ TEST(Compile, CorruptEntryIsAMissAndIsRewritten) {
   EXPECT_FALSE(r.cache_hit);
   EXPECT_EQ(run_first(r.engine), 2.f);
   EXPECT_TRUE(compile_file(path, o).cache_hit);  // rewritten
+}
+
+// A far tier kept in memory, counting loads.
+class MemoryCache final : public EngineCache {
+ public:
+  void save(const std::string& h, const std::vector<uint8_t>& b) override { m_blobs[h] = b; }
+  std::optional<std::vector<uint8_t>> load(const std::string& h) override {
+    ++loads;
+    auto it = m_blobs.find(h);
+    if (it == m_blobs.end()) return std::nullopt;
+    return it->second;
+  }
+  int loads = 0;
+
+ private:
+  std::map<std::string, std::vector<uint8_t>> m_blobs;
+};
+
+// With a shared tier behind the disk cache (kiln --redis), warm starts keep
+// the direct-mode fast path: the manifest lives in the disk tier's directory.
+TEST(Compile, ManifestFastPathWorksBehindATieredCache) {
+  TempDir dir;
+  DiskEngineCache disk(dir.file("cache"));
+  MemoryCache far;
+  TieredEngineCache tiered(disk, far);
+  ASSERT_TRUE(tiered.local_dir().has_value());
+  CompileOptions o;
+  o.cache = &tiered;
+  const std::string path = dir.write("m.onnx", model_bytes(2));
+  EXPECT_FALSE(compile_file(path, o).cache_hit);
+  size_t manifests = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir.file("cache")))
+    manifests += e.path().string().find(".manifests") != std::string::npos && e.is_regular_file();
+  EXPECT_GE(manifests, 1u) << "no direct-mode manifest written through the tiered cache";
+  const int far_loads = far.loads;
+  const CompileResult r = compile_file(path, o);
+  EXPECT_TRUE(r.cache_hit);
+  EXPECT_EQ(far.loads, far_loads) << "a warm start went past the disk tier";
+  EXPECT_EQ(run_first(r.engine), 2.f);
 }
 
 TEST(Compile, NoCacheAlwaysBuilds) {
