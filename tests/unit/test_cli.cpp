@@ -1,6 +1,8 @@
 // The kiln CLI as users run it: exit codes and one clear line on error.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -128,8 +130,29 @@ TEST(Cli, ErrorsAreOneLineAndNonZero) {
     EXPECT_NE(r.out.find("kiln: error:"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find(needle), std::string::npos) << args << "\n" << r.out;
   }
-  EXPECT_NE(run_cli("build " + model).code, 0);  // -o is required
-  EXPECT_NE(run_cli("frobnicate").code, 0);
+  // Usage errors: kiln's one line and exit 1 as well, not a help page.
+  for (const std::string& args : std::vector<std::string>{"build " + model, "frobnicate", "run " + model + " --bogus-option",
+                                  "bench " + model + " --batch x"}) {
+    Result r = run_cli(args);
+    EXPECT_EQ(r.code, 1) << args << "\n" << r.out;
+    EXPECT_NE(r.out.find("kiln: error: [invalid argument]"), std::string::npos) << args << "\n" << r.out;
+    EXPECT_LE(std::count(r.out.begin(), r.out.end(), '\n'), 1) << args << "\n" << r.out;
+  }
+  // A device this kiln or machine cannot serve is a clear error.
+  Result r = run_cli("run " + model + " --no-cache --device tpu:0");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("device 'tpu:0'"), std::string::npos) << r.out;
+}
+
+// Options of `kiln cache` are accepted after its subcommand too.
+TEST(Cli, CacheOptionsAfterTheSubcommand) {
+  TempDir dir;
+  const std::string model = add_model(dir);
+  ASSERT_EQ(run_cli("build " + model + " -o " + dir.file("e.kiln") + " --cache " + dir.file("c")).code, 0);
+  Result r = run_cli("cache verify --cache " + dir.file("c"));
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("1 good"), std::string::npos) << r.out;
+  EXPECT_NE(run_cli("cache ls --cache " + dir.file("c")).out.find("1 entries"), std::string::npos);
 }
 
 }  // namespace
