@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kiln/engine.h"
+#include "kiln/graph_cache.h"
 #include "kiln/tensor.h"
 
 namespace kiln {
@@ -54,12 +55,28 @@ struct SessionOptions {
   // Time each run's compute on the device (two events per run) into
   // SessionStats::last (host enqueue time is measured always).
   bool time_runs = false;
+
+  // ---- CUDA graphs (graph_cache.h) ----
+  // The cache of captured runs for this Session: each input shape is
+  // captured once and replayed after. Null: no graphs (establish_graph_cache
+  // makes one when KILN_AUTO_CUDA_GRAPHS is set).
+  std::shared_ptr<GraphCache> graph_cache;
+  // Batch bucketing: the batch (dim 0 of every input) is padded with zeros up
+  // to the smallest of these sizes that holds it, and the outputs (whose dim 0
+  // must be the batch) cut back, so variable batches share a few graphs.
+  // Empty: no padding. Sorted on use.
+  std::vector<int64_t> batch_buckets;
+  // Input shapes captured when the Session is made (with zero inputs), so the
+  // first request of each is already a replay.
+  std::vector<std::map<std::string, Shape>> capture_shapes;
 };
 
 struct RunOptions {
   // Return outputs in the session's device memory (no host round trip)
   // instead of host memory. Each output is a fresh tensor the caller owns.
   bool outputs_on_device = false;
+  // Run this call without the graph cache (the seeds' disable_cuda_graphs).
+  bool disable_cuda_graphs = false;
 };
 
 // Where the last run's time went, as trtexec reports it.
@@ -78,6 +95,8 @@ struct SessionStats {
   uint64_t runs = 0;
   uint64_t context_misses = 0;  // runs that had to make a context (a new input shape)
   RunTiming last;               // of the last finished run
+  uint64_t graph_runs = 0;      // runs served by the graph cache (replays and captures)
+  CaptureMode last_capture_mode = CaptureMode::None;  // of the last run through the graph cache
 };
 
 class Session {

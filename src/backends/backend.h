@@ -109,10 +109,13 @@ class Backend {
   // this backend's nodes at an optimization level, in order.
   virtual std::vector<std::string> passes(int optimization_level) const { return {}; }
 
-  // Optional: record everything submitted to `stream` between begin and end.
+  // Optional: record everything submitted to `stream` between begin and end
+  // (CUDA graphs, in thread-local capture mode). abort_capture() ends a
+  // capture that failed half way and drops what it recorded.
   virtual bool can_capture() const { return false; }
   virtual void begin_capture(Stream& stream);
   virtual std::unique_ptr<Capture> end_capture(Stream& stream);
+  virtual void abort_capture(Stream& stream) {}
 
   // A tensor in this device's memory (not zeroed; zeroed on the host), freed
   // through allocator(): stream-ordered on `stream` when given (which must

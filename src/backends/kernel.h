@@ -56,6 +56,10 @@ class Kernel {
  public:
   virtual ~Kernel() = default;
   virtual void run(KernelContext& ctx) = 0;
+  // Whether a run can be recorded into a CUDA graph and replayed: false for
+  // kernels that read results on the host (NonZero's count) or allocate by
+  // data. Only asked of kernels on a backend that can capture.
+  virtual bool capturable() const { return true; }
 };
 
 using KernelFn = void (*)(KernelContext&);

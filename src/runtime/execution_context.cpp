@@ -92,6 +92,7 @@ ExecutionContext::ExecutionContext(std::shared_ptr<const ir::Graph> graph, engin
     }
   }
   m_bound.resize(g.inputs.size());
+  make_segments();
 }
 
 ExecutionContext::~ExecutionContext() {
@@ -137,6 +138,56 @@ void ExecutionContext::unbind_inputs() {
   for (Tensor& t : m_bound) t = Tensor();
 }
 
+void ExecutionContext::run_node(size_t i, std::vector<Tensor>& slots) {
+  const ir::Graph& g = *m_graph;
+  const ir::Node& n = g.nodes[i];
+  NodeRun& r = m_nodes[i];
+  std::vector<const Tensor*> ins;
+  ins.reserve(n.inputs.size());
+  for (size_t k = 0; k < n.inputs.size(); ++k) {
+    const ir::ValueId v = n.inputs[k];
+    if (v == ir::k_no_value) { ins.push_back(nullptr); continue; }
+    if (r.const_inputs[k].defined()) { ins.push_back(&r.const_inputs[k]); continue; }
+    const Tensor& t = slots[static_cast<size_t>(v)];
+    if (!t.defined())
+      throw Error(ErrorCode::Internal, n.label() + ": input '" + g.value(v).name + "' was never computed");
+    ins.push_back(&t);
+  }
+  std::vector<Tensor> outs(n.outputs.size());
+  auto alloc = [&](size_t idx, DataType dt, const Shape& shape) -> Tensor {
+    const ir::ValueId v = idx < n.outputs.size() ? n.outputs[idx] : ir::k_no_value;
+    if (v != ir::k_no_value) {
+      Tensor t = slot_view(v, dt, shape, r.host_outputs);
+      if (t.defined()) return t;
+    }
+    return r.host_outputs ? Tensor::empty(dt, shape) : r.backend->empty(dt, shape, r.stream);
+  };
+  const int64_t opset = g.opset(n.domain);
+  backend::KernelContext ctx(n, opset, std::move(ins), outs, alloc, r.stream);
+  if (m_profile) m_marks[i].first = r.stream->mark();
+  try {
+    r.kernel->run(ctx);
+  } catch (const Error& e) {
+    throw e.with_context("running " + n.label() + " on " + r.backend->device().str());
+  } catch (const std::exception& e) {
+    throw Error(ErrorCode::Internal, "running " + n.label() + " on " + r.backend->device().str() + ": " + e.what());
+  }
+  if (m_profile) m_marks[i].second = r.stream->mark();
+  for (size_t k = 0; k < n.outputs.size(); ++k) {
+    if (n.outputs[k] == ir::k_no_value) continue;
+    if (!outs[k].defined())
+      throw Error(ErrorCode::Internal, n.label() + ": kernel did not produce output " + std::to_string(k));
+    slots[static_cast<size_t>(n.outputs[k])] = std::move(outs[k]);
+  }
+  // Free run-time allocations after their last reader (in stream order on a
+  // device); planned ones are views.
+  for (ir::ValueId v : n.inputs) {
+    if (v == ir::k_no_value) continue;
+    const size_t vi = static_cast<size_t>(v);
+    if (m_last_use[vi] == static_cast<int32_t>(i) && !m_keep[vi] && !g.values[vi].constant) slots[vi] = Tensor();
+  }
+}
+
 void ExecutionContext::run() {
   const ir::Graph& g = *m_graph;
   std::vector<Tensor> slots(g.values.size());
@@ -148,55 +199,19 @@ void ExecutionContext::run() {
     m_marks.clear();
     m_marks.resize(g.nodes.size());
   }
-
-  const int64_t opset = g.opset("");
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    const ir::Node& n = g.nodes[i];
-    NodeRun& r = m_nodes[i];
-    std::vector<const Tensor*> ins;
-    ins.reserve(n.inputs.size());
-    for (size_t k = 0; k < n.inputs.size(); ++k) {
-      const ir::ValueId v = n.inputs[k];
-      if (v == ir::k_no_value) { ins.push_back(nullptr); continue; }
-      if (r.const_inputs[k].defined()) { ins.push_back(&r.const_inputs[k]); continue; }
-      const Tensor& t = slots[static_cast<size_t>(v)];
-      if (!t.defined())
-        throw Error(ErrorCode::Internal, n.label() + ": input '" + g.value(v).name + "' was never computed");
-      ins.push_back(&t);
+  for (const Segment& seg : m_segments) {
+    if (!seg.graph) {
+      for (size_t i = seg.begin; i < seg.end; ++i) run_node(i, slots);
+      continue;
     }
-    std::vector<Tensor> outs(n.outputs.size());
-    auto alloc = [&](size_t idx, DataType dt, const Shape& shape) -> Tensor {
-      const ir::ValueId v = idx < n.outputs.size() ? n.outputs[idx] : ir::k_no_value;
-      if (v != ir::k_no_value) {
-        Tensor t = slot_view(v, dt, shape, r.host_outputs);
-        if (t.defined()) return t;
+    seg.graph->replay(*m_streams[0]);
+    // The segment's values are in their planned places: later nodes read them there.
+    for (size_t i = seg.begin; i < seg.end; ++i)
+      for (ir::ValueId v : g.nodes[i].outputs) {
+        if (v == ir::k_no_value) continue;
+        const ir::Value& val = g.value(v);
+        slots[static_cast<size_t>(v)] = slot_view(v, val.dtype, ir::to_shape(*val.shape), m_nodes[i].host_outputs);
       }
-      return r.host_outputs ? Tensor::empty(dt, shape) : r.backend->empty(dt, shape, r.stream);
-    };
-    backend::KernelContext ctx(n, n.domain.empty() ? opset : g.opset(n.domain), std::move(ins), outs, alloc,
-                               r.stream);
-    if (m_profile) m_marks[i].first = r.stream->mark();
-    try {
-      r.kernel->run(ctx);
-    } catch (const Error& e) {
-      throw e.with_context("running " + n.label() + " on " + r.backend->device().str());
-    } catch (const std::exception& e) {
-      throw Error(ErrorCode::Internal, "running " + n.label() + " on " + r.backend->device().str() + ": " + e.what());
-    }
-    if (m_profile) m_marks[i].second = r.stream->mark();
-    for (size_t k = 0; k < n.outputs.size(); ++k) {
-      if (n.outputs[k] == ir::k_no_value) continue;
-      if (!outs[k].defined())
-        throw Error(ErrorCode::Internal, n.label() + ": kernel did not produce output " + std::to_string(k));
-      slots[static_cast<size_t>(n.outputs[k])] = std::move(outs[k]);
-    }
-    // Free run-time allocations after their last reader (in stream order on
-    // a device); planned ones are views.
-    for (ir::ValueId v : n.inputs) {
-      if (v == ir::k_no_value) continue;
-      const size_t vi = static_cast<size_t>(v);
-      if (m_last_use[vi] == static_cast<int32_t>(i) && !m_keep[vi] && !g.values[vi].constant) slots[vi] = Tensor();
-    }
   }
   m_outputs.clear();
   for (ir::ValueId v : g.outputs) {
@@ -205,9 +220,85 @@ void ExecutionContext::run() {
   }
 }
 
-size_t ExecutionContext::device_bytes() const {
-  return m_primary.device().is_host() ? 0 : m_plan.arena_bytes + m_private_bytes;
+bool ExecutionContext::node_capturable(size_t i) const {
+  const ir::Graph& g = *m_graph;
+  const ir::Node& n = g.nodes[i];
+  const NodeRun& r = m_nodes[i];
+  if (r.backend != &m_primary || !m_primary.can_capture() || !r.kernel->capturable()) return false;
+  for (ir::ValueId v : n.outputs)
+    if (v != ir::k_no_value && (!m_plan.slots.count(v) || !g.value(v).shape || !ir::shape_known(*g.value(v).shape)))
+      return false;
+  for (size_t k = 0; k < n.inputs.size(); ++k) {
+    const ir::ValueId v = n.inputs[k];
+    if (v == ir::k_no_value || r.const_inputs[k].defined()) continue;
+    // A host input that is not a constant would be read once, at capture.
+    if (r.backend->host_input(n, k) || !m_plan.slots.count(v)) return false;
+  }
+  return true;
 }
+
+void ExecutionContext::make_segments() {
+  m_segments.clear();
+  for (size_t i = 0; i < m_nodes.size(); ++i) {
+    const bool c = node_capturable(i);
+    if (m_segments.empty() || m_segments.back().capturable != c) m_segments.push_back({i, i, c, nullptr});
+    m_segments.back().end = i + 1;
+  }
+}
+
+bool ExecutionContext::capture(std::string* why) {
+  const ir::Graph& g = *m_graph;
+  unbind_inputs();
+  bool any = false;
+  for (const Segment& seg : m_segments) any |= seg.capturable;
+  if (!any) return true;  // nothing to capture: the prepared plan is the executable
+  // Every value a segment reads from outside it is in a fixed place.
+  std::vector<Tensor> slots(g.values.size());
+  for (size_t i = 0; i < g.inputs.size(); ++i) slots[static_cast<size_t>(g.inputs[i])] = input_buffer(i);
+  for (size_t i = 0; i < m_nodes.size(); ++i)
+    for (ir::ValueId v : g.nodes[i].outputs) {
+      if (v == ir::k_no_value || !m_plan.slots.count(v) || !g.value(v).shape || !ir::shape_known(*g.value(v).shape))
+        continue;
+      slots[static_cast<size_t>(v)] = slot_view(v, g.value(v).dtype, ir::to_shape(*g.value(v).shape), m_nodes[i].host_outputs);
+    }
+  backend::RunScope scope(*m_streams[0]);
+  const bool profile = m_profile;
+  m_profile = false;  // markers are not part of a graph
+  for (Segment& seg : m_segments) {
+    if (!seg.capturable) continue;
+    try {
+      m_primary.begin_capture(*m_streams[0]);
+      try {
+        for (size_t i = seg.begin; i < seg.end; ++i) run_node(i, slots);
+      } catch (...) {
+        m_primary.abort_capture(*m_streams[0]);
+        throw;
+      }
+      seg.graph = m_primary.end_capture(*m_streams[0]);
+    } catch (const std::exception& e) {
+      for (Segment& s : m_segments) s.graph.reset();
+      m_profile = profile;
+      if (why) *why = e.what();
+      return false;
+    }
+  }
+  m_profile = profile;
+  return true;
+}
+
+CaptureMode ExecutionContext::capture_mode() const {
+  const int n = captured_graphs();
+  if (n == 0) return CaptureMode::None;
+  return n == 1 && m_segments.size() == 1 ? CaptureMode::Whole : CaptureMode::Segments;
+}
+
+int ExecutionContext::captured_graphs() const {
+  int n = 0;
+  for (const Segment& seg : m_segments) n += seg.graph != nullptr;
+  return n;
+}
+
+size_t ExecutionContext::device_bytes() const { return m_plan.arena_bytes + m_private_bytes; }
 
 void ExecutionContext::enable_profile() {
   if (m_profile) return;

@@ -15,6 +15,7 @@
 #include "backends/backend.h"
 #include "engine/memory_plan.h"
 #include "ir/graph.h"
+#include "kiln/graph_cache.h"
 #include "kiln/session.h"
 #include "runtime/weight_store.h"
 
@@ -52,8 +53,21 @@ class ExecutionContext {
   // allocated, constants as the engine holds them (in host memory).
   const std::vector<Tensor>& outputs() const { return m_outputs; }
 
-  // Device memory this context owns: arenas and the constants only it holds.
+  // Memory of the primary device this context owns (host memory for a CPU
+  // engine): its arena and the constants only it holds.
   size_t device_bytes() const;
+
+  // CUDA-graph capture, after at least one run (kernels set themselves up
+  // lazily). Each maximal run of nodes on the primary device whose kernels
+  // can be captured, whose values are all planned and whose host inputs are
+  // constants is recorded once and replayed by later runs; other nodes still
+  // run one by one. Inputs must then be in the fixed buffers (no binding).
+  // Returns false, keeping no graph, when a capture failed, with the reason;
+  // true otherwise, also when nothing could be captured (capture_mode() None:
+  // the prepared plan itself is what replays, as on the CPU).
+  bool capture(std::string* why);
+  CaptureMode capture_mode() const;
+  int captured_graphs() const;
 
   // Profiling: enable_profile() marks every node's work in its stream;
   // collect_profile(), once the streams are synchronized after a run, adds the
@@ -72,7 +86,15 @@ class ExecutionContext {
     std::string kernel_name;
     std::vector<Tensor> const_inputs;          // per input: the constant in the memory the kernel reads
   };
+  struct Segment {
+    size_t begin = 0, end = 0;  // node range
+    bool capturable = false;
+    std::unique_ptr<backend::Capture> graph;
+  };
   Tensor slot_view(ir::ValueId v, DataType dt, const Shape& shape, bool host) const;
+  void run_node(size_t i, std::vector<Tensor>& slots);
+  void make_segments();
+  bool node_capturable(size_t i) const;
 
   std::shared_ptr<const ir::Graph> m_graph;
   engine::MemoryPlan m_plan;
@@ -87,6 +109,7 @@ class ExecutionContext {
   std::vector<Tensor> m_bound;      // per input: bound external tensor or undefined
   std::vector<Tensor> m_outputs;
   std::vector<Tensor> m_private_constants;  // uploaded for this context only
+  std::vector<Segment> m_segments;
   size_t m_private_bytes = 0;
   // Profiling: per node, summed ms and runs; markers of the last run.
   bool m_profile = false;

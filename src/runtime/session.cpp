@@ -1,14 +1,19 @@
 #include "kiln/session.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <list>
+#include <optional>
 #include <mutex>
 
 #include "backends/backend.h"
 #include "builder/specialize.h"
 #include "engine/engine_data.h"
 #include "kiln/error.h"
+#include "core/log.h"
 #include "runtime/execution_context.h"
+#include "runtime/graph_cache_impl.h"
 #include "runtime/weight_store.h"
 
 namespace kiln {
@@ -37,9 +42,21 @@ struct Session::Impl {
   SessionStats stats;
   std::vector<NodeProfile> profile;
 
+  uint64_t id = 0;                              // for the graph cache's binding
+  std::shared_ptr<GraphCache::Impl> graphs;     // null: no graph cache
+
   std::vector<Tensor> bind(const std::map<std::string, Tensor>& named) const;
+  std::unique_ptr<runtime::ExecutionContext> make_context(const std::vector<Tensor>& inputs) const;
   runtime::ExecutionContext& context_for(const std::vector<Tensor>& inputs, bool* made);
-  void publish(runtime::ExecutionContext& ctx, bool made, const RunTiming& timing);
+  // Copies inputs in (or binds them), runs, copies outputs out and waits.
+  std::vector<NamedTensor> execute(runtime::ExecutionContext& ctx, const std::vector<Tensor>& inputs,
+                                   const RunOptions& options, bool bind_inputs, std::chrono::steady_clock::time_point t0,
+                                   RunTiming* timing);
+  // The graph-cache path; nullopt when this key's capture failed before.
+  std::optional<std::vector<NamedTensor>> run_graphs(const std::vector<Tensor>& inputs, const RunOptions& options,
+                                                     std::chrono::steady_clock::time_point t0);
+  void publish(runtime::ExecutionContext& ctx, bool made, const RunTiming& timing, bool graph,
+               CaptureMode mode = CaptureMode::None);
 };
 
 std::vector<Tensor> Session::Impl::bind(const std::map<std::string, Tensor>& named) const {
@@ -86,18 +103,7 @@ std::vector<Tensor> Session::Impl::bind(const std::map<std::string, Tensor>& nam
   return out;
 }
 
-runtime::ExecutionContext& Session::Impl::context_for(const std::vector<Tensor>& inputs, bool* made) {
-  const std::string sig = signature(inputs);
-  *made = false;
-  for (auto it = contexts.begin(); it != contexts.end(); ++it) {
-    if (it->first == sig) {
-      contexts.splice(contexts.begin(), contexts, it);
-      return *contexts.front().second;
-    }
-  }
-  // Make room first: on a full device the oldest context's arenas go before
-  // the new one asks for its own.
-  while (!contexts.empty() && contexts.size() >= std::max<size_t>(options.max_shape_plans, 1)) contexts.pop_back();
+std::unique_ptr<runtime::ExecutionContext> Session::Impl::make_context(const std::vector<Tensor>& inputs) const {
   const auto& data = *engine.data();
   std::unique_ptr<runtime::ExecutionContext> ctx;
   // An alias of the engine's graph: the engine outlives the context.
@@ -112,12 +118,131 @@ runtime::ExecutionContext& Session::Impl::context_for(const std::vector<Tensor>&
                                                       std::move(s.plan), *backend, weights, stream_config);
   }
   if (options.profile) ctx->enable_profile();
+  return ctx;
+}
+
+runtime::ExecutionContext& Session::Impl::context_for(const std::vector<Tensor>& inputs, bool* made) {
+  const std::string sig = signature(inputs);
+  *made = false;
+  for (auto it = contexts.begin(); it != contexts.end(); ++it) {
+    if (it->first == sig) {
+      contexts.splice(contexts.begin(), contexts, it);
+      return *contexts.front().second;
+    }
+  }
+  // Make room first: on a full device the oldest context's arenas go before
+  // the new one asks for its own.
+  while (!contexts.empty() && contexts.size() >= std::max<size_t>(options.max_shape_plans, 1)) contexts.pop_back();
+  std::unique_ptr<runtime::ExecutionContext> ctx = make_context(inputs);
   *made = true;
   contexts.emplace_front(sig, std::move(ctx));
   return *contexts.front().second;
 }
 
-void Session::Impl::publish(runtime::ExecutionContext& ctx, bool made, const RunTiming& timing) {
+std::vector<NamedTensor> Session::Impl::execute(runtime::ExecutionContext& ctx, const std::vector<Tensor>& inputs,
+                                                const RunOptions& run_options, bool bind_inputs,
+                                                std::chrono::steady_clock::time_point t0, RunTiming* timing) {
+  using Clock = std::chrono::steady_clock;
+  backend::Backend& be = *backend;
+  backend::Stream& stream = ctx.stream();
+  // Inputs already in the context's memory are read where they are (unless
+  // a captured graph reads the fixed buffers); the rest are copied in.
+  ctx.unbind_inputs();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
+    if (bind_inputs && t.device() == be.device()) {
+      ctx.bind_input(i, t);
+    } else {
+      Tensor buf = ctx.input_buffer(i);
+      be.copy(buf.raw(), buf.device(), t.raw(), t.device(), t.nbytes(), stream);
+    }
+  }
+  try {
+    std::unique_ptr<backend::Marker> m0, m1;
+    if (options.time_runs) m0 = stream.mark();
+    ctx.run();
+    if (options.time_runs) m1 = stream.mark();
+    std::vector<NamedTensor> named;
+    const auto& specs = engine.outputs();
+    const std::vector<Tensor>& outs = ctx.outputs();
+    for (size_t i = 0; i < outs.size(); ++i) {
+      const Tensor& o = outs[i];
+      Tensor dst = run_options.outputs_on_device ? be.empty(o.dtype(), o.shape()) : Tensor::empty(o.dtype(), o.shape());
+      be.copy(dst.raw(), dst.device(), o.raw(), o.device(), o.nbytes(), stream);
+      named.push_back({specs[i].name, std::move(dst)});
+    }
+    timing->enqueue_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    stream.synchronize();
+    timing->total_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    if (m0 && m1) timing->device_ms = stream.elapsed_ms(*m0, *m1);
+    ctx.unbind_inputs();
+    return named;
+  } catch (...) {
+    // Leave no work in flight that reads the caller's tensors.
+    try {
+      stream.synchronize();
+    } catch (...) {
+    }
+    ctx.unbind_inputs();
+    throw;
+  }
+}
+
+std::optional<std::vector<NamedTensor>> Session::Impl::run_graphs(const std::vector<Tensor>& inputs,
+                                                                  const RunOptions& run_options,
+                                                                  std::chrono::steady_clock::time_point t0) {
+  using Clock = std::chrono::steady_clock;
+  GraphKey key;
+  key.device = backend->device();
+  for (const Tensor& t : inputs) {
+    key.shapes.push_back(t.shape());
+    key.dtypes.push_back(t.dtype());
+  }
+  std::shared_ptr<runtime::GraphEntry> entry;
+  std::string why;
+  RunTiming timing;
+  switch (graphs->acquire(key, &entry, &why)) {
+    case GraphCache::Impl::Lookup::Failed:
+      return std::nullopt;
+    case GraphCache::Impl::Lookup::Hit: {
+      std::lock_guard<std::mutex> lock(entry->run_mutex);
+      std::vector<NamedTensor> out = execute(*entry->ctx, inputs, run_options, false, t0, &timing);
+      publish(*entry->ctx, false, timing, true, entry->mode);
+      return out;
+    }
+    case GraphCache::Impl::Lookup::Build:
+      break;
+  }
+  // A miss: make the context, run it once (the warm-up: lazy set-up happens
+  // here, and this call's outputs come from it), then capture.
+  try {
+    auto e = std::make_shared<runtime::GraphEntry>();
+    e->key = key;
+    e->allocator = &backend->allocator();
+    e->ctx = make_context(inputs);
+    std::vector<NamedTensor> out = execute(*e->ctx, inputs, run_options, false, t0, &timing);
+    const auto c0 = Clock::now();
+    std::string failure;
+    if (!e->ctx->capture(&failure)) {
+      graphs->abandon(key, failure);
+      publish(*e->ctx, true, timing, true);
+      return out;
+    }
+    e->capture_ms = std::chrono::duration<double, std::milli>(Clock::now() - c0).count();
+    e->device_bytes = e->ctx->device_bytes();
+    e->mode = e->ctx->capture_mode();
+    e->graphs = e->ctx->captured_graphs();
+    publish(*e->ctx, true, timing, true, e->mode);
+    graphs->insert(std::move(e));
+    return out;
+  } catch (const std::exception& ex) {
+    graphs->abandon(key, ex.what());
+    throw;
+  }
+}
+
+void Session::Impl::publish(runtime::ExecutionContext& ctx, bool made, const RunTiming& timing, bool graph,
+                            CaptureMode mode) {
   size_t device_bytes = 0;
   for (const auto& [sig, c] : contexts) device_bytes += c->device_bytes();
   std::vector<NodeProfile> prof;
@@ -132,6 +257,10 @@ void Session::Impl::publish(runtime::ExecutionContext& ctx, bool made, const Run
   stats.device_bytes = device_bytes;
   stats.weight_bytes = weights ? weights->device_bytes() : 0;
   stats.last = timing;
+  if (graph) {
+    ++stats.graph_runs;
+    stats.last_capture_mode = mode;
+  }
   if (options.profile) profile = std::move(prof);
 }
 
@@ -149,8 +278,22 @@ Session::Session(Engine engine, SessionOptions options) : m_impl(std::make_uniqu
   if (!device.is_host()) m_impl->weights = runtime::weights_for(engine.data(), *m_impl->backend);
   m_impl->stream_config.cpu_threads = options.threads >= 0 ? options.threads : engine.data()->cpu_threads;
   m_impl->stats.device = device;
+  static std::atomic<uint64_t> next_id{1};
+  m_impl->id = next_id++;
+  if (options.graph_cache) m_impl->graphs = options.graph_cache->impl();
   m_impl->engine = std::move(engine);
   m_impl->options = std::move(options);
+  // Shapes to have ready: one run each on zeros captures them.
+  for (const auto& shapes : m_impl->options.capture_shapes) {
+    std::map<std::string, Tensor> zeros;
+    for (const TensorSpec& s : m_impl->engine.inputs()) {
+      auto it = shapes.find(s.name);
+      if (it == shapes.end())
+        throw Error(ErrorCode::InvalidArgument, "capture_shapes: no shape for input '" + s.name + "'");
+      zeros[s.name] = Tensor::empty(s.dtype, it->second);
+    }
+    run(zeros);
+  }
 }
 
 Session::~Session() = default;
@@ -178,59 +321,82 @@ void Session::reset_profile() {
   m_impl->profile.clear();
 }
 
+namespace {
+
+// The smallest bucket that holds `batch`, or `batch` itself past the largest.
+int64_t bucket_for(std::vector<int64_t> buckets, int64_t batch) {
+  std::sort(buckets.begin(), buckets.end());
+  for (int64_t b : buckets)
+    if (b >= batch) return b;
+  return batch;
+}
+
+// `t` with dim 0 grown to `rows`, the new rows zero (host or device memory).
+Tensor pad_rows(const Tensor& t, int64_t rows, backend::Backend& be, backend::Stream& stream) {
+  Shape s = t.shape();
+  s[0] = rows;
+  Tensor out = t.on_host() ? Tensor::empty(t.dtype(), s) : be.empty(t.dtype(), s);
+  if (!t.on_host()) {
+    Tensor zeros = Tensor::empty(t.dtype(), s);
+    be.copy(out.raw(), out.device(), zeros.raw(), zeros.device(), out.nbytes(), stream);
+  }
+  be.copy(out.raw(), out.device(), t.raw(), t.device(), t.nbytes(), stream);
+  stream.synchronize();
+  return out;
+}
+
+}  // namespace
+
 std::vector<NamedTensor> Session::run(const std::map<std::string, Tensor>& inputs, const RunOptions& options) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
-  std::lock_guard<std::mutex> lock(m_impl->run_mutex);
   Impl& im = *m_impl;
-  backend::Backend& be = *im.backend;
-  const std::vector<Tensor> bound = im.bind(inputs);
-  bool made = false;
-  runtime::ExecutionContext& ctx = im.context_for(bound, &made);
-  backend::Stream& stream = ctx.stream();
-  // Inputs already in the context's memory are read where they are; the rest
-  // are copied into the fixed input buffers.
-  ctx.unbind_inputs();
-  for (size_t i = 0; i < bound.size(); ++i) {
-    const Tensor& t = bound[i];
-    if (t.device() == be.device()) {
-      ctx.bind_input(i, t);
+  std::vector<Tensor> bound = im.bind(inputs);
+  // Batch bucketing: pad dim 0 up to a bucket, cut the outputs back after.
+  int64_t batch = -1;
+  if (!im.options.batch_buckets.empty() && !bound.empty() && bound[0].rank() > 0) {
+    batch = bound[0].shape()[0];
+    const int64_t padded = bucket_for(im.options.batch_buckets, batch);
+    for (const Tensor& t : bound)
+      if (t.rank() == 0 || t.shape()[0] != batch)
+        throw Error(ErrorCode::InvalidArgument, "batch bucketing needs every input's first dim to be the batch (" +
+                                                    std::to_string(batch) + ")");
+    if (padded != batch) {
+      auto stream = im.backend->create_stream();
+      for (Tensor& t : bound) t = pad_rows(t, padded, *im.backend, *stream);
     } else {
-      Tensor buf = ctx.input_buffer(i);
-      be.copy(buf.raw(), buf.device(), t.raw(), t.device(), t.nbytes(), stream);
+      batch = -1;
     }
   }
-  try {
-    std::unique_ptr<backend::Marker> m0, m1;
-    if (im.options.time_runs) m0 = stream.mark();
-    ctx.run();
-    if (im.options.time_runs) m1 = stream.mark();
-    std::vector<NamedTensor> named;
-    const auto& specs = im.engine.outputs();
-    const std::vector<Tensor>& outs = ctx.outputs();
-    for (size_t i = 0; i < outs.size(); ++i) {
-      const Tensor& o = outs[i];
-      Tensor dst = options.outputs_on_device ? be.empty(o.dtype(), o.shape()) : Tensor::empty(o.dtype(), o.shape());
-      be.copy(dst.raw(), dst.device(), o.raw(), o.device(), o.nbytes(), stream);
-      named.push_back({specs[i].name, std::move(dst)});
+  std::vector<NamedTensor> out;
+  bool done = false;
+  if (im.graphs && cuda_graphs_mode() && !options.disable_cuda_graphs) {
+    im.graphs->bind(im.id, "engine " + im.engine.backend() + " session " + std::to_string(im.id));
+    if (auto r = im.run_graphs(bound, options, t0)) {
+      out = std::move(*r);
+      done = true;
     }
+  }
+  if (!done) {
+    std::lock_guard<std::mutex> lock(im.run_mutex);
+    bool made = false;
+    runtime::ExecutionContext& ctx = im.context_for(bound, &made);
     RunTiming timing;
-    timing.enqueue_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    stream.synchronize();
-    timing.total_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    if (m0 && m1) timing.device_ms = stream.elapsed_ms(*m0, *m1);
-    ctx.unbind_inputs();
-    im.publish(ctx, made, timing);
-    return named;
-  } catch (...) {
-    // Leave no work in flight that reads the caller's tensors.
-    try {
-      stream.synchronize();
-    } catch (...) {
-    }
-    ctx.unbind_inputs();
-    throw;
+    out = im.execute(ctx, bound, options, true, t0, &timing);
+    im.publish(ctx, made, timing, false);
   }
+  if (batch >= 0) {
+    for (NamedTensor& o : out) {
+      Tensor& t = o.tensor;
+      if (t.rank() == 0 || t.shape()[0] != bound[0].shape()[0])
+        throw Error(ErrorCode::InvalidArgument, "batch bucketing needs every output's first dim to be the batch; '" +
+                                                    o.name + "' is " + shape_str(t.shape()));
+      Shape s = t.shape();
+      s[0] = batch;
+      t = Tensor::wrap(t.raw(), t.dtype(), s, t.device(), std::make_shared<Tensor>(t));  // a view of the first rows
+    }
+  }
+  return out;
 }
 
 }  // namespace kiln

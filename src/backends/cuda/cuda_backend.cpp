@@ -152,6 +152,62 @@ bool CudaBackend::host_input(const ir::Node& node, size_t i) const {
   return it != host_inputs().end() && it->second.count(i) > 0;
 }
 
+namespace {
+
+CudaStream& as_cuda(Stream& stream) {
+  auto* s = dynamic_cast<CudaStream*>(&stream);
+  if (!s) throw Error(ErrorCode::Internal, "a CUDA capture needs a CUDA stream");
+  return *s;
+}
+
+// An instantiated CUDA graph, replayed on a stream of its device.
+class CudaGraphCapture final : public Capture {
+ public:
+  CudaGraphCapture(cudaGraphExec_t exec, int device) : m_exec(exec), m_device(device) {}
+  ~CudaGraphCapture() override {
+    cudaSetDevice(m_device);
+    cudaGraphExecDestroy(m_exec);
+  }
+  void replay(Stream& stream) override {
+    DeviceGuard guard(m_device);
+    KILN_CUDA(cudaGraphLaunch(m_exec, as_cuda(stream).get()));
+  }
+
+ private:
+  cudaGraphExec_t m_exec;
+  int m_device;
+};
+
+}  // namespace
+
+void CudaBackend::begin_capture(Stream& stream) {
+  DeviceGuard guard(m_device);
+  // Thread-local mode: other threads' CUDA calls go on while this one records.
+  KILN_CUDA(cudaStreamBeginCapture(as_cuda(stream).get(), cudaStreamCaptureModeThreadLocal));
+}
+
+std::unique_ptr<Capture> CudaBackend::end_capture(Stream& stream) {
+  DeviceGuard guard(m_device);
+  cudaGraph_t graph = nullptr;
+  KILN_CUDA(cudaStreamEndCapture(as_cuda(stream).get(), &graph));
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  KILN_CUDA(e);
+  return std::make_unique<CudaGraphCapture>(exec, m_device);
+}
+
+void CudaBackend::abort_capture(Stream& stream) {
+  DeviceGuard guard(m_device);
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  cudaStreamIsCapturing(as_cuda(stream).get(), &status);
+  if (status == cudaStreamCaptureStatusNone) return;
+  cudaGraph_t graph = nullptr;
+  cudaStreamEndCapture(as_cuda(stream).get(), &graph);  // fails when invalidated; the stream is usable again either way
+  if (graph) cudaGraphDestroy(graph);
+  cudaGetLastError();
+}
+
 }  // namespace kiln::backend::cuda
 
 namespace kiln::backend {

@@ -27,6 +27,10 @@ class CudaBackend final : public Backend {
   const KernelRegistry& kernels() const override;
   bool supports(const ir::Graph& graph, const ir::Node& node, std::string* why) const override;
   bool host_input(const ir::Node& node, size_t i) const override;
+  bool can_capture() const override { return true; }
+  void begin_capture(Stream& stream) override;
+  std::unique_ptr<Capture> end_capture(Stream& stream) override;
+  void abort_capture(Stream& stream) override;
 
   PoolAllocator& pool() { return *m_pool; }
 

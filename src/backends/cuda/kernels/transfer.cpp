@@ -33,11 +33,23 @@ void to_host(KernelContext& ctx) {
   KILN_CUDA(cudaStreamSynchronize(s.get()));
 }
 
+// Copies cross into host memory a graph replay could not order against the
+// CPU nodes between segments: segment boundaries, never captured.
+class Transfer final : public Kernel {
+ public:
+  explicit Transfer(KernelFn fn) : m_fn(fn) {}
+  void run(KernelContext& ctx) override { m_fn(ctx); }
+  bool capturable() const override { return false; }
+
+ private:
+  KernelFn m_fn;
+};
+
 }  // namespace
 
 void register_cuda_transfer(KernelRegistry& r) {
-  r.add_fn("ToDevice", to_device);
-  r.add_fn("ToHost", to_host);
+  r.add("ToDevice", [](const ir::Node&, const ir::Graph&) { return std::make_unique<Transfer>(to_device); });
+  r.add("ToHost", [](const ir::Node&, const ir::Graph&) { return std::make_unique<Transfer>(to_host); });
 }
 
 }  // namespace kiln::backend::cuda
