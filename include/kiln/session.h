@@ -37,6 +37,21 @@ struct NodeProfile {
   std::string device;   // "cpu", "cuda:0": where the node ran
 };
 
+// Memory for outputs whose size is known only once the run computes it
+// (NonZero, NonMaxSuppression), as TensorRT's IOutputAllocator. The Session
+// asks for each output's bytes in the memory it returns them in (the device
+// with RunOptions::outputs_on_device, else the host), writes the output there
+// and says its shape; the returned tensors wrap that memory, which stays the
+// allocator's. Called from the thread running the Session.
+class OutputAllocator {
+ public:
+  virtual ~OutputAllocator() = default;
+  // Memory of at least `bytes` for output `name` on `device` (may be the
+  // block of the last call when it is big enough); 256-byte aligned is best.
+  virtual void* reallocate(const std::string& name, size_t bytes, const Device& device) = 0;
+  virtual void notify_shape(const std::string& name, const Shape& shape) = 0;
+};
+
 struct SessionOptions {
   // Per-input-shape execution contexts kept (each holds its arenas); least
   // recently used go.
@@ -55,6 +70,15 @@ struct SessionOptions {
   // Time each run's compute on the device (two events per run) into
   // SessionStats::last (host enqueue time is measured always).
   bool time_runs = false;
+  // Pre-allocated outputs: each run returns the same output buffers,
+  // overwritten by the next run of the same input shape (copy what you keep).
+  // Device outputs are the execution context's own output buffers (no copy at
+  // all); host outputs are buffers the Session keeps per shape. No per-call
+  // allocation on the hot path.
+  bool pre_allocated_outputs = false;
+  // Where outputs go instead of fresh tensors (see OutputAllocator); cannot
+  // be combined with a graph cache.
+  std::shared_ptr<OutputAllocator> output_allocator;
 
   // ---- CUDA graphs (graph_cache.h) ----
   // The cache of captured runs for this Session: each input shape is

@@ -298,6 +298,15 @@ int ExecutionContext::captured_graphs() const {
   return n;
 }
 
+Tensor ExecutionContext::kept_output(size_t i, const Tensor& like, bool on_device) {
+  std::vector<Tensor>& kept = on_device ? m_kept_device : m_kept_host;
+  if (kept.size() <= i) kept.resize(i + 1);
+  Tensor& t = kept[i];
+  if (!t.defined() || t.dtype() != like.dtype() || t.shape() != like.shape())
+    t = on_device ? m_primary.empty(like.dtype(), like.shape()) : Tensor::empty(like.dtype(), like.shape());
+  return t;
+}
+
 size_t ExecutionContext::device_bytes() const { return m_plan.arena_bytes + m_private_bytes; }
 
 void ExecutionContext::enable_profile() {

@@ -52,6 +52,12 @@ class ExecutionContext {
   // output buffers (overwritten by the next run), data-dependent ones freshly
   // allocated, constants as the engine holds them (in host memory).
   const std::vector<Tensor>& outputs() const { return m_outputs; }
+  // Whether output i is one of the engine's constants (not a buffer of ours).
+  bool output_is_constant(size_t i) const { return m_graph->value(m_graph->outputs.at(i)).constant.has_value(); }
+
+  // A buffer kept for output i in host or device memory, made on first use
+  // and whenever the output's dtype or shape changes (pre-allocated outputs).
+  Tensor kept_output(size_t i, const Tensor& like, bool on_device);
 
   // Memory of the primary device this context owns (host memory for a CPU
   // engine): its arena and the constants only it holds.
@@ -108,6 +114,7 @@ class ExecutionContext {
   void* m_host_arena = nullptr;     // host-fallback values of a mixed engine
   std::vector<Tensor> m_bound;      // per input: bound external tensor or undefined
   std::vector<Tensor> m_outputs;
+  std::vector<Tensor> m_kept_host, m_kept_device;  // pre-allocated outputs
   std::vector<Tensor> m_private_constants;  // uploaded for this context only
   std::vector<Segment> m_segments;
   size_t m_private_bytes = 0;

@@ -165,10 +165,26 @@ std::vector<NamedTensor> Session::Impl::execute(runtime::ExecutionContext& ctx, 
     std::vector<NamedTensor> named;
     const auto& specs = engine.outputs();
     const std::vector<Tensor>& outs = ctx.outputs();
+    const Device want = run_options.outputs_on_device ? be.device() : Device{};
     for (size_t i = 0; i < outs.size(); ++i) {
       const Tensor& o = outs[i];
-      Tensor dst = run_options.outputs_on_device ? be.empty(o.dtype(), o.shape()) : Tensor::empty(o.dtype(), o.shape());
-      be.copy(dst.raw(), dst.device(), o.raw(), o.device(), o.nbytes(), stream);
+      Tensor dst;
+      if (options.output_allocator) {
+        void* p = options.output_allocator->reallocate(specs[i].name, o.nbytes(), want);
+        if (!p && o.nbytes())
+          throw Error(ErrorCode::OutOfMemory, "the output allocator gave no memory for '" + specs[i].name + "' (" +
+                                                  std::to_string(o.nbytes()) + " bytes)");
+        dst = Tensor::wrap(p, o.dtype(), o.shape(), want);
+        options.output_allocator->notify_shape(specs[i].name, o.shape());
+      } else if (options.pre_allocated_outputs) {
+        // The context's own output buffer when it is already where the caller
+        // wants it (not a constant, which the engine owns); else a kept buffer.
+        const bool own = o.device() == want && !ctx.output_is_constant(i);
+        dst = own ? o : ctx.kept_output(i, o, run_options.outputs_on_device);
+      } else {
+        dst = run_options.outputs_on_device ? be.empty(o.dtype(), o.shape()) : Tensor::empty(o.dtype(), o.shape());
+      }
+      if (dst.raw() != o.raw()) be.copy(dst.raw(), dst.device(), o.raw(), o.device(), o.nbytes(), stream);
       named.push_back({specs[i].name, std::move(dst)});
     }
     timing->enqueue_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -276,6 +292,10 @@ Session::Session(Engine engine, SessionOptions options) : m_impl(std::make_uniqu
     throw Error(ErrorCode::Incompatible, "engine was built for '" + engine.fingerprint() + "', " + device.str() +
                                              " is '" + m_impl->backend->fingerprint() + "'; rebuild it");
   if (!device.is_host()) m_impl->weights = runtime::weights_for(engine.data(), *m_impl->backend);
+  if (options.output_allocator && options.graph_cache)
+    throw Error(ErrorCode::InvalidArgument,
+                "an output allocator and a CUDA graph cache cannot be used together: data-dependent outputs are not "
+                "captured; use one or the other");
   m_impl->stream_config.cpu_threads = options.threads >= 0 ? options.threads : engine.data()->cpu_threads;
   m_impl->stats.device = device;
   static std::atomic<uint64_t> next_id{1};
