@@ -142,6 +142,17 @@ class Session {
   Device device() const;
   SessionStats stats() const;
 
+  // Weight streaming (an engine built with BuildConfig::weight_streaming):
+  // the device bytes its weights may take; the weights that do not fit stay in
+  // page-locked host memory and are copied in before the layer that reads
+  // them, on a second stream, overlapping the layer before. -1: all resident
+  // (the default). The budget is the engine's on this device, shared by every
+  // Session of it there (as TensorRT's); it may change between calls.
+  // kiln::Error(InvalidArgument) for an engine not built for it.
+  void set_weight_streaming_budget(int64_t bytes);
+  int64_t weight_streaming_budget() const;
+  size_t streamable_weights_bytes() const;  // every weight the device reads
+
   // Per-node times for the most recently run input shape, in execution order,
   // as of the last finished run; empty unless SessionOptions::profile.
   // reset_profile() zeroes them.

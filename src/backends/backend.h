@@ -54,6 +54,9 @@ class Stream {
   // the wall clock.
   virtual std::unique_ptr<Marker> mark();
   virtual double elapsed_ms(const Marker& from, const Marker& to);
+  // Makes later work on this stream wait until another stream of the same
+  // device reaches `marker` (host streams run in order anyway).
+  virtual void wait_for(const Marker& marker) {}
   // Bracket the kernel submissions of one run, on the thread making them (the
   // CPU stream sets its thread count there).
   virtual void begin_run() {}
@@ -121,6 +124,9 @@ class Backend {
   // through allocator(): stream-ordered on `stream` when given (which must
   // then outlive the tensor), else usable on any stream.
   Tensor empty(DataType dtype, const Shape& shape, Stream* stream = nullptr);
+  // Host memory the device copies from and to asynchronously (page-locked on
+  // a GPU; plain memory on the CPU), zeroed.
+  virtual Tensor empty_pinned(DataType dtype, const Shape& shape) { return Tensor::empty(dtype, shape); }
 };
 
 // ---- registry ----

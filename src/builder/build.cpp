@@ -109,7 +109,6 @@ Engine build_engine(const Model& model, const BuildConfig& config) {
                                             ") is not built yet; build fp32");
   if (config.weight_streaming && device.is_host())
     throw Error(ErrorCode::Unsupported, "weight streaming needs a GPU device");
-  if (config.weight_streaming) throw Error(ErrorCode::Unsupported, "weight streaming is not built yet");
   if (config.cpu_threads < 0) throw Error(ErrorCode::InvalidArgument, "cpu_threads must be >= 0");
   backend::Backend& be = backend::backend_for(device);
 
@@ -121,6 +120,7 @@ Engine build_engine(const Model& model, const BuildConfig& config) {
   e->optimization_level = config.optimization_level;
   e->cpu_threads = config.cpu_threads;
   e->weightless = config.weightless;
+  e->weight_streaming = config.weight_streaming;
   ir::Graph& g = e->graph;
   g = model.data()->graph;
 

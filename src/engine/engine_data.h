@@ -26,6 +26,7 @@ struct EngineData {
   // and filled by Engine::refit from the model's initializers of the same name.
   std::vector<ir::ValueId> weights;
   bool needs_output_allocator = false;
+  bool weight_streaming = false;  // built for it: a Session may keep weights on the host under a budget
 };
 
 }  // namespace kiln::detail

@@ -50,7 +50,8 @@ std::vector<TensorSpec> get_specs(ByteReader& r) {
 
 std::vector<uint8_t> write_engine(const detail::EngineData& e) {
   ByteWriter p;
-  p.put<uint32_t>((e.plan_valid ? 1u : 0u) | (e.weightless ? 2u : 0u) | (e.needs_output_allocator ? 4u : 0u));
+  p.put<uint32_t>((e.plan_valid ? 1u : 0u) | (e.weightless ? 2u : 0u) | (e.needs_output_allocator ? 4u : 0u) |
+                    (e.weight_streaming ? 8u : 0u));
   p.put<int32_t>(e.optimization_level);
   p.put<int32_t>(e.cpu_threads);
   p.put<uint64_t>(e.config.size());
@@ -122,6 +123,7 @@ detail::EngineData read_engine(const uint8_t* data, size_t size, const std::stri
   e.plan_valid = flags & 1u;
   e.weightless = flags & 2u;
   e.needs_output_allocator = flags & 4u;
+  e.weight_streaming = flags & 8u;
   e.optimization_level = p.get<int32_t>();
   e.cpu_threads = p.get<int32_t>();
   if (e.optimization_level < 0 || e.optimization_level > 3 || e.cpu_threads < 0) p.fail("implausible build settings");

@@ -4,7 +4,8 @@
 //   header   := magic:"KILNENG\0"  format_version:u32
 //               producer:str  backend:str  fingerprint:str
 //               payload_bytes:u64  sha256:byte[32]     over the header before it and the payload
-//   payload  := flags:u32                 bit 0 plan_valid, 1 weightless, 2 needs_output_allocator
+//   payload  := flags:u32                 bit 0 plan_valid, 1 weightless, 2 needs_output_allocator,
+//                                         3 weight_streaming
 //               optimization_level:i32  cpu_threads:i32
 //               config:strs               BuildConfig::invariant_fields()
 //               inputs:specs  outputs:specs

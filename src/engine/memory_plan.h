@@ -15,6 +15,8 @@
 
 namespace kiln::engine {
 
+inline size_t align_up(size_t n, size_t to = 256) { return (n + to - 1) / to * to; }
+
 struct MemoryPlan {
   static constexpr size_t k_alignment = 256;  // cuDNN/cuBLASLt like 256-byte alignment
   // Device: the engine's device (host memory for a CPU engine). Host: the

@@ -69,7 +69,7 @@ ExecutionContext::ExecutionContext(std::shared_ptr<const ir::Graph> graph, engin
       if (wants_host) {
         r.const_inputs[k] = *val.constant;
       } else if (m_weights && m_weights->holds(*val.constant)) {
-        r.const_inputs[k] = m_weights->get(*val.constant);
+        r.weights.emplace_back(k, &*val.constant);  // resolved by refresh_weights()
       } else {
         // Folded for this shape only: this context's own copy.
         Tensor& d = private_constants[val.constant->raw()];
@@ -92,6 +92,7 @@ ExecutionContext::ExecutionContext(std::shared_ptr<const ir::Graph> graph, engin
     }
   }
   m_bound.resize(g.inputs.size());
+  refresh_weights();
   make_segments();
 }
 
@@ -104,8 +105,66 @@ ExecutionContext::~ExecutionContext() {
       log_warning(std::string("synchronizing before freeing a context: ") + e.what());
     }
   }
+  if (m_copy_stream) {
+    try {
+      m_copy_stream->synchronize();
+    } catch (const std::exception&) {
+    }
+  }
+  for (void* p : m_stage)
+    if (p) m_primary.allocator().deallocate(p);
   if (m_arena) m_primary.allocator().deallocate(m_arena);
   if (m_host_arena) backend::host_backend().allocator().deallocate(m_host_arena);
+}
+
+void ExecutionContext::refresh_weights() {
+  if (!m_weights) return;
+  const uint64_t gen = m_weights->generation();
+  if (gen == m_weight_generation) return;
+  m_weight_generation = gen;
+  size_t most = 0;
+  for (NodeRun& r : m_nodes) {
+    r.streamed.clear();
+    size_t bytes = 0;
+    for (const auto& [k, host] : r.weights) {
+      r.const_inputs[k] = m_weights->get(*host);
+      if (r.const_inputs[k].defined()) continue;
+      r.streamed.emplace_back(k, host);
+      bytes += engine::align_up(host->nbytes());
+    }
+    most = std::max(most, bytes);
+  }
+  if (most > m_stage_bytes) {
+    // Grow the staging buffers; work in flight may still read the old ones.
+    for (auto& s : m_streams) s->synchronize();
+    if (m_copy_stream) m_copy_stream->synchronize();
+    for (void*& p : m_stage) {
+      if (p) m_primary.allocator().deallocate(p);
+      p = nullptr;
+    }
+    m_stage_bytes = most;
+  }
+}
+
+void ExecutionContext::stage_weights(size_t i) {
+  NodeRun& r = m_nodes[i];
+  if (!m_copy_stream) m_copy_stream = m_primary.create_stream();
+  const int slot = m_stage_next;
+  m_stage_next ^= 1;
+  if (!m_stage[slot]) m_stage[slot] = m_primary.allocator().allocate(m_stage_bytes);
+  // The kernel that last read this buffer must be done before it is overwritten.
+  if (m_stage_free[slot]) m_copy_stream->wait_for(*m_stage_free[slot]);
+  size_t offset = 0;
+  for (const auto& [k, host] : r.streamed) {
+    const Tensor pinned = m_weights->pinned(*host);
+    Tensor view = Tensor::wrap(static_cast<uint8_t*>(m_stage[slot]) + offset, host->dtype(), host->shape(),
+                               m_primary.device());
+    m_primary.copy(view.raw(), view.device(), pinned.raw(), pinned.device(), pinned.nbytes(), *m_copy_stream);
+    r.const_inputs[k] = view;
+    offset += engine::align_up(host->nbytes());
+  }
+  const auto loaded = m_copy_stream->mark();
+  r.stream->wait_for(*loaded);
 }
 
 Tensor ExecutionContext::slot_view(ir::ValueId v, DataType dt, const Shape& shape, bool host) const {
@@ -199,9 +258,18 @@ void ExecutionContext::run() {
     m_marks.clear();
     m_marks.resize(g.nodes.size());
   }
+  refresh_weights();
   for (const Segment& seg : m_segments) {
     if (!seg.graph) {
-      for (size_t i = seg.begin; i < seg.end; ++i) run_node(i, slots);
+      for (size_t i = seg.begin; i < seg.end; ++i) {
+        if (m_nodes[i].streamed.empty()) {
+          run_node(i, slots);
+          continue;
+        }
+        stage_weights(i);
+        run_node(i, slots);
+        m_stage_free[(m_stage_next + 1) & 1] = m_nodes[i].stream->mark();
+      }
       continue;
     }
     seg.graph->replay(*m_streams[0]);
@@ -225,6 +293,8 @@ bool ExecutionContext::node_capturable(size_t i) const {
   const ir::Node& n = g.nodes[i];
   const NodeRun& r = m_nodes[i];
   if (r.backend != &m_primary || !m_primary.can_capture() || !r.kernel->capturable()) return false;
+  // Streamed weights come in through a second stream, per run.
+  if (m_weights && m_weights->streaming() && !r.weights.empty()) return false;
   for (ir::ValueId v : n.outputs)
     if (v != ir::k_no_value && (!m_plan.slots.count(v) || !g.value(v).shape || !ir::shape_known(*g.value(v).shape)))
       return false;
@@ -307,7 +377,9 @@ Tensor ExecutionContext::kept_output(size_t i, const Tensor& like, bool on_devic
   return t;
 }
 
-size_t ExecutionContext::device_bytes() const { return m_plan.arena_bytes + m_private_bytes; }
+size_t ExecutionContext::device_bytes() const {
+  return m_plan.arena_bytes + m_private_bytes + (m_stage[0] ? m_stage_bytes : 0) + (m_stage[1] ? m_stage_bytes : 0);
+}
 
 void ExecutionContext::enable_profile() {
   if (m_profile) return;

@@ -91,6 +91,9 @@ class ExecutionContext {
     std::unique_ptr<backend::Kernel> kernel;
     std::string kernel_name;
     std::vector<Tensor> const_inputs;          // per input: the constant in the memory the kernel reads
+    // The engine's weights it reads on the device (input index, host copy),
+    // and those of them streaming now (weight streaming).
+    std::vector<std::pair<size_t, const Tensor*>> weights, streamed;
   };
   struct Segment {
     size_t begin = 0, end = 0;  // node range
@@ -101,6 +104,12 @@ class ExecutionContext {
   void run_node(size_t i, std::vector<Tensor>& slots);
   void make_segments();
   bool node_capturable(size_t i) const;
+  // Weight streaming: takes the store's resident set again when it changed,
+  // and copies a node's streamed weights into a staging buffer on a copy
+  // stream (two buffers in turn, so the next node's copy overlaps this one's
+  // kernel), making the node's stream wait for them.
+  void refresh_weights();
+  void stage_weights(size_t i);
 
   std::shared_ptr<const ir::Graph> m_graph;
   engine::MemoryPlan m_plan;
@@ -117,6 +126,12 @@ class ExecutionContext {
   std::vector<Tensor> m_kept_host, m_kept_device;  // pre-allocated outputs
   std::vector<Tensor> m_private_constants;  // uploaded for this context only
   std::vector<Segment> m_segments;
+  uint64_t m_weight_generation = ~uint64_t{0};
+  size_t m_stage_bytes = 0;  // the most one node streams
+  void* m_stage[2] = {nullptr, nullptr};
+  std::unique_ptr<backend::Marker> m_stage_free[2];
+  int m_stage_next = 0;
+  std::unique_ptr<backend::Stream> m_copy_stream;
   size_t m_private_bytes = 0;
   // Profiling: per node, summed ms and runs; markers of the last run.
   bool m_profile = false;

@@ -324,6 +324,16 @@ const Engine& Session::engine() const { return m_impl->engine; }
 
 Device Session::device() const { return m_impl->backend->device(); }
 
+void Session::set_weight_streaming_budget(int64_t bytes) {
+  if (!m_impl->weights)
+    throw Error(ErrorCode::InvalidArgument, "weight streaming needs an engine for a GPU (this session runs on the cpu)");
+  m_impl->weights->set_budget(bytes);
+}
+
+int64_t Session::weight_streaming_budget() const { return m_impl->weights ? m_impl->weights->budget() : -1; }
+
+size_t Session::streamable_weights_bytes() const { return m_impl->weights ? m_impl->weights->streamable_bytes() : 0; }
+
 SessionStats Session::stats() const {
   std::lock_guard<std::mutex> lock(m_impl->inspect_mutex);
   return m_impl->stats;

@@ -3,6 +3,7 @@
 // allocator for data-dependent output shapes.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 
 #include "fake_device.h"
@@ -96,6 +97,71 @@ TEST_F(RuntimeControls, OutputAllocatorAndGraphsAreAClearError) {
   o.output_allocator = std::make_shared<Recorder>();
   o.graph_cache = std::make_shared<GraphCache>(4);
   EXPECT_KILN_ERROR(Session(build("cpu"), o), ErrorCode::InvalidArgument, "output allocator", "graph");
+}
+
+}  // namespace
+}  // namespace kiln::test
+
+namespace kiln::test {
+namespace {
+
+// A chain of 4 MatMuls with 1 KiB-ish weights each, built for weight
+// streaming on the fake GPU.
+Engine streaming_engine(bool streaming) {
+  ModelBuilder mb(13);
+  mb.input("x", ::onnx::TensorProto::FLOAT, {int64_t{2}, int64_t{16}});
+  mb.output("y", ::onnx::TensorProto::FLOAT, {int64_t{2}, int64_t{16}});
+  std::string prev = "x";
+  for (int l = 0; l < 4; ++l) {
+    std::vector<float> w(16 * 16);
+    for (size_t i = 0; i < w.size(); ++i) w[i] = std::sin(static_cast<float>(i * (l + 1))) * 0.25f;
+    const std::string name = "W" + std::to_string(l), out = l == 3 ? "y" : "h" + std::to_string(l);
+    mb.init_floats(name, {16, 16}, w);
+    mb.node("MatMul", {prev, name}, {out}, "mm" + std::to_string(l));
+    prev = out;
+  }
+  TempDir dir;
+  BuildConfig c;
+  c.device = "cuda";
+  c.weight_streaming = streaming;
+  return build_engine(Model::load(dir.write("m.onnx", mb.bytes())), c);
+}
+
+Tensor x16() {
+  Tensor t = Tensor::empty(DataType::Float32, {2, 16});
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = std::cos(static_cast<float>(i));
+  return t;
+}
+
+std::vector<float> out_values(Session& s) {
+  const Tensor y = s.run({{"x", x16()}})[0].tensor;
+  return std::vector<float>(y.data<float>(), y.data<float>() + y.numel());
+}
+
+TEST_F(RuntimeControls, WeightStreamingUnderABudgetMatchesResident) {
+  Session resident(streaming_engine(false));
+  const std::vector<float> want = out_values(resident);
+  Session s(streaming_engine(true));
+  const size_t all = s.streamable_weights_bytes();
+  EXPECT_EQ(all, 4u * 16 * 16 * sizeof(float));
+  EXPECT_EQ(s.weight_streaming_budget(), -1);
+  EXPECT_EQ(out_values(s), want);
+  EXPECT_EQ(s.stats().weight_bytes, all);
+  // Half the weights resident, then none, then all again: same outputs, and
+  // the device holds what the budget allows.
+  for (int64_t budget : {static_cast<int64_t>(all / 2), int64_t{0}, int64_t{-1}}) {
+    s.set_weight_streaming_budget(budget);
+    EXPECT_EQ(out_values(s), want) << "budget " << budget;
+    EXPECT_EQ(out_values(s), want) << "budget " << budget << ", second run";
+    const size_t resident_bytes = s.stats().weight_bytes;
+    if (budget >= 0) EXPECT_LE(resident_bytes, static_cast<size_t>(budget));
+    else EXPECT_EQ(resident_bytes, all);
+  }
+}
+
+TEST_F(RuntimeControls, WeightStreamingNeedsAnEngineBuiltForIt) {
+  Session s(streaming_engine(false));
+  EXPECT_KILN_ERROR(s.set_weight_streaming_budget(0), ErrorCode::InvalidArgument, "weight streaming");
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "backends/cuda/cuda_backend.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -127,6 +129,18 @@ double CudaBackend::time_ms(Stream& stream, const std::function<void()>& work) {
   auto to = stream.mark();
   stream.synchronize();
   return stream.elapsed_ms(*from, *to);
+}
+
+Tensor CudaBackend::empty_pinned(DataType dtype, const Shape& shape) {
+  const size_t bytes = std::max<size_t>(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), 1);
+  void* p = nullptr;
+  DeviceGuard guard(m_device);
+  const cudaError_t e = cudaMallocHost(&p, bytes);
+  if (e == cudaErrorMemoryAllocation)
+    throw Error(ErrorCode::OutOfMemory, "out of page-locked host memory allocating " + std::to_string(bytes) + " bytes");
+  KILN_CUDA(e);
+  std::memset(p, 0, bytes);
+  return Tensor::wrap(p, dtype, shape, Device{}, std::shared_ptr<void>(p, [](void* q) { cudaFreeHost(q); }));
 }
 
 const KernelRegistry& CudaBackend::kernels() const { return cuda_kernels(); }

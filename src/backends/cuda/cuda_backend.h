@@ -24,6 +24,7 @@ class CudaBackend final : public Backend {
   void copy(void* dst, const Device& dst_device, const void* src, const Device& src_device, size_t bytes,
             Stream& stream) override;
   double time_ms(Stream& stream, const std::function<void()>& work) override;
+  Tensor empty_pinned(DataType dtype, const Shape& shape) override;
   const KernelRegistry& kernels() const override;
   bool supports(const ir::Graph& graph, const ir::Node& node, std::string* why) const override;
   bool host_input(const ir::Node& node, size_t i) const override;

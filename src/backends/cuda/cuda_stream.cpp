@@ -71,6 +71,13 @@ double CudaStream::elapsed_ms(const Marker& from, const Marker& to) {
   return ms;
 }
 
+void CudaStream::wait_for(const Marker& marker) {
+  const auto* m = dynamic_cast<const EventMarker*>(&marker);
+  if (!m) throw Error(ErrorCode::Internal, "waiting for a marker of another kind of stream");
+  DeviceGuard guard(m_device);
+  KILN_CUDA(cudaStreamWaitEvent(m_stream, m->event, 0));
+}
+
 cudnnContext* CudaStream::cudnn() {
   if (!m_cudnn) {
     DeviceGuard guard(m_device);

@@ -33,6 +33,7 @@ class CudaStream final : public Stream {
   void end_run() override;
   std::unique_ptr<Marker> mark() override;  // a CUDA event
   double elapsed_ms(const Marker& from, const Marker& to) override;
+  void wait_for(const Marker& marker) override;
 
   cudnnContext* cudnn();        // cudnnHandle_t, bound to this stream
   cublasLtContext* cublaslt();  // cublasLtHandle_t
