@@ -123,6 +123,15 @@ struct SessionStats {
   CaptureMode last_capture_mode = CaptureMode::None;  // of the last run through the graph cache
 };
 
+// Multi-device safe mode (torch_tensorrt.runtime.set_multi_device_safe_mode),
+// process-wide, off by default. CUDA's current device is per host thread.
+// Off: a run from a thread whose current device is not the Session's is a
+// kiln::Error saying so (make the device current first). On: such a run
+// switches to the Session's device and back, and those switching runs are
+// serialized process-wide; runs already on their device are not affected.
+void set_multi_device_safe_mode(bool enabled);
+bool multi_device_safe_mode();
+
 class Session {
  public:
   explicit Session(Engine engine, SessionOptions options = {});

@@ -38,6 +38,12 @@ struct StreamConfig {
   int cpu_threads = 0;  // threads of the CPU kernels run on this stream; 0 = all cores
 };
 
+// How a run gets onto its stream's device when the calling thread's current
+// device is another one (CUDA's current device is per thread). Internal work
+// (building, timing, uploads) always switches; a Session's runs switch only in
+// multi-device safe mode, serialized, and otherwise refuse (session.h).
+enum class DeviceSwitch { Always, Serialized, Never };
+
 // A point in a stream's work, for profiling (a CUDA event, a host clock).
 class Marker {
  public:
@@ -59,13 +65,13 @@ class Stream {
   virtual void wait_for(const Marker& marker) {}
   // Bracket the kernel submissions of one run, on the thread making them (the
   // CPU stream sets its thread count there).
-  virtual void begin_run() {}
+  virtual void begin_run(DeviceSwitch how = DeviceSwitch::Always) {}
   virtual void end_run() {}
 };
 
 class RunScope {
  public:
-  explicit RunScope(Stream& s) : m_stream(s) { m_stream.begin_run(); }
+  explicit RunScope(Stream& s, DeviceSwitch how = DeviceSwitch::Always) : m_stream(s) { m_stream.begin_run(how); }
   ~RunScope() { m_stream.end_run(); }
   RunScope(const RunScope&) = delete;
   RunScope& operator=(const RunScope&) = delete;

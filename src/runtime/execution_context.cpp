@@ -247,13 +247,13 @@ void ExecutionContext::run_node(size_t i, std::vector<Tensor>& slots) {
   }
 }
 
-void ExecutionContext::run() {
+void ExecutionContext::run(backend::DeviceSwitch how) {
   const ir::Graph& g = *m_graph;
   std::vector<Tensor> slots(g.values.size());
   for (size_t i = 0; i < g.inputs.size(); ++i)
     slots[static_cast<size_t>(g.inputs[i])] = m_bound[i].defined() ? m_bound[i] : input_buffer(i);
   std::vector<std::unique_ptr<backend::RunScope>> scopes;
-  for (auto& s : m_streams) scopes.push_back(std::make_unique<backend::RunScope>(*s));
+  for (auto& s : m_streams) scopes.push_back(std::make_unique<backend::RunScope>(*s, how));
   if (m_profile) {
     m_marks.clear();
     m_marks.resize(g.nodes.size());

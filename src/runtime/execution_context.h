@@ -47,7 +47,7 @@ class ExecutionContext {
   // Submits every node in order; host nodes run in between (their input
   // copies wait for the device). Returns before the primary's stream is done:
   // synchronize it before reading outputs on the host.
-  void run();
+  void run(backend::DeviceSwitch how = backend::DeviceSwitch::Always);
   // The outputs of the last run, in graph-output order: views of the fixed
   // output buffers (overwritten by the next run), data-dependent ones freshly
   // allocated, constants as the engine holds them (in host memory).

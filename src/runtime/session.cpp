@@ -160,7 +160,7 @@ std::vector<NamedTensor> Session::Impl::execute(runtime::ExecutionContext& ctx, 
   try {
     std::unique_ptr<backend::Marker> m0, m1;
     if (options.time_runs) m0 = stream.mark();
-    ctx.run();
+    ctx.run(multi_device_safe_mode() ? backend::DeviceSwitch::Serialized : backend::DeviceSwitch::Never);
     if (options.time_runs) m1 = stream.mark();
     std::vector<NamedTensor> named;
     const auto& specs = engine.outputs();
@@ -350,6 +350,13 @@ void Session::reset_profile() {
   std::lock_guard<std::mutex> lock(m_impl->inspect_mutex);
   m_impl->profile.clear();
 }
+
+namespace {
+std::atomic<bool> g_multi_device_safe{false};
+}  // namespace
+
+void set_multi_device_safe_mode(bool enabled) { g_multi_device_safe = enabled; }
+bool multi_device_safe_mode() { return g_multi_device_safe; }
 
 namespace {
 

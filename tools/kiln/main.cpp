@@ -4,12 +4,15 @@
 
 #include "cli_common.h"
 #include "kiln/error.h"
+#include "kiln/session.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"kiln: an inference engine for ONNX models"};
   app.require_subcommand(1);
   app.fallthrough();  // options of a command are accepted after its subcommands too
   app.set_version_flag("--version", std::string("kiln ") + KILN_CLI_VERSION);
+  // The CLI runs on whatever --device names, from its one thread.
+  kiln::set_multi_device_safe_mode(true);
   kiln::cli::Command run;
   kiln::cli::add_info_command(app, run);
   kiln::cli::add_build_command(app, run);

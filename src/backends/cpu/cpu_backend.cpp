@@ -30,7 +30,7 @@ class InlineStream final : public Stream {
  public:
   explicit InlineStream(int threads) : m_threads(threads) {}
   void synchronize() override {}
-  void begin_run() override { m_scope.emplace(m_threads); }
+  void begin_run(DeviceSwitch) override { m_scope.emplace(m_threads); }
   void end_run() override { m_scope.reset(); }
 
  private:

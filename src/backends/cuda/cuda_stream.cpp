@@ -44,14 +44,28 @@ void CudaStream::synchronize() {
   KILN_CUDA(cudaStreamSynchronize(m_stream));
 }
 
-void CudaStream::begin_run() {
-  KILN_CUDA(cudaGetDevice(&m_previous_device));
-  if (m_previous_device != m_device) KILN_CUDA(cudaSetDevice(m_device));
+void CudaStream::begin_run(DeviceSwitch how) {
+  int current = 0;
+  KILN_CUDA(cudaGetDevice(&current));
+  m_previous_device = current;
+  if (current == m_device) return;
+  if (how == DeviceSwitch::Never)
+    throw Error(ErrorCode::InvalidArgument,
+                "this thread's current CUDA device is cuda:" + std::to_string(current) + " and the session runs on cuda:" +
+                    std::to_string(m_device) + ": make cuda:" + std::to_string(m_device) +
+                    " current on this thread (cudaSetDevice) or turn on multi-device safe mode "
+                    "(kiln::set_multi_device_safe_mode)");
+  if (how == DeviceSwitch::Serialized) {
+    static std::mutex switches;  // one switched run at a time, process-wide
+    m_switch_lock = std::unique_lock<std::mutex>(switches);
+  }
+  KILN_CUDA(cudaSetDevice(m_device));
 }
 
 void CudaStream::end_run() {
   if (m_previous_device >= 0 && m_previous_device != m_device) cudaSetDevice(m_previous_device);
   m_previous_device = -1;
+  if (m_switch_lock.owns_lock()) m_switch_lock.unlock();
 }
 
 std::unique_ptr<Marker> CudaStream::mark() {

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <mutex>
 
 #include <cuda_runtime_api.h>
 
@@ -29,7 +30,7 @@ class CudaStream final : public Stream {
   int device() const { return m_device; }
   PoolAllocator& pool() const { return m_pool; }
   void synchronize() override;
-  void begin_run() override;  // makes the stream's device current for the run
+  void begin_run(DeviceSwitch how) override;  // makes the stream's device current for the run
   void end_run() override;
   std::unique_ptr<Marker> mark() override;  // a CUDA event
   double elapsed_ms(const Marker& from, const Marker& to) override;
@@ -56,6 +57,7 @@ class CudaStream final : public Stream {
   void* m_pinned = nullptr;
   size_t m_pinned_bytes = 0;
   int m_previous_device = -1;
+  std::unique_lock<std::mutex> m_switch_lock;  // held through a serialized switch
 };
 
 // The CUDA stream of a kernel's context; kiln::Error(Internal) when the node
