@@ -144,6 +144,21 @@ TEST(Cli, ErrorsAreOneLineAndNonZero) {
   EXPECT_NE(r.out.find("device 'tpu:0'"), std::string::npos) << r.out;
 }
 
+// --cuda-graphs and KILN_AUTO_CUDA_GRAPHS put a graph cache under run/bench
+// (on the CPU its entries are the prepared plans: mode "none").
+TEST(Cli, CudaGraphsOption) {
+  TempDir dir;
+  const std::string model = add_model(dir);
+  const std::string cache = " --cache " + dir.file("c");
+  Result bench = run_cli("bench " + model + cache + " --batch 2 -n 3 --warmup 1 --cuda-graphs=2");
+  EXPECT_EQ(bench.code, 0) << bench.out;
+  EXPECT_NE(bench.out.find("cuda graphs: none"), std::string::npos) << bench.out;
+  EXPECT_NE(run_cli("bench " + model + cache + " --batch 2 -n 3 --cuda-graphs=zero").out.find("--cuda-graphs 'zero'"),
+            std::string::npos);
+  Result run = run_cli("run " + model + cache + " -n 2 --cuda-graphs");
+  EXPECT_NE(run.out.find("cuda graphs: none, 1 captures"), std::string::npos) << run.out;
+}
+
 // Options of `kiln cache` are accepted after its subcommand too.
 TEST(Cli, CacheOptionsAfterTheSubcommand) {
   TempDir dir;

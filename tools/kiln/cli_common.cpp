@@ -118,6 +118,29 @@ std::string BuildOptions::Caches::where() const {
   return disk->dir().string() + (redis ? " + redis" : "");
 }
 
+void GraphOptions::add_to(CLI::App& app) {
+  option = app.add_option("--cuda-graphs", capacity,
+                          "Capture each input shape as a CUDA graph and replay it; optional cache capacity (default 8). "
+                          "Without it, KILN_AUTO_CUDA_GRAPHS=1 turns graphs on")
+               ->expected(0, 1);
+}
+
+std::shared_ptr<GraphCache> GraphOptions::cache() const {
+  constexpr size_t k_default = 8;
+  if (!option || option->count() == 0) return establish_graph_cache(k_default);
+  size_t n = k_default;
+  if (!capacity.empty()) {
+    try {
+      size_t used = 0;
+      n = std::stoul(capacity, &used);
+      if (used != capacity.size() || n == 0) throw std::invalid_argument(capacity);
+    } catch (const std::exception&) {
+      throw Error(ErrorCode::InvalidArgument, "--cuda-graphs '" + capacity + "': expected a capacity >= 1");
+    }
+  }
+  return std::make_shared<GraphCache>(n);
+}
+
 bool is_engine_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   char magic[8] = {};

@@ -55,6 +55,15 @@ struct BuildOptions {
   mutable size_t m_timing_loaded_size = 0;
 };
 
+// --cuda-graphs[=CAPACITY] of `run` and `bench`: a graph cache for the
+// session; without the option, KILN_AUTO_CUDA_GRAPHS decides (as the seeds).
+struct GraphOptions {
+  std::string capacity;  // "" when given without a value
+  CLI::Option* option = nullptr;
+  void add_to(CLI::App& app);
+  std::shared_ptr<GraphCache> cache() const;
+};
+
 bool is_engine_file(const std::string& path);
 std::string format_shape(const std::vector<int64_t>& shape);
 std::string format_bytes(uint64_t bytes);

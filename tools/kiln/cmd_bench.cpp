@@ -87,6 +87,7 @@ void add_bench_command(CLI::App& app, Command& run) {
     bool json = false;
     bool profile = false;
     BuildOptions build;
+    GraphOptions graphs;
   };
   auto args = std::make_shared<Args>();
   cmd->add_option("model", args->model, "ONNX model file")->required();
@@ -97,6 +98,7 @@ void add_bench_command(CLI::App& app, Command& run) {
   cmd->add_flag("--json", args->json, "Print results as JSON");
   cmd->add_flag("--profile", args->profile, "Also report time per op type and the slowest nodes");
   args->build.add_to(*cmd);
+  args->graphs.add_to(*cmd);
   cmd->callback([&run, args] {
     run = [args] {
       const Model model = Model::load(args->model);
@@ -128,6 +130,7 @@ void add_bench_command(CLI::App& app, Command& run) {
         SessionOptions so = args->build.session_options();
         so.profile = args->profile;
         so.time_runs = !args->profile;  // per-node events already time the kernels
+        so.graph_cache = args->graphs.cache();
         Session session(r.engine, so);
         const auto inputs = random_inputs(r.engine, 0);
         for (int i = 0; i < args->warmup; ++i) session.run(inputs);
@@ -161,6 +164,17 @@ void add_bench_command(CLI::App& app, Command& run) {
           row["device_p99_ms"] = percentile(device, 99);
         }
         if (args->profile) row["profile"] = profile_json(session.profile());
+        if (so.graph_cache) {
+          const GraphCacheStats g = so.graph_cache->stats();
+          const auto entries = so.graph_cache->entries();
+          row["cuda_graphs"] = {{"mode", entries.empty() ? "none" : std::string(capture_mode_name(entries.back().mode))},
+                                {"graphs", entries.empty() ? 0 : entries.back().graphs},
+                                {"capture_ms", g.capture_ms},
+                                {"hits", g.hits},
+                                {"misses", g.misses},
+                                {"capture_failures", g.capture_failures},
+                                {"entry_bytes", entries.empty() ? size_t{0} : entries.back().device_bytes}};
+        }
         if (!args->json) {
           std::printf("batch %-4lld p50 %8.3f ms  p90 %8.3f ms  p99 %8.3f ms  throughput %9.1f /s  enqueue %7.3f ms",
                       static_cast<long long>(batch), row["p50_ms"].get<double>(), row["p90_ms"].get<double>(),
@@ -169,6 +183,13 @@ void add_bench_command(CLI::App& app, Command& run) {
           if (so.time_runs) std::printf("  %s compute %7.3f ms", session.device().is_host() ? "cpu" : "gpu",
                                         row["device_p50_ms"].get<double>());
           std::printf("\n");
+          if (row.contains("cuda_graphs")) {
+            const auto& g = row["cuda_graphs"];
+            std::printf("           cuda graphs: %s (%d graph%s), captured in %.1f ms, %llu replays, %llu failures\n",
+                        g["mode"].get<std::string>().c_str(), g["graphs"].get<int>(), g["graphs"].get<int>() == 1 ? "" : "s",
+                        g["capture_ms"].get<double>(), static_cast<unsigned long long>(g["hits"].get<uint64_t>()),
+                        static_cast<unsigned long long>(g["capture_failures"].get<uint64_t>()));
+          }
           if (args->profile) print_profile(row["profile"], row["p50_ms"].get<double>());
         }
         results.push_back(row);

@@ -26,6 +26,7 @@ void add_run_command(CLI::App& app, Command& run) {
     int iterations = 10;
     uint32_t seed = 0;
     BuildOptions build;
+    GraphOptions graphs;
   };
   auto args = std::make_shared<Args>();
   cmd->add_option("target", args->target, "ONNX model or kiln engine file")->required();
@@ -35,6 +36,7 @@ void add_run_command(CLI::App& app, Command& run) {
       ->check(CLI::Range(0, 1000000));
   cmd->add_option("--seed", args->seed, "Seed for random inputs")->capture_default_str();
   args->build.add_to(*cmd);
+  args->graphs.add_to(*cmd);
   cmd->callback([&run, args] {
     run = [args] {
       const auto t0 = Clock::now();
@@ -72,6 +74,7 @@ void add_run_command(CLI::App& app, Command& run) {
       print_host_nodes(engine);
       SessionOptions so = args->build.session_options();
       if (is_engine_file(args->target) && args->build.device == "cpu") so.device.clear();  // the engine's own device
+      so.graph_cache = args->graphs.cache();
       Session session(engine, so);
       auto t1 = Clock::now();
       std::vector<NamedTensor> outputs = session.run(inputs);
@@ -93,6 +96,13 @@ void add_run_command(CLI::App& app, Command& run) {
                     times[times.size() / 2], times.front());
       }
       std::printf("\n");
+      if (so.graph_cache) {
+        const GraphCacheStats g = so.graph_cache->stats();
+        const auto entries = so.graph_cache->entries();
+        std::printf("cuda graphs: %s, %llu captures (%.1f ms), %llu replays\n",
+                    entries.empty() ? "none" : std::string(capture_mode_name(entries.back().mode)).c_str(),
+                    static_cast<unsigned long long>(g.captures), g.capture_ms, static_cast<unsigned long long>(g.hits));
+      }
       if (!args->output_dir.empty()) {
         std::filesystem::create_directories(args->output_dir);
         for (const auto& [name, t] : outputs) {
