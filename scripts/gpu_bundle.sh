@@ -13,13 +13,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DKILN_CUDA=ON -DKILN_SHARED=ON >/dev/null
-targets=(kiln_cli kiln_conformance test_backend_ops test_cuda_runtime test_device_runtime)
+tests=(test_backend_ops test_cuda_runtime test_cuda_graphs test_device_runtime test_graph_cache test_runtime_controls)
+targets=(kiln_cli kiln_conformance "${tests[@]}")
 cmake --build build-gpu -j"$(nproc)" --target "${targets[@]}"
 
 stage=$(mktemp -d)
 mkdir -p "$stage/kiln-gpu/bin" "$stage/kiln-gpu/lib"
-cp build-gpu/kiln build-gpu/tests/kiln_conformance build-gpu/tests/test_backend_ops \
-   build-gpu/tests/test_cuda_runtime build-gpu/tests/test_device_runtime "$stage/kiln-gpu/bin/"
+cp build-gpu/kiln build-gpu/tests/kiln_conformance "$stage/kiln-gpu/bin/"
+for t in "${tests[@]}"; do cp "build-gpu/tests/$t" "$stage/kiln-gpu/bin/"; done
 cp -L build-gpu/libkiln.so "$stage/kiln-gpu/lib/"
 # Every shared library the programs load, except the C runtime and the CUDA
 # libraries the GPU machine has in matching versions.

@@ -4,13 +4,13 @@
 # (/usr/local/cuda/lib64) and cuDNN/cuBLAS (PyTorch's venv), and python3 with
 # torch, torchvision and onnx for the real-model comparisons.
 #
-# usage: scripts/gpu_test.sh [STEP...]   steps: unit conformance models bench (default: all)
+# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs conformance models bench (default: all)
 # Logs go to $OUT (or ./out); the last lines of each step are printed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-out}
 mkdir -p "$out"
-steps=${*:-unit conformance models bench}
+steps=${*:-unit graphs conformance models bench}
 work=/tmp/kiln-gpu-run
 mkdir -p "$work"
 [ -d "$work/kiln-gpu" ] || xz -dc .devcarry/kiln-gpu.tar.xz | tar -C "$work" -xf -
@@ -35,8 +35,16 @@ for s in $steps; do
     unit)
       step cuda_runtime "$bin/test_cuda_runtime"
       step device_runtime "$bin/test_device_runtime"
+      step graph_cache "$bin/test_graph_cache"
+      step runtime_controls "$bin/test_runtime_controls"
       step backend_ops "$bin/test_backend_ops"
       grep -E "Failure|FAILED|error" "$out/backend_ops.log" | head -n 40
+      ;;
+    graphs)
+      # The soak and cycle counts of the issue: 60 s of 8 threads against a
+      # purger, 1000 capture/evict cycles.
+      KILN_GRAPH_SOAK_S=${KILN_GRAPH_SOAK_S:-60} KILN_GRAPH_CYCLES=${KILN_GRAPH_CYCLES:-1000} \
+        step cuda_graphs "$bin/test_cuda_graphs"
       ;;
     conformance)
       step conformance "$bin/kiln_conformance" --device cuda --jobs 8 --skip-list tests/conformance/skip_list.txt \
@@ -52,6 +60,8 @@ for s in $steps; do
       for m in resnet50:1,8,32 mobilenet_v3_small:1,8 vit_b_16:1,8; do
         step "bench_${m%%:*}" "$bin/kiln" bench "$work/models/${m%%:*}.onnx" --device cuda --batch "${m#*:}" \
           -n 200 --warmup 20 --cache "$work/cache"
+        step "bench_${m%%:*}_graphs" "$bin/kiln" bench "$work/models/${m%%:*}.onnx" --device cuda --batch "${m#*:}" \
+          -n 200 --warmup 20 --cache "$work/cache" --cuda-graphs
       done
       ;;
     *) echo "unknown step $s" ;;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <set>
@@ -204,6 +205,11 @@ std::unique_ptr<Capture> CudaBackend::end_capture(Stream& stream) {
   DeviceGuard guard(m_device);
   cudaGraph_t graph = nullptr;
   KILN_CUDA(cudaStreamEndCapture(as_cuda(stream).get(), &graph));
+  // Fault injection for tests of the failure path (tests/unit/test_cuda_graphs.cpp).
+  if (const char* f = std::getenv("KILN_FAULT"); f && std::string(f) == "capture") {
+    cudaGraphDestroy(graph);
+    throw Error(ErrorCode::Cuda, "cuda:" + std::to_string(m_device) + ": capture failed (KILN_FAULT=capture)");
+  }
   cudaGraphExec_t exec = nullptr;
   const cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
   cudaGraphDestroy(graph);
