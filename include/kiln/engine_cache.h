@@ -119,12 +119,23 @@ struct CacheEntry {
 struct EngineCacheStats {
   uint64_t entries = 0;  // stored entries (disk: a directory scan; Redis: not known, 0)
   uint64_t bytes = 0;    // their total size
+  // Disk: temp files of saves in progress, or left by killed writers and not
+  // yet removed (they count toward the size limit too).
+  uint64_t temp_files = 0;
+  uint64_t temp_bytes = 0;
   // Counted by this object since it was made (not shared between processes):
   uint64_t hits = 0;
   uint64_t misses = 0;
   uint64_t errors = 0;     // failed I/O, unreachable server, malformed stored value
   uint64_t saves = 0;      // entries written
   uint64_t evictions = 0;  // entries removed to stay under the size limit
+  uint64_t skipped = 0;    // Redis: calls not made while its circuit breaker was open
+};
+
+// What DiskEngineCache::remove_stale_temp_files() removed.
+struct RemovedTempFiles {
+  uint64_t files = 0;
+  uint64_t bytes = 0;
 };
 
 struct EngineCacheItem {
@@ -144,8 +155,10 @@ std::filesystem::path default_cache_dir();
 //
 // - save: blob written to a unique temp file in the entry directory, fsync'd
 //   and renamed over blob.bin (atomic). Then entries are evicted, least recently
-//   used (oldest mtime) first, until the total is within the size limit. A blob
-//   larger than the whole limit is not stored (warning). I/O failures (ENOSPC,
+//   used (oldest mtime) first, until the total — entries plus the temp files
+//   left in the cache — is within the size limit (the entry just saved is never
+//   evicted for other writers' temp files). A blob larger than the whole limit
+//   is not stored (warning). I/O failures (ENOSPC,
 //   EROFS, EACCES, ...) log a warning and count an error; save never throws for
 //   them, and leaves no temp file behind.
 // - load: reads blob.bin; checks its frame (magic, format version, key, sizes —
@@ -153,8 +166,13 @@ std::filesystem::path default_cache_dir();
 //   file is removed and counted as an error + miss. A hit touches the mtime.
 // - Several processes and threads may share one directory: readers see whole
 //   files only (rename), concurrent evictions tolerate each other (ENOENT is
-//   fine). Temp files left by dead writers are removed once older than
-//   k_stale_temp_age (when a cache is opened and during eviction).
+//   fine). Temp files left by writers that died (e.g. SIGKILLed) count toward
+//   the size limit and in stats() until removed: during eviction (after every
+//   save), by purge and by remove_stale_temp_files() (`kiln cache verify`)
+//   once their writer is known gone — its PID (in the name) no longer exists,
+//   nobody holds the file's lock, and it was not modified for
+//   k_dead_writer_temp_age (10 s; why each guard: src/core/atomic_file.h) —
+//   and by any of these or by opening a cache once older than k_stale_temp_age.
 //
 // Build-once pattern (one process builds a key, the others wait and load):
 //   if (auto hit = load_entry(cache, h)) return *hit;
@@ -177,7 +195,10 @@ class DiskEngineCache final : public EngineCache {
 
   bool remove(const std::string& hash);  // true when an entry was removed
   std::vector<EngineCacheItem> list() const;  // most recently used first
-  size_t purge(size_t keep_n);  // keeps the keep_n most recently used; returns how many went
+  // Keeps the keep_n most recently used entries (and removes stale temp
+  // files); returns how many entries went.
+  size_t purge(size_t keep_n);
+  RemovedTempFiles remove_stale_temp_files();  // of writers known gone, or old (see above)
   EngineCacheStats stats() const;
 
   // Blocks until this process holds the build lock of `hash` or `timeout`
@@ -192,7 +213,7 @@ class DiskEngineCache final : public EngineCache {
   uint64_t size_limit() const { return m_size_limit; }
 
  private:
-  void evict();
+  void evict(const std::string& just_saved);
   std::filesystem::path m_dir;
   uint64_t m_size_limit;
   std::atomic<uint64_t> m_hits{0}, m_misses{0}, m_errors{0}, m_saves{0}, m_evictions{0};
@@ -201,19 +222,37 @@ class DiskEngineCache final : public EngineCache {
 // ---- Redis -----------------------------------------------------------------
 
 // Values under "kiln:engine:{hash}" on one Redis server (one connection,
-// serialized by a mutex). `timeout` bounds connecting and each command (a
-// stopped or hung server costs at most about one timeout per call, two when the
-// call also reconnects). Any failure — server down, refused, timed out, reset,
+// serialized by a mutex). Any failure — server down, refused, timed out, reset,
 // error reply (e.g. WRONGTYPE), a value that is not a well-framed entry for the
-// key — is a miss or a no-op plus a counted error, never an exception; the
-// connection is dropped after a transport failure and re-made on the next call.
+// key — is a miss or a no-op plus a counted error, never an exception.
 // Eviction is left to the server (configure maxmemory-policy allkeys-lru).
+//
+// - Deadline: each call (connecting if needed, sending the command, reading
+//   the reply) has one deadline: `timeout`, plus 1 s per 32 MiB moved so far,
+//   so that a large value on a slow but working link gets through.
+// - Circuit breaker: a transport failure (cannot connect, timed out, reset,
+//   garbled reply) drops the connection and opens the breaker: for
+//   `retry_after` this object makes no calls at all (loads are misses, saves
+//   and discards no-ops, counted in stats().skipped). The first call after that
+//   probes the server; a whole reply closes the breaker. One warning when it
+//   opens ("... not calling it for 30 s") and one when it closes ("... answers
+//   again; calls resume"); failed probes log at debug level. Error replies and
+//   foreign values leave it closed: the server works.
+// - Worst case while the server is down, hung or garbled: one deadline per
+//   `retry_after` per object (so per process, with the CLI's one cache). A
+//   deadline is `timeout` when no byte moves (hung server), `timeout` + a few
+//   hundred ms for a SET into a server that stops reading (what its socket
+//   buffers take, at 32 MiB/s), and never more than `timeout` + n / 32 MiB/s for
+//   a call that moves n bytes. A cold `kiln run` (GET, GET, SET) against a hung
+//   server costs about one timeout, not three plus one per partial write.
+//   Callers on other threads wait for the mutex meanwhile, then skip.
 class RedisEngineCache final : public EngineCache {
  public:
   static constexpr const char* k_key_prefix = "kiln:engine:";
 
   RedisEngineCache(std::string host = "127.0.0.1", int port = 6379,
-                   std::chrono::milliseconds timeout = std::chrono::milliseconds(1000));
+                   std::chrono::milliseconds timeout = std::chrono::milliseconds(1000),
+                   std::chrono::milliseconds retry_after = std::chrono::seconds(30));
   ~RedisEngineCache() override;
 
   void save(const std::string& hash, const std::vector<uint8_t>& blob) override;
@@ -221,7 +260,7 @@ class RedisEngineCache final : public EngineCache {
   void discard(const std::string& hash) override;  // DEL + count an error
 
   uint64_t errors() const;
-  EngineCacheStats stats() const;  // entries/bytes are 0: not tracked
+  EngineCacheStats stats() const;  // entries/bytes are 0: not tracked; skipped: calls the breaker held back
 
  private:
   struct Impl;

@@ -4,6 +4,7 @@
 #include "backends/backend.h"
 #include "builder/kernel_selection.h"
 #include "builder/memory_planner.h"
+#include "builder/shape_limits.h"
 #include "core/log.h"
 #include "builder/specialize.h"
 #include "engine/engine_data.h"
@@ -126,6 +127,7 @@ Engine build_engine(const Model& model, const BuildConfig& config) {
 
   report(config, "profiles", 0.05);
   apply_profiles(g, config, e->inputs);
+  builder::check_input_shape_limits(e->inputs);  // before kernel timing allocates them
 
   report(config, "shape inference, folding, fusion and placement", 0.1);
   // A weightless engine must not bake weight values into anything: passes see

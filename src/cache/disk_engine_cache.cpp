@@ -29,8 +29,15 @@ int64_t mtime_ns_of(const struct stat& st) {
 
 }  // namespace
 
-std::vector<DiskEntry> scan_entries(const fs::path& root, bool cleanup, std::chrono::seconds stale_age) {
+std::vector<DiskEntry> scan_entries(const fs::path& root, bool cleanup, std::chrono::seconds stale_age,
+                                    TempFiles* temps, bool dead_writers) {
   std::vector<DiskEntry> entries;
+  TempFiles seen;
+  const bool look_for_temps = cleanup || temps;
+  if (look_for_temps) {  // the timing cache's and the manifests' saves
+    seen += scan_temp_files(root, cleanup, stale_age, dead_writers);
+    seen += scan_temp_files(root / ".manifests", cleanup, stale_age, dead_writers);
+  }
   std::error_code ec;
   fs::directory_iterator it(root, ec);
   if (ec) return entries;
@@ -42,18 +49,21 @@ std::vector<DiskEntry> scan_entries(const fs::path& root, bool cleanup, std::chr
     struct stat st;
     if (::stat((it->path() / k_blob_name).c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
       entries.push_back({name, static_cast<uint64_t>(st.st_size), mtime_ns_of(st)});
-      if (cleanup) remove_stale_temp_files(it->path(), stale_age);
+      if (look_for_temps) seen += scan_temp_files(it->path(), cleanup, stale_age, dead_writers);
       continue;
     }
-    if (!cleanup) continue;
+    if (!look_for_temps) continue;
     // No blob: a save in progress, or one that died. The age is taken before
     // removing stale temp files (which makes the directory look fresh). rmdir
-    // only succeeds when empty, so a live writer's temp file keeps the directory.
+    // only succeeds when empty, so a live writer's temp file keeps the
+    // directory; a writer between its mkdir and its temp file retries (save).
     const bool old = ::stat(it->path().c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
                      now - st.st_mtime >= stale_age.count();
-    remove_stale_temp_files(it->path(), stale_age);
-    if (old) ::rmdir(it->path().c_str());
+    const TempFiles here = scan_temp_files(it->path(), cleanup, stale_age, dead_writers);
+    seen += here;
+    if (cleanup && (old || here.removed) && here.kept == 0) ::rmdir(it->path().c_str());
   }
+  if (temps) *temps += seen;
   return entries;
 }
 
@@ -102,8 +112,9 @@ DiskEngineCache::DiskEngineCache(fs::path dir, uint64_t size_limit) : m_dir(std:
     log_warning("engine cache: cannot create " + m_dir.string() + ": " + ec.message() + "; caching disabled");
     return;
   }
-  remove_stale_temp_files(m_dir, k_stale_temp_age);  // e.g. a timing cache saved beside the entries
-  cache::scan_entries(m_dir, /*cleanup=*/true, k_stale_temp_age);
+  // Opening removes what is old only; temp files of dead writers stay visible
+  // to stats() until a save's eviction, purge or verify removes them.
+  cache::scan_entries(m_dir, /*cleanup=*/true, k_stale_temp_age, nullptr, /*dead_writers=*/false);
   cache::remove_unheld_lock_files(m_dir);
 }
 
@@ -142,7 +153,7 @@ void DiskEngineCache::save(const std::string& hash, const std::vector<uint8_t>& 
       return;
     }
   }
-  evict();
+  evict(hash);
 }
 
 std::optional<std::vector<uint8_t>> DiskEngineCache::load(const std::string& hash) {
@@ -233,18 +244,28 @@ std::vector<EngineCacheItem> DiskEngineCache::list() const {
 }
 
 size_t DiskEngineCache::purge(size_t keep_n) {
+  remove_stale_temp_files();
   const std::vector<EngineCacheItem> items = list();
   size_t removed = 0;
   for (size_t i = keep_n; i < items.size(); ++i) removed += cache::remove_entry_files(m_dir, items[i].hash);
   return removed;
 }
 
+RemovedTempFiles DiskEngineCache::remove_stale_temp_files() {
+  TempFiles t;
+  cache::scan_entries(m_dir, /*cleanup=*/true, k_stale_temp_age, &t);
+  return {t.removed, t.removed_bytes};
+}
+
 EngineCacheStats DiskEngineCache::stats() const {
   EngineCacheStats s;
-  for (const auto& e : cache::scan_entries(m_dir, false, k_stale_temp_age)) {
+  TempFiles temps;
+  for (const auto& e : cache::scan_entries(m_dir, false, k_stale_temp_age, &temps)) {
     ++s.entries;
     s.bytes += e.size;
   }
+  s.temp_files = temps.kept;
+  s.temp_bytes = temps.kept_bytes;
   s.hits = m_hits;
   s.misses = m_misses;
   s.errors = m_errors;
@@ -253,14 +274,21 @@ EngineCacheStats DiskEngineCache::stats() const {
   return s;
 }
 
-void DiskEngineCache::evict() {
-  std::vector<cache::DiskEntry> entries = cache::scan_entries(m_dir, /*cleanup=*/true, k_stale_temp_age);
-  uint64_t total = 0;
+void DiskEngineCache::evict(const std::string& just_saved) {
+  // Temp files left after the cleanup count toward the limit: a live writer's
+  // becomes an entry soon, and one whose writer may be alive (a recycled PID)
+  // waits for k_stale_temp_age, taking disk space all the while.
+  TempFiles temps;
+  std::vector<cache::DiskEntry> entries = cache::scan_entries(m_dir, /*cleanup=*/true, k_stale_temp_age, &temps);
+  uint64_t total = temps.kept_bytes;
   for (const auto& e : entries) total += e.size;
   if (total <= m_size_limit) return;
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.mtime_ns < b.mtime_ns; });
   for (const auto& e : entries) {
     if (total <= m_size_limit) break;
+    // The entry just saved stays even when other writers' temp files push the
+    // total over: their own saves evict in turn once they are entries.
+    if (e.hash == just_saved) continue;
     // Re-check: a hit or a save since the scan makes it no longer least recently
     // used, and it must not go.
     struct stat st;

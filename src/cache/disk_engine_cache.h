@@ -4,6 +4,8 @@
 //   {root}/{hash}/blob.bin            one entry (a packed CacheEntry)
 //   {root}/{hash}/.kiln-tmp-*         a save in progress (or left by a dead writer)
 //   {root}/.locks/{hash}.lock         a build lock, flock()ed while held
+//   {root}/.kiln-tmp-*, {root}/.manifests/.kiln-tmp-*   the same for the timing
+//                                     cache and compile_file's manifests
 //
 // Every operation tolerates another process doing the same thing at the same
 // time: ENOENT on unlink/rmdir/stat means someone else got there first.
@@ -15,6 +17,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/atomic_file.h"
 
 namespace kiln::cache {
 
@@ -37,10 +41,14 @@ struct DiskEntry {
   int64_t mtime_ns = 0;
 };
 
-// Entries that have a blob, in directory order. With `cleanup`, temp files and
-// empty entry directories older than `stale_age` are removed on the way.
+// Entries that have a blob, in directory order. With `cleanup`, stale temp
+// files (older than `stale_age`, or with `dead_writers` of a writer known gone:
+// core/atomic_file.h) and empty entry directories are removed on the way.
+// `temps`, when given, counts the temp files anywhere in the cache (removed,
+// and left).
 std::vector<DiskEntry> scan_entries(const std::filesystem::path& root, bool cleanup,
-                                    std::chrono::seconds stale_age);
+                                    std::chrono::seconds stale_age, TempFiles* temps = nullptr,
+                                    bool dead_writers = true);
 
 // Removes the blob and (if then empty) the entry directory. True when this call
 // removed the blob; false when it was already gone.

@@ -1,6 +1,8 @@
 #include "core/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,8 +37,11 @@ namespace {
 }
 
 void write_all(int fd, const uint8_t* data, size_t size, const fs::path& path) {
+  // Chunks of 64 MiB: each write() moves the mtime, which tells cleaners on
+  // other hosts that the writer is alive (k_dead_writer_temp_age).
+  constexpr size_t k_chunk = size_t{64} << 20;
   while (size > 0) {
-    const size_t chunk = size < (size_t{1} << 30) ? size : (size_t{1} << 30);
+    const size_t chunk = size < k_chunk ? size : k_chunk;
     const ssize_t n = ::write(fd, data, chunk);
     if (n < 0) {
       const int err = errno;
@@ -61,6 +66,9 @@ void write_file_atomic(const fs::path& path, std::span<const uint8_t> bytes) {
     const int err = errno;
     if (fd < 0 && (err != EEXIST || attempt >= 8)) throw_io("cannot create", temp, err);
   }
+  // Held until close: tells cleaners a writer is alive whatever its PID means
+  // to them (another PID namespace). Best effort: no lock support is no error.
+  ::flock(fd, LOCK_EX | LOCK_NB);
   try {
     write_all(fd, bytes.data(), bytes.size(), temp);
     if (::fsync(fd) != 0) {
@@ -91,11 +99,54 @@ void write_file_atomic(const fs::path& path, std::span<const uint8_t> bytes) {
   }
 }
 
-size_t remove_stale_temp_files(const fs::path& dir, std::chrono::seconds max_age) {
-  size_t removed = 0;
+namespace {
+
+bool all_digits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+// True only when the writer is known to be gone (see atomic_file.h): its PID
+// does not exist here and nobody holds the file's lock.
+bool writer_gone(const fs::path& path, std::string_view name) {
+  const long pid = temp_file_writer_pid(name);
+  if (pid <= 0) return false;
+  if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) return false;  // EPERM: alive, another user's
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) return false;
+  const bool unlocked = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+  ::close(fd);
+  return unlocked;
+}
+
+}  // namespace
+
+long temp_file_writer_pid(std::string_view name) {
+  if (name.substr(0, k_temp_prefix.size()) != k_temp_prefix) return -1;
+  // "<prefix><stem>-<pid>-<n>-<random>": fields taken from the right, as the
+  // stem may hold '-' itself.
+  std::string_view rest = name;
+  std::string_view field;
+  for (int i = 0; i < 3; ++i) {
+    const size_t dash = rest.rfind('-');
+    if (dash == std::string_view::npos || dash < k_temp_prefix.size()) return -1;
+    field = rest.substr(dash + 1);
+    if (!all_digits(field)) return -1;
+    rest = rest.substr(0, dash);
+  }
+  if (field.size() > 9) return -1;  // pid_max is at most 2^22
+  long pid = 0;
+  for (char c : field) pid = pid * 10 + (c - '0');
+  return pid > 0 ? pid : -1;
+}
+
+TempFiles scan_temp_files(const fs::path& dir, bool remove, std::chrono::seconds max_age, bool dead_writers) {
+  TempFiles t;
   std::error_code ec;
   fs::directory_iterator it(dir, ec);
-  if (ec) return 0;
+  if (ec) return t;
   const time_t now = ::time(nullptr);
   for (; it != fs::directory_iterator(); it.increment(ec)) {
     if (ec) break;
@@ -103,10 +154,22 @@ size_t remove_stale_temp_files(const fs::path& dir, std::chrono::seconds max_age
     if (name.rfind(k_temp_prefix, 0) != 0) continue;
     struct stat st;
     if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    if (now - st.st_mtime < max_age.count()) continue;
-    if (::unlink(it->path().c_str()) == 0) ++removed;  // ENOENT: another process got there first
+    const time_t age = now - st.st_mtime;
+    const bool stale = remove && (age >= max_age.count() || (dead_writers && age >= k_dead_writer_temp_age.count() &&
+                                                             writer_gone(it->path(), name)));
+    if (stale && ::unlink(it->path().c_str()) == 0) {
+      ++t.removed;
+      t.removed_bytes += static_cast<uint64_t>(st.st_size);
+    } else if (!stale || errno != ENOENT) {  // ENOENT: another process removed it first
+      ++t.kept;
+      t.kept_bytes += static_cast<uint64_t>(st.st_size);
+    }
   }
-  return removed;
+  return t;
+}
+
+size_t remove_stale_temp_files(const fs::path& dir, std::chrono::seconds max_age) {
+  return scan_temp_files(dir, true, max_age, false).removed;
 }
 
 }  // namespace kiln

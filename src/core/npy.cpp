@@ -1,5 +1,6 @@
 #include "core/npy.h"
 
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -76,6 +77,29 @@ Tensor read_npy(const std::string& path) {
       throw fail("bad shape entry '" + item + "'");
     }
     if (shape.back() < 0) throw fail("negative dimension");
+  }
+  // The shape is the file's claim: check it against the bytes the file still
+  // holds before allocating (a 1 KB file must not cost 600 MB first).
+  int64_t numel = 0;
+  try {
+    numel = shape_numel(shape);
+  } catch (const Error& e) {
+    throw fail(e.message());  // the element count overflows
+  }
+  uint64_t need = 0;
+  if (__builtin_mul_overflow(static_cast<uint64_t>(numel), static_cast<uint64_t>(dtype_size(dt)), &need))
+    throw fail("shape " + shape_str(shape) + " of " + std::string(dtype_name(dt)) + " overflows the byte count");
+  std::error_code ec;
+  const std::filesystem::path p(path);
+  const std::streamoff data_start = in.tellg();
+  // A pipe or device has no size to check; its data ends the read instead.
+  if (std::filesystem::is_regular_file(p, ec) && data_start >= 0) {
+    const uintmax_t size = std::filesystem::file_size(p, ec);
+    const auto start = static_cast<uintmax_t>(data_start);
+    const uint64_t left = !ec && size > start ? size - start : 0;
+    if (!ec && left < need)
+      throw fail("data shorter than shape " + shape_str(shape) + " implies: " + std::to_string(left) + " bytes, " +
+                 std::string(dtype_name(dt)) + " needs " + std::to_string(need));
   }
   Tensor t = Tensor::empty(dt, shape);
   if (!in.read(static_cast<char*>(t.raw()), static_cast<std::streamsize>(t.nbytes())))

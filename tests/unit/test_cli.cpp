@@ -1,7 +1,13 @@
 // The kiln CLI as users run it: exit codes and one clear line on error.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 
 #include <array>
 #include <cstdio>
@@ -114,14 +120,54 @@ TEST(Cli, CacheCommands) {
   EXPECT_NE(run_cli("cache" + cache + " purge --timing").out.find("no timing cache"), std::string::npos);
 }
 
+// A writer killed mid-save leaves <key>/.kiln-tmp-blob.bin-<pid>-<n>-<rand>:
+// stats counts it, verify and purge remove it once its writer is gone.
+TEST(Cli, CacheToolsSeeAndRemoveTempFilesOfKilledWriters) {
+  TempDir dir;
+  const std::string model = add_model(dir);
+  const std::string cache = " --cache " + dir.file("c");
+  ASSERT_EQ(run_cli("build " + model + " -o " + dir.file("e.kiln") + cache).code, 0);
+  const std::string key = run_cli("cache" + cache + " ls").out.substr(0, 64);
+  const pid_t gone = ::fork();  // a PID that no longer exists
+  if (gone == 0) ::_exit(0);
+  ::waitpid(gone, nullptr, 0);
+  const auto plant = [&](const std::string& entry) {
+    const std::string path = dir.file("c/" + entry + "/.kiln-tmp-blob.bin-" + std::to_string(gone) + "-0-7");
+    std::filesystem::create_directories(dir.file("c/" + entry));
+    std::ofstream(path) << std::string(3000, 'x');
+    const struct timespec old[2] = {{::time(nullptr) - 60, 0}, {::time(nullptr) - 60, 0}};
+    ::utimensat(AT_FDCWD, path.c_str(), old, 0);
+    return path;
+  };
+  std::string temp = plant(key);
+  Result stats = run_cli("cache" + cache + " stats");
+  EXPECT_NE(stats.out.find("temp     1 files, 2.9 KiB"), std::string::npos) << stats.out;
+  Result verify = run_cli("cache" + cache + " verify");
+  EXPECT_EQ(verify.code, 0) << verify.out;
+  EXPECT_NE(verify.out.find("removed 1 stale temp files (2.9 KiB)"), std::string::npos) << verify.out;
+  EXPECT_NE(verify.out.find("1 good"), std::string::npos) << verify.out;
+  EXPECT_FALSE(std::filesystem::exists(temp));
+  temp = plant(std::string(64, 'f'));  // an entry whose only file is the temp file
+  Result purge = run_cli("cache" + cache + " purge --keep 1");
+  EXPECT_NE(purge.out.find("removed 1 stale temp files"), std::string::npos) << purge.out;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("c/" + std::string(64, 'f'))));
+  EXPECT_NE(run_cli("cache" + cache + " stats").out.find("temp     0 files"), std::string::npos);
+}
+
 TEST(Cli, ErrorsAreOneLineAndNonZero) {
   TempDir dir;
   const std::string model = add_model(dir);
+  const std::string a = dir.file("a.npy"), b = dir.file("b.npy");
+  write_npy(a, Tensor::from_vector<float>(DataType::Float32, {2, 2}, {1, 2, 3, 4}));
+  write_npy(b, Tensor::from_vector<float>(DataType::Float32, {2, 2}, {5, 6, 7, 8}));
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"info " + dir.file("missing.onnx"), "missing.onnx"},
       {"info " + dir.path(), "directory"},
       {"run " + model + " --no-cache --input a=" + dir.file("nope.npy"), "nope.npy"},
       {"run " + model + " --no-cache --input bogus", "NAME=FILE.npy"},
+      // The same name twice was last-one-wins.
+      {"run " + model + " --no-cache -i a=" + a + " --input a=" + b, "'a' given twice"},
+      {"run " + model + " --no-cache --shape a=2x2 --shape a=4x2", "--shape 'a' given twice"},
       {"run " + model + " --no-cache --shape a=2xq", "--shape"},
   };
   for (const auto& [args, needle] : cases) {

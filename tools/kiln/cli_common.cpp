@@ -66,7 +66,8 @@ BuildConfig BuildOptions::config() const {
         throw Error(ErrorCode::InvalidArgument, "--shape '" + s + "': '" + dim + "' is not a dimension");
       }
     }
-    c.profiles[s.substr(0, eq)] = ShapeRange{shape, shape, shape};
+    if (!c.profiles.emplace(s.substr(0, eq), ShapeRange{shape, shape, shape}).second)
+      throw Error(ErrorCode::InvalidArgument, "--shape '" + s.substr(0, eq) + "' given twice");
   }
   if (!m_timing) {
     m_timing = std::make_shared<TimingCache>();

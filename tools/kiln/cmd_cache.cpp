@@ -19,6 +19,12 @@ std::string format_time(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
+void print_removed_temp_files(const RemovedTempFiles& r) {
+  if (r.files)
+    std::printf("removed %llu stale temp files (%s) left by killed writers\n", static_cast<unsigned long long>(r.files),
+                format_bytes(r.bytes).c_str());
+}
+
 }  // namespace
 
 void add_cache_command(CLI::App& app, Command& run) {
@@ -46,9 +52,14 @@ void add_cache_command(CLI::App& app, Command& run) {
     run = [open] {
       auto cache = open();
       const EngineCacheStats s = cache->stats();
-      std::printf("dir      %s\nentries  %llu\nsize     %s of %s\n", cache->dir().c_str(),
-                  static_cast<unsigned long long>(s.entries), format_bytes(s.bytes).c_str(),
-                  format_bytes(cache->size_limit()).c_str());
+      // The size is what the limit bounds: entries and temp files together.
+      std::printf("dir      %s\nentries  %llu\nsize     %s of %s\ntemp     %llu files, %s", cache->dir().c_str(),
+                  static_cast<unsigned long long>(s.entries), format_bytes(s.bytes + s.temp_bytes).c_str(),
+                  format_bytes(cache->size_limit()).c_str(), static_cast<unsigned long long>(s.temp_files),
+                  format_bytes(s.temp_bytes).c_str());
+      std::printf(s.temp_files ? " (saves in progress, or left by killed processes: verify and purge remove\n"
+                                 "         those whose writer is gone)\n"
+                               : "\n");
       return 0;
     };
   });
@@ -74,6 +85,7 @@ void add_cache_command(CLI::App& app, Command& run) {
   purge->callback([&run, open, keep, timing] {
     run = [open, keep, timing] {
       auto cache = open();
+      print_removed_temp_files(cache->remove_stale_temp_files());
       std::printf("removed %zu entries\n", cache->purge(*keep));
       if (*timing) {
         const std::filesystem::path path = cache->dir() / k_timing_cache_file;
@@ -86,9 +98,11 @@ void add_cache_command(CLI::App& app, Command& run) {
     };
   });
 
-  cmd->add_subcommand("verify", "Check every entry; remove the damaged ones")->callback([&run, open] {
+  auto* verify = cmd->add_subcommand("verify", "Check every entry; remove the damaged ones and stale temp files");
+  verify->callback([&run, open] {
     run = [open] {
       auto cache = open();
+      print_removed_temp_files(cache->remove_stale_temp_files());
       size_t good = 0, bad = 0;
       for (const auto& it : cache->list()) {
         std::string problem;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 
 #include "cli_common.h"
 #include "core/npy.h"
@@ -39,6 +40,18 @@ void add_run_command(CLI::App& app, Command& run) {
   args->graphs.add_to(*cmd);
   cmd->callback([&run, args] {
     run = [args] {
+      // Checked before building: a name given twice is a mistake, not last-one-wins.
+      std::map<std::string, std::string> input_files;
+      for (const std::string& spec : args->inputs) {
+        const auto eq = spec.find('=');
+        if (eq == std::string::npos || eq == 0)
+          throw Error(ErrorCode::InvalidArgument, "--input '" + spec + "': expected NAME=FILE.npy");
+        const std::string name = spec.substr(0, eq);
+        const auto [it, fresh] = input_files.emplace(name, spec.substr(eq + 1));
+        if (!fresh)
+          throw Error(ErrorCode::InvalidArgument, "--input '" + name + "' given twice (" + it->second + " and " +
+                                                      spec.substr(eq + 1) + ")");
+      }
       const auto t0 = Clock::now();
       Engine engine;
       if (is_engine_file(args->target)) {
@@ -63,12 +76,7 @@ void add_run_command(CLI::App& app, Command& run) {
         inputs = random_inputs(engine, args->seed);
         std::printf("inputs: random (seed %u)\n", args->seed);
       }
-      for (const std::string& spec : args->inputs) {
-        const auto eq = spec.find('=');
-        if (eq == std::string::npos || eq == 0)
-          throw Error(ErrorCode::InvalidArgument, "--input '" + spec + "': expected NAME=FILE.npy");
-        inputs[spec.substr(0, eq)] = read_npy(spec.substr(eq + 1));
-      }
+      for (const auto& [name, file] : input_files) inputs[name] = read_npy(file);
       for (const auto& [name, t] : inputs) std::printf("  %-24s %-8s %s\n", name.c_str(), std::string(dtype_name(t.dtype())).c_str(), format_shape(t.shape()).c_str());
 
       print_host_nodes(engine);
