@@ -57,11 +57,12 @@ std::vector<OpCase> elementwise_cases();
 std::vector<OpCase> tensor_cases();
 std::vector<OpCase> reduce_cases();
 std::vector<OpCase> nn_cases();
+std::vector<OpCase> nn_norm_cases();  // norms, softmax, pools (nn_norm_cases.cpp)
 std::vector<OpCase> detection_cases();
 
 inline std::vector<OpCase> all_cases() {
   std::vector<OpCase> all;
-  for (auto* f : {elementwise_cases, tensor_cases, reduce_cases, nn_cases, detection_cases}) {
+  for (auto* f : {elementwise_cases, tensor_cases, reduce_cases, nn_cases, nn_norm_cases, detection_cases}) {
     std::vector<OpCase> c = f();
     all.insert(all.end(), c.begin(), c.end());
   }

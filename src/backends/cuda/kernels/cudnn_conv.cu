@@ -1,0 +1,391 @@
+// Conv, com.kiln FusedConv / FusedConvDw and ConvTranspose on cuDNN's graph
+// API (cudnn_conv_plan.h): the geometry is the CPU's (ir/ops/nn_attrs.h),
+// plans are built on first run per problem and cached in the kernel. Bias
+// and the fused activation run after as one elementwise pass
+// (cublaslt_epilogue.h); FusedConv's Z is accumulated by the convolution
+// itself (beta = 1), so Y may share Z's buffer.
+#include <cstdint>
+#include <memory>
+#include <tuple>
+
+#include "backends/cuda/kernels/common.cuh"
+#include "backends/cuda/kernels/cublaslt_epilogue.h"
+#include "backends/cuda/kernels/cudnn_conv_plan.h"
+#include "ir/ops/fused_attrs.h"
+#include "ir/ops/nn_attrs.h"
+
+namespace kiln::backend::cuda {
+
+namespace {
+
+cudnnDataType_t cudnn_type(const KernelContext& ctx, DataType dt) {
+  switch (dt) {
+    case DataType::Float32: return CUDNN_DATA_FLOAT;
+    case DataType::Float16: return CUDNN_DATA_HALF;
+    case DataType::BFloat16: return CUDNN_DATA_BFLOAT16;
+    default: unsupported(ctx, dt);
+  }
+}
+
+int64_t align16(const void* p) { return pointer_alignment(p, 16); }
+
+// Full dims of rank 4/5 from an ONNX shape with 1-3 spatial axes (1-D as
+// 2-D with H = 1).
+std::vector<int64_t> expand_1d(const Shape& s) {
+  if (s.size() != 3) return std::vector<int64_t>(s.begin(), s.end());
+  return {s[0], s[1], 1, s[2]};
+}
+// Per-spatial-axis values, with the H = 1 axis of a 1-D convolution first.
+std::vector<int64_t> axis_values(const std::vector<int64_t>& v, int64_t h_value) {
+  if (v.size() != 1) return v;
+  return {h_value, v[0]};
+}
+
+void check_same_dtype(const KernelContext& ctx, DataType dt, size_t i, const char* what) {
+  if (ctx.has_input(i) && ctx.input(i).dtype() != dt) ctx.fail(std::string(what) + " must have the dtype of X");
+}
+
+const Tensor* bias_input(const KernelContext& ctx, size_t i, int64_t m) {
+  if (!ctx.has_input(i)) return nullptr;
+  const Tensor& b = ctx.input(i);
+  if (b.rank() != 1 || b.shape()[0] != m)
+    ctx.fail("bias B " + shape_str(b.shape()) + " must have shape [" + std::to_string(m) + "]");
+  return &b;
+}
+
+// Conv geometry on concrete shapes, checked as the CPU kernel checks it.
+struct Forward {
+  ConvProblem problem;
+  Shape y_shape;
+  int64_t m = 0;
+};
+
+Forward forward_geometry(const KernelContext& ctx, const ir::Node& node, const Shape& xs, const Shape& ws,
+                         DataType dt) {
+  if (xs.size() < 3 || xs.size() > 5) ctx.fail("X must have rank 3..5 (N, C, 1-3 spatial axes) on cuda, got " + shape_str(xs));
+  if (ws.size() != xs.size()) ctx.fail("W " + shape_str(ws) + " must have the rank of X " + shape_str(xs));
+  const int64_t group = node.attr_i("group", 1);
+  if (group < 1) ctx.fail("group must be >= 1");
+  const int64_t c = xs[1], m = ws[0], cg = ws[1];
+  if (c % group != 0)
+    ctx.fail("input channels " + std::to_string(c) + " are not divisible by group " + std::to_string(group));
+  if (cg * group != c)
+    ctx.fail("W " + shape_str(ws) + " expects " + std::to_string(cg * group) + " input channels, X has " +
+             std::to_string(c));
+  if (m % group != 0)
+    ctx.fail("output channels " + std::to_string(m) + " are not divisible by group " + std::to_string(group));
+  const size_t nd = xs.size() - 2;
+  ir::Window w = ir::read_window(node, nd, std::vector<int64_t>(ws.begin() + 2, ws.end()), false);
+  Forward f;
+  f.m = m;
+  f.y_shape = {xs[0], m};
+  for (size_t i = 0; i < nd; ++i) f.y_shape.push_back(ir::window_out_dim(node, w, i, xs[i + 2]));
+  ConvProblem& p = f.problem;
+  p.data_type = cudnn_type(ctx, dt);
+  p.x_dims = expand_1d(xs);
+  p.x_strides = packed_strides(p.x_dims);
+  p.w_dims = expand_1d(ws);
+  p.y_dims = expand_1d(f.y_shape);
+  p.y_strides = packed_strides(p.y_dims);
+  p.pre_pads = axis_values(std::vector<int64_t>(w.pads.begin(), w.pads.begin() + static_cast<ptrdiff_t>(nd)), 0);
+  p.post_pads = axis_values(std::vector<int64_t>(w.pads.begin() + static_cast<ptrdiff_t>(nd), w.pads.end()), 0);
+  p.strides = axis_values(w.strides, 1);
+  p.dilations = axis_values(w.dilations, 1);
+  return f;
+}
+
+int64_t spatial_size(const Shape& s) {
+  int64_t n = 1;
+  for (size_t i = 2; i < s.size(); ++i) n *= s[i];
+  return n;
+}
+
+// The plan of a forward problem for these pointers, or nullptr when the
+// convolution has no products (C = 0): then y is bias (+ y) only.
+const ConvPlan* forward_plan(KernelContext& ctx, ConvPlanCache& cache, int pick, Forward& f, const void* x,
+                             const void* w, const void* y, bool has_products, bool accumulate) {
+  if (!has_products) return nullptr;
+  ConvProblem& p = f.problem;
+  p.accumulate = accumulate;
+  p.pick = pick;
+  p.align_x = align16(x);
+  p.align_w = align16(w);
+  p.align_y = align16(y);
+  return &cache.get(cuda_stream(ctx).cudnn(), p, ctx.node().label());
+}
+
+// y = act(conv(x, w) + bias [+ y when accumulating]); `workspace` holds the
+// plan's scratch.
+void execute_forward(KernelContext& ctx, const ConvPlan* plan, const Forward& f, DataType dt, const void* x,
+                     const void* w, void* y, const void* bias, bool accumulate, const ir::FusedActivation& act,
+                     void* workspace) {
+  CudaStream& s = cuda_stream(ctx);
+  const int64_t y_numel = shape_numel(f.y_shape);
+  if (plan) execute_conv(s.cudnn(), *plan, x, w, y, workspace);
+  else if (!accumulate) KILN_CUDA(cudaMemsetAsync(y, 0, static_cast<size_t>(y_numel) * dtype_size(dt), s.get()));
+  bias_activation(ctx, dt, y, bias, y_numel, spatial_size(f.y_shape), f.m, act);
+}
+
+void* plan_workspace(KernelContext& ctx, const ConvPlan* plan) {
+  return plan && plan->workspace ? cuda_stream(ctx).workspace(static_cast<size_t>(plan->workspace)) : nullptr;
+}
+
+class ConvKernel final : public Kernel {
+ public:
+  ConvKernel(const ir::Node& node, int pick) : m_fused(node.domain == "com.kiln"), m_pick(pick) {
+    if (m_fused) m_act = ir::read_activation(node);
+  }
+
+  void run(KernelContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    const Tensor& w = ctx.input(1);
+    const DataType dt = x.dtype();
+    check_same_dtype(ctx, dt, 1, "W");
+    check_same_dtype(ctx, dt, 2, "B");
+    if (m_fused) check_same_dtype(ctx, dt, 3, "Z");
+    Forward f = forward_geometry(ctx, ctx.node(), x.shape(), w.shape(), dt);
+    const Tensor* b = bias_input(ctx, 2, f.m);
+    const Tensor* z = m_fused && ctx.has_input(3) ? &ctx.input(3) : nullptr;
+    if (z && z->shape() != f.y_shape)
+      ctx.fail("added input " + shape_str(z->shape()) + " does not fit the output " + shape_str(f.y_shape));
+    Tensor& y = ctx.output(0, dt, f.y_shape);
+    if (!y.numel()) return;
+    // Z is accumulated by the convolution (beta = 1): copied into Y first
+    // unless the memory plan put Y over Z already.
+    if (z && z->raw() != y.raw())
+      KILN_CUDA(cudaMemcpyAsync(y.raw(), z->raw(), y.nbytes(), cudaMemcpyDeviceToDevice, cuda_stream(ctx).get()));
+    const ConvPlan* plan = forward_plan(ctx, m_cache, m_pick, f, x.raw(), w.raw(), y.raw(), x.numel() > 0 && w.numel() > 0, z != nullptr);
+    execute_forward(ctx, plan, f, dt, x.raw(), w.raw(), y.raw(), b ? b->raw() : nullptr, z != nullptr, m_act,
+                    plan_workspace(ctx, plan));
+  }
+
+ private:
+  bool m_fused;
+  int m_pick;
+  ir::FusedActivation m_act;
+  ConvPlanCache m_cache;
+};
+
+// FusedConvDw: its two FusedConv stages (ir::conv_dw_stages), the expanded
+// tensor between them in the workspace, taken once with both plans' scratch
+// (the workspace is pool memory, 256-byte aligned, so the plans assume 16).
+class ConvDwKernel final : public Kernel {
+ public:
+  ConvDwKernel(const ir::Node& node, const ir::Graph& graph) {
+    std::tie(m_stage1, m_stage2) = ir::conv_dw_stages(node, graph);
+    m_act1 = ir::read_activation(m_stage1);
+    m_act2 = ir::read_activation(m_stage2);
+  }
+
+  void run(KernelContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    const Tensor& w1 = ctx.input(1);
+    const Tensor& w2 = ctx.input(3);
+    const DataType dt = x.dtype();
+    for (size_t i = 1; i < 5; ++i) check_same_dtype(ctx, dt, i, "every input");
+    if (x.rank() != 4) ctx.fail("input " + shape_str(x.shape()) + " is not 4-D");
+    Forward f1 = forward_geometry(ctx, m_stage1, x.shape(), w1.shape(), dt);
+    Forward f2 = forward_geometry(ctx, m_stage2, f1.y_shape, w2.shape(), dt);
+    const Tensor* b1 = bias_input(ctx, 2, f1.m);
+    const Tensor* b2 = bias_input(ctx, 4, f2.m);
+    Tensor& y = ctx.output(0, dt, f2.y_shape);
+    if (!y.numel()) return;
+    const void* const k_aligned = reinterpret_cast<const void*>(uintptr_t{256});  // the workspace, in plan lookups
+    const size_t mid_elems = static_cast<size_t>(shape_numel(f1.y_shape));
+    const size_t mid_bytes = (mid_elems * dtype_size(dt) + 255) / 256 * 256;
+    const bool products1 = x.numel() > 0 && w1.numel() > 0, products2 = mid_elems > 0 && w2.numel() > 0;
+    const ConvPlan* p1 = forward_plan(ctx, m_cache, 0, f1, x.raw(), w1.raw(), k_aligned, products1, false);
+    const ConvPlan* p2 = forward_plan(ctx, m_cache, 0, f2, k_aligned, w2.raw(), y.raw(), products2, false);
+    const int64_t ws = std::max(p1 ? p1->workspace : 0, p2 ? p2->workspace : 0);
+    char* base = static_cast<char*>(cuda_stream(ctx).workspace(mid_bytes + static_cast<size_t>(ws)));
+    if (align16(base) < 16) ctx.fail("internal: the workspace is not 16-byte aligned");
+    void* conv_ws = ws ? base + mid_bytes : nullptr;
+    execute_forward(ctx, p1, f1, dt, x.raw(), w1.raw(), base, b1 ? b1->raw() : nullptr, false, m_act1, conv_ws);
+    execute_forward(ctx, p2, f2, dt, base, w2.raw(), y.raw(), b2 ? b2->raw() : nullptr, false, m_act2, conv_ws);
+  }
+
+ private:
+  ir::Node m_stage1, m_stage2;
+  ir::FusedActivation m_act1, m_act2;
+  ConvPlanCache m_cache;
+};
+
+// A packed [dims] block written into a strided region of Y.
+struct Region {
+  int rank = 0;
+  int64_t dims[5] = {}, strides[5] = {};
+};
+
+template <typename E>
+__global__ void scatter_region_kernel(E* y, const E* src, Region r, int64_t n) {
+  KILN_GRID_STRIDE(i, n) {
+    int64_t rem = i, off = 0;
+    for (int d = r.rank - 1; d >= 0; --d) {
+      off += (rem % r.dims[d]) * r.strides[d];
+      rem /= r.dims[d];
+    }
+    y[off] = src[i];
+  }
+}
+
+// ConvTranspose as the backward-data convolution of the forward one it
+// inverts: dy = X [N, C, in...], w = W [C, M/group, k...] as is, dx = the
+// region of Y the kernel taps reach. Pads come from the CPU's geometry
+// (ir::transpose_out_dim); where they are negative (an output_shape past the
+// natural size) or output_padding leaves rows no tap reaches, dx is that
+// region of a zeroed Y (computed packed, then copied in), and only the bias
+// lands outside it.
+class ConvTransposeKernel final : public Kernel {
+ public:
+  explicit ConvTransposeKernel(int pick) : m_pick(pick) {}
+
+  void run(KernelContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    const Tensor& w = ctx.input(1);
+    const DataType dt = x.dtype();
+    check_same_dtype(ctx, dt, 1, "W");
+    check_same_dtype(ctx, dt, 2, "B");
+    const Shape& xs = x.shape();
+    const Shape& ws = w.shape();
+    if (xs.size() < 3 || xs.size() > 5) ctx.fail("X must have rank 3..5 (N, C, 1-3 spatial axes) on cuda, got " + shape_str(xs));
+    if (ws.size() != xs.size()) ctx.fail("W " + shape_str(ws) + " must have the rank of X " + shape_str(xs));
+    const ir::Node& node = ctx.node();
+    const int64_t group = node.attr_i("group", 1);
+    if (group < 1) ctx.fail("group must be >= 1");
+    const int64_t c = xs[1];
+    if (c % group != 0)
+      ctx.fail("input channels " + std::to_string(c) + " are not divisible by group " + std::to_string(group));
+    if (ws[0] != c) ctx.fail("W " + shape_str(ws) + " must have X's " + std::to_string(c) + " channels in dim 0");
+    const int64_t m = ws[1] * group;
+    const size_t nd = xs.size() - 2;
+    ir::Window win = ir::read_window(node, nd, std::vector<int64_t>(ws.begin() + 2, ws.end()), false);
+    std::vector<int64_t> out_pad = node.attr_ints("output_padding");
+    if (out_pad.empty()) out_pad.assign(nd, 0);
+    std::vector<int64_t> out_shape = node.attr_ints("output_shape");
+    if (out_shape.size() == nd + 2) out_shape.erase(out_shape.begin(), out_shape.begin() + 2);
+    if (out_pad.size() != nd || (!out_shape.empty() && out_shape.size() != nd))
+      ctx.fail("output_padding and output_shape need one value per spatial axis");
+    Shape y_shape{xs[0], m};
+    for (size_t i = 0; i < nd; ++i)
+      y_shape.push_back(ir::transpose_out_dim(node, win, i, xs[i + 2], out_pad[i], out_shape.empty() ? 0 : out_shape[i]));
+    const Tensor* b = bias_input(ctx, 2, m);
+    Tensor& y = ctx.output(0, dt, y_shape);
+    if (!y.numel()) return;
+
+    ConvProblem p;
+    p.backward_data = true;
+    p.data_type = cudnn_type(ctx, dt);
+    p.pick = m_pick;
+    p.x_dims = expand_1d(xs);
+    p.x_strides = packed_strides(p.x_dims);
+    p.w_dims = expand_1d(ws);
+    p.y_dims = expand_1d(y_shape);
+    p.y_strides = packed_strides(p.y_dims);
+    const size_t first = p.y_dims.size() - nd;  // the first spatial dim that is ONNX's
+    bool reached = x.numel() > 0 && w.numel() > 0, covers = true;
+    int64_t offset = 0;
+    std::vector<int64_t> pre, post;
+    for (size_t i = 0; i < nd && reached; ++i) {
+      const int64_t s = win.strides[i], ext = win.extent(i), pb = win.pads[i], in = xs[i + 2], out = y_shape[i + 2];
+      // Y positions the taps reach: [-pb, (in - 1) * s - pb + ext) within [0, out).
+      const int64_t lo = std::max<int64_t>(0, -pb), hi = std::min<int64_t>(out, (in - 1) * s - pb + ext);
+      const int64_t len = hi - lo;
+      if (len <= 0) {
+        reached = false;
+        break;
+      }
+      // Pads of the forward convolution over the region that gives back
+      // exactly `in` outputs: floor((len + pre + post - ext) / s) + 1 = in.
+      pre.push_back(pb + lo);
+      post.push_back(s * (in - 1) + ext - len - (pb + lo));
+      p.y_dims[first + i] = len;
+      offset += lo * p.y_strides[first + i];
+      covers = covers && lo == 0 && hi == out;
+    }
+    CudaStream& st = cuda_stream(ctx);
+    if (!reached || !covers) KILN_CUDA(cudaMemsetAsync(y.raw(), 0, y.nbytes(), st.get()));
+    if (reached) {
+      p.pre_pads = axis_values(pre, 0);
+      p.post_pads = axis_values(post, 0);
+      p.strides = axis_values(win.strides, 1);
+      p.dilations = axis_values(win.dilations, 1);
+      // A region short of Y is computed packed in the workspace and copied
+      // into place: backward-data engines are not asked for strided outputs.
+      const std::vector<int64_t> y_strides = p.y_strides;
+      if (!covers) p.y_strides = packed_strides(p.y_dims);
+      const int64_t region_numel = shape_numel(Shape(p.y_dims.begin(), p.y_dims.end()));
+      const size_t region_bytes = covers ? 0 : (static_cast<size_t>(region_numel) * dtype_size(dt) + 255) / 256 * 256;
+      p.align_x = align16(x.raw());
+      p.align_w = align16(w.raw());
+      p.align_y = covers ? align16(y.raw()) : 16;
+      const ConvPlan& plan = m_cache.get(st.cudnn(), p, node.label());
+      const size_t bytes = region_bytes + static_cast<size_t>(plan.workspace);
+      char* scratch = bytes ? static_cast<char*>(st.workspace(bytes)) : nullptr;
+      void* out = covers ? y.raw() : scratch;
+      execute_conv(st.cudnn(), plan, x.raw(), w.raw(), out, plan.workspace ? scratch + region_bytes : nullptr);
+      if (!covers) {
+        Region r;
+        r.rank = static_cast<int>(p.y_dims.size());
+        for (int i = 0; i < r.rank; ++i) {
+          r.dims[i] = p.y_dims[static_cast<size_t>(i)];
+          r.strides[i] = y_strides[static_cast<size_t>(i)];
+        }
+        dispatch_bytes(dtype_size(dt), ctx, [&](auto tag) {
+          using E = decltype(tag);
+          scatter_region_kernel<E><<<grid_for(region_numel), k_threads, 0, st.get()>>>(
+              static_cast<E*>(y.raw()) + offset, static_cast<const E*>(out), r, region_numel);
+          KILN_CUDA_LAUNCH("scatter_region_kernel");
+        });
+      }
+    }
+    bias_activation(ctx, dt, y.raw(), b ? b->raw() : nullptr, y.numel(), spatial_size(y_shape), m, {});
+  }
+
+ private:
+  int m_pick;
+  ConvPlanCache m_cache;
+};
+
+// What the factories can check without shapes: float dtypes cuDNN takes,
+// 1-3 spatial axes, plain layouts (the CPU layout pass's channels-last
+// values never reach a CUDA node, but a node marked so is refused).
+void check_node(const ir::Node& n, const ir::Graph& g, size_t min_rank, size_t max_rank) {
+  if (!n.has_input(0) || !n.has_input(1))
+    throw Error(ErrorCode::InvalidModel, n.label() + ": X and W are required");
+  for (size_t i = 0; i < n.inputs.size(); ++i)
+    if (!dtype_in(g, n.inputs[i], {DataType::Float32, DataType::Float16, DataType::BFloat16}))
+      throw Error(ErrorCode::Unsupported, n.label() + ": dtype " + std::string(dtype_name(g.value(n.inputs[i]).dtype)) +
+                                              " is not supported by the cuDNN kernels (f32, f16, bf16)");
+  const auto& s = g.value(n.inputs[0]).shape;
+  if (s && (s->size() < min_rank || s->size() > max_rank))
+    throw Error(ErrorCode::Unsupported, n.label() + ": X of rank " + std::to_string(s->size()) +
+                                            " (cuDNN kernels take 1-3 spatial axes)");
+  const std::vector<int64_t> in_layouts = n.attr_ints("kiln_in_layouts");
+  if (n.attr_i("kiln_out_layout", 0) != 0 || std::any_of(in_layouts.begin(), in_layouts.end(), [](int64_t l) { return l != 0; }))
+    throw Error(ErrorCode::Unsupported, n.label() + ": channels-last layouts are CPU-only");
+}
+
+}  // namespace
+
+void register_cuda_conv(KernelRegistry& r) {
+  // The second-ranked engine first, the first-ranked (default) last: the
+  // builder times both.
+  for (const int pick : {1, 0}) {
+    const std::string name = pick ? "cudnn_alt" : "cudnn";
+    for (const char* op : {"Conv", "FusedConv"})
+      r.add(op, [pick](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
+        check_node(n, g, 3, 5);
+        return std::make_unique<ConvKernel>(n, pick);
+      }, name);
+    r.add("ConvTranspose", [pick](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
+      check_node(n, g, 3, 5);
+      return std::make_unique<ConvTransposeKernel>(pick);
+    }, name);
+  }
+  r.add("FusedConvDw", [](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
+    check_node(n, g, 4, 4);
+    return std::make_unique<ConvDwKernel>(n, g);
+  }, "cudnn");
+}
+
+}  // namespace kiln::backend::cuda

@@ -1,0 +1,279 @@
+#include "backends/cuda/kernels/cudnn_conv_plan.h"
+
+#include <algorithm>
+
+#include "kiln/error.h"
+
+namespace kiln::backend::cuda {
+
+namespace {
+
+constexpr int64_t k_uid_x = 1, k_uid_w = 2, k_uid_y = 3;
+// Engines asking for more scratch than this are passed over while others work
+// (FFT engines can ask for gigabytes).
+constexpr int64_t k_max_workspace = int64_t{512} << 20;
+
+std::string dims_str(const std::vector<int64_t>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
+CudnnDesc tensor_desc(int64_t uid, cudnnDataType_t dt, const std::vector<int64_t>& dims,
+                      const std::vector<int64_t>& strides, int64_t align) {
+  CudnnDesc t(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
+  t.set_data_type(CUDNN_ATTR_TENSOR_DATA_TYPE, dt);
+  t.set_int64s(CUDNN_ATTR_TENSOR_DIMENSIONS, dims);
+  t.set_int64s(CUDNN_ATTR_TENSOR_STRIDES, strides);
+  t.set_int64(CUDNN_ATTR_TENSOR_UNIQUE_ID, uid);
+  t.set_int64(CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, align);
+  t.finalize("tensor descriptor");
+  return t;
+}
+
+// The engine configs the heuristics of `mode` suggest, best first (none when
+// the mode does not apply to the graph).
+std::vector<CudnnDesc> engine_configs(const CudnnDesc& graph, cudnnBackendHeurMode_t mode) {
+  std::vector<CudnnDesc> out;
+  CudnnDesc heur(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
+  heur.set_desc(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph);
+  heur.set(CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode);
+  if (heur.try_finalize() != CUDNN_STATUS_SUCCESS) return out;
+  int64_t count = 0;
+  if (cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &count,
+                               nullptr) != CUDNN_STATUS_SUCCESS ||
+      count <= 0)
+    return out;
+  std::vector<cudnnBackendDescriptor_t> raw;
+  for (int64_t i = 0; i < count; ++i) {
+    out.emplace_back(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
+    raw.push_back(out.back().get());
+  }
+  int64_t got = 0;
+  KILN_CUDNN(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, count,
+                                      &got, raw.data()));
+  out.resize(static_cast<size_t>(std::clamp<int64_t>(got, 0, count)));
+  return out;
+}
+
+struct EngineInfo {
+  int64_t index = -1;
+  bool reduced_precision = false;  // TF32 tensor cores, down-converted inputs or reductions
+  bool nondeterministic = false;
+  bool runtime_compiled = false;
+  bool known = false;
+};
+
+EngineInfo engine_info(const CudnnDesc& cfg) {
+  EngineInfo info;
+  CudnnDesc engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
+  cudnnBackendDescriptor_t raw = engine.get();
+  int64_t n = 0;
+  if (cudnnBackendGetAttribute(cfg.get(), CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &n, &raw) !=
+          CUDNN_STATUS_SUCCESS ||
+      n != 1)
+    return info;
+  info.known = true;
+  n = 0;
+  if (cudnnBackendGetAttribute(engine.get(), CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &n, &info.index) !=
+      CUDNN_STATUS_SUCCESS)
+    info.index = -1;
+  cudnnBackendNumericalNote_t notes[CUDNN_NUMERICAL_NOTE_TYPE_COUNT];
+  n = 0;
+  if (cudnnBackendGetAttribute(engine.get(), CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
+                               CUDNN_NUMERICAL_NOTE_TYPE_COUNT, &n, notes) == CUDNN_STATUS_SUCCESS) {
+    for (int64_t i = 0; i < std::min<int64_t>(n, CUDNN_NUMERICAL_NOTE_TYPE_COUNT); ++i) {
+      switch (notes[i]) {
+        case CUDNN_NUMERICAL_NOTE_TENSOR_CORE:
+        case CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS:
+        case CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION: info.reduced_precision = true; break;
+        case CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC: info.nondeterministic = true; break;
+        default: break;
+      }
+    }
+  }
+  cudnnBackendBehaviorNote_t behavior[CUDNN_BEHAVIOR_NOTE_TYPE_COUNT];
+  n = 0;
+  if (cudnnBackendGetAttribute(engine.get(), CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE, CUDNN_TYPE_BEHAVIOR_NOTE,
+                               CUDNN_BEHAVIOR_NOTE_TYPE_COUNT, &n, behavior) == CUDNN_STATUS_SUCCESS) {
+    for (int64_t i = 0; i < std::min<int64_t>(n, CUDNN_BEHAVIOR_NOTE_TYPE_COUNT); ++i)
+      if (behavior[i] == CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION) info.runtime_compiled = true;
+  }
+  return info;
+}
+
+// Whether the strict pass takes the engine: fp32 problems must be computed in
+// full fp32 (no TF32), results must be deterministic, and engines compiled at
+// run time (seconds of NVRTC) wait for the relaxed pass.
+bool strict_ok(const EngineInfo& e, const ConvProblem& p) {
+  if (!e.known || e.nondeterministic || e.runtime_compiled) return false;
+  if (p.data_type == CUDNN_DATA_FLOAT && e.reduced_precision) return false;
+  return true;
+}
+
+// The operation graph of the problem; `keep` receives the descriptors it
+// references.
+CudnnDesc operation_graph(cudnnHandle_t handle, const ConvProblem& p, std::vector<CudnnDesc>& keep) {
+  const cudnnDataType_t compute = CUDNN_DATA_FLOAT;
+  CudnnDesc x = tensor_desc(k_uid_x, p.data_type, p.x_dims, p.x_strides, p.align_x);
+  CudnnDesc w = tensor_desc(k_uid_w, p.data_type, p.w_dims, packed_strides(p.w_dims), p.align_w);
+  CudnnDesc y = tensor_desc(k_uid_y, p.data_type, p.y_dims, p.y_strides, p.align_y);
+
+  CudnnDesc conv(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR);
+  const int64_t spatial = static_cast<int64_t>(p.strides.size());
+  const cudnnConvolutionMode_t mode = CUDNN_CROSS_CORRELATION;
+  conv.set_data_type(CUDNN_ATTR_CONVOLUTION_COMP_TYPE, compute);
+  conv.set(CUDNN_ATTR_CONVOLUTION_CONV_MODE, CUDNN_TYPE_CONVOLUTION_MODE, 1, &mode);
+  conv.set_int64(CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, spatial);
+  conv.set_int64s(CUDNN_ATTR_CONVOLUTION_DILATIONS, p.dilations);
+  conv.set_int64s(CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, p.strides);
+  conv.set_int64s(CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, p.pre_pads);
+  conv.set_int64s(CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, p.post_pads);
+  conv.finalize("convolution descriptor");
+
+  // alpha/beta are float for a float compute type.
+  const float alpha = 1.f, beta = p.accumulate ? 1.f : 0.f;
+  CudnnDesc op;
+  if (!p.backward_data) {
+    op = CudnnDesc(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR);
+    op.set_desc(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, x);
+    op.set_desc(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, w);
+    op.set_desc(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, y);
+    op.set_desc(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, conv);
+    op.set(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha);
+    op.set(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, CUDNN_TYPE_FLOAT, 1, &beta);
+  } else {
+    op = CudnnDesc(CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR);
+    op.set_desc(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY, x);
+    op.set_desc(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W, w);
+    op.set_desc(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX, y);
+    op.set_desc(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC, conv);
+    op.set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha);
+    op.set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA, CUDNN_TYPE_FLOAT, 1, &beta);
+  }
+  op.finalize(p.backward_data ? "convolution backward data operation" : "convolution forward operation");
+
+  CudnnDesc graph(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
+  cudnnBackendDescriptor_t ops[1] = {op.get()};
+  graph.set(CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, ops);
+  graph.set_handle(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, handle);
+  graph.finalize("operation graph");
+
+  keep.push_back(std::move(x));
+  keep.push_back(std::move(w));
+  keep.push_back(std::move(y));
+  keep.push_back(std::move(conv));
+  keep.push_back(std::move(op));
+  return graph;
+}
+
+// Finalizes an execution plan for `cfg`; false when the engine refuses.
+bool try_plan(cudnnHandle_t handle, const CudnnDesc& cfg, ConvPlan& out, int64_t max_workspace) {
+  CudnnDesc plan(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
+  plan.set_handle(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, handle);
+  plan.set_desc(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, cfg);
+  if (plan.try_finalize() != CUDNN_STATUS_SUCCESS) return false;
+  int64_t ws = 0, n = 0;
+  if (cudnnBackendGetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &n, &ws) !=
+          CUDNN_STATUS_SUCCESS ||
+      ws < 0 || ws > max_workspace)
+    return false;
+  out.plan = std::move(plan);
+  out.workspace = ws;
+  return true;
+}
+
+std::unique_ptr<ConvPlan> build_plan(cudnnHandle_t handle, const ConvProblem& p) {
+  auto out = std::make_unique<ConvPlan>();
+  CudnnDesc graph = operation_graph(handle, p, out->keep);
+  std::vector<CudnnDesc> configs = engine_configs(graph, CUDNN_HEUR_MODE_A);
+  for (CudnnDesc& c : engine_configs(graph, CUDNN_HEUR_MODE_FALLBACK)) configs.push_back(std::move(c));
+  std::vector<EngineInfo> infos;
+  for (const CudnnDesc& c : configs) infos.push_back(engine_info(c));
+
+  // Strict pass first; the relaxed one (any engine, any workspace) only when
+  // nothing strict finalizes. The alternative candidate wants another engine
+  // than the first that works, else another config of it, else the first.
+  for (const bool strict : {true, false}) {
+    std::unique_ptr<ConvPlan> first, alt_same, alt_other;
+    size_t first_i = 0, same_i = 0, other_i = 0;
+    for (size_t i = 0; i < configs.size(); ++i) {
+      if (strict && !strict_ok(infos[i], p)) continue;
+      const bool same_engine = first && infos[i].index == infos[first_i].index;
+      if (same_engine && alt_same) continue;
+      auto cand = std::make_unique<ConvPlan>();
+      if (!try_plan(handle, configs[i], *cand, strict ? k_max_workspace : INT64_MAX)) continue;
+      cand->engine = "engine " + std::to_string(infos[i].index);
+      if (!first) {
+        first = std::move(cand);
+        first_i = i;
+        if (p.pick == 0) break;
+      } else if (!same_engine) {
+        alt_other = std::move(cand);
+        other_i = i;
+        break;
+      } else {
+        alt_same = std::move(cand);
+        same_i = i;
+      }
+    }
+    if (!first) continue;
+    ConvPlan* chosen = first.get();
+    size_t chosen_i = first_i;
+    if (p.pick == 1 && alt_other) {
+      chosen = alt_other.get();
+      chosen_i = other_i;
+    } else if (p.pick == 1 && alt_same) {
+      chosen = alt_same.get();
+      chosen_i = same_i;
+    }
+    out->plan = std::move(chosen->plan);
+    out->workspace = chosen->workspace;
+    out->engine = chosen->engine;
+    // The graph and the chosen config stay alive with the plan.
+    out->keep.push_back(std::move(graph));
+    out->keep.push_back(std::move(configs[chosen_i]));
+    return out;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<int64_t> packed_strides(const std::vector<int64_t>& dims) {
+  std::vector<int64_t> st(dims.size(), 1);
+  for (size_t d = dims.size(); d-- > 1;) st[d - 1] = st[d] * std::max<int64_t>(dims[d], 1);
+  return st;
+}
+
+std::string ConvProblem::str() const {
+  const char* dt = data_type == CUDNN_DATA_FLOAT ? "f32" : data_type == CUDNN_DATA_HALF ? "f16" : "bf16";
+  return std::string(backward_data ? "backward-data " : "") + dt + " x " + dims_str(x_dims) + " w " +
+         dims_str(w_dims) + " -> y " + dims_str(y_dims) + " (strides " + dims_str(y_strides) + "), pads " +
+         dims_str(pre_pads) + "/" + dims_str(post_pads) + ", strides " + dims_str(strides) + ", dilations " +
+         dims_str(dilations) + (accumulate ? ", beta 1" : "");
+}
+
+const ConvPlan& ConvPlanCache::get(cudnnHandle_t handle, const ConvProblem& p, const std::string& label) {
+  for (const auto& [key, plan] : m_plans)
+    if (key == p) return *plan;
+  std::unique_ptr<ConvPlan> plan = build_plan(handle, p);
+  if (!plan)
+    throw Error(ErrorCode::Unsupported, label + ": no cuDNN engine configuration finalizes for " + p.str());
+  m_plans.emplace_back(p, std::move(plan));
+  return *m_plans.back().second;
+}
+
+void execute_conv(cudnnHandle_t handle, const ConvPlan& plan, const void* x, const void* w, void* y,
+                  void* workspace) {
+  CudnnDesc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
+  void* ptrs[3] = {const_cast<void*>(x), const_cast<void*>(w), y};
+  const int64_t uids[3] = {k_uid_x, k_uid_w, k_uid_y};
+  pack.set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, ptrs);
+  pack.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids);
+  pack.set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);
+  pack.finalize("variant pack");
+  KILN_CUDNN(cudnnBackendExecute(handle, plan.plan.get(), pack.get()));
+}
+
+}  // namespace kiln::backend::cuda

@@ -1,0 +1,59 @@
+// cuDNN 9 graph-API convolution plans: one operation (forward, or backward
+// data for ConvTranspose) in an operation graph, engine configs from the
+// heuristics (mode A, then the fallback list), the first whose execution plan
+// finalizes. Host code; the kernels in cudnn_conv.cu own a ConvPlanCache
+// each and look plans up by problem (shapes, strides, alignment, beta).
+#pragma once
+
+#include <cudnn.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/kernels/cudnn_util.h"
+
+namespace kiln::backend::cuda {
+
+// One convolution in cuDNN's terms. Forward: x -> y. Backward data: dy (the
+// ONNX ConvTranspose input, in `x`) -> dx (its output, in `y`). Dims are full
+// tensor dims (N, C, spatial...) of rank 4 or 5; 1-D convolutions come as
+// 2-D with H = 1. Strides in elements.
+struct ConvProblem {
+  bool backward_data = false;
+  cudnnDataType_t data_type = CUDNN_DATA_FLOAT;
+  std::vector<int64_t> x_dims, x_strides, w_dims, y_dims, y_strides;
+  std::vector<int64_t> pre_pads, post_pads, strides, dilations;
+  int64_t align_x = 16, align_w = 16, align_y = 16;
+  bool accumulate = false;  // beta = 1: y += conv (FusedConv's Z already in y)
+  int pick = 0;             // 0: the first engine config that works; 1: the second (candidate "cudnn_alt")
+  bool operator==(const ConvProblem&) const = default;
+  std::string str() const;  // for messages: "x [..] w [..] -> y [..] pads .."
+};
+
+// A finalized plan and everything it was built from (kept alive with it).
+struct ConvPlan {
+  std::vector<CudnnDesc> keep;  // tensors, convolution, operation, graph, engine config
+  CudnnDesc plan;
+  int64_t workspace = 0;
+  std::string engine;  // "engine N" for messages
+};
+
+class ConvPlanCache {
+ public:
+  // The plan for `p`, built on first use. kiln::Error naming `label` and the
+  // shapes when no engine config finalizes.
+  const ConvPlan& get(cudnnHandle_t handle, const ConvProblem& p, const std::string& label);
+
+ private:
+  std::vector<std::pair<ConvProblem, std::unique_ptr<ConvPlan>>> m_plans;
+};
+
+// Executes the plan on the handle's stream (x, w, y as in ConvProblem).
+void execute_conv(cudnnHandle_t handle, const ConvPlan& plan, const void* x, const void* w, void* y, void* workspace);
+
+// Contiguous row-major strides of `dims`.
+std::vector<int64_t> packed_strides(const std::vector<int64_t>& dims);
+
+}  // namespace kiln::backend::cuda

@@ -1,0 +1,240 @@
+// Normalizations over trailing axes or one axis on CUDA: LayerNormalization
+// (with optional Mean/InvStdDev in stash_type), RMSNormalization,
+// LpNormalization and LRN (across channels). As the CPU: statistics in
+// double, the affine step in the compute type (float, double for float64).
+#include "backends/cuda/kernels/reduce_engine.cuh"
+
+namespace kiln::backend::cuda::rdx {
+
+namespace {
+
+template <typename T>
+using Calc = std::conditional_t<std::is_same_v<T, double>, double, float>;
+
+int64_t norm_axis(const KernelContext& ctx, int64_t axis, int64_t rank) {
+  if (axis < -rank || axis >= rank)
+    ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
+  return axis < 0 ? axis + rank : axis;
+}
+
+// ---- LayerNormalization / RMSNormalization: a row per leading index ----
+template <typename T, typename A, bool Rms>
+__global__ void __launch_bounds__(k_threads)
+    layer_norm_kernel(const T* __restrict__ x, T* __restrict__ y, const A* __restrict__ scale,
+                      const A* __restrict__ bias, A* __restrict__ mean_out, A* __restrict__ inv_out, ReduceGeom g,
+                      Launch l, double eps) {
+  double* sh = shared_slots<double>();
+  const Lanes ln = lanes(l);
+  const int64_t n = g.count;
+  for (int64_t ob = blockIdx.x * static_cast<int64_t>(l.x); ob < g.outputs; ob += static_cast<int64_t>(gridDim.x) * l.x) {
+    const int64_t o = ob + ln.tx;
+    const bool live = o < g.outputs;
+    const int64_t b = live ? g.base(o) : 0;
+    double mean = 0;
+    if constexpr (!Rms) {
+      double sum = 0;
+      if (live)
+        for (int64_t j = ln.ty; j < n; j += l.y) sum += static_cast<double>(load(x[b + g.roff(j)]));
+      mean = group_reduce(sum, SumC<double>{}, sh, ln, l) / static_cast<double>(n);
+    }
+    double sq = 0;
+    if (live)
+      for (int64_t j = ln.ty; j < n; j += l.y) {
+        const double d = static_cast<double>(load(x[b + g.roff(j)])) - mean;
+        sq += d * d;
+      }
+    sq = group_reduce(sq, SumC<double>{}, sh, ln, l);
+    if (!live) continue;
+    const double inv = 1.0 / sqrt(sq / static_cast<double>(n) + eps);
+    for (int64_t j = ln.ty; j < n; j += l.y) {
+      const int64_t at = b + g.roff(j);
+      const auto v = static_cast<A>((static_cast<double>(load(x[at])) - mean) * inv);
+      y[at] = store<T>(v * scale[j] + (bias ? bias[j] : A(0)));
+    }
+    if (ln.ty == 0) {
+      if (mean_out) mean_out[o] = static_cast<A>(mean);
+      if (inv_out) inv_out[o] = static_cast<A>(inv);
+    }
+  }
+}
+
+// Input i broadcast one way onto `tail`, as A values in `dst`; ctx.fail when
+// it does not broadcast.
+template <typename A>
+void param_to_tail(KernelContext& ctx, size_t i, const Shape& tail, A* dst, cudaStream_t s) {
+  const Shape& sh = ctx.input(i).shape();
+  bool ok = sh.size() <= tail.size();
+  for (size_t k = 0; ok && k < sh.size(); ++k) {
+    const int64_t d = sh[sh.size() - 1 - k];
+    ok = d == 1 || d == tail[tail.size() - 1 - k];
+  }
+  if (!ok) ctx.fail("input " + std::to_string(i) + " " + shape_str(sh) + " does not broadcast to " + shape_str(tail));
+  to_acc<A>(ctx, ctx.input(i), dst, tail, s);
+}
+
+template <bool Rms>
+void run_layer_norm(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const ir::Node& node = ctx.node();
+  if (x.rank() == 0) ctx.fail("X must have rank >= 1");
+  const auto axis = static_cast<size_t>(norm_axis(ctx, node.attr_i("axis", -1), x.rank()));
+  const double eps = node.attr_f("epsilon", 1e-5f);
+  const Shape tail(x.shape().begin() + static_cast<std::ptrdiff_t>(axis), x.shape().end());
+  int64_t outer = 1;
+  for (size_t d = 0; d < axis; ++d) outer *= x.shape()[d];
+  const int64_t inner = shape_numel(tail);
+  Tensor& y = ctx.output(0, x.dtype(), x.shape());
+  Shape stat_shape = x.shape();
+  for (size_t i = axis; i < stat_shape.size(); ++i) stat_shape[i] = 1;
+  const auto stash = static_cast<DataType>(node.attr_i("stash_type", 1));
+  Tensor* stats[2] = {nullptr, nullptr};
+  for (size_t k = 0; k < 2; ++k)
+    if (!Rms && ctx.has_output(k + 1)) stats[k] = &ctx.output(k + 1, stash, stat_shape);
+  if (outer == 0) return;  // (an empty row still has statistics: NaN, as the CPU)
+  const ReduceGeom g = axis_geom(outer, inner, 1);
+  const Launch l = plan_launch(g, false);
+  const cudaStream_t s = cuda_stream(ctx).get();
+  dispatch_float(x.dtype(), ctx, [&](auto tag) {
+    using T = decltype(tag);
+    using A = Calc<T>;
+    const bool has_bias = !Rms && ctx.has_input(2);
+    const bool direct = stash == (std::is_same_v<A, double> ? DataType::Float64 : DataType::Float32);
+    Scratch ws;
+    const size_t scale_at = ws.add(static_cast<size_t>(inner) * sizeof(A));
+    const size_t bias_at = ws.add(has_bias ? static_cast<size_t>(inner) * sizeof(A) : 0);
+    size_t stat_at[2] = {0, 0};
+    for (size_t k = 0; k < 2; ++k)
+      if (stats[k] && !direct) stat_at[k] = ws.add(static_cast<size_t>(outer) * sizeof(A));
+    ws.bind(ctx);
+    A* scale = ws.at<A>(scale_at);
+    A* bias = has_bias ? ws.at<A>(bias_at) : nullptr;
+    param_to_tail<A>(ctx, 1, tail, scale, s);
+    if (has_bias) param_to_tail<A>(ctx, 2, tail, bias, s);
+    A* stat_ptr[2] = {nullptr, nullptr};
+    for (size_t k = 0; k < 2; ++k)
+      if (stats[k]) stat_ptr[k] = direct ? static_cast<A*>(stats[k]->raw()) : ws.at<A>(stat_at[k]);
+    layer_norm_kernel<T, A, Rms><<<l.blocks, k_threads, 0, s>>>(static_cast<const T*>(x.raw()),
+                                                                static_cast<T*>(y.raw()), scale, bias, stat_ptr[0],
+                                                                stat_ptr[1], g, l, eps);
+    KILN_CUDA_LAUNCH("layer_norm_kernel");
+    // Statistics go out in stash_type (float32 unless the model says otherwise).
+    for (size_t k = 0; k < 2; ++k) {
+      if (!stats[k] || direct) continue;
+      dispatch_float(stash, ctx, [&](auto stag) {
+        using S = decltype(stag);
+        cast_kernel<A, S><<<grid_for(outer), k_threads, 0, s>>>(stat_ptr[k], static_cast<S*>(stats[k]->raw()), outer);
+        KILN_CUDA_LAUNCH("cast_kernel");
+      });
+    }
+  });
+}
+
+// ---- LpNormalization: x / ||x||_p along one axis ----
+template <typename T, typename A>
+__global__ void __launch_bounds__(k_threads)
+    lp_norm_kernel(const T* __restrict__ x, T* __restrict__ y, ReduceGeom g, Launch l, bool l1) {
+  double* sh = shared_slots<double>();
+  const Lanes ln = lanes(l);
+  for (int64_t ob = blockIdx.x * static_cast<int64_t>(l.x); ob < g.outputs; ob += static_cast<int64_t>(gridDim.x) * l.x) {
+    const int64_t o = ob + ln.tx;
+    const bool live = o < g.outputs;
+    const int64_t b = live ? g.base(o) : 0;
+    double acc = 0;
+    if (live)
+      for (int64_t j = ln.ty; j < g.count; j += l.y) {
+        const double v = static_cast<double>(load(x[b + g.roff(j)]));
+        acc += l1 ? fabs(v) : v * v;
+      }
+    acc = group_reduce(acc, SumC<double>{}, sh, ln, l);
+    if (!live) continue;
+    const double norm = l1 ? acc : sqrt(acc);
+    // A zero vector stays zero (as the ONNX reference), not 0/0.
+    for (int64_t j = ln.ty; j < g.count; j += l.y) {
+      const int64_t at = b + g.roff(j);
+      y[at] = store<T>(norm == 0 ? A(0) : static_cast<A>(static_cast<double>(load(x[at])) / norm));
+    }
+  }
+}
+
+void run_lp_norm(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  if (x.rank() == 0) ctx.fail("X must have rank >= 1");
+  const auto axis = static_cast<size_t>(norm_axis(ctx, ctx.node().attr_i("axis", -1), x.rank()));
+  const int64_t p = ctx.node().attr_i("p", 2);
+  if (p != 1 && p != 2) ctx.fail("p must be 1 or 2, got " + std::to_string(p));
+  int64_t outer = 1, inner = 1;
+  for (size_t d = 0; d < axis; ++d) outer *= x.shape()[d];
+  for (size_t d = axis + 1; d < x.shape().size(); ++d) inner *= x.shape()[d];
+  Tensor& y = ctx.output(0, x.dtype(), x.shape());
+  if (x.numel() == 0) return;
+  const ReduceGeom g = axis_geom(outer, x.shape()[axis], inner);
+  const Launch l = plan_launch(g, false);
+  dispatch_float(x.dtype(), ctx, [&](auto tag) {
+    using T = decltype(tag);
+    lp_norm_kernel<T, Calc<T>><<<l.blocks, k_threads, 0, cuda_stream(ctx).get()>>>(
+        static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()), g, l, p == 1);
+    KILN_CUDA_LAUNCH("lp_norm_kernel");
+  });
+}
+
+// ---- LRN: y = x / (bias + alpha/size * sum of squares over nearby channels)^beta ----
+template <typename T, typename A>
+__global__ void lrn_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, int64_t c, int64_t plane,
+                           int64_t before, int64_t after, double alpha_over_size, double beta, double bias) {
+  KILN_GRID_STRIDE(i, n) {
+    const int64_t ch = (i / plane) % c;
+    const int64_t k0 = ch - before < 0 ? 0 : ch - before, k1 = ch + after < c - 1 ? ch + after : c - 1;
+    const int64_t b0 = i - ch * plane;  // channel 0 of this image and position
+    double sq = 0;
+    for (int64_t k = k0; k <= k1; ++k) {
+      const double v = static_cast<double>(load(x[b0 + k * plane]));
+      sq += v * v;
+    }
+    y[i] = store<T>(static_cast<A>(static_cast<double>(load(x[i])) / pow(bias + alpha_over_size * sq, beta)));
+  }
+}
+
+void run_lrn(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const ir::Node& node = ctx.node();
+  if (x.rank() < 2) ctx.fail("X must have rank >= 2 (N, C, ...), got " + shape_str(x.shape()));
+  const int64_t size = node.attr_i("size", 0);
+  if (size < 1) ctx.fail("size must be >= 1");
+  const double alpha = node.attr_f("alpha", 1e-4f), beta = node.attr_f("beta", 0.75f), bias = node.attr_f("bias", 1.f);
+  const int64_t c = x.shape()[1], before = (size - 1) / 2, after = size - 1 - before;
+  int64_t plane = 1;
+  for (size_t d = 2; d < x.shape().size(); ++d) plane *= x.shape()[d];
+  Tensor& y = ctx.output(0, x.dtype(), x.shape());
+  const int64_t n = x.numel();
+  if (n == 0) return;
+  dispatch_float(x.dtype(), ctx, [&](auto tag) {
+    using T = decltype(tag);
+    lrn_kernel<T, Calc<T>><<<grid_for(n), k_threads, 0, cuda_stream(ctx).get()>>>(
+        static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()), n, c, plane, before, after,
+        alpha / static_cast<double>(size), beta, bias);
+    KILN_CUDA_LAUNCH("lrn_kernel");
+  });
+}
+
+void check_norm(const ir::Node& n, const ir::Graph& g) {
+  for (size_t i = 0; i < n.inputs.size(); ++i) require_input_dtype(n, g, i, k_float_types);
+  if (!n.inputs.empty()) require_rank(n, g, n.inputs[0]);
+}
+
+}  // namespace
+
+void register_norm_layer(KernelRegistry& r) {
+  add_checked(
+      r, "LayerNormalization",
+      [](const ir::Node& n, const ir::Graph& g) {
+        check_norm(n, g);
+        if (!is_float_dtype(static_cast<DataType>(n.attr_i("stash_type", 1))))
+          refuse(n, "stash_type must name a float type");
+      },
+      run_layer_norm<false>);
+  add_checked(r, "RMSNormalization", check_norm, run_layer_norm<true>);
+  add_checked(r, "LpNormalization", check_norm, run_lp_norm);
+  add_checked(r, "LRN", check_norm, run_lrn);
+}
+
+}  // namespace kiln::backend::cuda::rdx

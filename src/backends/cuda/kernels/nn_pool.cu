@@ -1,0 +1,272 @@
+// Pooling on CUDA: MaxPool (optional Indices, storage_order), AveragePool
+// (count_include_pad), GlobalAveragePool and GlobalMaxPool, 1 to 6 spatial
+// axes. Windowed pools run a thread per output element over its window in
+// row-major tap order (the CPU's order: the first maximum wins); the window
+// geometry (pads, auto_pad, dilations, ceil_mode) comes from ir::read_window /
+// window_out_dim, as on the CPU. Global pools are engine reductions.
+#include "backends/cuda/kernels/families.h"
+#include "backends/cuda/kernels/reduce_engine.cuh"
+#include "ir/ops/nn_attrs.h"
+
+namespace kiln::backend::cuda {
+
+namespace {
+
+constexpr int k_pool_dims = k_max_dims - 2;
+
+template <typename T>
+using Calc = std::conditional_t<std::is_same_v<T, double>, double, float>;
+
+struct PoolGeom {
+  int nd = 0;
+  int64_t in[k_pool_dims] = {}, out[k_pool_dims] = {}, kernel[k_pool_dims] = {}, stride[k_pool_dims] = {},
+          dil[k_pool_dims] = {}, pad_b[k_pool_dims] = {}, pad_e[k_pool_dims] = {};
+  int64_t plane_in = 1, plane_out = 1, window = 1;
+};
+
+PoolGeom pool_geom(KernelContext& ctx, Shape* y_shape) {
+  const Tensor& x = ctx.input(0);
+  if (x.rank() < 3) ctx.fail("X must have rank >= 3 (N, C, spatial...), got " + shape_str(x.shape()));
+  const auto nd = static_cast<size_t>(x.rank() - 2);
+  if (nd > static_cast<size_t>(k_pool_dims))
+    throw Error(ErrorCode::Unsupported, ctx.node().label() + ": more than 6 spatial axes on cuda");
+  ir::Window w = ir::read_window(ctx.node(), nd, {}, true);
+  PoolGeom g;
+  g.nd = static_cast<int>(nd);
+  *y_shape = {x.shape()[0], x.shape()[1]};
+  for (size_t d = 0; d < nd; ++d) {
+    g.in[d] = x.shape()[d + 2];
+    g.out[d] = ir::window_out_dim(ctx.node(), w, d, g.in[d]);  // resolves auto_pad into w.pads
+    y_shape->push_back(g.out[d]);
+  }
+  for (size_t d = 0; d < nd; ++d) {
+    g.kernel[d] = w.kernel[d];
+    g.stride[d] = w.strides[d];
+    g.dil[d] = w.dilations[d];
+    g.pad_b[d] = w.pads[d];
+    g.pad_e[d] = w.pads[d + nd];
+    g.plane_in *= g.in[d];
+    g.plane_out *= g.out[d];
+    g.window *= g.kernel[d];
+  }
+  return g;
+}
+
+// Output position p (within a plane) -> per-axis output coordinates.
+__device__ inline void out_coords(const PoolGeom& g, int64_t p, int64_t (&o)[k_pool_dims]) {
+  for (int d = g.nd - 1; d >= 0; --d) {
+    o[d] = p % g.out[d];
+    p /= g.out[d];
+  }
+}
+
+// Plane offset of window tap t (row-major over the kernel) of output o; -1
+// when the tap falls in the padding.
+__device__ inline int64_t tap_offset(const PoolGeom& g, const int64_t (&o)[k_pool_dims], int64_t t) {
+  int64_t k[k_pool_dims];
+  for (int d = g.nd - 1; d >= 0; --d) {
+    k[d] = t % g.kernel[d];
+    t /= g.kernel[d];
+  }
+  int64_t off = 0;
+  for (int d = 0; d < g.nd; ++d) {
+    const int64_t i = o[d] * g.stride[d] - g.pad_b[d] + k[d] * g.dil[d];
+    if (i < 0 || i >= g.in[d]) return -1;
+    off = off * g.in[d] + i;
+  }
+  return off;
+}
+
+template <typename T>
+__device__ inline T lowest_value() {
+  // A window wholly in the padding reads nothing: the CPU writes this.
+  if constexpr (std::is_same_v<T, half> || std::is_same_v<T, bf16>) return store<T>(-INFINITY);
+  else return std::numeric_limits<T>::lowest();
+}
+
+template <typename T>
+__global__ void max_pool_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t* __restrict__ ind, PoolGeom g,
+                                int64_t total, bool col_major) {
+  KILN_GRID_STRIDE(i, total) {
+    const int64_t nc = i / g.plane_out;
+    int64_t o[k_pool_dims];
+    out_coords(g, i % g.plane_out, o);
+    const T* plane = x + nc * g.plane_in;
+    int64_t best = -1;
+    Acc<T> bv{};
+    for (int64_t t = 0; t < g.window; ++t) {
+      const int64_t off = tap_offset(g, o, t);
+      if (off < 0) continue;
+      const Acc<T> v = load(plane[off]);
+      if (best < 0 || v > bv) {
+        best = off;
+        bv = v;
+      }
+    }
+    y[i] = best >= 0 ? plane[best] : lowest_value<T>();
+    if (ind) {
+      int64_t at = best;
+      if (best >= 0 && col_major) {  // row-major plane offset -> column-major
+        int64_t rem = best, stride = 1, coord[k_pool_dims];
+        for (int d = g.nd - 1; d >= 0; --d) {
+          coord[d] = rem % g.in[d];
+          rem /= g.in[d];
+        }
+        at = 0;
+        for (int d = 0; d < g.nd; ++d) {
+          at += coord[d] * stride;
+          stride *= g.in[d];
+        }
+      }
+      ind[i] = best < 0 ? -1 : nc * g.plane_in + at;
+    }
+  }
+}
+
+template <typename T, typename A>
+__global__ void avg_pool_kernel(const T* __restrict__ x, T* __restrict__ y, PoolGeom g, int64_t total,
+                                bool include_pad) {
+  KILN_GRID_STRIDE(i, total) {
+    const int64_t nc = i / g.plane_out;
+    int64_t o[k_pool_dims];
+    out_coords(g, i % g.plane_out, o);
+    const T* plane = x + nc * g.plane_in;
+    A sum = 0;
+    int64_t taps = 0;
+    for (int64_t t = 0; t < g.window; ++t) {
+      const int64_t off = tap_offset(g, o, t);
+      if (off < 0) continue;
+      sum += static_cast<A>(load(plane[off]));
+      ++taps;
+    }
+    int64_t count = taps;
+    if (include_pad) {  // taps inside the padded extent (ceil_mode's extra ones do not count)
+      count = 1;
+      for (int d = 0; d < g.nd; ++d) {
+        int64_t c = 0;
+        for (int64_t k = 0; k < g.kernel[d]; ++k) {
+          const int64_t at = o[d] * g.stride[d] - g.pad_b[d] + k * g.dil[d];
+          c += at >= -g.pad_b[d] && at < g.in[d] + g.pad_e[d];
+        }
+        count *= c;
+      }
+    }
+    y[i] = store<T>(count > 0 ? sum / static_cast<A>(count) : A(0));
+  }
+}
+
+void run_max_pool(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  Shape y_shape;
+  const PoolGeom g = pool_geom(ctx, &y_shape);
+  const int64_t order = ctx.node().attr_i("storage_order", 0);
+  Tensor& y = ctx.output(0, x.dtype(), y_shape);
+  int64_t* ind = ctx.has_output(1) ? static_cast<int64_t*>(ctx.output(1, DataType::Int64, y_shape).raw()) : nullptr;
+  const int64_t total = y.numel();
+  if (total == 0) return;
+  dispatch_numeric(x.dtype(), ctx, [&](auto tag) {
+    using T = decltype(tag);
+    max_pool_kernel<T><<<grid_for(total), k_threads, 0, cuda_stream(ctx).get()>>>(
+        static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()), ind, g, total, order == 1);
+    KILN_CUDA_LAUNCH("max_pool_kernel");
+  });
+}
+
+void run_average_pool(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  Shape y_shape;
+  const PoolGeom g = pool_geom(ctx, &y_shape);
+  const bool include_pad = ctx.node().attr_i("count_include_pad", 0) == 1;
+  Tensor& y = ctx.output(0, x.dtype(), y_shape);
+  const int64_t total = y.numel();
+  if (total == 0) return;
+  dispatch_float(x.dtype(), ctx, [&](auto tag) {
+    using T = decltype(tag);
+    avg_pool_kernel<T, Calc<T>><<<grid_for(total), k_threads, 0, cuda_stream(ctx).get()>>>(
+        static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()), g, total, include_pad);
+    KILN_CUDA_LAUNCH("avg_pool_kernel");
+  });
+}
+
+// ---- global pools: a row per (image, channel) ----
+template <typename T>
+struct GlobalAvgOp {
+  using Acc = Calc<T>;
+  using Out = T;
+  int64_t size = 1;
+  __device__ Acc identity() const { return Acc(0); }
+  __device__ Acc map(T v, int64_t, int64_t) const { return static_cast<Acc>(load(v)); }
+  __device__ Acc combine(Acc a, Acc b) const { return a + b; }
+  __device__ Out finish(Acc a, int64_t) const { return store<T>(a / static_cast<Acc>(size)); }
+};
+
+// The CPU keeps a running max from element 0 with `>`: a NaN first element
+// stays, later NaNs are skipped. Later NaNs map to -inf (neutral) here.
+template <typename T>
+struct GlobalMaxOp {
+  using Acc = Calc<T>;
+  using Out = T;
+  __device__ Acc identity() const { return -std::numeric_limits<Acc>::infinity(); }
+  __device__ Acc map(T v, int64_t j, int64_t) const {
+    const auto a = static_cast<Acc>(load(v));
+    return isnan(a) && j != 0 ? -std::numeric_limits<Acc>::infinity() : a;
+  }
+  __device__ Acc combine(Acc a, Acc b) const {
+    if (isnan(a)) return a;
+    if (isnan(b)) return b;
+    return b > a ? b : a;
+  }
+  __device__ Out finish(Acc a, int64_t) const { return store<T>(a); }
+};
+
+template <bool Max>
+void run_global_pool(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  if (x.rank() < 2) ctx.fail("X must have rank >= 2 (N, C, spatial...), got " + shape_str(x.shape()));
+  Shape y_shape = x.shape();
+  for (size_t i = 2; i < y_shape.size(); ++i) y_shape[i] = 1;
+  Tensor& y = ctx.output(0, x.dtype(), y_shape);
+  const int64_t planes = x.shape()[0] * x.shape()[1];
+  int64_t size = 1;
+  for (size_t d = 2; d < x.shape().size(); ++d) size *= x.shape()[d];
+  if (size == 0) ctx.fail("X " + shape_str(x.shape()) + " has an empty spatial extent");
+  if (planes == 0) return;
+  const rdx::ReduceGeom g = rdx::axis_geom(planes, size, 1);
+  const rdx::Launch l = rdx::plan_launch(g, true);
+  dispatch_float(x.dtype(), ctx, [&](auto tag) {
+    using T = decltype(tag);
+    using Op = std::conditional_t<Max, GlobalMaxOp<T>, GlobalAvgOp<T>>;
+    rdx::Scratch ws;
+    const size_t part_at = ws.add(rdx::partial_bytes<Op>(g, l));
+    ws.bind(ctx);
+    Op op;
+    if constexpr (!Max) op.size = size;
+    rdx::run_reduce(g, l, static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()), ws.at<void>(part_at), op,
+                    cuda_stream(ctx).get());
+  });
+}
+
+void check_pool(const ir::Node& n, const ir::Graph& g, bool int8_ok) {
+  if (int8_ok) {
+    rdx::require_input_dtype(n, g, 0, {DataType::Float32, DataType::Float64, DataType::Float16, DataType::BFloat16,
+                                       DataType::Int8, DataType::UInt8});
+  } else {
+    rdx::require_input_dtype(n, g, 0, rdx::k_float_types);
+  }
+  if (!n.inputs.empty()) require_rank(n, g, n.inputs[0]);
+}
+
+}  // namespace
+
+void register_cuda_nn_pool(KernelRegistry& r) {
+  rdx::add_checked(r, "MaxPool", [](const ir::Node& n, const ir::Graph& g) { check_pool(n, g, true); }, run_max_pool);
+  rdx::add_checked(
+      r, "AveragePool", [](const ir::Node& n, const ir::Graph& g) { check_pool(n, g, false); }, run_average_pool);
+  rdx::add_checked(
+      r, "GlobalAveragePool", [](const ir::Node& n, const ir::Graph& g) { check_pool(n, g, false); },
+      run_global_pool<false>);
+  rdx::add_checked(
+      r, "GlobalMaxPool", [](const ir::Node& n, const ir::Graph& g) { check_pool(n, g, false); }, run_global_pool<true>);
+}
+
+}  // namespace kiln::backend::cuda

@@ -1,0 +1,301 @@
+// Consistency cases of the CUDA nn family's library-backed core (see
+// backend_ops.h): Conv / FusedConv / FusedConvDw / ConvTranspose (cuDNN),
+// Gemm / MatMul / FusedGemm / FusedMatMul (cuBLASLt), Attention and Einsum.
+// fp32 products accumulate in another order than the CPU's: 1e-4 relative;
+// f16/bf16 1e-2; f64 1e-9.
+#include "backend_ops.h"
+
+namespace kiln::test::ops {
+
+namespace {
+
+using Attrs = std::map<std::string, ir::Attribute>;
+constexpr DataType F32 = DataType::Float32, F64 = DataType::Float64, F16 = DataType::Float16,
+                   BF16 = DataType::BFloat16;
+
+double tol_of(DataType dt) { return dt == F64 ? 1e-9 : dt == F32 ? 1e-4 : 1e-2; }
+std::string dn(DataType dt) {
+  return dt == F32 ? "f32" : dt == F64 ? "f64" : dt == F16 ? "f16" : dt == BF16 ? "bf16" : std::string(dtype_name(dt));
+}
+
+struct Act {
+  const char* name;
+  float alpha = 0, beta = 0;
+};
+const std::vector<Act>& activations() {
+  static const std::vector<Act> k = {{"Relu"},         {"LeakyRelu", 0.1f},         {"Clip", 0.f, 6.f},
+                                     {"HardSwish"},    {"HardSigmoid", 0.2f, 0.5f}, {"Sigmoid"},
+                                     {"Tanh"},         {"Elu", 0.7f},               {"Clip", -0.5f, 0.25f}};
+  return k;
+}
+void set_act(Attrs& a, const Act& act, const std::string& prefix = "") {
+  a[prefix + "activation"] = a_str(act.name);
+  a[prefix + "activation_alpha"] = a_float(act.alpha);
+  a[prefix + "activation_beta"] = a_float(act.beta);
+}
+
+class Cases {
+ public:
+  std::vector<OpCase> list;
+  uint32_t seed = 5000;
+
+  Tensor r(Shape s, DataType dt = F32, float lo = -1.f, float hi = 1.f) { return rand_float(dt, std::move(s), ++seed, lo, hi); }
+
+  OpCase& add(std::string name, std::string op, std::vector<Tensor> in, Attrs attrs = {}, DataType dt = F32) {
+    OpCase c;
+    c.name = std::move(name);
+    c.op = std::move(op);
+    c.inputs = std::move(in);
+    c.attrs = std::move(attrs);
+    c.tol = tol_of(dt);
+    if (c.op.rfind("Fused", 0) == 0) c.domain = "com.kiln";
+    list.push_back(std::move(c));
+    return list.back();
+  }
+};
+
+void conv_cases(Cases& c) {
+  struct Spec {
+    const char* what;
+    Shape x, w;
+    Attrs attrs;
+    bool bias;
+  };
+  const std::vector<Spec> specs = {
+      {"pads 1", {2, 8, 17, 19}, {16, 8, 3, 3}, {{"pads", a_ints({1, 1, 1, 1})}}, true},
+      {"strides 2 no bias", {2, 8, 17, 19}, {16, 8, 3, 3}, {{"strides", a_ints({2, 2})}, {"pads", a_ints({1, 1, 1, 1})}}, false},
+      {"dilations 2", {2, 8, 17, 19}, {16, 8, 3, 3}, {{"dilations", a_ints({2, 2})}, {"pads", a_ints({2, 2, 2, 2})}}, true},
+      {"group 2", {2, 8, 17, 19}, {16, 4, 3, 3}, {{"group", a_int(2)}, {"pads", a_ints({1, 1, 1, 1})}}, true},
+      {"depthwise", {2, 8, 17, 19}, {8, 1, 3, 3}, {{"group", a_int(8)}, {"pads", a_ints({1, 1, 1, 1})}}, true},
+      {"depthwise x2 stride 2", {1, 6, 15, 16}, {12, 1, 5, 5}, {{"group", a_int(6)}, {"strides", a_ints({2, 2})}, {"pads", a_ints({2, 2, 2, 2})}}, true},
+      {"asymmetric pads 3x2", {2, 8, 17, 19}, {16, 8, 3, 2}, {{"pads", a_ints({0, 1, 2, 0})}}, true},
+      {"SAME_UPPER stride 2", {2, 8, 17, 19}, {16, 8, 3, 3}, {{"auto_pad", a_str("SAME_UPPER")}, {"strides", a_ints({2, 2})}}, true},
+      {"SAME_LOWER 4x4", {2, 8, 17, 19}, {16, 8, 4, 4}, {{"auto_pad", a_str("SAME_LOWER")}}, false},
+      {"VALID 5x5", {2, 8, 17, 19}, {16, 8, 5, 5}, {{"auto_pad", a_str("VALID")}}, true},
+      {"1x1 odd channels", {1, 3, 11, 13}, {5, 3, 1, 1}, {}, true},
+      {"7x7 stride 2 odd channels", {1, 3, 23, 21}, {7, 3, 7, 7}, {{"strides", a_ints({2, 2})}, {"pads", a_ints({3, 3, 3, 3})}}, true},
+      {"1-D", {2, 5, 33}, {7, 5, 3}, {{"pads", a_ints({1, 2})}, {"strides", a_ints({2})}}, true},
+      {"1-D dilated group", {2, 6, 40}, {9, 2, 4}, {{"group", a_int(3)}, {"dilations", a_ints({3})}}, false},
+      {"3-D", {1, 3, 7, 8, 9}, {4, 3, 3, 3, 3}, {{"pads", a_ints({1, 1, 1, 1, 1, 1})}}, true},
+      {"3-D strided asymmetric", {2, 4, 6, 7, 5}, {6, 2, 2, 3, 3}, {{"group", a_int(2)}, {"strides", a_ints({2, 1, 2})}, {"pads", a_ints({0, 1, 1, 1, 0, 2})}}, true},
+      {"32->64 28x28", {1, 32, 28, 28}, {64, 32, 3, 3}, {{"pads", a_ints({1, 1, 1, 1})}}, true},
+  };
+  for (const Spec& s : specs) {
+    std::vector<Tensor> in = {c.r(s.x), c.r(s.w, F32, -0.5f, 0.5f)};
+    if (s.bias) in.push_back(c.r({s.w[0]}));
+    c.add(std::string("Conv f32 ") + s.what + " " + shape_str(s.x) + "*" + shape_str(s.w), "Conv", in, s.attrs);
+  }
+  for (DataType dt : {F16, BF16})
+    c.add("Conv " + dn(dt) + " pads 1 [2,8,17,19]*[16,8,3,3]", "Conv",
+          {c.r({2, 8, 17, 19}, dt), c.r({16, 8, 3, 3}, dt, -0.5f, 0.5f), c.r({16}, dt)},
+          {{"pads", a_ints({1, 1, 1, 1})}}, dt);
+
+  // FusedConv: Z and each activation; Y = act(Conv + B + Z).
+  const Attrs geo = {{"pads", a_ints({1, 1, 1, 1})}, {"strides", a_ints({1, 1})}};
+  for (const Act& a : activations()) {
+    Attrs at = geo;
+    set_act(at, a);
+    c.add(std::string("FusedConv ") + a.name + " " + std::to_string(a.alpha) + "," + std::to_string(a.beta) + " +Z",
+          "FusedConv", {c.r({2, 8, 17, 19}), c.r({16, 8, 3, 3}, F32, -0.5f, 0.5f), c.r({16}), c.r({2, 16, 17, 19}, F32, -2.f, 2.f)}, at);
+  }
+  Attrs relu = geo;
+  set_act(relu, {"Relu"});
+  c.add("FusedConv Relu no Z", "FusedConv", {c.r({2, 8, 17, 19}), c.r({16, 8, 3, 3}, F32, -0.5f, 0.5f), c.r({16})}, relu);
+  c.add("FusedConv Relu +Z no bias", "FusedConv",
+        {c.r({2, 8, 17, 19}), c.r({16, 8, 3, 3}, F32, -0.5f, 0.5f), Tensor(), c.r({2, 16, 17, 19})}, relu);
+  Attrs none = {{"group", a_int(4)}, {"strides", a_ints({2, 2})}};
+  set_act(none, {""});
+  c.add("FusedConv no activation group 4 stride 2 +Z", "FusedConv",
+        {c.r({1, 8, 9, 10}), c.r({8, 2, 3, 3}, F32, -0.5f, 0.5f), c.r({8}), c.r({1, 8, 4, 4})}, none);
+
+  // FusedConvDw: 1x1 expansion, then depthwise 3x3 (pads 1, dw_strides).
+  for (int64_t stride : {1, 2}) {
+    Attrs at = {{"dw_strides", a_ints({stride, stride})}};
+    set_act(at, {"Relu"});
+    set_act(at, {"Clip", 0.f, 6.f}, "dw_");
+    c.add("FusedConvDw stride " + std::to_string(stride) + " [1,8,10,11] m16", "FusedConvDw",
+          {c.r({1, 8, 10, 11}), c.r({16, 8, 1, 1}, F32, -0.5f, 0.5f), c.r({16}), c.r({16, 1, 3, 3}, F32, -0.5f, 0.5f), c.r({16})}, at);
+  }
+  Attrs dw_plain = {{"dw_strides", a_ints({2, 2})}};
+  set_act(dw_plain, {"HardSwish"});
+  set_act(dw_plain, {""}, "dw_");
+  c.add("FusedConvDw no biases [2,4,7,6] m12", "FusedConvDw",
+        {c.r({2, 4, 7, 6}), c.r({12, 4, 1, 1}, F32, -0.5f, 0.5f), Tensor(), c.r({12, 1, 3, 3}, F32, -0.5f, 0.5f), Tensor()}, dw_plain);
+}
+
+void conv_transpose_cases(Cases& c) {
+  struct Spec {
+    const char* what;
+    Shape x, w;
+    Attrs attrs;
+    bool bias;
+  };
+  const std::vector<Spec> specs = {
+      {"stride 2 pads 1 output_padding 1", {2, 8, 7, 9}, {8, 4, 3, 3}, {{"strides", a_ints({2, 2})}, {"pads", a_ints({1, 1, 1, 1})}, {"output_padding", a_ints({1, 1})}}, true},
+      {"group 2 stride 2", {2, 8, 7, 9}, {8, 3, 3, 3}, {{"group", a_int(2)}, {"strides", a_ints({2, 2})}}, true},
+      {"depthwise stride 2", {1, 6, 5, 5}, {6, 1, 4, 4}, {{"group", a_int(6)}, {"strides", a_ints({2, 2})}, {"pads", a_ints({1, 1, 1, 1})}}, false},
+      {"no stride asymmetric pads", {1, 5, 9, 8}, {5, 3, 3, 2}, {{"pads", a_ints({1, 0, 0, 1})}}, true},
+      {"dilations 2", {1, 4, 6, 7}, {4, 5, 3, 3}, {{"dilations", a_ints({2, 2})}, {"strides", a_ints({2, 1})}}, true},
+      {"output_shape", {2, 8, 7, 9}, {8, 4, 3, 3}, {{"strides", a_ints({2, 2})}, {"output_shape", a_ints({15, 18})}}, true},
+      {"output_shape past natural", {1, 2, 4, 4}, {2, 3, 3, 3}, {{"strides", a_ints({2, 2})}, {"output_shape", a_ints({12, 11})}}, true},
+      {"output_padding 2 of stride 3", {1, 3, 5, 4}, {3, 2, 2, 2}, {{"strides", a_ints({3, 3})}, {"output_padding", a_ints({2, 1})}}, true},
+      {"SAME_UPPER stride 2", {1, 4, 5, 6}, {4, 3, 3, 3}, {{"auto_pad", a_str("SAME_UPPER")}, {"strides", a_ints({2, 2})}}, true},
+      {"SAME_LOWER stride 2", {1, 4, 5, 6}, {4, 3, 4, 4}, {{"auto_pad", a_str("SAME_LOWER")}, {"strides", a_ints({2, 2})}}, false},
+      {"1-D dilated", {1, 3, 10}, {3, 2, 3}, {{"dilations", a_ints({2})}, {"strides", a_ints({3})}, {"output_padding", a_ints({2})}}, true},
+      {"3-D stride 2", {1, 2, 3, 4, 5}, {2, 2, 2, 2, 2}, {{"strides", a_ints({2, 2, 2})}}, true},
+  };
+  for (const Spec& s : specs) {
+    std::vector<Tensor> in = {c.r(s.x), c.r(s.w, F32, -0.5f, 0.5f)};
+    if (s.bias) in.push_back(c.r({s.w[1] * (s.attrs.count("group") ? s.attrs.at("group").i : 1)}));
+    c.add(std::string("ConvTranspose f32 ") + s.what + " " + shape_str(s.x) + "*" + shape_str(s.w), "ConvTranspose", in,
+          s.attrs);
+  }
+  c.add("ConvTranspose f16 stride 2 [1,8,7,9]*[8,4,3,3]", "ConvTranspose",
+        {c.r({1, 8, 7, 9}, F16), c.r({8, 4, 3, 3}, F16, -0.5f, 0.5f), c.r({4}, F16)}, {{"strides", a_ints({2, 2})}}, F16);
+}
+
+void gemm_cases(Cases& c) {
+  const int64_t m = 13, k = 33, n = 17;
+  for (int ta : {0, 1})
+    for (int tb : {0, 1}) {
+      const Attrs at = {{"transA", a_int(ta)}, {"transB", a_int(tb)}, {"alpha", a_float(0.7f)}};
+      c.add("Gemm f32 transA " + std::to_string(ta) + " transB " + std::to_string(tb) + " C [N]", "Gemm",
+            {c.r(ta ? Shape{k, m} : Shape{m, k}), c.r(tb ? Shape{n, k} : Shape{k, n}), c.r({n})}, at);
+    }
+  const std::vector<Shape> c_shapes = {{}, {1}, {n}, {1, n}, {m, 1}, {m, n}, {1, 1}};
+  for (const Shape& cs : c_shapes)
+    for (float beta : {1.f, 0.5f})
+      c.add("Gemm f32 C " + shape_str(cs) + " beta " + std::to_string(beta), "Gemm", {c.r({m, k}), c.r({k, n}), c.r(cs)},
+            {{"beta", a_float(beta)}, {"alpha", a_float(1.5f)}});
+  c.add("Gemm f32 no C", "Gemm", {c.r({m, k}), c.r({n, k})}, {{"transB", a_int(1)}});
+  c.add("Gemm f32 K = 0 with C", "Gemm", {c.r({3, 0}), c.r({0, 4}), c.r({4})}, {{"beta", a_float(2.f)}});
+  c.add("Gemm f32 GEMV [1,64]*[64,1000]", "Gemm", {c.r({1, 64}), c.r({64, 1000}), c.r({1000})});
+  for (DataType dt : {F16, BF16, F64})
+    c.add("Gemm " + dn(dt) + " transB C [M,N]", "Gemm", {c.r({m, k}, dt), c.r({n, k}, dt), c.r({m, n}, dt)},
+          {{"transB", a_int(1)}, {"beta", a_float(0.5f)}}, dt);
+  c.add("Gemm f16 C [N]", "Gemm", {c.r({m, k}, F16), c.r({k, n}, F16), c.r({n}, F16)}, {}, F16);
+
+  for (const Act& a : activations()) {
+    Attrs at = {{"transB", a_int(1)}};
+    set_act(at, a);
+    c.add(std::string("FusedGemm ") + a.name + " " + std::to_string(a.alpha) + " C [N]", "FusedGemm",
+          {c.r({m, k}), c.r({n, k}), c.r({n})}, at);
+  }
+  Attrs relu;
+  set_act(relu, {"Relu"});
+  c.add("FusedGemm Relu C [M,N] beta 0.5", "FusedGemm", {c.r({m, k}), c.r({k, n}), c.r({m, n})},
+        [&] { Attrs a = relu; a["beta"] = a_float(0.5f); return a; }());
+  c.add("FusedGemm Relu no C", "FusedGemm", {c.r({m, k}), c.r({k, n})}, relu);
+  Attrs tanh_act;
+  set_act(tanh_act, {"Tanh"});
+  c.add("FusedGemm Tanh C [M,1]", "FusedGemm", {c.r({m, k}), c.r({k, n}), c.r({m, 1})}, tanh_act);
+}
+
+void matmul_cases(Cases& c) {
+  const std::vector<std::pair<Shape, Shape>> shapes = {
+      {{13, 33}, {33, 17}},       {{33}, {33, 17}},          {{13, 33}, {33}},          {{33}, {33}},
+      {{2, 3, 13, 33}, {2, 3, 33, 17}}, {{2, 3, 13, 33}, {33, 17}}, {{13, 33}, {2, 3, 33, 17}},
+      {{2, 1, 13, 33}, {1, 3, 33, 17}}, {{4, 1, 5, 8}, {3, 8, 6}},  {{33}, {2, 33, 17}},
+      {{2, 13, 33}, {33}},        {{1, 1000}, {1000, 3}},    {{3, 1, 7, 5}, {3, 4, 5, 2}},
+  };
+  for (const auto& [a, b] : shapes)
+    c.add("MatMul f32 " + shape_str(a) + "*" + shape_str(b), "MatMul", {c.r(a), c.r(b)});
+  for (DataType dt : {F16, BF16, F64})
+    c.add("MatMul " + dn(dt) + " [2,13,33]*[2,33,17]", "MatMul", {c.r({2, 13, 33}, dt), c.r({2, 33, 17}, dt)}, {}, dt);
+  c.add("MatMul f16 [2,13,33]*[33,17]", "MatMul", {c.r({2, 13, 33}, F16), c.r({33, 17}, F16)}, {}, F16);
+
+  for (const Act& a : activations()) {
+    Attrs at;
+    set_act(at, a);
+    c.add(std::string("FusedMatMul ") + a.name + " " + std::to_string(a.beta) + " bias [2,13,33]*[33,17]",
+          "FusedMatMul", {c.r({2, 13, 33}), c.r({33, 17}), c.r({17})}, at);
+  }
+  Attrs relu, swish;
+  set_act(relu, {"Relu"});
+  set_act(swish, {"HardSwish"});
+  c.add("FusedMatMul Relu bias batched both [2,3,5,8]*[2,3,8,6]", "FusedMatMul",
+        {c.r({2, 3, 5, 8}), c.r({2, 3, 8, 6}), c.r({6})}, relu);
+  c.add("FusedMatMul HardSwish no bias", "FusedMatMul", {c.r({7, 9}), c.r({9, 4})}, swish);
+  c.add("FusedMatMul Relu bias B 1-D", "FusedMatMul", {c.r({2, 5, 8}), c.r({8}), c.r({5})}, relu);
+  c.add("FusedMatMul Relu bias broadcast A [5,8]*[3,8,6]", "FusedMatMul", {c.r({5, 8}), c.r({3, 8, 6}), c.r({6})}, relu);
+}
+
+void attention_cases(Cases& c) {
+  const auto att = [&](std::string name, std::vector<Tensor> in, Attrs at, int outputs = 1, int64_t opset = 23,
+                       DataType dt = F32) {
+    OpCase& k = c.add("Attention " + name, "Attention", std::move(in), std::move(at), dt);
+    k.num_outputs = outputs;
+    k.opset = opset;
+  };
+  att("4-D", {c.r({2, 4, 5, 8}), c.r({2, 4, 6, 8}), c.r({2, 4, 6, 8})}, {});
+  att("3-D heads 4", {c.r({2, 5, 32}), c.r({2, 6, 32}), c.r({2, 6, 32})},
+      {{"q_num_heads", a_int(4)}, {"kv_num_heads", a_int(4)}});
+  att("GQA 8/2 v head 12", {c.r({1, 8, 5, 16}), c.r({1, 2, 7, 16}), c.r({1, 2, 7, 12})}, {});
+  att("3-D GQA 6/3", {c.r({2, 4, 48}), c.r({2, 5, 24}), c.r({2, 5, 15})}, {{"q_num_heads", a_int(6)}, {"kv_num_heads", a_int(3)}});
+  att("causal", {c.r({2, 3, 6, 8}), c.r({2, 3, 6, 8}), c.r({2, 3, 6, 8})}, {{"is_causal", a_int(1)}});
+  att("causal q shorter", {c.r({1, 2, 3, 8}), c.r({1, 2, 6, 8}), c.r({1, 2, 6, 8})}, {{"is_causal", a_int(1)}});
+  att("bool mask [5,6]", {c.r({2, 4, 5, 8}), c.r({2, 4, 6, 8}), c.r({2, 4, 6, 8}), rand_int(DataType::Bool, {5, 6}, ++c.seed, 0, 1)}, {});
+  att("float mask [2,1,5,6]", {c.r({2, 4, 5, 8}), c.r({2, 4, 6, 8}), c.r({2, 4, 6, 8}), c.r({2, 1, 5, 6}, F32, -3.f, 1.f)}, {});
+  att("short float mask [5,4]", {c.r({2, 4, 5, 8}), c.r({2, 4, 6, 8}), c.r({2, 4, 6, 8}), c.r({5, 4})}, {});
+  att("fully masked rows", {c.r({1, 2, 3, 8}), c.r({1, 2, 4, 8}), c.r({1, 2, 4, 8}),
+                            boolean({3, 4}, {true, false, true, false, false, false, false, false, false, true, true, true})}, {});
+  att("scale 0.3 softcap 5", {c.r({2, 4, 5, 8}), c.r({2, 4, 6, 8}), c.r({2, 4, 6, 8})}, {{"scale", a_float(0.3f)}, {"softcap", a_float(5.f)}});
+  for (int64_t mode : {0, 1, 2, 3})
+    att("past + causal + mask, qk mode " + std::to_string(mode),
+        {c.r({1, 2, 3, 8}), c.r({1, 2, 3, 8}), c.r({1, 2, 3, 8}), c.r({3, 7}, F32, -1.f, 0.f), c.r({1, 2, 4, 8}), c.r({1, 2, 4, 8})},
+        {{"is_causal", a_int(1)}, {"softcap", a_float(2.f)}, {"qk_matmul_output_mode", a_int(mode)}}, 4);
+  att("3-D GQA with past, presents", {c.r({1, 3, 32}), c.r({1, 3, 16}), c.r({1, 3, 16}), Tensor(), c.r({1, 2, 2, 8}), c.r({1, 2, 2, 8})},
+      {{"q_num_heads", a_int(4)}, {"kv_num_heads", a_int(2)}}, 3);
+  att("nonpad_kv_seqlen causal (opset 24)",
+      {c.r({2, 2, 3, 8}), c.r({2, 2, 6, 8}), c.r({2, 2, 6, 8}), Tensor(), Tensor(), Tensor(), i64({2}, {5, 4})},
+      {{"is_causal", a_int(1)}}, 1, 24);
+  att("f16 GQA causal", {c.r({1, 4, 5, 16}, F16), c.r({1, 2, 5, 16}, F16), c.r({1, 2, 5, 16}, F16)}, {{"is_causal", a_int(1)}}, 1, 23, F16);
+  att("bf16 3-D", {c.r({1, 5, 32}, BF16), c.r({1, 6, 32}, BF16), c.r({1, 6, 32}, BF16)},
+      {{"q_num_heads", a_int(2)}, {"kv_num_heads", a_int(2)}}, 1, 23, BF16);
+  att("f64 mask", {c.r({1, 2, 5, 8}, F64), c.r({1, 2, 6, 8}, F64), c.r({1, 2, 6, 8}, F64), c.r({5, 6}, F64)}, {}, 1, 23, F64);
+}
+
+void einsum_cases(Cases& c) {
+  const auto ein = [&](const std::string& eq, std::vector<Tensor> in, DataType dt = F32) {
+    std::string shapes;
+    for (const Tensor& t : in) shapes += shape_str(t.shape());
+    c.add("Einsum " + dn(dt) + " " + eq + " " + shapes, "Einsum", std::move(in), {{"equation", a_str(eq)}}, dt);
+  };
+  ein("ij->ji", {c.r({13, 17})});
+  ein("ii->", {c.r({7, 7})});
+  ein("ii->i", {c.r({7, 7})});
+  ein("ijk->j", {c.r({3, 5, 4})});
+  ein("ij->", {c.r({13, 17})});
+  ein("i,j->ij", {c.r({5}), c.r({7})});
+  ein("bij,bjk->bik", {c.r({3, 5, 7}), c.r({3, 7, 4})});
+  ein("ij,jk->ik", {c.r({13, 33}), c.r({33, 17})});
+  ein("ij,jk", {c.r({13, 33}), c.r({33, 17})});
+  ein("ij,kj->ik", {c.r({13, 33}), c.r({17, 33})});
+  ein("ji,jk->ik", {c.r({33, 13}), c.r({33, 17})});
+  ein("ij,jk->ki", {c.r({13, 33}), c.r({33, 17})});
+  ein("bhqd,bhkd->bhqk", {c.r({2, 3, 5, 8}), c.r({2, 3, 6, 8})});
+  ein("bhqk,bhkd->bhqd", {c.r({2, 3, 5, 6}), c.r({2, 3, 6, 8})});
+  ein("...ij,...jk->...ik", {c.r({2, 3, 4, 5}), c.r({2, 3, 5, 6})});
+  ein("...ij,...jk->...ik", {c.r({2, 1, 4, 5}), c.r({3, 5, 6})});
+  ein("ij,jk,kl->il", {c.r({4, 5}), c.r({5, 6}), c.r({6, 3})});
+  ein("bij,bij->b", {c.r({4, 5, 6}), c.r({4, 5, 6})});
+  ein("ijk,ikl->jl", {c.r({3, 4, 5}), c.r({3, 5, 2})});
+  ein("ij,jk->ik", {rand_int(DataType::Int32, {6, 7}, ++c.seed, -5, 5), rand_int(DataType::Int32, {7, 3}, ++c.seed, -5, 5)}, DataType::Int32);
+  ein("bij,bjk->bik", {c.r({3, 5, 7}, F16), c.r({3, 7, 4}, F16)}, F16);
+  ein("bij,bjk->bik", {c.r({3, 5, 7}, F64), c.r({3, 7, 4}, F64)}, F64);
+}
+
+}  // namespace
+
+std::vector<OpCase> nn_cases() {
+  Cases c;
+  conv_cases(c);
+  conv_transpose_cases(c);
+  gemm_cases(c);
+  matmul_cases(c);
+  attention_cases(c);
+  einsum_cases(c);
+  return std::move(c.list);
+}
+
+}  // namespace kiln::test::ops
