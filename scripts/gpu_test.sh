@@ -5,11 +5,19 @@
 # torch, torchvision and onnx for the real-model comparisons.
 #
 # usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs conformance models bench (default: all)
+#        scripts/gpu_test.sh quick         every step at once where they can share the GPU (conformance
+#                                          and the model export in the background), short soak and benches
 # Logs go to $OUT (or ./out); the last lines of each step are printed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out=${OUT:-out}
+# Logs collect here; a tarball of them is refreshed in $OUT after every step
+# (only a few files come back from a device run, and a run cut short at its
+# limit still returns what is there).
+out=/tmp/kiln-gpu-logs
 mkdir -p "$out"
+final=${OUT:-out}
+mkdir -p "$final"
+pack() { tar -C "$out" -czf "$final/logs.tgz.tmp" . 2>/dev/null && mv "$final/logs.tgz.tmp" "$final/logs.tgz"; }
 steps=${*:-unit graphs conformance models bench}
 work=/tmp/kiln-gpu-run
 mkdir -p "$work"
@@ -21,14 +29,42 @@ export LD_LIBRARY_PATH=$work/kiln-gpu/lib:$nv:/usr/local/cuda/lib64:${LD_LIBRARY
 export KILN_SOURCE_DIR=$PWD
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 
-step() {  # name command...: runs, logs, prints the tail and the time
+step() {  # name command...: runs (at most $STEP_TIMEOUT s), logs, prints the tail and the time
   local name=$1; shift
   local t0=$SECONDS
-  "$@" > "$out/$name.log" 2>&1
+  timeout "${STEP_TIMEOUT:-900}" "$@" > "$out/$name.log" 2>&1
   local rc=$?
   echo "== $name: exit $rc in $((SECONDS - t0)) s"
   tail -n 6 "$out/$name.log"
+  pack
 }
+
+models="resnet50 mobilenet_v3_small vit_b_16 ssdlite320_mobilenet_v3_large lraspp_mobilenet_v3_large"
+
+if [ "$steps" = quick ]; then
+  ( step conformance "$bin/kiln_conformance" --device cuda --jobs 6 --skip-list tests/conformance/skip_list.txt \
+      "$work/onnx/node" "$work/onnx/simple" "$work/onnx/pytorch-operator" > "$out/conformance.summary" ) &
+  conf=$!
+  ( step export python3 scripts/export_models.py --reference-device cuda "$work/models" $models > "$out/export.summary" ) &
+  exp=$!
+  step cuda_runtime "$bin/test_cuda_runtime"
+  KILN_GRAPH_SOAK_S=5 KILN_GRAPH_CYCLES=200 step cuda_graphs "$bin/test_cuda_graphs"
+  step backend_ops "$bin/test_backend_ops"
+  grep -E "Failure|differ|: " "$out/backend_ops.log" | grep -v "^\[" | head -n 60
+  step device_runtime "$bin/test_device_runtime"
+  wait $exp; cat "$out/export.summary"
+  step models python3 tests/models/compare_torchvision.py --device cuda "$bin/kiln" "$work/models" $models
+  cat "$out/models.log" | tail -n 20
+  for m in resnet50:1,8 mobilenet_v3_small:1; do
+    step "bench_${m%%:*}" "$bin/kiln" bench "$work/models/${m%%:*}.onnx" --device cuda --batch "${m#*:}" \
+      -n 100 --warmup 10 --cache "$work/cache"
+    step "bench_${m%%:*}_graphs" "$bin/kiln" bench "$work/models/${m%%:*}.onnx" --device cuda --batch "${m#*:}" \
+      -n 100 --warmup 10 --cache "$work/cache" --cuda-graphs
+  done
+  wait $conf; cat "$out/conformance.summary"; grep -E "^FAIL" "$out/conformance.log" | head -n 60
+  pack
+  exit 0
+fi
 
 for s in $steps; do
   case $s in
@@ -52,7 +88,6 @@ for s in $steps; do
       grep -E "^FAIL" "$out/conformance.log" | head -n 40
       ;;
     models)
-      models="resnet50 mobilenet_v3_small vit_b_16 ssdlite320_mobilenet_v3_large lraspp_mobilenet_v3_large"
       step export python3 scripts/export_models.py --reference-device cuda "$work/models" $models
       step models python3 tests/models/compare_torchvision.py --device cuda "$bin/kiln" "$work/models" $models
       ;;
@@ -67,3 +102,4 @@ for s in $steps; do
     *) echo "unknown step $s" ;;
   esac
 done
+pack

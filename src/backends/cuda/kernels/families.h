@@ -13,9 +13,9 @@ namespace kiln::backend::cuda {
 
 void register_cuda_transfer(KernelRegistry& r);     // transfer.cpp (ToDevice/ToHost)
 void register_cuda_elementwise(KernelRegistry& r);  // elementwise*.cu
-void register_cuda_tensor(KernelRegistry& r);       // tensor*.cu (layout, indexing, shape ops)
-void register_cuda_reduce(KernelRegistry& r);       // reduce*.cu (Reduce*, ArgMax/Min, TopK, CumSum)
+void register_cuda_tensor(KernelRegistry& r);       // tensor*.cu (layout, indexing, shape ops, CumSum, NonZero)
+void register_cuda_reduce(KernelRegistry& r);       // reduce*.cu (Reduce*, ArgMax/Min, TopK, DynamicQuantizeLinear)
 void register_cuda_nn(KernelRegistry& r);           // nn*.cu/.cpp (conv, gemm, norms, pools, softmax, attention)
-void register_cuda_detection(KernelRegistry& r);    // detection*.cu (NonZero, NMS, RoiAlign, resize, ...)
+void register_cuda_detection(KernelRegistry& r);    // detection.cu, resize.cu, grid_sample.cu, roi_align.cu, nms.cu
 
 }  // namespace kiln::backend::cuda

@@ -196,7 +196,6 @@ void register_cuda_reduce(KernelRegistry& r) {
   rdx::register_reduce_arg(r);
   rdx::register_reduce_topk(r);
   rdx::register_reduce_quant(r);
-  rdx::register_reduce_cumsum(r);
 }
 
 }  // namespace kiln::backend::cuda

@@ -326,7 +326,6 @@ inline void add_checked(KernelRegistry& r, const std::string& op, Check check, K
 void register_reduce_arg(KernelRegistry& r);    // reduce_arg.cu: ArgMax, ArgMin
 void register_reduce_topk(KernelRegistry& r);   // reduce_topk.cu: TopK
 void register_reduce_quant(KernelRegistry& r);  // reduce_quant.cu: DynamicQuantizeLinear
-void register_reduce_cumsum(KernelRegistry& r); // reduce_cumsum.cu: CumSum
 void register_norm_layer(KernelRegistry& r);    // nn_norm_layer.cu: Layer/RMS/Lp norms, LRN
 
 }  // namespace kiln::backend::cuda::rdx
