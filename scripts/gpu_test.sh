@@ -48,9 +48,9 @@ if [ "$steps" = quick ]; then
   ( step export python3 scripts/export_models.py --reference-device cuda "$work/models" $models > "$out/export.summary" ) &
   exp=$!
   step cuda_runtime "$bin/test_cuda_runtime"
-  KILN_GRAPH_SOAK_S=5 KILN_GRAPH_CYCLES=200 step cuda_graphs "$bin/test_cuda_graphs"
   step backend_ops "$bin/test_backend_ops"
   grep -E "Failure|differ|: " "$out/backend_ops.log" | grep -v "^\[" | head -n 60
+  KILN_GRAPH_SOAK_S=${KILN_GRAPH_SOAK_S:-5} KILN_GRAPH_CYCLES=${KILN_GRAPH_CYCLES:-200} step cuda_graphs "$bin/test_cuda_graphs"
   step device_runtime "$bin/test_device_runtime"
   wait $exp; cat "$out/export.summary"
   step models python3 tests/models/compare_torchvision.py --device cuda "$bin/kiln" "$work/models" $models
