@@ -37,6 +37,8 @@ class KernelContext {
   // is not zeroed when it comes from the plan. Call once per output.
   Tensor& output(size_t i, DataType dtype, const Shape& shape);
   Stream* stream() const { return m_stream; }
+  // The outputs made so far (undefined until output(i) is called).
+  const std::vector<Tensor>& outputs() const { return m_outputs; }
 
   [[noreturn]] void fail(const std::string& what) const;  // kiln::Error(InvalidArgument)
 

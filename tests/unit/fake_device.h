@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <functional>
+#include <vector>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -71,9 +73,30 @@ class FakeAllocator final : public backend::Allocator {
   }
 };
 
+// A stream that can record: while a capture is on, every kernel run on it
+// is also taped (the fake "graph"), and a replay runs the tape again on the
+// same buffers, as a CUDA graph does.
 class FakeStream final : public backend::Stream {
  public:
   void synchronize() override {}
+  std::vector<std::function<void()>>* tape = nullptr;  // recording into `recorded` while set
+  std::vector<std::function<void()>> recorded;
+};
+
+class FakeCapture final : public backend::Capture {
+ public:
+  explicit FakeCapture(std::vector<std::function<void()>> tape) : m_tape(std::move(tape)) {}
+  void replay(backend::Stream&) override {
+    ++replays();
+    for (auto& f : m_tape) f();
+  }
+  static std::atomic<int64_t>& replays() {
+    static std::atomic<int64_t> n{0};
+    return n;
+  }
+
+ private:
+  std::vector<std::function<void()>> m_tape;
 };
 
 // Inputs the fake's kernels read on the host (a subset of CUDA's table).
@@ -102,7 +125,25 @@ class CheckedKernel final : public backend::Kernel {
     }
     m_inner->run(ctx);
     (void)to_host;
+    auto* fs = dynamic_cast<FakeStream*>(ctx.stream());
+    if (fs && fs->tape) {
+      // Replays run the kernel again on the same input and output buffers.
+      std::vector<Tensor> ins, outs = ctx.outputs();
+      for (size_t i = 0; i < ctx.num_inputs(); ++i) ins.push_back(ctx.has_input(i) ? ctx.input(i) : Tensor());
+      backend::Kernel* inner = m_inner.get();
+      const ir::Node* node = &m_node;
+      const int64_t opset = ctx.opset();
+      fs->tape->push_back([inner, node, opset, ins, outs] {
+        std::vector<const Tensor*> in_ptrs;
+        for (const Tensor& t : ins) in_ptrs.push_back(t.defined() ? &t : nullptr);
+        std::vector<Tensor> o(outs.size());
+        backend::KernelContext c(*node, opset, in_ptrs, o, [&](size_t i, DataType, const Shape&) { return outs.at(i); },
+                                 nullptr);
+        inner->run(c);
+      });
+    }
   }
+  bool capturable() const override { return m_inner->capturable(); }
 
  private:
   std::unique_ptr<backend::Kernel> m_inner;
@@ -137,6 +178,32 @@ class FakeDevice final : public backend::Backend {
   }
   const backend::KernelRegistry& kernels() const override { return m_kernels; }
   bool host_input(const ir::Node& n, size_t i) const override { return fake_host_input(n, i); }
+
+  bool can_capture() const override { return capture_on(); }
+  void begin_capture(backend::Stream& s) override {
+    auto& fs = dynamic_cast<FakeStream&>(s);
+    fs.recorded.clear();
+    fs.tape = &fs.recorded;
+  }
+  std::unique_ptr<backend::Capture> end_capture(backend::Stream& s) override {
+    auto& fs = dynamic_cast<FakeStream&>(s);
+    fs.tape = nullptr;
+    std::vector<std::function<void()>> tape = std::move(fs.recorded);
+    fs.recorded.clear();
+    if (const char* f = std::getenv("KILN_FAULT"); f && std::string(f) == "capture")
+      throw Error(ErrorCode::Cuda, "fake capture failed (KILN_FAULT=capture)");
+    return std::make_unique<FakeCapture>(std::move(tape));
+  }
+  void abort_capture(backend::Stream& s) override {
+    auto& fs = dynamic_cast<FakeStream&>(s);
+    fs.tape = nullptr;
+    fs.recorded.clear();
+  }
+  // Whether the fake captures (off unless a test turns it on).
+  static bool& capture_on() {
+    static bool on = false;
+    return on;
+  }
 
  private:
   int m_index;
