@@ -4,7 +4,7 @@
 # (/usr/local/cuda/lib64) and cuDNN/cuBLAS (PyTorch's venv), and python3 with
 # torch, torchvision and onnx for the real-model comparisons.
 #
-# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs conformance models bench (default: all)
+# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs python conformance models bench (default: all)
 #        scripts/gpu_test.sh quick         every step at once where they can share the GPU (conformance
 #                                          and the model export in the background), short soak and benches
 # Logs go to $OUT (or ./out); the last lines of each step are printed.
@@ -18,7 +18,7 @@ mkdir -p "$out"
 final=${OUT:-out}
 mkdir -p "$final"
 pack() { tar -C "$out" -czf "$final/logs.tgz.tmp" . 2>/dev/null && mv "$final/logs.tgz.tmp" "$final/logs.tgz"; }
-steps=${*:-unit graphs conformance models bench}
+steps=${*:-unit graphs python conformance models bench}
 work=/tmp/kiln-gpu-run
 mkdir -p "$work"
 [ -d "$work/kiln-gpu" ] || xz -dc .devcarry/kiln-gpu.tar.xz | tar -C "$work" -xf -
@@ -81,6 +81,12 @@ for s in $steps; do
       # purger, 1000 capture/evict cycles.
       KILN_GRAPH_SOAK_S=${KILN_GRAPH_SOAK_S:-60} KILN_GRAPH_CYCLES=${KILN_GRAPH_CYCLES:-1000} \
         step cuda_graphs "$bin/test_cuda_graphs"
+      ;;
+    python)
+      # The binding is built there, against the bundle's libkiln.so, for that
+      # machine's Python (3.12) with PyTorch's pybind11.
+      step python_ext bash python/build_ext.sh "$work/kiln-gpu/lib" "$work/python"
+      PYTHONPATH=$work/python PYTHONDONTWRITEBYTECODE=1 step python python3 -m pytest -q -rs -p no:cacheprovider tests/python
       ;;
     conformance)
       step conformance "$bin/kiln_conformance" --device cuda --jobs 8 --skip-list tests/conformance/skip_list.txt \

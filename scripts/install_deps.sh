@@ -7,7 +7,7 @@ pkgs=(build-essential cmake pkg-config libgtest-dev libgmock-dev libbenchmark-de
       nlohmann-json3-dev libhiredis-dev redis-server
       python3 python3-numpy python3-onnx python3-torch python3-torchvision
       # the Python package (python/): bindings, its tests
-      python3-dev python3-pybind11 pybind11-dev python3-pytest python3-setuptools python3-pip python3-venv
+      python3-dev python3-pybind11 pybind11-dev python3-pytest python3-setuptools python3-pip python3-venv python3-wheel
       # task-level models (src/models/): images, pre/post-processing, test images
       libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev python3-pil fonts-dejavu-core)
 missing=()
