@@ -1,5 +1,5 @@
-// The CUDA-graph cache: captured executables of one Session, one per input
-// (shapes, dtypes, device), in an LRU — what inference_models' TRTCudaGraphCache
+// The CUDA-graph cache: captured executables of one engine's Sessions, one per
+// input (shapes, dtypes, device), in an LRU — what inference_models' TRTCudaGraphCache
 // does for TensorRT. An entry owns its execution context (kernels, arenas with
 // fixed input and output buffers, stream) and, on a GPU, the CUDA graphs
 // captured from it: one for an engine that runs wholly on the GPU, one per GPU
@@ -16,8 +16,10 @@
 // (out of memory, a kernel that cannot be captured) leaves no entry, is logged
 // once per key, and the call still returns correct outputs, without a graph.
 //
-// A cache serves the first Session that uses it; another Session using it is a
-// kiln::Error (never one model's graph replayed for another's input).
+// A cache serves the engine of the first Session that uses it: Sessions of
+// that engine may share it (on one GPU or several, each device's entries its
+// own); a Session of another engine using it is a kiln::Error (never one
+// model's graph replayed for another's input).
 #pragma once
 
 #include <cstddef>
@@ -85,6 +87,8 @@ class GraphCache {
   // Drops the n least recently used entries (all when not given); device
   // memory is handed back once, at the end.
   void purge(std::optional<size_t> n_oldest = std::nullopt);
+  // Drops every entry of one device; the other devices' stay.
+  void purge_device(const Device& device);
   std::vector<GraphEntryInfo> entries() const;  // least recently used first
   GraphCacheStats stats() const;
 

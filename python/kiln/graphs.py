@@ -55,12 +55,12 @@ def _key(raw: Tuple[Any, Any, str]) -> GraphKey:
 
 
 class GraphCache:
-    """LRU cache of captured CUDA graphs for one Session, keyed by the inputs'
+    """LRU cache of captured CUDA graphs for one engine's Sessions, keyed by the inputs'
     ``(shape, dtype, device)``. Each entry owns an execution context (kernels,
     arenas with fixed input and output buffers, a stream) and its graphs; a
     miss runs, captures and stores, a hit copies in, replays and copies out.
     On the CPU an entry is the prepared plan, so the API behaves the same.
-    Thread-safe. One cache serves one Session.
+    Thread-safe. One cache serves one engine's Sessions (entries per device).
 
     Args:
         capacity: entries kept; the least recently used go first.
@@ -90,16 +90,9 @@ class GraphCache:
         return cache
 
     def _attach(self, session: Any) -> Any:
-        """The native cache for `session`; a fresh one when the session that
-        used it is being remade (kiln binds a cache to one C++ Session)."""
-        with self._lock:
-            ref = self._owner
-            owner = ref() if ref is not None else None
-            if ref is not None and (owner is session or owner is None):  # remade, or its session is gone
-                self._native = _kiln.NativeGraphCache(self._native.capacity, self._native.max_bytes)
-            if owner is None or owner is session:
-                self._owner = weakref.ref(session)
-            return self._native
+        """The native cache for `session` (kiln binds a cache to one engine, so
+        a Session remade over the same Engine keeps its entries)."""
+        return self._native
 
     @property
     def capacity(self) -> int:

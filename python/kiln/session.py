@@ -177,7 +177,7 @@ class Session:
         device: "" = the engine's device kind, index 0; "cuda:1" another GPU.
         threads: CPU kernel threads (-1: as built, 0: all cores).
         graph_cache: a kiln.GraphCache (CUDA graphs, one per input shape); see
-            establish_graph_cache. One cache serves one Session.
+            establish_graph_cache. One cache serves one engine's Sessions.
         batch_buckets: pad the batch up to the next of these sizes so variable
             batches share a few graphs.
         capture_shapes: input shapes ({name: shape}) captured at creation.

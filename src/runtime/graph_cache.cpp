@@ -43,16 +43,20 @@ std::string_view capture_mode_name(CaptureMode mode) {
   return "?";
 }
 
-void GraphCache::Impl::bind(uint64_t session_id, const std::string& what) {
+void GraphCache::Impl::bind(const std::shared_ptr<const void>& engine_data) {
   std::lock_guard<std::mutex> lock(mutex);
-  if (session == 0) {
-    session = session_id;
-    session_what = what;
+  // Entries keep their engine alive, so a live bound engine is never
+  // mistaken for a new one at the same address.
+  const std::shared_ptr<const void> bound_engine = engine.lock();
+  if (!bound || (!bound_engine && lru.empty() && capturing.empty())) {
+    engine = engine_data;
+    bound = true;
     return;
   }
-  if (session != session_id)
-    throw Error(ErrorCode::InvalidArgument, "this graph cache serves another session (" + session_what +
-                                                "); give each Session its own GraphCache");
+  if (bound_engine != engine_data)
+    throw Error(ErrorCode::InvalidArgument,
+                "this graph cache serves another engine's sessions; give each engine its own GraphCache (never one "
+                "model's graph replayed for another's input)");
 }
 
 GraphCache::Impl::Lookup GraphCache::Impl::acquire(const GraphKey& key, std::shared_ptr<runtime::GraphEntry>* entry,
@@ -183,6 +187,10 @@ bool GraphCache::contains(const GraphKey& key) const {
 
 void GraphCache::remove(const GraphKey& key) {
   m_impl->drop([&](const runtime::GraphEntry& e, size_t) { return e.key == key; });
+}
+
+void GraphCache::purge_device(const Device& device) {
+  m_impl->drop([&](const runtime::GraphEntry& e, size_t) { return e.key.device == device; });
 }
 
 void GraphCache::purge(std::optional<size_t> n_oldest) {

@@ -1,5 +1,5 @@
 // GraphCache's state (include/kiln/graph_cache.h), shared by the cache handle
-// and the Session it serves. One mutex guards the LRU, the keys being
+// and the Sessions of the engine it serves. One mutex guards the LRU, the keys being
 // captured and the counters; each entry has its own run lock, so replays of
 // different keys go on in parallel and inspection never waits for a run.
 #pragma once
@@ -46,12 +46,13 @@ struct GraphCache::Impl {
   std::list<std::shared_ptr<runtime::GraphEntry>> lru;  // least recently used first
   std::set<std::string> capturing;                      // keys a thread is capturing now
   std::map<std::string, std::string> failed;            // key -> why its capture failed
-  uint64_t session = 0;                                 // the Session it serves (0: none yet)
-  std::string session_what;
+  std::weak_ptr<const void> engine;                     // the engine it serves (none yet: expired)
+  bool bound = false;
   GraphCacheStats counters;
 
-  // Binds the cache to its first Session; kiln::Error for another one.
-  void bind(uint64_t session_id, const std::string& what);
+  // Binds the cache to the engine of its first Session; kiln::Error for a
+  // Session of another engine.
+  void bind(const std::shared_ptr<const void>& engine_data);
 
   enum class Lookup { Hit, Build, Failed };
   // Hit: `entry` is the entry, now most recently used. Build: the caller

@@ -42,7 +42,6 @@ struct Session::Impl {
   SessionStats stats;
   std::vector<NodeProfile> profile;
 
-  uint64_t id = 0;                              // for the graph cache's binding
   std::shared_ptr<GraphCache::Impl> graphs;     // null: no graph cache
 
   std::vector<Tensor> bind(const std::map<std::string, Tensor>& named) const;
@@ -298,8 +297,6 @@ Session::Session(Engine engine, SessionOptions options) : m_impl(std::make_uniqu
                 "captured; use one or the other");
   m_impl->stream_config.cpu_threads = options.threads >= 0 ? options.threads : engine.data()->cpu_threads;
   m_impl->stats.device = device;
-  static std::atomic<uint64_t> next_id{1};
-  m_impl->id = next_id++;
   if (options.graph_cache) m_impl->graphs = options.graph_cache->impl();
   m_impl->engine = std::move(engine);
   m_impl->options = std::move(options);
@@ -408,7 +405,7 @@ std::vector<NamedTensor> Session::run(const std::map<std::string, Tensor>& input
   std::vector<NamedTensor> out;
   bool done = false;
   if (im.graphs && cuda_graphs_mode() && !options.disable_cuda_graphs) {
-    im.graphs->bind(im.id, "engine " + im.engine.backend() + " session " + std::to_string(im.id));
+    im.graphs->bind(im.engine.data());
     if (auto r = im.run_graphs(bound, options, t0)) {
       out = std::move(*r);
       done = true;

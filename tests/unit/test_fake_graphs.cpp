@@ -118,5 +118,32 @@ TEST_F(FakeGraphs, AFailedCaptureLeavesNoEntryAndRunsWithoutAGraph) {
   EXPECT_EQ(cache->size(), 1u);  // other keys capture
 }
 
+// One engine's Sessions on two devices share a cache: the same shape is one
+// entry per device, each replayed on its own, and purging one device's
+// entries leaves the other's.
+TEST_F(FakeGraphs, EntriesAreKeyedByDevice) {
+  const Engine e = build(false, false);
+  auto cache = std::make_shared<GraphCache>(8);
+  SessionOptions o0 = with(cache), o1 = with(cache);
+  o0.device = "cuda:0";
+  o1.device = "cuda:1";
+  Session s0(e, o0), s1(e, o1), plain(e);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(bytes_of(s0.run({{"x", x_of(4, static_cast<float>(i))}})[0].tensor),
+              bytes_of(plain.run({{"x", x_of(4, static_cast<float>(i))}})[0].tensor));
+    EXPECT_EQ(bytes_of(s1.run({{"x", x_of(4, static_cast<float>(i))}})[0].tensor),
+              bytes_of(plain.run({{"x", x_of(4, static_cast<float>(i))}})[0].tensor));
+  }
+  const GraphKey k0{{{4, 8}}, {DataType::Float32}, Device{DeviceKind::CUDA, 0}};
+  const GraphKey k1{{{4, 8}}, {DataType::Float32}, Device{DeviceKind::CUDA, 1}};
+  EXPECT_EQ(cache->size(), 2u);
+  EXPECT_TRUE(cache->contains(k0));
+  EXPECT_TRUE(cache->contains(k1));
+  EXPECT_EQ(cache->stats().hits, 2u);  // each device's second run replayed its own entry
+  cache->purge_device(Device{DeviceKind::CUDA, 0});
+  EXPECT_FALSE(cache->contains(k0));
+  EXPECT_TRUE(cache->contains(k1));
+}
+
 }  // namespace
 }  // namespace kiln::test
