@@ -5,6 +5,7 @@
 # torch, torchvision and onnx for the real-model comparisons.
 #
 # usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs python conformance models bench (default: all)
+#        scripts/gpu_test.sh multigpu      on a two-GPU machine
 #        scripts/gpu_test.sh quick         every step at once where they can share the GPU (conformance
 #                                          and the model export in the background), short soak and benches
 # Logs go to $OUT (or ./out); the last lines of each step are printed.
@@ -81,6 +82,12 @@ for s in $steps; do
       # purger, 1000 capture/evict cycles.
       KILN_GRAPH_SOAK_S=${KILN_GRAPH_SOAK_S:-60} KILN_GRAPH_CYCLES=${KILN_GRAPH_CYCLES:-1000} \
         step cuda_graphs "$bin/test_cuda_graphs"
+      ;;
+    multigpu)
+      # Two GPUs of one host (tests skip with fewer): safe mode, per-device
+      # graph caches, engines moving between GPUs, the figures.
+      KILN_MULTI_GPU_SOAK_S=${KILN_MULTI_GPU_SOAK_S:-60} step multi_gpu "$bin/test_multi_gpu"
+      grep -E "throughput|per call|safe mode:" "$out/multi_gpu.log"
       ;;
     python)
       # The binding is built there, against the bundle's libkiln.so, for that
