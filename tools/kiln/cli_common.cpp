@@ -15,7 +15,8 @@ namespace kiln::cli {
 
 void BuildOptions::add_to(CLI::App& app) {
   app.add_option("--shape", shapes, "Input shape for dynamic dims, NAME=1x3x224x224 (repeatable)");
-  app.add_option("--device", device, "Device to build for and run on: cpu, cuda, cuda:N")->capture_default_str();
+  app.add_option("--device", device, "Device to build for and run on: auto (the GPU when there is one), cpu, cuda, cuda:N")
+      ->capture_default_str();
   app.add_option("--cache", cache_dir, "Engine cache directory (default: $XDG_CACHE_HOME/kiln or ~/.cache/kiln)");
   app.add_flag("--no-cache", no_cache, "Neither read nor write the engine cache");
   app.add_option("--redis", redis, "Shared Redis engine cache HOST:PORT behind the disk cache (or $KILN_REDIS)");
@@ -46,7 +47,7 @@ void BuildOptions::save_timing_cache() const {
 
 BuildConfig BuildOptions::config() const {
   BuildConfig c;
-  c.device = device;
+  c.device = resolved_device();
   c.cpu_threads = threads;
   c.optimization_level = optimization_level;
   c.precision = precision == "fp16" ? Precision::FP16 : precision == "bf16" ? Precision::BF16 : Precision::FP32;
@@ -83,9 +84,11 @@ BuildConfig BuildOptions::config() const {
 
 SessionOptions BuildOptions::session_options() const {
   SessionOptions so;
-  so.device = device;
+  so.device = resolved_device();
   return so;
 }
+
+std::string BuildOptions::resolved_device() const { return device == "auto" ? default_device() : device; }
 
 void print_host_nodes(const Engine& engine) {
   const std::vector<NodePlacement> nodes = engine.host_nodes();

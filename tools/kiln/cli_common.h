@@ -21,7 +21,7 @@ inline constexpr const char* k_timing_cache_file = "timing_cache.json";
 // Options every command that builds shares: shapes, cache, device.
 struct BuildOptions {
   std::vector<std::string> shapes;  // name=1x3x224x224
-  std::string device = "cpu";
+  std::string device = "auto";     // "auto": kiln::default_device() (the GPU when there is one)
   std::string cache_dir;            // empty: default location
   bool no_cache = false;
   int optimization_level = 3;
@@ -37,6 +37,8 @@ struct BuildOptions {
   void save_timing_cache() const;
   // A Session on the device built for, at the built thread count.
   SessionOptions session_options() const;
+  // `device` with "auto" resolved.
+  std::string resolved_device() const;
 
   // The disk cache, with a Redis tier behind it when asked for.
   struct Caches {
@@ -81,5 +83,10 @@ void add_build_command(CLI::App& app, Command& run);
 void add_run_command(CLI::App& app, Command& run);
 void add_bench_command(CLI::App& app, Command& run);
 void add_cache_command(CLI::App& app, Command& run);
+#ifdef KILN_WITH_MODELS
+void add_predict_command(CLI::App& app, Command& run);  // model packages (src/models/, on OpenCV)
+#else
+inline void add_predict_command(CLI::App&, Command&) {}  // built without OpenCV: no `predict`
+#endif
 
 }  // namespace kiln::cli

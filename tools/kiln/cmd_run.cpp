@@ -81,7 +81,7 @@ void add_run_command(CLI::App& app, Command& run) {
 
       print_host_nodes(engine);
       SessionOptions so = args->build.session_options();
-      if (is_engine_file(args->target) && args->build.device == "cpu") so.device.clear();  // the engine's own device
+      if (is_engine_file(args->target) && args->build.device == "auto") so.device.clear();  // the engine's own device
       so.graph_cache = args->graphs.cache();
       Session session(engine, so);
       auto t1 = Clock::now();

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   kiln::cli::add_run_command(app, run);
   kiln::cli::add_bench_command(app, run);
   kiln::cli::add_cache_command(app, run);
+  kiln::cli::add_predict_command(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
