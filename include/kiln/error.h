@@ -40,9 +40,4 @@ class Error : public std::runtime_error {
   std::string m_message;
 };
 
-// Throws kiln::Error(code, message) when cond is false.
-inline void check(bool cond, ErrorCode code, const std::string& message) {
-  if (!cond) throw Error(code, message);
-}
-
 }  // namespace kiln

@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "core/bytes.h"
+#include "core/check.h"
 #include "core/log.h"
 #include "core/sha256.h"
 

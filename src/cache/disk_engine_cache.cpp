@@ -11,6 +11,7 @@
 
 #include "cache/cache_entry.h"
 #include "core/atomic_file.h"
+#include "core/check.h"
 #include "core/log.h"
 #include "kiln/engine_cache.h"
 #include "kiln/error.h"

@@ -3,6 +3,7 @@
 
 #include <exception>
 
+#include "core/check.h"
 #include "core/log.h"
 #include "kiln/error.h"
 

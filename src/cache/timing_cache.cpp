@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/atomic_file.h"
+#include "core/check.h"
 #include "core/log.h"
 #include "kiln/error.h"
 

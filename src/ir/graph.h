@@ -57,7 +57,7 @@ struct Attribute {
   std::vector<float> floats;
   std::vector<std::string> strings;
   std::optional<kiln::Tensor> t;
-  std::shared_ptr<Graph> g;  // subgraphs (If/Loop/Scan bodies) are kept but not run yet
+  std::shared_ptr<Graph> g;  // subgraphs: If branches (run by the If kernel); Loop/Scan bodies are not run
 };
 std::string_view attr_kind_name(Attribute::Kind k);
 

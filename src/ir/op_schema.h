@@ -1,6 +1,6 @@
 // Op schemas: what kiln knows about each ONNX op independent of any backend —
 // arity, the opsets it is defined for, and shape/dtype inference. One file per op
-// family under src/ir/ops/ registers its schemas; all.cpp lists the families.
+// family under src/ir/ops/ registers its schemas; ops/families.h lists the families.
 #pragma once
 
 #include <functional>
