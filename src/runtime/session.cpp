@@ -1,20 +1,14 @@
 #include "kiln/session.h"
 
+// Session: binding and checks, the per-shape contexts, running one context
+// (copies in, run, copies out), inspection. Session::run is in session_run.cpp.
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <list>
-#include <optional>
-#include <mutex>
 
-#include "backends/backend.h"
 #include "builder/specialize.h"
 #include "engine/engine_data.h"
 #include "kiln/error.h"
-#include "core/log.h"
-#include "runtime/execution_context.h"
-#include "runtime/graph_cache_impl.h"
-#include "runtime/weight_store.h"
+#include "runtime/session_impl.h"
 
 namespace kiln {
 
@@ -28,35 +22,6 @@ std::string signature(const std::vector<Tensor>& inputs) {
 
 }  // namespace
 
-struct Session::Impl {
-  Engine engine;
-  SessionOptions options;
-  backend::Backend* backend = nullptr;
-  std::shared_ptr<runtime::WeightStore> weights;  // null on the host
-  backend::StreamConfig stream_config;
-  std::mutex run_mutex;
-  // Contexts per input signature, most recently used first (under run_mutex).
-  std::list<std::pair<std::string, std::unique_ptr<runtime::ExecutionContext>>> contexts;
-
-  mutable std::mutex inspect_mutex;  // guards what follows: copies made after each run
-  SessionStats stats;
-  std::vector<NodeProfile> profile;
-
-  std::shared_ptr<GraphCache::Impl> graphs;     // null: no graph cache
-
-  std::vector<Tensor> bind(const std::map<std::string, Tensor>& named) const;
-  std::unique_ptr<runtime::ExecutionContext> make_context(const std::vector<Tensor>& inputs) const;
-  runtime::ExecutionContext& context_for(const std::vector<Tensor>& inputs, bool* made);
-  // Copies inputs in (or binds them), runs, copies outputs out and waits.
-  std::vector<NamedTensor> execute(runtime::ExecutionContext& ctx, const std::vector<Tensor>& inputs,
-                                   const RunOptions& options, bool bind_inputs, std::chrono::steady_clock::time_point t0,
-                                   RunTiming* timing);
-  // The graph-cache path; nullopt when this key's capture failed before.
-  std::optional<std::vector<NamedTensor>> run_graphs(const std::vector<Tensor>& inputs, const RunOptions& options,
-                                                     std::chrono::steady_clock::time_point t0);
-  void publish(runtime::ExecutionContext& ctx, bool made, const RunTiming& timing, bool graph,
-               CaptureMode mode = CaptureMode::None);
-};
 
 std::vector<Tensor> Session::Impl::bind(const std::map<std::string, Tensor>& named) const {
   const auto& specs = engine.inputs();
@@ -203,59 +168,6 @@ std::vector<NamedTensor> Session::Impl::execute(runtime::ExecutionContext& ctx, 
   }
 }
 
-std::optional<std::vector<NamedTensor>> Session::Impl::run_graphs(const std::vector<Tensor>& inputs,
-                                                                  const RunOptions& run_options,
-                                                                  std::chrono::steady_clock::time_point t0) {
-  using Clock = std::chrono::steady_clock;
-  GraphKey key;
-  key.device = backend->device();
-  for (const Tensor& t : inputs) {
-    key.shapes.push_back(t.shape());
-    key.dtypes.push_back(t.dtype());
-  }
-  std::shared_ptr<runtime::GraphEntry> entry;
-  std::string why;
-  RunTiming timing;
-  switch (graphs->acquire(key, &entry, &why)) {
-    case GraphCache::Impl::Lookup::Failed:
-      return std::nullopt;
-    case GraphCache::Impl::Lookup::Hit: {
-      std::lock_guard<std::mutex> lock(entry->run_mutex);
-      std::vector<NamedTensor> out = execute(*entry->ctx, inputs, run_options, false, t0, &timing);
-      publish(*entry->ctx, false, timing, true, entry->mode);
-      return out;
-    }
-    case GraphCache::Impl::Lookup::Build:
-      break;
-  }
-  // A miss: make the context, run it once (the warm-up: lazy set-up happens
-  // here, and this call's outputs come from it), then capture.
-  try {
-    auto e = std::make_shared<runtime::GraphEntry>();
-    e->key = key;
-    e->allocator = &backend->allocator();
-    e->ctx = make_context(inputs);
-    std::vector<NamedTensor> out = execute(*e->ctx, inputs, run_options, false, t0, &timing);
-    const auto c0 = Clock::now();
-    std::string failure;
-    if (!e->ctx->capture(&failure)) {
-      graphs->abandon(key, failure);
-      publish(*e->ctx, true, timing, true);
-      return out;
-    }
-    e->capture_ms = std::chrono::duration<double, std::milli>(Clock::now() - c0).count();
-    e->device_bytes = e->ctx->device_bytes();
-    e->mode = e->ctx->capture_mode();
-    e->graphs = e->ctx->captured_graphs();
-    publish(*e->ctx, true, timing, true, e->mode);
-    graphs->insert(std::move(e));
-    return out;
-  } catch (const std::exception& ex) {
-    graphs->abandon(key, ex.what());
-    throw;
-  }
-}
-
 void Session::Impl::publish(runtime::ExecutionContext& ctx, bool made, const RunTiming& timing, bool graph,
                             CaptureMode mode) {
   size_t device_bytes = 0;
@@ -346,91 +258,6 @@ void Session::reset_profile() {
   for (auto& [sig, ctx] : m_impl->contexts) ctx->reset_profile();
   std::lock_guard<std::mutex> lock(m_impl->inspect_mutex);
   m_impl->profile.clear();
-}
-
-namespace {
-std::atomic<bool> g_multi_device_safe{false};
-}  // namespace
-
-void set_multi_device_safe_mode(bool enabled) { g_multi_device_safe = enabled; }
-bool multi_device_safe_mode() { return g_multi_device_safe; }
-
-namespace {
-
-// The smallest bucket that holds `batch`, or `batch` itself past the largest.
-int64_t bucket_for(std::vector<int64_t> buckets, int64_t batch) {
-  std::sort(buckets.begin(), buckets.end());
-  for (int64_t b : buckets)
-    if (b >= batch) return b;
-  return batch;
-}
-
-// `t` with dim 0 grown to `rows`, the new rows zero (host or device memory).
-Tensor pad_rows(const Tensor& t, int64_t rows, backend::Backend& be, backend::Stream& stream) {
-  Shape s = t.shape();
-  s[0] = rows;
-  Tensor out = t.on_host() ? Tensor::empty(t.dtype(), s) : be.empty(t.dtype(), s);
-  if (!t.on_host()) {
-    Tensor zeros = Tensor::empty(t.dtype(), s);
-    be.copy(out.raw(), out.device(), zeros.raw(), zeros.device(), out.nbytes(), stream);
-  }
-  be.copy(out.raw(), out.device(), t.raw(), t.device(), t.nbytes(), stream);
-  stream.synchronize();
-  return out;
-}
-
-}  // namespace
-
-std::vector<NamedTensor> Session::run(const std::map<std::string, Tensor>& inputs, const RunOptions& options) {
-  using Clock = std::chrono::steady_clock;
-  const auto t0 = Clock::now();
-  Impl& im = *m_impl;
-  std::vector<Tensor> bound = im.bind(inputs);
-  // Batch bucketing: pad dim 0 up to a bucket, cut the outputs back after.
-  int64_t batch = -1;
-  if (!im.options.batch_buckets.empty() && !bound.empty() && bound[0].rank() > 0) {
-    batch = bound[0].shape()[0];
-    const int64_t padded = bucket_for(im.options.batch_buckets, batch);
-    for (const Tensor& t : bound)
-      if (t.rank() == 0 || t.shape()[0] != batch)
-        throw Error(ErrorCode::InvalidArgument, "batch bucketing needs every input's first dim to be the batch (" +
-                                                    std::to_string(batch) + ")");
-    if (padded != batch) {
-      auto stream = im.backend->create_stream();
-      for (Tensor& t : bound) t = pad_rows(t, padded, *im.backend, *stream);
-    } else {
-      batch = -1;
-    }
-  }
-  std::vector<NamedTensor> out;
-  bool done = false;
-  if (im.graphs && cuda_graphs_mode() && !options.disable_cuda_graphs) {
-    im.graphs->bind(im.engine.data());
-    if (auto r = im.run_graphs(bound, options, t0)) {
-      out = std::move(*r);
-      done = true;
-    }
-  }
-  if (!done) {
-    std::lock_guard<std::mutex> lock(im.run_mutex);
-    bool made = false;
-    runtime::ExecutionContext& ctx = im.context_for(bound, &made);
-    RunTiming timing;
-    out = im.execute(ctx, bound, options, true, t0, &timing);
-    im.publish(ctx, made, timing, false);
-  }
-  if (batch >= 0) {
-    for (NamedTensor& o : out) {
-      Tensor& t = o.tensor;
-      if (t.rank() == 0 || t.shape()[0] != bound[0].shape()[0])
-        throw Error(ErrorCode::InvalidArgument, "batch bucketing needs every output's first dim to be the batch; '" +
-                                                    o.name + "' is " + shape_str(t.shape()));
-      Shape s = t.shape();
-      s[0] = batch;
-      t = Tensor::wrap(t.raw(), t.dtype(), s, t.device(), std::make_shared<Tensor>(t));  // a view of the first rows
-    }
-  }
-  return out;
 }
 
 }  // namespace kiln
