@@ -1,7 +1,7 @@
-#include "kiln/session.h"
-
 // Session: binding and checks, the per-shape contexts, running one context
 // (copies in, run, copies out), inspection. Session::run is in session_run.cpp.
+#include "kiln/session.h"
+
 #include <algorithm>
 #include <chrono>
 
