@@ -4,6 +4,8 @@
     >>> engine = kiln.compile("resnet50.onnx", device="cuda:0")   # built once, then from the cache
     >>> session = kiln.Session(engine)
     >>> outputs = session.run({"input": batch})                     # {name: numpy array}
+    >>> model = kiln.models.load("models/packages/ppocr_v4")        # a model package: predict(image)
+    >>> print(model.predict("receipt.png").text)
 
 Importing needs no GPU. See docs/PYTHON.md.
 """
@@ -44,6 +46,7 @@ from .caches import (
 from .graphs import GraphCache, GraphKey, establish_graph_cache
 from .session import CompileResult, Session, ShapeRange, build_engine, compile, compile_with_result, default_device
 from . import runtime  # noqa: E402  (after Session, which it wraps)
+from . import models  # noqa: E402  (task-level models: kiln.models.load(path).predict(image))
 
 __version__ = getattr(_kiln, "__version__", "0")
 cuda_built: bool = _kiln.cuda_built
@@ -55,5 +58,5 @@ __all__ = [
     "OutOfMemoryError", "OutputAllocator", "RedisEngineCache", "Session", "ShapeRange", "Tensor", "TensorInfo",
     "TensorSpec", "TieredEngineCache", "TimingCache", "UnsupportedError", "as_tensor", "build_engine", "compile",
     "compile_with_result", "cuda_available", "cuda_built", "default_cache_dir", "default_device",
-    "establish_graph_cache", "runtime", "set_log_level",
+    "establish_graph_cache", "models", "runtime", "set_log_level",
 ]

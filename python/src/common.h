@@ -56,5 +56,6 @@ void register_tensors(py::module_& m);
 void register_models(py::module_& m);
 void register_caches(py::module_& m);
 void register_sessions(py::module_& m);
+void register_task_models(py::module_& m);  // models.cpp: kiln.models (a stub without kiln_models)
 
 }  // namespace kiln::python

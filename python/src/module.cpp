@@ -204,6 +204,7 @@ PYBIND11_MODULE(_kiln, m) {
   register_models(m);
   register_caches(m);
   register_sessions(m);
+  register_task_models(m);
   m.def("cuda_available", [] {
     if (!kiln::backend::backend_registered("cuda")) return false;
     try {
