@@ -71,10 +71,11 @@ struct SessionOptions {
   // SessionStats::last (host enqueue time is measured always).
   bool time_runs = false;
   // Pre-allocated outputs: each run returns the same output buffers,
-  // overwritten by the next run of the same input shape (copy what you keep).
-  // Device outputs are the execution context's own output buffers (no copy at
-  // all); host outputs are buffers the Session keeps per shape. No per-call
-  // allocation on the hot path.
+  // overwritten by the next run of the same input shape (copy what you keep);
+  // the Session keeps one per shape and output (on the device with
+  // RunOptions::outputs_on_device, else on the host). No per-call allocation
+  // on the hot path; a returned tensor stays valid after its shape's context
+  // is evicted.
   bool pre_allocated_outputs = false;
   // Where outputs go instead of fresh tensors (see OutputAllocator); cannot
   // be combined with a graph cache.

@@ -141,10 +141,10 @@ std::vector<NamedTensor> Session::Impl::execute(runtime::ExecutionContext& ctx, 
         dst = Tensor::wrap(p, o.dtype(), o.shape(), want);
         options.output_allocator->notify_shape(specs[i].name, o.shape());
       } else if (options.pre_allocated_outputs) {
-        // The context's own output buffer when it is already where the caller
-        // wants it (not a constant, which the engine owns); else a kept buffer.
-        const bool own = o.device() == want && !ctx.output_is_constant(i);
-        dst = own ? o : ctx.kept_output(i, o, run_options.outputs_on_device);
+        // A buffer kept per context and output, not the arena slot itself: the
+        // caller's tensor must stay valid after the context is evicted, and a
+        // run-time (data-dependent) buffer is freed in its stream's order.
+        dst = ctx.kept_output(i, o, run_options.outputs_on_device);
       } else {
         dst = run_options.outputs_on_device ? be.empty(o.dtype(), o.shape()) : Tensor::empty(o.dtype(), o.shape());
       }

@@ -53,13 +53,32 @@ TEST_F(RuntimeControls, PreAllocatedDeviceOutputsAllocateNothing) {
   Session s(build("cuda"), o);
   RunOptions r;
   r.outputs_on_device = true;
-  s.run({{"x", x_of({1, -1, 2, -2, 3, -3})}}, r);
+  const auto first = s.run({{"x", x_of({1, -1, 2, -2, 3, -3})}}, r);
   const int64_t before = fake_stats().allocations;
-  const auto out = s.run({{"x", x_of({1, 0, 2, 0, 3, 0})}}, r);
-  // NonZero's output is data-dependent: one run-time allocation; y none.
+  const auto out = s.run({{"x", x_of({1, 0, 2, 0, 3, -1})}}, r);
+  // y reuses its buffer; NonZero's output is data-dependent (three non-zeros
+  // again, so its kept buffer fits too): one run-time allocation.
   EXPECT_LE(fake_stats().allocations - before, 1);
+  EXPECT_EQ(out[0].tensor.raw(), first[0].tensor.raw());
   EXPECT_FALSE(out[0].tensor.on_host());
   EXPECT_EQ(out[0].tensor.data<float>()[2], 2.f);  // the fake's device memory is host memory
+}
+
+// A returned pre-allocated output outlives its shape's context (evicted here
+// by a Session that keeps one context).
+TEST_F(RuntimeControls, PreAllocatedOutputsOutliveTheirContext) {
+  SessionOptions o;
+  o.pre_allocated_outputs = true;
+  o.max_shape_plans = 1;
+  ModelBuilder mb(13);
+  mb.input("x", ::onnx::TensorProto::FLOAT, {std::string("n"), int64_t{3}});
+  mb.output("y", ::onnx::TensorProto::FLOAT, {std::string("n"), int64_t{3}});
+  mb.node("Relu", {"x"}, {"y"}, "relu");
+  TempDir dir;
+  Session s(build_engine(Model::load(dir.write("m.onnx", mb.bytes()))), o);
+  const Tensor a = s.run({{"x", Tensor::from_vector<float>(DataType::Float32, {1, 3}, {1, -2, 3})}})[0].tensor;
+  s.run({{"x", Tensor::from_vector<float>(DataType::Float32, {2, 3}, {9, 9, 9, 9, 9, 9})}});  // evicts a's context
+  EXPECT_EQ(std::vector<float>(a.data<float>(), a.data<float>() + 3), (std::vector<float>{1, 0, 3}));
 }
 
 class Recorder final : public OutputAllocator {

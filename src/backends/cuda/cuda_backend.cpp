@@ -180,8 +180,13 @@ class CudaGraphCapture final : public Capture {
  public:
   CudaGraphCapture(cudaGraphExec_t exec, int device) : m_exec(exec), m_device(device) {}
   ~CudaGraphCapture() override {
+    // Review fix: restore the thread's device (contexts are dropped on the
+    // caller's thread, which may be bound to another GPU).
+    int previous = -1;
+    if (cudaGetDevice(&previous) != cudaSuccess) previous = -1;
     cudaSetDevice(m_device);
     cudaGraphExecDestroy(m_exec);
+    if (previous >= 0 && previous != m_device) cudaSetDevice(previous);
   }
   void replay(Stream& stream) override {
     DeviceGuard guard(m_device);

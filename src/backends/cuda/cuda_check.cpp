@@ -28,9 +28,14 @@ void throw_cudnn(int status, const char* call) {
   const auto s = static_cast<cudnnStatus_t>(status);
   char detail[512] = {};
   cudnnGetLastErrorString(detail, sizeof detail);
-  const ErrorCode code = s == CUDNN_STATUS_ALLOC_FAILED ? ErrorCode::OutOfMemory
-                         : s == CUDNN_STATUS_NOT_SUPPORTED ? ErrorCode::Unsupported
-                                                           : ErrorCode::Cuda;
+  // Review fix: cuDNN 9 reports sub-codes (3001.. NOT_SUPPORTED_SHAPE etc.,
+  // 4004 INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED); classify by category, and
+  // device allocation failures as out of memory too.
+  const ErrorCode code = s == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED ||
+                                 s == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED
+                             ? ErrorCode::OutOfMemory
+                         : CUDNN_STATUS_CATEGORY(status) == CUDNN_STATUS_NOT_SUPPORTED ? ErrorCode::Unsupported
+                                                                                        : ErrorCode::Cuda;
   throw Error(code, std::string(current_device_name()) + ": " + call + " failed: " + cudnnGetErrorString(s) +
                         (detail[0] ? std::string(" (") + detail + ")" : std::string()));
 }

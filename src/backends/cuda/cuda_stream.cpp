@@ -29,14 +29,22 @@ CudaStream::CudaStream(int device, PoolAllocator& pool) : m_device(device), m_po
 }
 
 CudaStream::~CudaStream() {
+  // Review fix: restore the thread's current device afterwards (a context
+  // evicted on a thread bound to another GPU left that thread on this one,
+  // and its next run with DeviceSwitch::Never failed).
+  int previous = -1;
+  if (cudaGetDevice(&previous) != cudaSuccess) previous = -1;
   cudaSetDevice(m_device);
   if (m_stream) cudaStreamSynchronize(m_stream);
   if (m_workspace) cudaFreeAsync(m_workspace, m_stream);
+  for (void* p : m_retired_workspaces) cudaFreeAsync(p, m_stream);
   if (m_stream) cudaStreamSynchronize(m_stream);
   if (m_pinned) cudaFreeHost(m_pinned);
   if (m_cudnn) cudnnDestroy(m_cudnn);
   if (m_cublaslt) cublasLtDestroy(m_cublaslt);
   if (m_stream) cudaStreamDestroy(m_stream);
+  if (previous >= 0 && previous != m_device) cudaSetDevice(previous);
+  cudaGetLastError();  // leave no error of teardown behind for the thread's next call
 }
 
 void CudaStream::synchronize() {
@@ -59,7 +67,15 @@ void CudaStream::begin_run(DeviceSwitch how) {
     static std::mutex switches;  // one switched run at a time, process-wide
     m_switch_lock = std::unique_lock<std::mutex>(switches);
   }
-  KILN_CUDA(cudaSetDevice(m_device));
+  // Review fix: a failed switch throws out of RunScope's constructor, so
+  // end_run() never runs: release the process-wide switch lock here, or
+  // every later switched run (this thread's next one included) deadlocks.
+  const cudaError_t e = cudaSetDevice(m_device);
+  if (e != cudaSuccess) {
+    m_previous_device = -1;
+    if (m_switch_lock.owns_lock()) m_switch_lock.unlock();
+    throw_cuda(e, "cudaSetDevice(m_device)");
+  }
 }
 
 void CudaStream::end_run() {
@@ -110,11 +126,26 @@ cublasLtContext* CudaStream::cublaslt() {
 }
 
 void* CudaStream::workspace(size_t bytes) {
-  if (bytes <= m_workspace_bytes && m_workspace) return m_workspace;
+  // Review fix: graphs captured on this stream bake the workspace address in
+  // (see m_workspace_captured). Growth while capturing would record a free
+  // of memory the graph did not allocate and an allocation it never frees:
+  // refuse it, so the capture fails cleanly and the context runs uncaptured.
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  KILN_CUDA(cudaStreamIsCapturing(m_stream, &capture));
+  const bool capturing = capture != cudaStreamCaptureStatusNone;
+  if (bytes <= m_workspace_bytes && m_workspace) {
+    if (capturing) m_workspace_captured = true;
+    return m_workspace;
+  }
+  if (capturing)
+    throw Error(ErrorCode::Cuda, "cuda:" + std::to_string(m_device) + ": the stream's workspace would grow to " +
+                                     std::to_string(bytes) + " bytes during a CUDA graph capture");
   DeviceGuard guard(m_device);
   // Grow geometrically so a run of growing requests reallocates rarely.
   const size_t want = std::max(bytes, m_workspace_bytes * 2);
-  if (m_workspace) m_pool.deallocate_async(m_workspace, *this);
+  if (m_workspace && m_workspace_captured) m_retired_workspaces.push_back(m_workspace);  // a graph still reads it
+  else if (m_workspace) m_pool.deallocate_async(m_workspace, *this);
+  m_workspace_captured = false;
   m_workspace = nullptr;
   m_workspace_bytes = 0;
   m_workspace = m_pool.allocate_async(want, *this);

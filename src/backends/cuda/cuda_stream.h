@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include <cuda_runtime_api.h>
 
@@ -54,6 +55,12 @@ class CudaStream final : public Stream {
   cublasLtContext* m_cublaslt = nullptr;
   void* m_workspace = nullptr;
   size_t m_workspace_bytes = 0;
+  // Review fix: a CUDA graph captured on this stream keeps the workspace
+  // address it was handed, so a block handed out during a capture is never
+  // freed by later growth (a non-captured node with a data-dependent shape
+  // asking for more): it is retired here and freed with the stream.
+  bool m_workspace_captured = false;
+  std::vector<void*> m_retired_workspaces;
   void* m_pinned = nullptr;
   size_t m_pinned_bytes = 0;
   int m_previous_device = -1;

@@ -306,8 +306,12 @@ class MatMulKernel final : public Kernel {
     // bias when Y's last dim is N (B not 1-D).
     const bool epi_bias = bias && !s.b_vector;
     const bool relu = m_act.kind == ir::Activation::Relu;
+    // Review fix: Relu rides in the epilogue only when no bias is left to add
+    // after the GEMM (1-D B: the bias runs per row, after), else Y would be
+    // relu(AB) + bias instead of relu(AB + bias).
+    const bool epi_relu = relu && (epi_bias || !bias);
     p.align_bias = epi_bias ? lt_align(bias_ptr) : 256u;
-    p.epilogue = epilogue_for(epi_bias, relu);
+    p.epilogue = epilogue_for(epi_bias, epi_relu);
     bool fused = false;
     const GemmPlan& plan = plan_with_fallback(ctx, m_cache, p, fused);
     void* ws = plan.workspace ? st.workspace(plan.workspace) : nullptr;
@@ -316,7 +320,7 @@ class MatMulKernel final : public Kernel {
                b0 + split.b_off[i] * s.k * s.n * static_cast<int64_t>(es), 0.0, nullptr,
                y0 + split.y_off[i] * s.m * s.n * static_cast<int64_t>(es), fused && epi_bias ? bias_ptr : nullptr, ws,
                st.get());
-    const bool bias_done = fused && epi_bias, act_done = fused && relu;
+    const bool bias_done = fused && epi_bias, act_done = fused && epi_relu;
     bias_activation(ctx, dt, y.raw(), bias_done ? nullptr : bias_ptr, y.numel(), 1, cols,
                     act_done ? ir::FusedActivation{} : m_act);
   }

@@ -25,20 +25,22 @@ namespace tensor {
 namespace {
 class FnKernel final : public Kernel {
  public:
-  explicit FnKernel(KernelFn fn) : m_fn(fn) {}
+  FnKernel(KernelFn fn, bool capturable) : m_fn(fn), m_capturable(capturable) {}
   void run(KernelContext& ctx) override { m_fn(ctx); }
+  bool capturable() const override { return m_capturable; }
 
  private:
   KernelFn m_fn;
+  bool m_capturable;
 };
 }  // namespace
 
-void add_op(KernelRegistry& r, const char* op, KernelFn run, Check check) {
+void add_op(KernelRegistry& r, const char* op, KernelFn run, Check check, bool capturable) {
   r.add(
       op,
-      [run, check](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
+      [run, check, capturable](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
         if (check) check(n, g);
-        return std::make_unique<FnKernel>(run);
+        return std::make_unique<FnKernel>(run, capturable);
       },
       "cuda");
 }
@@ -48,6 +50,11 @@ class IndexedKernel final : public Kernel {
  public:
   IndexedKernel(IndexedFn fn, std::vector<int64_t> checked) : m_fn(fn), m_checked(std::move(checked)) {}
   void run(KernelContext& ctx) override { m_fn(ctx, m_checked); }
+  // Indices not validated at build time are checked on the device and the
+  // verdict read back (read_flag: a cudaStreamSynchronize), which is illegal
+  // while the stream is capturing: it would invalidate the capture and drop
+  // CUDA graphs for the whole model. Only build-time-checked nodes capture.
+  bool capturable() const override { return !m_checked.empty(); }
 
  private:
   IndexedFn m_fn;

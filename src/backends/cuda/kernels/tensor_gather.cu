@@ -321,7 +321,7 @@ void register_gather(KernelRegistry& r) {
     check_index_dtype(n, g, 1, true);
   }, 1, nd_dims);
   add_op(r, "OneHot", one_hot, check_one_hot);
-  add_op(r, "Compress", compress, check_movable);
+  add_op(r, "Compress", compress, check_movable, /*capturable=*/false);  // uploads a pageable table per run
 }
 
 }  // namespace kiln::backend::cuda::tensor

@@ -150,6 +150,7 @@ void check_non_zero(const ir::Node& n, const ir::Graph& g) {
 
 }  // namespace
 
-void register_nonzero(KernelRegistry& r) { add_op(r, "NonZero", non_zero, check_non_zero); }
+// Not capturable: it synchronizes to size its output.
+void register_nonzero(KernelRegistry& r) { add_op(r, "NonZero", non_zero, check_non_zero, /*capturable=*/false); }
 
 }  // namespace kiln::backend::cuda::tensor

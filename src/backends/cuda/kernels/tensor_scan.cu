@@ -182,7 +182,7 @@ void reverse_sequence(KernelContext& ctx) {
 void register_scan(KernelRegistry& r) {
   add_op(r, "CumSum", cum_sum, check_cum_sum);
   add_op(r, "Trilu", trilu, check_movable);
-  add_op(r, "ReverseSequence", reverse_sequence, check_movable);
+  add_op(r, "ReverseSequence", reverse_sequence, check_movable, /*capturable=*/false);  // uploads a pageable table
 }
 
 }  // namespace kiln::backend::cuda::tensor

@@ -18,7 +18,10 @@ namespace kiln::backend::cuda::tensor {
 // ---- registration (tensor.cu) ----
 using Check = void (*)(const ir::Node&, const ir::Graph&);
 // Registers `run` as the "cuda" candidate of `op`; the factory runs `check`.
-void add_op(KernelRegistry& r, const char* op, KernelFn run, Check check);
+// capturable = false for ops that synchronize (NonZero) or upload a per-run
+// table from pageable host memory (Compress, ReverseSequence): neither may be
+// recorded into a CUDA graph (Kernel::capturable()).
+void add_op(KernelRegistry& r, const char* op, KernelFn run, Check check, bool capturable = true);
 
 void register_reshape(KernelRegistry& r);   // tensor_reshape.cu
 void register_slice(KernelRegistry& r);     // tensor_slice.cu
