@@ -112,6 +112,13 @@ for s in $steps; do
           -n 200 --warmup 20 --cache "$work/cache" --cuda-graphs
       done
       ;;
+    peers)
+      # kiln against torch eager, CUDA graphs and torch.compile, side by side
+      # (the cuda-fast issue's table); fp32 until kiln builds fp16.
+      step peers python3 scripts/bench_vs_torch.py --kiln "$bin/kiln" --precision "${PEERS_PRECISION:-fp32}" \
+        --json "$out/peers.json"
+      tail -n 12 "$out/peers.log"
+      ;;
     *) echo "unknown step $s" ;;
   esac
 done
