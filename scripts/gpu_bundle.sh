@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
-cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DKILN_CUDA=ON -DKILN_SHARED=ON >/dev/null
+cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DKILN_CUDA=ON -DKILN_SHARED=ON -DKILN_MODELS=OFF >/dev/null
 tests=(test_backend_ops test_cuda_runtime test_cuda_graphs test_device_runtime test_graph_cache test_runtime_controls
        test_fake_graphs test_multi_gpu)
 targets=(kiln_cli kiln_conformance "${tests[@]}")
