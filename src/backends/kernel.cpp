@@ -21,17 +21,6 @@ void KernelContext::fail(const std::string& what) const {
   throw Error(ErrorCode::InvalidArgument, m_node.label() + ": " + what);
 }
 
-namespace {
-class FnKernel final : public Kernel {
- public:
-  explicit FnKernel(KernelFn fn) : m_fn(fn) {}
-  void run(KernelContext& ctx) override { m_fn(ctx); }
-
- private:
-  KernelFn m_fn;
-};
-}  // namespace
-
 void KernelRegistry::add(const std::string& op_type, KernelFactory factory, const std::string& candidate) {
   m_entries.push_back({op_type, candidate, std::move(factory)});
 }

@@ -65,6 +65,20 @@ class Kernel {
 };
 
 using KernelFn = void (*)(KernelContext&);
+
+// A kernel that is a plain function of the context (its factory validated the
+// node). Not capturable when the function reads results back on the host
+// (NonZero's count, NMS's) or uploads a per-run table from pageable memory.
+class FnKernel final : public Kernel {
+ public:
+  explicit FnKernel(KernelFn fn, bool capturable = true) : m_fn(fn), m_capturable(capturable) {}
+  void run(KernelContext& ctx) override { m_fn(ctx); }
+  bool capturable() const override { return m_capturable; }
+
+ private:
+  KernelFn m_fn;
+  bool m_capturable;
+};
 using KernelFactory = std::function<std::unique_ptr<Kernel>(const ir::Node& node, const ir::Graph& graph)>;
 
 // Op type → kernel candidates, for one backend. Families register into it (see

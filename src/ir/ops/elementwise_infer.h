@@ -8,22 +8,9 @@
 #include <vector>
 
 #include "ir/op_schema.h"
+#include "ir/ops/elementwise_attrs.h"
 
 namespace kiln::ir::ew {
-
-// Sets of dtypes, as bit masks over DataType values.
-constexpr uint32_t bit(DataType d) { return 1u << static_cast<uint32_t>(d); }
-constexpr uint32_t k_float = bit(DataType::Float16) | bit(DataType::Float32) |
-                             bit(DataType::Float64) | bit(DataType::BFloat16);
-constexpr uint32_t k_sint = bit(DataType::Int8) | bit(DataType::Int16) | bit(DataType::Int32) |
-                            bit(DataType::Int64);
-constexpr uint32_t k_uint = bit(DataType::UInt8) | bit(DataType::UInt16) | bit(DataType::UInt32) |
-                            bit(DataType::UInt64);
-constexpr uint32_t k_int = k_sint | k_uint;
-constexpr uint32_t k_numeric = k_float | k_int;
-constexpr uint32_t k_signed = k_float | k_sint;
-constexpr uint32_t k_bool = bit(DataType::Bool);
-constexpr uint32_t k_all = k_numeric | k_bool;
 
 // Checks input i's dtype is in `allowed` and returns it. An unknown dtype
 // (Undefined) passes; a dtype kiln cannot hold (string, complex, float8, ...)

@@ -31,9 +31,7 @@ void constant(KernelContext& ctx) {
 
 void constant_of_shape(KernelContext& ctx) {
   const Tensor v = ir::rules::fill_value(fail_of(ctx));
-  const auto shape = input_ints(ctx, 0);
-  for (int64_t d : shape)
-    if (d < 0) ctx.fail("shape " + shape_str(shape) + " has a negative dim");
+  const Shape shape = params::constant_of_shape_dims(ctx);
   Tensor& out = ctx.output(0, v.dtype(), shape);
   fill_elems(out.raw(), out.numel(), v.raw(), dtype_size(v.dtype()));
 }

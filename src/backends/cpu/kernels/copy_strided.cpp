@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "backends/kernel_params.h"
 #include "kiln/error.h"
 
 namespace kiln::backend::cpu {
@@ -13,30 +14,15 @@ Strides contiguous_strides(const Shape& shape) {
 }
 
 namespace {
-struct Axis {
-  int64_t n, dst, src;
-};
+using Axis = params::CopyAxis;
 }  // namespace
 
 void copy_strided(void* dst, const Strides& dst_strides, const void* src, const Strides& src_strides,
                   const Shape& shape, size_t elem_size) {
   // Drop unit dims, then merge from the inside out where both sides are contiguous.
-  std::vector<Axis> axes;
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (shape[i] == 0) return;
-    if (shape[i] != 1) axes.push_back({shape[i], dst_strides[i], src_strides[i]});
-  }
-  std::vector<Axis> merged;  // innermost first
-  for (auto it = axes.rbegin(); it != axes.rend(); ++it) {
-    if (!merged.empty()) {
-      Axis& in = merged.back();
-      if (it->dst == in.dst * in.n && it->src == in.src * in.n) {
-        in.n *= it->n;
-        continue;
-      }
-    }
-    merged.push_back(*it);
-  }
+  const auto axes = params::merge_copy_axes(dst_strides, src_strides, shape);
+  if (!axes) return;
+  const std::vector<Axis>& merged = *axes;
   auto* d = static_cast<std::byte*>(dst);
   const auto* s = static_cast<const std::byte*>(src);
   const int64_t es = static_cast<int64_t>(elem_size);

@@ -11,7 +11,7 @@
 #include "backends/cpu/kernels/detection_kernels.h"
 #include "backends/cpu/kernels/families.h"
 #include "backends/cpu/kernels/reduce_kernels.h"
-#include "ir/ops/nn_attrs.h"
+#include "backends/detection_params.h"
 
 namespace kiln::backend {
 
@@ -52,17 +52,11 @@ std::vector<float> as_floats(const Tensor& t) {
 void run_nms(KernelContext& ctx) {
   const Tensor& boxes = ctx.input(0);
   const Tensor& scores = ctx.input(1);
-  if (boxes.rank() != 3 || boxes.shape()[2] != 4) ctx.fail("boxes must be [batches, boxes, 4], got " + shape_str(boxes.shape()));
-  if (scores.rank() != 3 || scores.shape()[0] != boxes.shape()[0] || scores.shape()[2] != boxes.shape()[1])
-    ctx.fail("scores " + shape_str(scores.shape()) + " must be [batches, classes, boxes] for boxes " +
-             shape_str(boxes.shape()));
-  auto present = [&](size_t i) { return ctx.has_input(i) && ctx.input(i).numel() > 0; };
-  const int64_t max_out = present(2) ? std::max<int64_t>(read_int(ctx.input(2), 0), 0) : 0;
-  const float iou = present(3) ? static_cast<float>(read_double(ctx.input(3), 0)) : 0.f;
-  const bool by_score = present(4);
-  const float score_th = by_score ? static_cast<float>(read_double(ctx.input(4), 0)) : 0.f;
-  const bool center = ctx.node().attr_i("center_point_box", 0) != 0;
-  const int64_t nb = boxes.shape()[0], nc = scores.shape()[1], n = boxes.shape()[1];
+  const params::NmsParams p = params::nms_params(ctx);
+  const int64_t max_out = p.max_out;
+  const float iou = p.iou, score_th = p.score_th;
+  const bool by_score = p.by_score, center = p.center;
+  const int64_t nb = p.batches, nc = p.classes, n = p.boxes;
   const std::vector<float> bx = as_floats(boxes), sc = as_floats(scores);
 
   std::vector<int64_t> selected;  // (batch, class, box) triples
@@ -128,20 +122,10 @@ void run_roi_align(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& rois = ctx.input(1);
   const Tensor& idx = ctx.input(2);
-  if (x.rank() != 4) ctx.fail("X must be 4-D, got " + shape_str(x.shape()));
-  if (rois.rank() != 2 || rois.shape()[1] != 4) ctx.fail("rois must be [num_rois, 4], got " + shape_str(rois.shape()));
-  if (idx.rank() != 1 || idx.shape()[0] != rois.shape()[0])
-    ctx.fail("batch_indices must be [num_rois], got " + shape_str(idx.shape()));
-  const int64_t nr = rois.shape()[0], ch = x.shape()[1], h = x.shape()[2], w = x.shape()[3];
-  if ((h == 0 || w == 0) && nr > 0) ctx.fail("X has an empty spatial dim: " + shape_str(x.shape()));
-  const int64_t ph = node.attr_i("output_height", 1), pw = node.attr_i("output_width", 1);
-  const int64_t ratio = node.attr_i("sampling_ratio", 0);
-  const double scale = node.attr_f("spatial_scale", 1.f);
-  const bool max_mode = node.attr_s("mode", "avg") == "max";
-  // Opset 10 had no coordinate_transformation_mode and behaved as output_half_pixel.
-  const std::string ctm = node.attr_s("coordinate_transformation_mode",
-                                      ir::opset_before(ctx.opset(), 16) ? "output_half_pixel" : "half_pixel");
-  const bool half_pixel = ctm == "half_pixel";
+  const params::RoiAlignParams a = params::roi_align_params(ctx);
+  const int64_t nr = a.rois, ch = a.channels, h = a.h, w = a.w, ph = a.ph, pw = a.pw, ratio = a.ratio;
+  const double scale = a.scale;
+  const bool max_mode = a.max_mode, half_pixel = a.half_pixel;
   Tensor& y = ctx.output(0, x.dtype(), {nr, ch, ph, pw});
   dispatch_float(x.dtype(), node.label(), [&](auto tag) {
     using T = decltype(tag);

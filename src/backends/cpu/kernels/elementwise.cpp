@@ -9,57 +9,6 @@ namespace kiln::backend {
 
 namespace ew {
 
-void require_same_dtype(const KernelContext& ctx, std::initializer_list<size_t> inputs) {
-  DataType first = DataType::Undefined;
-  for (size_t i : inputs) {
-    if (!ctx.has_input(i)) continue;
-    const DataType dt = ctx.input(i).dtype();
-    if (first == DataType::Undefined) first = dt;
-    else if (dt != first)
-      ctx.fail("input " + std::to_string(i) + " has dtype " + std::string(dtype_name(dt)) +
-               ", expected " + std::string(dtype_name(first)) + " like the other inputs");
-  }
-}
-
-Shape broadcast_shape(const KernelContext& ctx, const std::vector<const Shape*>& shapes) {
-  size_t rank = 0;
-  for (const Shape* s : shapes) rank = std::max(rank, s->size());
-  Shape out(rank, 1);
-  for (const Shape* s : shapes) {
-    const size_t off = rank - s->size();
-    for (size_t i = 0; i < s->size(); ++i) {
-      const int64_t d = (*s)[i];
-      int64_t& o = out[off + i];
-      if (d == o || d == 1) continue;
-      if (o == 1) { o = d; continue; }
-      std::string msg = "cannot broadcast shapes";
-      for (const Shape* t : shapes) msg += " " + shape_str(*t);
-      ctx.fail(msg);
-    }
-  }
-  return out;
-}
-
-Shape legacy_rhs_shape(const KernelContext& ctx, const Shape& a, const Shape& b) {
-  const ir::Node& node = ctx.node();
-  if (node.attr_i("broadcast", 0) == 0) {
-    if (a != b)
-      ctx.fail("shapes " + shape_str(a) + " and " + shape_str(b) +
-               " differ and the (opset < 7) broadcast attribute is not set");
-    return b;
-  }
-  if (!node.attr("axis")) return b;  // suffix matching: what numpy does too
-  const int64_t ra = static_cast<int64_t>(a.size()), rb = static_cast<int64_t>(b.size());
-  int64_t axis = node.attr_i("axis", 0);
-  if (axis < 0) axis += ra;
-  if (axis < 0 || axis + rb > ra)
-    ctx.fail("broadcast axis " + std::to_string(node.attr_i("axis", 0)) + " does not fit shape " +
-             shape_str(b) + " into " + shape_str(a));
-  Shape out = b;
-  out.resize(static_cast<size_t>(ra - axis), 1);
-  return out;
-}
-
 BroadcastPlan make_plan(const Shape& out, const std::vector<const Shape*>& inputs) {
   const size_t r = out.size();
   std::vector<std::array<int64_t, k_max_walk_inputs>> st(r, std::array<int64_t, k_max_walk_inputs>{});

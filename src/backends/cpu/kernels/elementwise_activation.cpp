@@ -81,22 +81,7 @@ void clip_kernel(KernelContext& ctx) {
   dispatch_numeric(x.dtype(), ctx.node().label(), [&](auto tag) {
     using T = decltype(tag);
     using C = Compute<T>;
-    using L = std::numeric_limits<C>;
-    C lo = L::has_infinity ? -L::infinity() : L::lowest();
-    C hi = L::has_infinity ? L::infinity() : L::max();
-    if (ctx.opset() < 11) {
-      if (ctx.node().attr("min")) lo = static_cast<C>(ctx.node().attr_f("min", 0.f));
-      if (ctx.node().attr("max")) hi = static_cast<C>(ctx.node().attr_f("max", 0.f));
-    } else {
-      for (size_t i = 1; i <= 2; ++i) {
-        if (!ctx.has_input(i)) continue;
-        require_same_dtype(ctx, {0, i});
-        const Tensor& b = ctx.input(i);
-        if (b.numel() != 1)
-          ctx.fail(std::string(i == 1 ? "min" : "max") + " must be a scalar, got shape " + shape_str(b.shape()));
-        (i == 1 ? lo : hi) = load(b.data<T>()[0]);
-      }
-    }
+    const auto [lo, hi] = params::clip_bounds<C>(ctx, [](const Tensor& b) { return load(b.data<T>()[0]); });
     // min(max(x, lo), hi): NaN passes through; lo > hi gives hi, as ONNX specifies.
     unary_map<T>(ctx, [lo, hi](C v) {
       const C y = v < lo ? lo : v;

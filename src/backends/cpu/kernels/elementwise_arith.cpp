@@ -77,8 +77,8 @@ void pow_kernel(KernelContext& ctx) {
   const Tensor& a = ctx.input(0);
   const Tensor& b = ctx.input(1);
   const std::string where = ctx.node().label();
-  const Shape sb = ctx.opset() < 7 ? legacy_rhs_shape(ctx, a.shape(), b.shape()) : b.shape();
-  const Shape so = broadcast_shape(ctx, {&a.shape(), &sb});
+  Shape sb, so;
+  binary_shapes(ctx, &sb, &so);
   dispatch_numeric(a.dtype(), where, [&](auto tag) {
     using T = decltype(tag);
     if (!dtype_is_supported(b.dtype()) || b.dtype() == DataType::Bool)

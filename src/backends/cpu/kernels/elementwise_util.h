@@ -10,6 +10,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "backends/ew_params.h"
 #include "backends/kernel.h"
 #include "core/dispatch.h"
 
@@ -60,13 +61,11 @@ template <typename T> inline T float_to_int(double v) {
 }
 
 // ---- checks (kernel side; inference already checked, but kernels run on
-// whatever tensors they are handed) ----
-void require_same_dtype(const KernelContext& ctx, std::initializer_list<size_t> inputs);
-// Numpy multidirectional broadcast of concrete shapes; ctx.fail on mismatch.
-Shape broadcast_shape(const KernelContext& ctx, const std::vector<const Shape*>& shapes);
-// Opset < 7 binary ops broadcast B onto A only with broadcast=1, aligned at
-// `axis`; returns B's shape rewritten so numpy broadcasting gives that result.
-Shape legacy_rhs_shape(const KernelContext& ctx, const Shape& a, const Shape& b);
+// whatever tensors they are handed), shared with CUDA (backends/ew_params.h) ----
+using params::binary_shapes;
+using params::broadcast_shape;
+using params::legacy_rhs_shape;
+using params::require_same_dtype;
 
 // ---- broadcast walking ----
 constexpr size_t k_max_walk_inputs = 3;
@@ -172,8 +171,8 @@ void binary_same(KernelContext& ctx, DataType out_dtype, F&& f) {
   require_same_dtype(ctx, {0, 1});
   const Tensor& a = ctx.input(0);
   const Tensor& b = ctx.input(1);
-  const Shape sb = ctx.opset() < 7 ? legacy_rhs_shape(ctx, a.shape(), b.shape()) : b.shape();
-  const Shape so = broadcast_shape(ctx, {&a.shape(), &sb});
+  Shape sb, so;
+  binary_shapes(ctx, &sb, &so);
   Tensor& out = ctx.output(0, out_dtype, so);
   binary_loop(a.data<T>(), a.shape(), b.data<T>(), sb, out.data<O>(), so, f);
 }

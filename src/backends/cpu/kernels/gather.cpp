@@ -11,14 +11,6 @@ namespace kiln::backend::cpu {
 
 namespace {
 
-using ir::to_sym;
-
-int64_t prod(const Shape& s, size_t begin, size_t end) {
-  int64_t p = 1;
-  for (size_t i = begin; i < end; ++i) p *= s[i];
-  return p;
-}
-
 // Reads an index tensor, wrapping negatives against dim; fails on out-of-range.
 std::vector<int64_t> read_indices(const KernelContext& ctx, const Tensor& t, int64_t dim) {
   if (t.dtype() != DataType::Int32 && t.dtype() != DataType::Int64)
@@ -34,30 +26,22 @@ std::vector<int64_t> read_indices(const KernelContext& ctx, const Tensor& t, int
 
 void gather(KernelContext& ctx) {
   const Tensor &data = ctx.input(0), &indices = ctx.input(1);
-  const auto fail = fail_of(ctx);
-  const Shape shape = concrete(ctx, ir::rules::gather(fail, to_sym(data.shape()), to_sym(indices.shape()),
-                                                      ctx.node().attr_i("axis", 0)));
-  const size_t a = static_cast<size_t>(ir::rules::norm_axis(fail, ctx.node().attr_i("axis", 0), data.rank()));
-  const int64_t dim = data.shape()[a];
+  const params::GatherPlan p = params::gather_plan(ctx);
+  const int64_t dim = p.dim;
   const std::vector<int64_t> idx = read_indices(ctx, indices, dim);
-  Tensor& out = ctx.output(0, data.dtype(), shape);
-  const int64_t outer = prod(data.shape(), 0, a);
-  const size_t row = static_cast<size_t>(prod(data.shape(), a + 1, data.shape().size())) * dtype_size(data.dtype());
+  Tensor& out = ctx.output(0, data.dtype(), p.out);
+  const size_t row = static_cast<size_t>(p.inner) * dtype_size(data.dtype());
   const int64_t n = static_cast<int64_t>(idx.size());
   const std::byte* src = bytes_of(data);
   std::byte* dst = bytes_of(out);
-  for (int64_t o = 0; o < outer; ++o)
+  for (int64_t o = 0; o < p.outer; ++o)
     for (int64_t j = 0; j < n; ++j)
       std::memcpy(dst + static_cast<size_t>(o * n + j) * row, src + static_cast<size_t>(o * dim + idx[static_cast<size_t>(j)]) * row, row);
 }
 
 void gather_elements(KernelContext& ctx) {
   const Tensor &data = ctx.input(0), &indices = ctx.input(1);
-  if (data.rank() != indices.rank()) ctx.fail("data and indices differ in rank");
-  const size_t a = static_cast<size_t>(ir::rules::norm_axis(fail_of(ctx), ctx.node().attr_i("axis", 0), data.rank()));
-  for (size_t d = 0; d < data.shape().size(); ++d)
-    if (d != a && indices.shape()[d] > data.shape()[d])
-      ctx.fail("indices " + shape_str(indices.shape()) + " exceed data " + shape_str(data.shape()) + " outside the axis");
+  const size_t a = params::gather_elements_axis(ctx);
   const std::vector<int64_t> idx = read_indices(ctx, indices, data.shape()[a]);
   Tensor& out = ctx.output(0, data.dtype(), indices.shape());
   const Strides ds = contiguous_strides(data.shape());
@@ -82,17 +66,12 @@ void gather_elements(KernelContext& ctx) {
 
 void gather_nd(KernelContext& ctx) {
   const Tensor &data = ctx.input(0), &indices = ctx.input(1);
-  if (indices.dtype() != DataType::Int64) ctx.fail("indices must be int64");
-  const int64_t b = ctx.node().attr_i("batch_dims", 0);
-  const auto out_shape = ir::rules::gather_nd(fail_of(ctx), to_sym(data.shape()), to_sym(indices.shape()), b);
-  const Shape shape = concrete(ctx, *out_shape);
-  Tensor& out = ctx.output(0, data.dtype(), shape);
-  const Shape &ds = data.shape(), &is = indices.shape();
-  const size_t bb = static_cast<size_t>(b);
-  const int64_t m = is.back();
-  const int64_t batches = prod(ds, 0, bb), per_batch = prod(is, bb, is.size() - 1);
-  const int64_t batch_stride = prod(ds, bb, ds.size());
-  const size_t row = static_cast<size_t>(prod(ds, bb + static_cast<size_t>(m), ds.size())) * dtype_size(data.dtype());
+  const params::GatherNdPlan p = params::gather_nd_plan(ctx);
+  Tensor& out = ctx.output(0, data.dtype(), p.out);
+  const Shape& ds = data.shape();
+  const size_t bb = p.batch_dims;
+  const int64_t m = p.m, batches = p.batches, per_batch = p.per_batch, batch_stride = p.batch_stride;
+  const size_t row = static_cast<size_t>(p.row) * dtype_size(data.dtype());
   const Strides strides = contiguous_strides(ds);
   const int64_t* ix = indices.data<int64_t>();
   const size_t es = dtype_size(data.dtype());
@@ -114,19 +93,12 @@ void gather_nd(KernelContext& ctx) {
 }
 
 void one_hot(KernelContext& ctx) {
-  const Tensor &indices = ctx.input(0), &depth_t = ctx.input(1), &values = ctx.input(2);
-  if (depth_t.numel() != 1) ctx.fail("depth must hold one value");
-  if (values.numel() != 2) ctx.fail("values must hold [off, on]");
-  const double dv = read_double(depth_t, 0);
-  if (!(dv >= 0)) ctx.fail("depth must be >= 0");
-  const int64_t depth = static_cast<int64_t>(dv);
-  const int64_t axis = ctx.node().attr_i("axis", -1);
-  const Shape shape = concrete(ctx, ir::rules::onehot(fail_of(ctx), to_sym(indices.shape()), ir::Dim(depth), axis));
-  Tensor& out = ctx.output(0, values.dtype(), shape);
+  const Tensor &indices = ctx.input(0), &values = ctx.input(2);
+  const params::OneHotPlan p = params::one_hot_plan(ctx);
+  const int64_t depth = p.depth, inner = p.inner;
+  Tensor& out = ctx.output(0, values.dtype(), p.out);
   const size_t es = dtype_size(values.dtype());
   fill_elems(out.raw(), out.numel(), values.raw(), es);
-  const size_t a = static_cast<size_t>(axis < 0 ? axis + indices.rank() + 1 : axis);
-  const int64_t inner = prod(indices.shape(), a, indices.shape().size());
   const int64_t n = indices.numel();
   const std::byte* on = bytes_of(values) + es;
   for (int64_t p = 0; p < n; ++p) {
@@ -139,27 +111,15 @@ void one_hot(KernelContext& ctx) {
 }
 
 void compress(KernelContext& ctx) {
-  const Tensor &in = ctx.input(0), &cond = ctx.input(1);
-  if (cond.rank() != 1) ctx.fail("condition must be 1-D, got " + shape_str(cond.shape()));
-  const bool has_axis = ctx.node().attr("axis") != nullptr;
-  const size_t a = has_axis ? static_cast<size_t>(ir::rules::norm_axis(fail_of(ctx), ctx.node().attr_i("axis", 0), in.rank())) : 0;
-  const int64_t dim = has_axis ? in.shape()[a] : in.numel();
-  std::vector<int64_t> picked;
-  for (int64_t i = 0; i < cond.numel(); ++i) {
-    if (read_double(cond, i) == 0) continue;
-    if (i >= dim) ctx.fail("condition selects index " + std::to_string(i) + " beyond the dim of size " + std::to_string(dim));
-    picked.push_back(i);
-  }
-  Shape shape = has_axis ? in.shape() : Shape{0};
-  shape[a] = static_cast<int64_t>(picked.size());
-  Tensor& out = ctx.output(0, in.dtype(), shape);
-  const int64_t outer = has_axis ? prod(in.shape(), 0, a) : 1;
-  const size_t row = static_cast<size_t>(has_axis ? prod(in.shape(), a + 1, in.shape().size()) : 1) * dtype_size(in.dtype());
-  const int64_t k = static_cast<int64_t>(picked.size());
-  for (int64_t o = 0; o < outer; ++o)
+  const Tensor& in = ctx.input(0);
+  const params::CompressPlan p = params::compress_plan(ctx);
+  Tensor& out = ctx.output(0, in.dtype(), p.out);
+  const size_t row = static_cast<size_t>(p.inner) * dtype_size(in.dtype());
+  const int64_t k = static_cast<int64_t>(p.picked.size());
+  for (int64_t o = 0; o < p.outer; ++o)
     for (int64_t j = 0; j < k; ++j)
       std::memcpy(bytes_of(out) + static_cast<size_t>(o * k + j) * row,
-                  bytes_of(in) + static_cast<size_t>(o * dim + picked[static_cast<size_t>(j)]) * row, row);
+                  bytes_of(in) + static_cast<size_t>(o * p.dim + p.picked[static_cast<size_t>(j)]) * row, row);
 }
 
 }  // namespace

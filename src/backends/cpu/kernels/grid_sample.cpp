@@ -8,14 +8,14 @@
 
 #include "backends/cpu/kernels/detection_kernels.h"
 #include "backends/cpu/kernels/reduce_kernels.h"
-#include "ir/ops/nn_attrs.h"
+#include "backends/detection_params.h"
 
 namespace kiln::backend {
 
 namespace {
 
-enum class Mode { Nearest, Linear, Cubic };
-enum class Pad { Zeros, Border, Reflection };
+using Mode = params::GridMode;
+using Pad = params::GridPad;
 
 // Reflects x into [lo, hi] by bouncing off the nearer border.
 double reflect(double x, double lo, double hi) {
@@ -94,17 +94,11 @@ void run_grid_sample(KernelContext& ctx) {
   const ir::Node& node = ctx.node();
   const Tensor& x = ctx.input(0);
   const Tensor& grid = ctx.input(1);
-  const auto rank = static_cast<size_t>(x.rank()) - 2;  // spatial
-  if (x.rank() < 3 || grid.rank() != x.rank() || grid.shape()[0] != x.shape()[0] ||
-      grid.shape().back() != static_cast<int64_t>(rank))
-    ctx.fail("grid " + shape_str(grid.shape()) + " does not fit X " + shape_str(x.shape()));
-  const bool v16 = ir::opset_before(ctx.opset(), 20);
-  const std::string ms = node.attr_s("mode", v16 ? "bilinear" : "linear");
-  const Mode mode = ms == "nearest" ? Mode::Nearest : (ms == "cubic" || ms == "bicubic") ? Mode::Cubic : Mode::Linear;
-  if (mode == Mode::Cubic && rank != 2) ctx.fail("cubic mode supports 4-D input only");
-  const std::string ps = node.attr_s("padding_mode", "zeros");
-  const Pad pad = ps == "border" ? Pad::Border : ps == "reflection" ? Pad::Reflection : Pad::Zeros;
-  const bool align = node.attr_i("align_corners", 0) != 0;
+  const params::GridSampleParams gp = params::grid_sample_params(ctx);
+  const size_t rank = gp.rank;  // spatial
+  const Mode mode = gp.mode;
+  const Pad pad = gp.pad;
+  const bool align = gp.align;
 
   std::vector<Dimension> dims(rank);
   std::vector<int64_t> strides(rank);
@@ -117,15 +111,10 @@ void run_grid_sample(KernelContext& ctx) {
     strides[i] = plane;
     plane *= d.size;
   }
-  Shape out_shape{x.shape()[0], x.shape()[1]};
   int64_t positions = 1;
-  for (size_t i = 1; i + 1 < grid.shape().size(); ++i) {
-    out_shape.push_back(grid.shape()[i]);
-    positions *= grid.shape()[i];
-  }
-  Tensor& y = ctx.output(0, x.dtype(), out_shape);
+  for (size_t i = 1; i + 1 < grid.shape().size(); ++i) positions *= grid.shape()[i];
+  Tensor& y = ctx.output(0, x.dtype(), gp.out);
   if (y.numel() == 0) return;
-  if (plane == 0) ctx.fail("X has an empty spatial dim: " + shape_str(x.shape()));
   const int64_t n = x.shape()[0], ch = x.shape()[1];
   dispatch_float(x.dtype(), node.label(), [&](auto tag) {
     using T = decltype(tag);

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "backends/cpu/kernels/nn_kernels.h"
+#include "backends/nn_params.h"
 
 namespace kiln::backend {
 
@@ -19,10 +20,7 @@ namespace {
 using nn::AccIn;
 using nn::AccOut;
 
-struct Dims {
-  int64_t b = 0, qh = 0, kvh = 0, sq = 0, skv = 0, past = 0, total = 0, hs = 0, vhs = 0;
-  bool three_d = false;
-};
+using Dims = params::AttentionDims;
 
 // [B, S, H*D] (3-D) → [B, H, S, D] as a dense array; 4-D inputs are copied as is.
 template <typename A>
@@ -54,76 +52,18 @@ std::vector<A> concat_seq(const A* past, const std::vector<A>& cur, const Dims& 
   return out;
 }
 
-Dims attention_dims(KernelContext& ctx) {
-  const Tensor& q = ctx.input(0);
-  const Tensor& k = ctx.input(1);
-  const Tensor& v = ctx.input(2);
-  const ir::Node& node = ctx.node();
-  Dims d;
-  d.three_d = q.rank() == 3;
-  if ((q.rank() != 3 && q.rank() != 4) || k.rank() != q.rank() || v.rank() != q.rank())
-    ctx.fail("Q, K and V must all be 3-D or all 4-D");
-  if (d.three_d) {
-    d.qh = node.attr_i("q_num_heads", 0);
-    d.kvh = node.attr_i("kv_num_heads", 0);
-    if (d.qh < 1 || d.kvh < 1) ctx.fail("3-D inputs need q_num_heads and kv_num_heads");
-    if (q.shape()[2] % d.qh || k.shape()[2] % d.kvh || v.shape()[2] % d.kvh)
-      ctx.fail("hidden sizes are not divisible by the head counts");
-    d.sq = q.shape()[1];
-    d.skv = k.shape()[1];
-    d.hs = q.shape()[2] / d.qh;
-    d.vhs = v.shape()[2] / d.kvh;
-    if (k.shape()[2] / d.kvh != d.hs) ctx.fail("Q and K head sizes differ");
-  } else {
-    d.qh = q.shape()[1];
-    d.kvh = k.shape()[1];
-    d.sq = q.shape()[2];
-    d.skv = k.shape()[2];
-    d.hs = q.shape()[3];
-    d.vhs = v.shape()[3];
-    if (k.shape()[3] != d.hs || v.shape()[1] != d.kvh) ctx.fail("K/V shapes do not match Q");
-  }
-  d.b = q.shape()[0];
-  if (k.shape()[0] != d.b || v.shape()[0] != d.b || (d.three_d ? v.shape()[1] : v.shape()[2]) != d.skv)
-    ctx.fail("Q, K and V disagree on batch or sequence length");
-  if (d.kvh < 1 || d.qh % d.kvh != 0) ctx.fail("q_num_heads must be a multiple of kv_num_heads");
-  if (ctx.has_input(4) && ctx.has_input(5)) {
-    const Shape& pk = ctx.input(4).shape();
-    const Shape& pv = ctx.input(5).shape();
-    if (pk.size() != 4 || pv.size() != 4 || pk != Shape({d.b, d.kvh, pk[2], d.hs}) ||
-        pv != Shape({d.b, d.kvh, pk[2], d.vhs}))
-      ctx.fail("past_key/past_value must be [B, kv_heads, past, head_size]");
-    d.past = pk[2];
-  }
-  d.total = d.past + d.skv;
-  return d;
-}
-
 void run_attention(KernelContext& ctx) {
-  const ir::Node& node = ctx.node();
   const Tensor& q = ctx.input(0);
-  const Dims d = attention_dims(ctx);
-  const int64_t mode = node.attr_i("qk_matmul_output_mode", 0);
-  const bool causal = node.attr_i("is_causal", 0) != 0;
-  const float softcap = node.attr_f("softcap", 0.f);
-  const double scale = node.attr("scale") ? node.attr_f("scale", 1.f) : 1.0 / std::sqrt(static_cast<double>(d.hs));
-  const Tensor* mask = ctx.has_input(3) ? &ctx.input(3) : nullptr;
-  const Tensor* nonpad = ctx.has_input(6) ? &ctx.input(6) : nullptr;
-  if (nonpad && nonpad->numel() != d.b) ctx.fail("nonpad_kv_seqlen must have one value per batch");
-  // Mask broadcast: right-aligned against [B, qh, Sq, mask_len].
-  Shape ms;
-  if (mask) {
-    ms = mask->shape();
-    if (ms.size() < 2 || ms.size() > 4) ctx.fail("attn_mask must have rank 2..4");
-    const Shape full{d.b, d.qh, d.sq, ms.back()};
-    for (size_t i = 0; i < ms.size(); ++i) {
-      const int64_t want = full[4 - ms.size() + i];
-      if (ms[i] != 1 && ms[i] != want) ctx.fail("attn_mask " + shape_str(ms) + " does not broadcast to the scores");
-    }
-    if (ms.back() > d.total) ctx.fail("attn_mask is longer than the total sequence length");
-  }
-  ms.insert(ms.begin(), 4 - ms.size(), 1);
-  Tensor& y = ctx.output(0, q.dtype(), d.three_d ? Shape{d.b, d.sq, d.qh * d.vhs} : Shape{d.b, d.qh, d.sq, d.vhs});
+  const params::AttentionParams p = params::attention_params(ctx);
+  const Dims& d = p.d;
+  const int64_t mode = p.mode;
+  const bool causal = p.causal;
+  const float softcap = p.softcap;
+  const double scale = p.scale;
+  const Tensor* mask = p.mask;
+  const Tensor* nonpad = p.nonpad;
+  const Shape& ms = p.mask_dims;
+  Tensor& y = ctx.output(0, q.dtype(), p.out);
   nn::dispatch_acc(ctx, q.dtype(), [&](auto tag) {
     using A = decltype(tag);
     const std::vector<A> qa = to_bhsd<A>(q, d.qh, d.three_d);

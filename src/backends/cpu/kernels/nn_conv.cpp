@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "backends/cpu/kernels/nn_kernels.h"
+#include "backends/nn_params.h"
 #include "ir/ops/nn_attrs.h"
 
 namespace kiln::backend {
@@ -94,30 +95,6 @@ void col2im(const A* col, int64_t channels, const Shape& img, const Shape& grid,
   }
 }
 
-struct ConvDims {
-  int64_t n = 0, c = 0, group = 1;
-  Shape spatial;  // X's spatial dims
-  std::vector<int64_t> kernel;
-};
-
-ConvDims conv_dims(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  const Tensor& w = ctx.input(1);
-  if (x.rank() < 3) ctx.fail("X must have rank >= 3 (N, C, spatial...), got " + shape_str(x.shape()));
-  if (w.rank() != x.rank())
-    ctx.fail("W " + shape_str(w.shape()) + " must have the rank of X " + shape_str(x.shape()));
-  ConvDims d;
-  d.n = x.shape()[0];
-  d.c = x.shape()[1];
-  d.group = ctx.node().attr_i("group", 1);
-  if (d.group < 1) ctx.fail("group must be >= 1");
-  if (d.c % d.group != 0)
-    ctx.fail("input channels " + std::to_string(d.c) + " are not divisible by group " + std::to_string(d.group));
-  d.spatial.assign(x.shape().begin() + 2, x.shape().end());
-  d.kernel.assign(w.shape().begin() + 2, w.shape().end());
-  return d;
-}
-
 template <typename A>
 std::optional<AccIn<A>> bias_of(KernelContext& ctx, int64_t m) {
   if (!ctx.has_input(2)) return std::nullopt;
@@ -127,38 +104,17 @@ std::optional<AccIn<A>> bias_of(KernelContext& ctx, int64_t m) {
   return AccIn<A>(b);
 }
 
-// Validated geometry of one Conv/ConvInteger node.
-struct ConvPlan {
-  ConvDims d;
-  int64_t m = 0, cg = 0;
-  ir::Window w;
-  Shape grid;     // output spatial dims
-  Shape y_shape;  // [N, M, grid...]
-};
+// Validated geometry of one Conv/ConvInteger node (shared with CUDA).
+using ConvPlan = params::ConvGeometry;
 
 ConvPlan plan_conv(KernelContext& ctx) {
-  const Tensor& wt = ctx.input(1);
-  ConvPlan p;
-  p.d = conv_dims(ctx);
-  p.m = wt.shape()[0];
-  p.cg = wt.shape()[1];
-  if (p.cg * p.d.group != p.d.c)
-    ctx.fail("W " + shape_str(wt.shape()) + " expects " + std::to_string(p.cg * p.d.group) +
-             " input channels, X has " + std::to_string(p.d.c));
-  if (p.m % p.d.group != 0)
-    ctx.fail("output channels " + std::to_string(p.m) + " are not divisible by group " + std::to_string(p.d.group));
-  p.w = ir::read_window(ctx.node(), p.d.spatial.size(), p.d.kernel, false);
-  for (size_t i = 0; i < p.d.spatial.size(); ++i)
-    p.grid.push_back(ir::window_out_dim(ctx.node(), p.w, i, p.d.spatial[i]));
-  p.y_shape = {p.d.n, p.m};
-  p.y_shape.insert(p.y_shape.end(), p.grid.begin(), p.grid.end());
-  return p;
+  return params::conv_geometry(ctx, ctx.node(), ctx.input(0).shape(), ctx.input(1).shape());
 }
 
 // y = conv(x, w) + bias (bias may be null), per image and group: im2col + GEMM.
 template <typename A>
 void conv_forward(const ConvPlan& pl, const A* x, const A* w, const A* bias, A* y) {
-  const ConvDims& d = pl.d;
+  const ConvPlan& d = pl;
   const int64_t mg = pl.m / d.group, taps = product(d.kernel), k = pl.cg * taps;
   const int64_t img = product(d.spatial), p = product(pl.grid);
   // A 1x1 kernel with unit strides and no padding reads the image as is.
@@ -232,24 +188,11 @@ void run_conv_integer(KernelContext& ctx) {
 void run_conv_transpose(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& wt = ctx.input(1);
-  const ConvDims d = conv_dims(ctx);
-  const ir::Node& node = ctx.node();
-  if (wt.shape()[0] != d.c)
-    ctx.fail("W " + shape_str(wt.shape()) + " must have X's " + std::to_string(d.c) + " channels in dim 0");
-  const int64_t mg = wt.shape()[1], m = mg * d.group, cg = d.c / d.group;
-  const size_t nd = d.spatial.size();
-  ir::Window w = ir::read_window(node, nd, d.kernel, false);
-  std::vector<int64_t> out_pad = node.attr_ints("output_padding");
-  if (out_pad.empty()) out_pad.assign(nd, 0);
-  std::vector<int64_t> out_shape = node.attr_ints("output_shape");
-  if (out_shape.size() == nd + 2) out_shape.erase(out_shape.begin(), out_shape.begin() + 2);
-  if (out_pad.size() != nd || (!out_shape.empty() && out_shape.size() != nd))
-    ctx.fail("output_padding and output_shape need one value per spatial axis");
-  Shape img;
-  for (size_t i = 0; i < nd; ++i)
-    img.push_back(ir::transpose_out_dim(node, w, i, d.spatial[i], out_pad[i], out_shape.empty() ? 0 : out_shape[i]));
-  Shape y_shape{d.n, m};
-  y_shape.insert(y_shape.end(), img.begin(), img.end());
+  const ConvPlan d = params::conv_transpose_geometry(ctx, ctx.node(), x.shape(), wt.shape());
+  const int64_t m = d.m, mg = m / d.group, cg = d.cg;
+  const ir::Window& w = d.w;
+  const Shape& img = d.grid;
+  const Shape& y_shape = d.y_shape;
   Tensor& y = ctx.output(0, x.dtype(), y_shape);
   nn::dispatch_acc(ctx, x.dtype(), [&](auto tag) {
     using A = decltype(tag);

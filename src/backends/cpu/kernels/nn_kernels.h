@@ -105,8 +105,5 @@ inline int64_t product(const Shape& s, size_t begin = 0, size_t end = SIZE_MAX) 
   return p;
 }
 
-// Normalizes a possibly negative axis against rank; ctx.fail when out of range.
-int64_t kernel_axis(const KernelContext& ctx, int64_t axis, int64_t rank);
-
 }  // namespace nn
 }  // namespace kiln::backend

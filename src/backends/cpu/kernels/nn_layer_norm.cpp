@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "backends/cpu/kernels/nn_kernels.h"
+#include "backends/nn_params.h"
 
 namespace kiln::backend {
 
@@ -19,12 +20,7 @@ template <typename A>
 std::vector<A> expand_to_tail(KernelContext& ctx, size_t i, const Shape& tail) {
   const Tensor& t = ctx.input(i);
   const Shape& s = t.shape();
-  bool ok = s.size() <= tail.size();
-  for (size_t k = 0; ok && k < s.size(); ++k) {
-    const int64_t d = s[s.size() - 1 - k];
-    ok = d == 1 || d == tail[tail.size() - 1 - k];
-  }
-  if (!ok) ctx.fail("input " + std::to_string(i) + " " + shape_str(s) + " does not broadcast to " + shape_str(tail));
+  params::require_broadcast_to(ctx, i, tail);
   const AccIn<A> src(t);
   std::vector<A> out(static_cast<size_t>(product(tail)));
   const size_t lead = tail.size() - s.size();
@@ -46,16 +42,13 @@ std::vector<A> expand_to_tail(KernelContext& ctx, size_t i, const Shape& tail) {
 template <bool Rms>
 void run_layer_norm(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  const ir::Node& node = ctx.node();
-  if (x.rank() == 0) ctx.fail("X must have rank >= 1");
-  const int64_t axis = nn::kernel_axis(ctx, node.attr_i("axis", -1), x.rank());
-  const double eps = node.attr_f("epsilon", 1e-5f);
-  const Shape tail(x.shape().begin() + axis, x.shape().end());
-  const int64_t outer = product(x.shape(), 0, static_cast<size_t>(axis)), inner = product(tail);
+  const params::LayerNormPlan plan = params::layer_norm_plan(ctx);
+  const double eps = plan.eps;
+  const Shape& tail = plan.tail;
+  const Shape& stat_shape = plan.stat_shape;
+  const int64_t outer = plan.outer, inner = plan.inner;
+  const DataType stash = plan.stash;
   Tensor& y = ctx.output(0, x.dtype(), x.shape());
-  Shape stat_shape = x.shape();
-  for (size_t i = static_cast<size_t>(axis); i < stat_shape.size(); ++i) stat_shape[i] = 1;
-  const auto stash = static_cast<DataType>(node.attr_i("stash_type", 1));
   Tensor* mean_t = !Rms && ctx.has_output(1) ? &ctx.output(1, stash, stat_shape) : nullptr;
   Tensor* inv_t = !Rms && ctx.has_output(2) ? &ctx.output(2, stash, stat_shape) : nullptr;
   nn::dispatch_acc(ctx, x.dtype(), [&](auto tag) {
@@ -98,11 +91,8 @@ void run_layer_norm(KernelContext& ctx) {
 
 void run_lp_norm(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  if (x.rank() == 0) ctx.fail("X must have rank >= 1");
-  const auto axis = static_cast<size_t>(nn::kernel_axis(ctx, ctx.node().attr_i("axis", -1), x.rank()));
-  const int64_t p = ctx.node().attr_i("p", 2);
-  if (p != 1 && p != 2) ctx.fail("p must be 1 or 2, got " + std::to_string(p));
-  const int64_t outer = product(x.shape(), 0, axis), n = x.shape()[axis], inner = product(x.shape(), axis + 1);
+  const params::LpNormPlan plan = params::lp_norm_plan(ctx);
+  const int64_t p = plan.p, outer = plan.outer, n = plan.n, inner = plan.inner;
   Tensor& y = ctx.output(0, x.dtype(), x.shape());
   nn::dispatch_acc(ctx, x.dtype(), [&](auto tag) {
     using A = decltype(tag);
@@ -129,13 +119,10 @@ void run_lp_norm(KernelContext& ctx) {
 // y = x / (bias + alpha/size * sum of squares over nearby channels)^beta.
 void run_lrn(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  const ir::Node& node = ctx.node();
-  if (x.rank() < 2) ctx.fail("X must have rank >= 2 (N, C, ...), got " + shape_str(x.shape()));
-  const int64_t size = node.attr_i("size", 0);
-  if (size < 1) ctx.fail("size must be >= 1");
-  const double alpha = node.attr_f("alpha", 1e-4f), beta = node.attr_f("beta", 0.75f), bias = node.attr_f("bias", 1.f);
-  const int64_t n = x.shape()[0], c = x.shape()[1], plane = product(x.shape(), 2);
-  const int64_t before = (size - 1) / 2, after = size - 1 - before;  // floor and ceil of (size-1)/2
+  const params::LrnPlan plan = params::lrn_plan(ctx);
+  const double alpha = plan.alpha, beta = plan.beta, bias = plan.bias;
+  const int64_t size = plan.size, n = x.shape()[0], c = plan.c, plane = plan.plane;
+  const int64_t before = plan.before, after = plan.after;
   Tensor& y = ctx.output(0, x.dtype(), x.shape());
   nn::dispatch_acc(ctx, x.dtype(), [&](auto tag) {
     using A = decltype(tag);

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "backends/cpu/kernels/nn_kernels.h"
+#include "backends/nn_params.h"
 
 namespace kiln::backend {
 
@@ -13,39 +14,9 @@ using nn::AccIn;
 using nn::AccOut;
 using nn::product;
 
-// Shapes of a NumPy matmul: batch dims broadcast, 1-D operands promoted.
-struct MatMulShape {
-  int64_t m = 0, k = 0, n = 0;
-  Shape a_batch, b_batch, batch, out;
-};
-
-MatMulShape matmul_shape(const KernelContext& ctx, Shape as, Shape bs) {
-  if (as.empty() || bs.empty()) ctx.fail("MatMul operands must have rank >= 1");
-  const bool a1 = as.size() == 1, b1 = bs.size() == 1;
-  if (a1) as.insert(as.begin(), 1);
-  if (b1) bs.push_back(1);
-  MatMulShape s;
-  s.m = as[as.size() - 2];
-  s.k = as.back();
-  s.n = bs.back();
-  if (bs[bs.size() - 2] != s.k)
-    ctx.fail("inner dimensions differ: A has " + std::to_string(s.k) + ", B has " + std::to_string(bs[bs.size() - 2]));
-  s.a_batch.assign(as.begin(), as.end() - 2);
-  s.b_batch.assign(bs.begin(), bs.end() - 2);
-  const size_t rank = std::max(s.a_batch.size(), s.b_batch.size());
-  for (size_t d = 0; d < rank; ++d) {
-    const size_t ia = d + s.a_batch.size(), ib = d + s.b_batch.size();
-    const int64_t da = ia >= rank ? s.a_batch[ia - rank] : 1;
-    const int64_t db = ib >= rank ? s.b_batch[ib - rank] : 1;
-    if (da != db && da != 1 && db != 1)
-      ctx.fail("batch dimensions do not broadcast: " + shape_str(s.a_batch) + " vs " + shape_str(s.b_batch));
-    s.batch.push_back(da == 1 ? db : da);
-  }
-  s.out = s.batch;
-  if (!a1) s.out.push_back(s.m);
-  if (!b1) s.out.push_back(s.n);
-  return s;
-}
+// Shapes of a NumPy matmul (a_batch/b_batch unpadded), as CUDA computes them.
+using params::MatMulShape;
+using params::matmul_shape;
 
 // Matrix offsets (in matrices) of an operand with batch dims `own` for each
 // batch index of the broadcast batch shape `batch`.
@@ -119,27 +90,11 @@ void run_matmul(KernelContext& ctx) {
 void run_gemm(KernelContext& ctx) {
   const Tensor& a = ctx.input(0);
   const Tensor& b = ctx.input(1);
-  const ir::Node& node = ctx.node();
-  if (a.rank() != 2 || b.rank() != 2)
-    ctx.fail("A " + shape_str(a.shape()) + " and B " + shape_str(b.shape()) + " must be 2-D");
-  if (a.dtype() != b.dtype()) ctx.fail("A and B must have the same dtype");
-  const bool ta = node.attr_i("transA", 0) != 0, tb = node.attr_i("transB", 0) != 0;
-  const float alpha = node.attr_f("alpha", 1.f), beta = node.attr_f("beta", 1.f);
-  const int64_t m = a.shape()[ta ? 1 : 0], k = a.shape()[ta ? 0 : 1];
-  const int64_t n = b.shape()[tb ? 0 : 1];
-  if (b.shape()[tb ? 1 : 0] != k)
-    ctx.fail("inner dimensions of A " + shape_str(a.shape()) + " and B " + shape_str(b.shape()) + " differ");
-  // C broadcasts one way to [M, N]: rows/cols of 1 repeat.
-  const Tensor* c = ctx.has_input(2) ? &ctx.input(2) : nullptr;
-  int64_t c_rows = 1, c_cols = 1;
-  if (c) {
-    const Shape& cs = c->shape();
-    if (cs.size() > 2) ctx.fail("C " + shape_str(cs) + " must have rank <= 2");
-    if (!cs.empty()) c_cols = cs.back();
-    if (cs.size() == 2) c_rows = cs[0];
-    if ((c_rows != 1 && c_rows != m) || (c_cols != 1 && c_cols != n))
-      ctx.fail("C " + shape_str(cs) + " does not broadcast to [" + std::to_string(m) + "," + std::to_string(n) + "]");
-  }
+  const params::GemmParams p = params::gemm_params(ctx);
+  const bool ta = p.ta, tb = p.tb;
+  const float alpha = p.alpha, beta = p.beta;
+  const int64_t m = p.m, k = p.k, n = p.n, c_rows = p.c_rows, c_cols = p.c_cols;
+  const Tensor* c = p.c;  // broadcasts one way to [M, N]: rows/cols of 1 repeat
   Tensor& y = ctx.output(0, a.dtype(), {m, n});
   const auto compute = [&](auto tag, const auto* ap, const auto* bp, const auto* cp, auto* yp) {
     using T = decltype(tag);

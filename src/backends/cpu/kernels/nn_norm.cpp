@@ -3,8 +3,7 @@
 #include <cmath>
 
 #include "backends/cpu/kernels/nn_kernels.h"
-#include "ir/ops/nn_attrs.h"
-#include "kiln/error.h"
+#include "backends/nn_params.h"
 
 namespace kiln::backend {
 
@@ -13,12 +12,6 @@ namespace {
 using nn::AccIn;
 using nn::AccOut;
 using nn::product;
-
-void require_vector(KernelContext& ctx, size_t i, int64_t len, const char* what) {
-  const Tensor& t = ctx.input(i);
-  if (t.rank() != 1 || t.shape()[0] != len)
-    ctx.fail(std::string(what) + " " + shape_str(t.shape()) + " must have shape [" + std::to_string(len) + "]");
-}
 
 // Mean and population variance of n values, accumulated in double.
 struct Moments { double mean = 0, var = 0; };
@@ -40,17 +33,11 @@ Moments moments(const A* x, int64_t n) {
 }
 
 void run_batch_norm(KernelContext& ctx) {
-  const ir::Node& node = ctx.node();
-  if (node.attr_i("training_mode", 0) != 0)
-    throw Error(ErrorCode::Unsupported, node.label() + ": training_mode=1 is not supported");
+  const params::BatchNormParams p = params::batch_norm_params(ctx);
   const Tensor& x = ctx.input(0);
-  if (x.rank() < 2) ctx.fail("X must have rank >= 2 (N, C, ...), got " + shape_str(x.shape()));
-  const int64_t c = x.shape()[1];
-  const char* names[] = {"", "scale", "B", "input_mean", "input_var"};
-  for (size_t i = 1; i < 5; ++i) require_vector(ctx, i, c, names[i]);
-  const double eps = node.attr_f("epsilon", 1e-5f);
+  const int64_t c = p.c, n = x.shape()[0], plane = p.plane;
+  const double eps = p.eps;
   Tensor& y = ctx.output(0, x.dtype(), x.shape());
-  const int64_t n = x.shape()[0], plane = product(x.shape(), 2);
   nn::dispatch_acc(ctx, x.dtype(), [&](auto tag) {
     using A = decltype(tag);
     const AccIn<A> xa(x), scale(ctx.input(1)), bias(ctx.input(2)), mean(ctx.input(3)), var(ctx.input(4));
@@ -90,10 +77,7 @@ void group_normalize(const A* x, A* y, int64_t n, int64_t groups, int64_t group_
 
 void run_instance_norm(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  if (x.rank() < 3) ctx.fail("X must have rank >= 3 (N, C, spatial...), got " + shape_str(x.shape()));
-  const int64_t c = x.shape()[1];
-  require_vector(ctx, 1, c, "scale");
-  require_vector(ctx, 2, c, "B");
+  const int64_t c = params::instance_norm_channels(ctx);
   Tensor& y = ctx.output(0, x.dtype(), x.shape());
   const double eps = ctx.node().attr_f("epsilon", 1e-5f);
   nn::dispatch_acc(ctx, x.dtype(), [&](auto tag) {
@@ -108,14 +92,9 @@ void run_instance_norm(KernelContext& ctx) {
 
 void run_group_norm(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  if (x.rank() < 3) ctx.fail("X must have rank >= 3 (N, C, spatial...), got " + shape_str(x.shape()));
-  const int64_t c = x.shape()[1], groups = ctx.node().attr_i("num_groups", 0);
-  if (groups < 1 || c % groups != 0)
-    ctx.fail("channels " + std::to_string(c) + " are not divisible by num_groups " + std::to_string(groups));
-  // Opset 18 had one scale/bias per group; opset 21 made them per channel.
-  const bool per_group = ir::opset_before(ctx.opset(), 21);
-  require_vector(ctx, 1, per_group ? groups : c, "scale");
-  require_vector(ctx, 2, per_group ? groups : c, "bias");
+  const params::GroupNormParams gp = params::group_norm_params(ctx);
+  const int64_t c = x.shape()[1], groups = gp.groups;
+  const bool per_group = gp.per_group;
   Tensor& y = ctx.output(0, x.dtype(), x.shape());
   const double eps = ctx.node().attr_f("epsilon", 1e-5f);
   nn::dispatch_acc(ctx, x.dtype(), [&](auto tag) {

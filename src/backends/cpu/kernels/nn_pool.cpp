@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "backends/cpu/kernels/nn_kernels.h"
+#include "backends/nn_params.h"
 #include "ir/ops/nn_attrs.h"
 
 namespace kiln::backend {
@@ -154,12 +155,9 @@ void run_average_pool(KernelContext& ctx) {
 template <bool Max>
 void run_global_pool(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  if (x.rank() < 2) ctx.fail("X must have rank >= 2 (N, C, spatial...), got " + shape_str(x.shape()));
-  Shape y_shape = x.shape();
-  for (size_t i = 2; i < y_shape.size(); ++i) y_shape[i] = 1;
-  Tensor& y = ctx.output(0, x.dtype(), y_shape);
-  const int64_t planes = product(x.shape(), 0, 2), size = product(x.shape(), 2);
-  if (size == 0) ctx.fail("X " + shape_str(x.shape()) + " has an empty spatial extent");
+  const params::GlobalPoolPlan p = params::global_pool_plan(ctx);
+  const int64_t planes = p.planes, size = p.size;
+  Tensor& y = ctx.output(0, x.dtype(), p.out);
   nn::dispatch_acc(ctx, x.dtype(), [&](auto tag) {
     using A = decltype(tag);
     const AccIn<A> xa(x);

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "backends/cpu/kernels/nn_kernels.h"
-#include "ir/ops/nn_attrs.h"
+#include "backends/nn_params.h"
 
 namespace kiln::backend {
 
@@ -40,13 +40,8 @@ void apply(Kind kind, const A* x, A* y, int64_t n, int64_t stride) {
 template <Kind K>
 void run_softmax(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  if (x.rank() == 0) ctx.fail("input must have rank >= 1");
-  const bool old = ir::opset_before(ctx.opset(), 13);
-  const int64_t axis = nn::kernel_axis(ctx, ctx.node().attr_i("axis", old ? 1 : -1), x.rank());
-  const auto ax = static_cast<size_t>(axis);
-  const int64_t outer = product(x.shape(), 0, ax);
-  const int64_t n = old ? product(x.shape(), ax) : x.shape()[ax];
-  const int64_t inner = old ? 1 : product(x.shape(), ax + 1);
+  const params::SoftmaxPlan p = params::softmax_plan(ctx);
+  const int64_t outer = p.outer, n = p.n, inner = p.inner;
   Tensor& y = ctx.output(0, x.dtype(), x.shape());
   if (x.numel() == 0) return;
   nn::dispatch_acc(ctx, x.dtype(), [&](auto tag) {

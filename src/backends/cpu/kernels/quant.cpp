@@ -10,64 +10,14 @@
 
 #include "backends/cpu/kernels/families.h"
 #include "backends/cpu/kernels/quant_kernels.h"
-#include "backends/cpu/kernels/reduce_kernels.h"
-#include "ir/ops/nn_attrs.h"
+#include "backends/ew_params.h"
+#include "core/dispatch.h"
 
 namespace kiln::backend {
 
 namespace {
 
-// Where the scale/zero point of each element of x lives: elements are visited
-// as (o, d, i) over x viewed as [outer, size of axis, inner].
-struct QuantLayout {
-  enum class Mode { Tensor, Axis, Block } mode = Mode::Tensor;
-  int64_t outer = 1, d = 1, inner = 1, block = 0, blocks = 1;
-  int64_t index(int64_t o, int64_t k, int64_t i) const {
-    switch (mode) {
-      case Mode::Tensor: return 0;
-      case Mode::Axis: return k;
-      case Mode::Block: return (o * blocks + k / block) * inner + i;
-    }
-    return 0;
-  }
-};
-
-QuantLayout layout_of(const KernelContext& ctx, const Tensor& x, const Tensor& scale, const Tensor* zp) {
-  const ir::Node& node = ctx.node();
-  if (zp && zp->numel() != scale.numel())
-    ctx.fail("the zero point's shape " + shape_str(zp->shape()) + " differs from the scale's " +
-             shape_str(scale.shape()));
-  QuantLayout l;
-  const int64_t block = node.attr_i("block_size", 0);
-  if (block < 0) ctx.fail("block_size must be >= 0");
-  if (block == 0 && scale.numel() == 1 && scale.rank() <= 1) {
-    l.inner = x.numel();
-    return l;
-  }
-  if (x.rank() == 0) ctx.fail("a per-axis or blocked scale needs x of rank >= 1");
-  const auto axis = static_cast<size_t>(reduce::axis_of(ctx, node.attr_i("axis", 1), x.rank()));
-  const reduce::AxisSplit sp = reduce::split_at(x.shape(), axis);
-  l.outer = sp.outer;
-  l.d = sp.n;
-  l.inner = sp.inner;
-  if (block == 0) {
-    if (scale.rank() != 1 || scale.shape()[0] != l.d)
-      ctx.fail("a per-axis scale must be 1-D of length " + std::to_string(l.d) + ", got shape " +
-               shape_str(scale.shape()));
-    l.mode = QuantLayout::Mode::Axis;
-    return l;
-  }
-  Shape want = x.shape();
-  want[axis] = (l.d + block - 1) / block;
-  if (scale.shape() != want)
-    ctx.fail("a blocked scale for x " + shape_str(x.shape()) + " with block_size " + std::to_string(block) +
-             " must have shape " + shape_str(want) + ", got " + shape_str(scale.shape()));
-  if (zp && zp->shape() != want) ctx.fail("the zero point's shape must be " + shape_str(want));
-  l.mode = QuantLayout::Mode::Block;
-  l.block = block;
-  l.blocks = want[axis];
-  return l;
-}
+using params::QuantLayout;
 
 // x / s rounded to the division's precision P.
 template <typename P>
@@ -115,16 +65,11 @@ void run_quantize(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& scale = ctx.input(1);
   const Tensor* zp = ctx.has_input(2) ? &ctx.input(2) : nullptr;
-  DataType out = zp ? zp->dtype() : static_cast<DataType>(node.attr_i("output_dtype", 0));
-  if (out == DataType::Undefined) out = DataType::UInt8;
-  if (ir::opset_before(ctx.opset(), 13) && scale.numel() != 1) ctx.fail("the scale must be a scalar before opset 13");
-  const QuantLayout l = layout_of(ctx, x, scale, zp);
-  DataType precision = static_cast<DataType>(node.attr_i("precision", 0));
-  if (precision == DataType::Undefined) precision = dtype_is_float(scale.dtype()) ? scale.dtype() : DataType::Float64;
-  Tensor& y = ctx.output(0, out, x.shape());
-  dispatch_quant(ctx, out, [&](auto qtag) {
-    dispatch_float(precision, node.label() + ": precision", [&](auto ptag) {
-      quantize_typed<decltype(qtag), decltype(ptag)>(x, scale, zp, y, l);
+  const params::QuantizeParams p = params::quantize_params(ctx);
+  Tensor& y = ctx.output(0, p.out, x.shape());
+  dispatch_quant(ctx, p.out, [&](auto qtag) {
+    dispatch_float(p.precision, node.label() + ": precision", [&](auto ptag) {
+      quantize_typed<decltype(qtag), decltype(ptag)>(x, scale, zp, y, p.layout);
     });
   });
 }
@@ -153,15 +98,11 @@ void run_dequantize(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& scale = ctx.input(1);
   const Tensor* zp = ctx.has_input(2) ? &ctx.input(2) : nullptr;
-  if (zp && zp->dtype() != x.dtype()) ctx.fail("the zero point's dtype differs from x's");
-  if (ir::opset_before(ctx.opset(), 13) && scale.numel() != 1) ctx.fail("the scale must be a scalar before opset 13");
-  const QuantLayout l = layout_of(ctx, x, scale, zp);
-  DataType out = static_cast<DataType>(node.attr_i("output_dtype", 0));
-  if (out == DataType::Undefined) out = ir::opset_before(ctx.opset(), 19) ? DataType::Float32 : scale.dtype();
-  Tensor& y = ctx.output(0, out, x.shape());
+  const params::DequantizeParams p = params::dequantize_params(ctx);
+  Tensor& y = ctx.output(0, p.out, x.shape());
   dispatch_quant(ctx, x.dtype(), [&](auto qtag) {
-    dispatch_float(out, node.label(), [&](auto otag) {
-      dequantize_typed<decltype(qtag), decltype(otag)>(x, scale, zp, y, l);
+    dispatch_float(p.out, node.label(), [&](auto otag) {
+      dequantize_typed<decltype(qtag), decltype(otag)>(x, scale, zp, y, p.layout);
     });
   });
 }

@@ -6,6 +6,7 @@
 
 #include "backends/cpu/kernels/quant_kernels.h"
 #include "backends/cpu/kernels/reduce_kernels.h"
+#include "backends/nn_params.h"
 
 namespace kiln::backend {
 
@@ -41,13 +42,7 @@ void run_dynamic_quantize(KernelContext& ctx) {
 // (x - mean) / (std + 1e-9) over `axes` (default [0, 2, 3]), in double.
 void run_mvn(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  const auto rank = x.rank();
-  std::vector<bool> reduced(static_cast<size_t>(rank), false);
-  for (int64_t a : ctx.node().attr_ints("axes", {0, 2, 3})) {
-    const auto k = static_cast<size_t>(reduce::axis_of(ctx, a, rank));
-    if (reduced[k]) ctx.fail("axis " + std::to_string(a) + " is repeated");
-    reduced[k] = true;
-  }
+  const std::vector<bool> reduced = params::mvn_reduced(ctx);
   Tensor& y = ctx.output(0, x.dtype(), x.shape());
   int64_t count = 1;
   const std::vector<int64_t> ostride = reduce::reduce_strides(x.shape(), reduced, &count);

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "backends/cpu/kernels/reduce_kernels.h"
-#include "ir/ops/nn_attrs.h"
+#include "backends/kernel_params.h"
 
 namespace kiln::backend {
 
@@ -42,15 +42,10 @@ template <bool Max>
 void run_arg(KernelContext& ctx) {
   const ir::Node& node = ctx.node();
   const Tensor& x = ctx.input(0);
-  if (x.rank() == 0) ctx.fail("input must have rank >= 1");
-  const auto axis = static_cast<size_t>(reduce::axis_of(ctx, node.attr_i("axis", 0), x.rank()));
-  const bool last = node.attr_i("select_last_index", 0) != 0;
-  Shape out = x.shape();
-  if (node.attr_i("keepdims", 1) != 0) out[axis] = 1;
-  else out.erase(out.begin() + static_cast<std::ptrdiff_t>(axis));
-  const AxisSplit sp = reduce::split_at(x.shape(), axis);
-  if (sp.n == 0) ctx.fail("cannot take the arg of an empty axis");
-  Tensor& y = ctx.output(0, DataType::Int64, out);
+  const params::ArgPlan p = params::arg_plan(ctx);
+  const AxisSplit sp{p.outer, p.n, p.inner};
+  const bool last = p.last;
+  Tensor& y = ctx.output(0, DataType::Int64, p.out);
   dispatch_numeric(x.dtype(), node.label(), [&](auto tag) { arg_typed<Max, decltype(tag)>(x, y, sp, last); });
 }
 
@@ -87,24 +82,12 @@ void topk_typed(const Tensor& x, Tensor& values, Tensor& indices, const AxisSpli
 void run_topk(KernelContext& ctx) {
   const ir::Node& node = ctx.node();
   const Tensor& x = ctx.input(0);
-  if (x.rank() == 0) ctx.fail("input must have rank >= 1");
-  int64_t k = 0;
-  if (ir::opset_before(ctx.opset(), 10)) {
-    k = node.attr_i("k", -1);
-  } else {
-    const Tensor& kt = ctx.input(1);
-    if (kt.numel() != 1) ctx.fail("K must hold one element, got shape " + shape_str(kt.shape()));
-    k = read_int(kt, 0);
-  }
-  const auto axis = static_cast<size_t>(reduce::axis_of(ctx, node.attr_i("axis", -1), x.rank()));
-  const AxisSplit sp = reduce::split_at(x.shape(), axis);
-  if (k < 0 || k > sp.n)
-    ctx.fail("k " + std::to_string(k) + " is outside [0, " + std::to_string(sp.n) + "] (the axis size)");
-  Shape out = x.shape();
-  out[axis] = k;
-  Tensor& values = ctx.output(0, x.dtype(), out);
-  Tensor& indices = ctx.output(1, DataType::Int64, out);
-  const bool largest = node.attr_i("largest", 1) != 0;
+  const params::TopKPlan p = params::topk_plan(ctx);
+  const AxisSplit sp{p.outer, p.n, p.inner};
+  const int64_t k = p.k;
+  const bool largest = p.largest;
+  Tensor& values = ctx.output(0, x.dtype(), p.out);
+  Tensor& indices = ctx.output(1, DataType::Int64, p.out);
   dispatch_numeric(x.dtype(), node.label(),
                    [&](auto tag) { topk_typed<decltype(tag)>(x, values, indices, sp, k, largest); });
 }

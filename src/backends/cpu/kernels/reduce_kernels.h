@@ -27,13 +27,6 @@ inline bool is_nan(T v) {
   else return false;
 }
 
-// Normalizes a possibly negative axis; ctx.fail when out of range.
-inline int64_t axis_of(const KernelContext& ctx, int64_t axis, int64_t rank) {
-  if (axis < -rank || axis >= rank)
-    ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
-  return axis < 0 ? axis + rank : axis;
-}
-
 // Sizes of the dims before, at and after `axis`.
 struct AxisSplit {
   int64_t outer = 1, n = 1, inner = 1;

@@ -188,31 +188,11 @@ void interpolate(const Tensor& in, Tensor& out, const ResizeAttrs& a, const Resi
   }
 }
 
-// Resize-10 and Upsample-9 read scales from input 1, Upsample-7/8 from an attribute.
-std::optional<std::vector<double>> doubles(const KernelContext& ctx, size_t i) {
-  if (!ctx.has_input(i) || ctx.input(i).numel() == 0) return std::nullopt;
-  const Tensor& t = ctx.input(i);
-  std::vector<double> v;
-  for (int64_t k = 0; k < t.numel(); ++k) v.push_back(read_double(t, k));
-  return v;
-}
-
 void resize(KernelContext& ctx) {
   const Tensor& in = ctx.input(0);
   const auto fail = fail_of(ctx);
   const ResizeAttrs attrs = ir::rules::resize_attrs(fail, ctx.opset(), in.rank());
-  ir::rules::ResizeArgs args;
-  const bool upsample = ctx.node().op_type == "Upsample";
-  if (upsample && ctx.opset() < 9) {
-    const auto s = ctx.node().attr_floats("scales");
-    args.scales = std::vector<double>(s.begin(), s.end());
-  } else if (upsample || ctx.opset() < 11) {
-    args.scales = doubles(ctx, 1);
-  } else {
-    args.roi = doubles(ctx, 1);
-    args.scales = doubles(ctx, 2);
-    if (ctx.has_input(3) && ctx.input(3).numel() > 0) args.sizes = input_ints(ctx, 3);
-  }
+  const ir::rules::ResizeArgs args = params::resize_args(ctx);
   const ResizePlan plan = ir::rules::resize_plan(fail, ir::to_sym(in.shape()), attrs, args);
   Tensor& out = ctx.output(0, in.dtype(), concrete(ctx, plan.out));
   if (out.numel() == 0) return;

@@ -10,25 +10,12 @@ namespace kiln::backend::cpu {
 
 namespace {
 
-int64_t prod(const Shape& s, size_t begin, size_t end) {
-  int64_t p = 1;
-  for (size_t i = begin; i < end; ++i) p *= s[i];
-  return p;
-}
-
-int64_t scalar_int(const KernelContext& ctx, size_t input, const char* what) {
-  const Tensor& t = ctx.input(input);
-  if (t.numel() != 1) ctx.fail(std::string(what) + " must be a scalar, got " + shape_str(t.shape()));
-  return input_ints(ctx, input)[0];
-}
-
 void cum_sum(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  if (x.rank() == 0) ctx.fail("input must have rank >= 1");
-  const size_t a = static_cast<size_t>(ir::rules::norm_axis(fail_of(ctx), scalar_int(ctx, 1, "axis"), x.rank()));
-  const bool exclusive = ctx.node().attr_i("exclusive", 0) != 0, reverse = ctx.node().attr_i("reverse", 0) != 0;
+  const params::CumSumPlan plan = params::cum_sum_plan(ctx);
+  const bool exclusive = plan.exclusive, reverse = plan.reverse;
+  const int64_t outer = plan.outer, dim = plan.dim, inner = plan.inner;
   Tensor& out = ctx.output(0, x.dtype(), x.shape());
-  const int64_t outer = prod(x.shape(), 0, a), dim = x.shape()[a], inner = prod(x.shape(), a + 1, x.shape().size());
   dispatch_numeric(x.dtype(), ctx.node().label(), [&](auto tag) {
     using T = decltype(tag);
     // Half/bfloat16 sum in float; the others in their own type.
@@ -53,11 +40,10 @@ void cum_sum(KernelContext& ctx) {
 
 void trilu(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  if (x.rank() < 2) ctx.fail("input must have rank >= 2, got " + shape_str(x.shape()));
-  const int64_t k = ctx.has_input(1) ? scalar_int(ctx, 1, "k") : 0;
-  const bool upper = ctx.node().attr_i("upper", 1) != 0;
+  const params::TriluPlan p = params::trilu_plan(ctx);
+  const int64_t k = p.k, rows = p.rows, cols = p.cols;
+  const bool upper = p.upper;
   Tensor& out = ctx.output(0, x.dtype(), x.shape());
-  const int64_t rows = x.shape()[x.shape().size() - 2], cols = x.shape().back();
   const int64_t mats = rows * cols == 0 ? 0 : x.numel() / (rows * cols);
   dispatch_bytes(dtype_size(x.dtype()), [&](auto tag) {
     using U = decltype(tag);
@@ -75,23 +61,16 @@ void trilu(KernelContext& ctx) {
 
 void reverse_sequence(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  if (x.rank() < 2) ctx.fail("input must have rank >= 2, got " + shape_str(x.shape()));
-  const int64_t batch_axis = ctx.node().attr_i("batch_axis", 1), time_axis = ctx.node().attr_i("time_axis", 0);
-  if ((batch_axis != 0 && batch_axis != 1) || (time_axis != 0 && time_axis != 1) || batch_axis == time_axis)
-    ctx.fail("batch_axis and time_axis must be 0 and 1 in some order");
-  const int64_t batch = x.shape()[static_cast<size_t>(batch_axis)], steps = x.shape()[static_cast<size_t>(time_axis)];
-  const std::vector<int64_t> lens = input_ints(ctx, 1);
-  if (static_cast<int64_t>(lens.size()) != batch)
-    ctx.fail("sequence_lens has " + std::to_string(lens.size()) + " entries for a batch of " + std::to_string(batch));
+  const params::ReverseSequencePlan p = params::reverse_sequence_plan(ctx);
+  const int64_t batch = p.batch, steps = p.steps;
+  const std::vector<int64_t>& lens = p.lens;
   Tensor& out = ctx.output(0, x.dtype(), x.shape());
   const Strides strides = contiguous_strides(x.shape());
-  const int64_t sb = strides[static_cast<size_t>(batch_axis)], st = strides[static_cast<size_t>(time_axis)];
+  const int64_t sb = strides[static_cast<size_t>(p.batch_axis)], st = strides[static_cast<size_t>(p.time_axis)];
   const size_t row = static_cast<size_t>(prod(x.shape(), 2, x.shape().size())) * dtype_size(x.dtype());
   const size_t es = dtype_size(x.dtype());
   for (int64_t b = 0; b < batch; ++b) {
     const int64_t len = lens[static_cast<size_t>(b)];
-    if (len < 0 || len > steps)
-      ctx.fail("sequence length " + std::to_string(len) + " is outside [0, " + std::to_string(steps) + "]");
     for (int64_t t = 0; t < steps; ++t) {
       const int64_t from = t < len ? len - 1 - t : t;
       std::memcpy(bytes_of(out) + static_cast<size_t>(b * sb + t * st) * es,

@@ -13,17 +13,7 @@ namespace kiln::backend::cpu {
 
 namespace {
 
-enum class Reduction { None, Add, Mul, Max, Min };
-
-Reduction reduction_of(const KernelContext& ctx) {
-  const std::string r = ctx.node().attr_s("reduction", "none");
-  if (r == "none") return Reduction::None;
-  if (r == "add") return Reduction::Add;
-  if (r == "mul") return Reduction::Mul;
-  if (r == "max") return Reduction::Max;
-  if (r == "min") return Reduction::Min;
-  ctx.fail("unknown reduction '" + r + "'");
-}
+using Reduction = params::ScatterReduction;
 
 template <typename T>
 T combine(T a, T b, Reduction r) {
@@ -47,22 +37,14 @@ Tensor& copy_data(KernelContext& ctx) {
   const Tensor& data = ctx.input(0);
   Tensor& out = ctx.output(0, data.dtype(), data.shape());
   if (data.nbytes()) std::memcpy(out.raw(), data.raw(), data.nbytes());
-  if (ctx.input(2).dtype() != data.dtype()) ctx.fail("updates and data differ in dtype");
   return out;
 }
 
 void scatter_nd(KernelContext& ctx) {
   const Tensor &data = ctx.input(0), &indices = ctx.input(1), &updates = ctx.input(2);
-  const Reduction red = reduction_of(ctx);
-  if (indices.dtype() != DataType::Int64) ctx.fail("indices must be int64");
-  if (indices.rank() < 1) ctx.fail("indices must have rank >= 1");
-  const Shape &ds = data.shape(), &is = indices.shape();
-  const int64_t k = is.back();
-  if (k < 1 || k > data.rank()) ctx.fail("indices' last dim " + std::to_string(k) + " exceeds the data rank");
-  Shape want(is.begin(), is.end() - 1);
-  want.insert(want.end(), ds.begin() + k, ds.end());
-  if (updates.shape() != want)
-    ctx.fail("updates " + shape_str(updates.shape()) + " must have shape " + shape_str(want));
+  const Reduction red = params::scatter_reduction(ctx);
+  const int64_t k = params::scatter_nd_components(ctx);
+  const Shape& ds = data.shape();
   Tensor& out = copy_data(ctx);
   const Strides strides = contiguous_strides(ds);
   int64_t slice = 1;
@@ -89,16 +71,9 @@ void scatter_nd(KernelContext& ctx) {
 
 void scatter_elements(KernelContext& ctx) {
   const Tensor &data = ctx.input(0), &indices = ctx.input(1), &updates = ctx.input(2);
-  const Reduction red = ctx.node().op_type == "Scatter" ? Reduction::None : reduction_of(ctx);
-  if (indices.dtype() != DataType::Int32 && indices.dtype() != DataType::Int64)
-    ctx.fail("indices must be int32 or int64");
-  if (indices.shape() != updates.shape()) ctx.fail("indices and updates differ in shape");
-  if (data.rank() != indices.rank()) ctx.fail("data and indices differ in rank");
-  const size_t a = static_cast<size_t>(ir::rules::norm_axis(fail_of(ctx), ctx.node().attr_i("axis", 0), data.rank()));
+  const Reduction red = params::scatter_reduction(ctx);
+  const size_t a = params::scatter_elements_axis(ctx);
   const Shape &ds = data.shape(), &is = indices.shape();
-  for (size_t d = 0; d < ds.size(); ++d)
-    if (d != a && is[d] > ds[d])
-      ctx.fail("indices " + shape_str(is) + " exceed data " + shape_str(ds) + " outside the axis");
   Tensor& out = copy_data(ctx);
   const std::vector<int64_t> idx = read_ints(indices);
   const Strides strides = contiguous_strides(ds);

@@ -3,6 +3,7 @@
 // rules as shape inference (src/ir/ops/shape_rules.h).
 #include <cstring>
 
+#include "backends/cpu/kernels/copy_strided.h"
 #include "backends/cpu/kernels/families.h"
 #include "backends/cpu/kernels/tensor_kernels.h"
 #include "core/dispatch.h"
@@ -22,25 +23,21 @@ void register_cpu_tensor(KernelRegistry& r) {
 
 namespace cpu {
 
-std::vector<int64_t> input_ints(const KernelContext& ctx, size_t i) {
-  const Tensor& t = ctx.input(i);
-  if (dtype_is_float(t.dtype()) || t.dtype() == DataType::Bool)
-    ctx.fail("input " + std::to_string(i) + " must be an integer tensor, got " + std::string(dtype_name(t.dtype())));
-  return read_ints(t);
-}
-
-Shape concrete(const KernelContext& ctx, const ir::SymShape& s) {
-  if (!ir::shape_known(s))
-    throw Error(ErrorCode::Internal, ctx.node().label() + ": output shape " + ir::sym_str(s) + " not concrete");
-  return ir::to_shape(s);
-}
-
 void copy_reshaped(KernelContext& ctx, const Shape& shape) {
   const Tensor& in = ctx.input(0);
   Tensor& out = ctx.output(0, in.dtype(), shape);
   if (out.numel() != in.numel())
     throw Error(ErrorCode::Internal, ctx.node().label() + ": reshape changes the element count");
   if (in.nbytes()) std::memcpy(out.raw(), in.raw(), in.nbytes());
+}
+
+void copy_view(KernelContext& ctx, const params::StridedView& v) {
+  const Tensor& in = ctx.input(0);
+  Tensor& out = ctx.output(0, in.dtype(), v.out);
+  if (out.numel() == 0) return;
+  const size_t es = dtype_size(in.dtype());
+  copy_strided(out.raw(), contiguous_strides(v.dims), bytes_of(in) + v.offset * static_cast<int64_t>(es), v.src,
+               v.dims, es);
 }
 
 }  // namespace cpu

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "backends/kernel.h"
+#include "backends/kernel_params.h"
 #include "ir/ops/shape_rules.h"
 
 namespace kiln::backend::cpu {
@@ -18,13 +19,25 @@ void register_scatter_kernels(KernelRegistry& r);   // scatter.cpp: ScatterND, S
 void register_scan_kernels(KernelRegistry& r);      // scan.cpp: CumSum, Trilu, ReverseSequence
 void register_resize_kernels(KernelRegistry& r);    // resize.cpp: Resize, Upsample
 
-inline ir::rules::Fail fail_of(const KernelContext& ctx) { return {ctx.node(), ErrorCode::InvalidArgument}; }
+// Host operands and the parameters the CUDA kernels share (backends/kernel_params.h).
+using params::concrete;
+using params::fail_of;
+using params::host_ints;
+using params::prod;
 
-// A shape-like input (int32/int64 values) as int64s.
-std::vector<int64_t> input_ints(const KernelContext& ctx, size_t i);
-// The concrete shape a rule computed from concrete inputs.
-Shape concrete(const KernelContext& ctx, const ir::SymShape& s);
 // Output 0 as a byte copy of input 0 with another shape (Reshape and friends).
 void copy_reshaped(KernelContext& ctx, const Shape& shape);
+// Output 0 as the strided view of input 0 a shared plan describes.
+void copy_view(KernelContext& ctx, const params::StridedView& v);
+
+// Kernels made of a shared plan and one of the two copies above.
+template <Shape (*Plan)(const KernelContext&)>
+void reshaped(KernelContext& ctx) {
+  copy_reshaped(ctx, Plan(ctx));
+}
+template <params::StridedView (*Plan)(const KernelContext&)>
+void viewed(KernelContext& ctx) {
+  copy_view(ctx, Plan(ctx));
+}
 
 }  // namespace kiln::backend::cpu

@@ -14,60 +14,13 @@
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/cublaslt_gemm.h"
 #include "backends/cuda/kernels/cudnn_util.h"
+#include "backends/nn_params.h"
 
 namespace kiln::backend::cuda {
 
 namespace {
 
-struct Dims {
-  int64_t b = 0, qh = 0, kvh = 0, sq = 0, skv = 0, past = 0, total = 0, hs = 0, vhs = 0;
-  bool three_d = false;
-};
-
-Dims attention_dims(const KernelContext& ctx) {
-  const Tensor& q = ctx.input(0);
-  const Tensor& k = ctx.input(1);
-  const Tensor& v = ctx.input(2);
-  const ir::Node& node = ctx.node();
-  Dims d;
-  d.three_d = q.rank() == 3;
-  if ((q.rank() != 3 && q.rank() != 4) || k.rank() != q.rank() || v.rank() != q.rank())
-    ctx.fail("Q, K and V must all be 3-D or all 4-D");
-  if (d.three_d) {
-    d.qh = node.attr_i("q_num_heads", 0);
-    d.kvh = node.attr_i("kv_num_heads", 0);
-    if (d.qh < 1 || d.kvh < 1) ctx.fail("3-D inputs need q_num_heads and kv_num_heads");
-    if (q.shape()[2] % d.qh || k.shape()[2] % d.kvh || v.shape()[2] % d.kvh)
-      ctx.fail("hidden sizes are not divisible by the head counts");
-    d.sq = q.shape()[1];
-    d.skv = k.shape()[1];
-    d.hs = q.shape()[2] / d.qh;
-    d.vhs = v.shape()[2] / d.kvh;
-    if (k.shape()[2] / d.kvh != d.hs) ctx.fail("Q and K head sizes differ");
-  } else {
-    d.qh = q.shape()[1];
-    d.kvh = k.shape()[1];
-    d.sq = q.shape()[2];
-    d.skv = k.shape()[2];
-    d.hs = q.shape()[3];
-    d.vhs = v.shape()[3];
-    if (k.shape()[3] != d.hs || v.shape()[1] != d.kvh) ctx.fail("K/V shapes do not match Q");
-  }
-  d.b = q.shape()[0];
-  if (k.shape()[0] != d.b || v.shape()[0] != d.b || (d.three_d ? v.shape()[1] : v.shape()[2]) != d.skv)
-    ctx.fail("Q, K and V disagree on batch or sequence length");
-  if (d.kvh < 1 || d.qh % d.kvh != 0) ctx.fail("q_num_heads must be a multiple of kv_num_heads");
-  if (ctx.has_input(4) && ctx.has_input(5)) {
-    const Shape& pk = ctx.input(4).shape();
-    const Shape& pv = ctx.input(5).shape();
-    if (pk.size() != 4 || pv.size() != 4 || pk != Shape({d.b, d.kvh, pk[2], d.hs}) ||
-        pv != Shape({d.b, d.kvh, pk[2], d.vhs}))
-      ctx.fail("past_key/past_value must be [B, kv_heads, past, head_size]");
-    d.past = pk[2];
-  }
-  d.total = d.past + d.skv;
-  return d;
-}
+using Dims = params::AttentionDims;
 
 // out[b, h, t, :] = t < P ? past[b, h, t, :] : cur at (b, h, t - P), cur being
 // [B, S, H*D] (three_d) or [B, H, S, D].
@@ -211,32 +164,24 @@ void AttentionKernel::run_typed(KernelContext& ctx) {
   const ir::Node& node = ctx.node();
   const Tensor& q = ctx.input(0);
   const DataType dt = q.dtype();
-  const Dims d = attention_dims(ctx);
+  const params::AttentionParams ap = params::attention_params(ctx);
+  const Dims& d = ap.d;
   SoftmaxParams sp;
-  sp.mode = static_cast<int>(node.attr_i("qk_matmul_output_mode", 0));
-  sp.causal = node.attr_i("is_causal", 0) != 0;
-  sp.softcap = node.attr_f("softcap", 0.f);
-  const double scale = node.attr("scale") ? node.attr_f("scale", 1.f) : 1.0 / std::sqrt(static_cast<double>(d.hs));
-  const Tensor* mask = ctx.has_input(3) ? &ctx.input(3) : nullptr;
-  const Tensor* nonpad = ctx.has_input(6) ? &ctx.input(6) : nullptr;
-  if (nonpad && nonpad->numel() != d.b) ctx.fail("nonpad_kv_seqlen must have one value per batch");
+  sp.mode = static_cast<int>(ap.mode);
+  sp.causal = ap.causal;
+  sp.softcap = ap.softcap;
+  const double scale = ap.scale;
+  const Tensor* mask = ap.mask;
+  const Tensor* nonpad = ap.nonpad;
   if (nonpad && nonpad->dtype() != DataType::Int64) ctx.fail("nonpad_kv_seqlen must be int64 on cuda");
   if (mask) {
-    const Shape& ms = mask->shape();
-    if (ms.size() < 2 || ms.size() > 4) ctx.fail("attn_mask must have rank 2..4");
     if (mask->dtype() != DataType::Bool && mask->dtype() != dt) ctx.fail("attn_mask must be bool or Q's dtype");
-    const Shape full{d.b, d.qh, d.sq, ms.back()};
-    for (size_t i = 0; i < ms.size(); ++i) {
-      const int64_t want = full[4 - ms.size() + i];
-      if (ms[i] != 1 && ms[i] != want) ctx.fail("attn_mask " + shape_str(ms) + " does not broadcast to the scores");
-    }
-    if (ms.back() > d.total) ctx.fail("attn_mask is longer than the total sequence length");
-    for (size_t i = 0; i < ms.size(); ++i) sp.ms[4 - ms.size() + i] = ms[i];
+    for (size_t i = 0; i < 4; ++i) sp.ms[i] = ap.mask_dims[i];
     sp.mask = mask->raw();
     sp.mask_bool = mask->dtype() == DataType::Bool;
   }
   sp.nonpad = nonpad ? nonpad->data<int64_t>() : nullptr;
-  Tensor& y = ctx.output(0, dt, d.three_d ? Shape{d.b, d.sq, d.qh * d.vhs} : Shape{d.b, d.qh, d.sq, d.vhs});
+  Tensor& y = ctx.output(0, dt, ap.out);
   Tensor* present_k = ctx.has_output(1) ? &ctx.output(1, dt, {d.b, d.kvh, d.total, d.hs}) : nullptr;
   Tensor* present_v = ctx.has_output(2) ? &ctx.output(2, dt, {d.b, d.kvh, d.total, d.vhs}) : nullptr;
   Tensor* qk = ctx.has_output(3) ? &ctx.output(3, dt, {d.b, d.qh, d.sq, d.total}) : nullptr;

@@ -11,6 +11,7 @@
 #include "backends/cuda/kernels/cublaslt_epilogue.h"
 #include "backends/cuda/kernels/cublaslt_gemm.h"
 #include "backends/cuda/kernels/cudnn_util.h"
+#include "backends/nn_params.h"
 #include "ir/ops/fused_attrs.h"
 
 namespace kiln::backend::cuda {
@@ -75,28 +76,14 @@ class GemmKernel final : public Kernel {
   void run(KernelContext& ctx) override {
     const Tensor& a = ctx.input(0);
     const Tensor& b = ctx.input(1);
-    const ir::Node& node = ctx.node();
-    if (a.rank() != 2 || b.rank() != 2)
-      ctx.fail("A " + shape_str(a.shape()) + " and B " + shape_str(b.shape()) + " must be 2-D");
-    if (a.dtype() != b.dtype()) ctx.fail("A and B must have the same dtype");
+    const params::GemmParams gp = params::gemm_params(ctx);
     const DataType dt = a.dtype();
     const cudaDataType_t type = lt_type(ctx, dt);
-    const bool ta = node.attr_i("transA", 0) != 0, tb = node.attr_i("transB", 0) != 0;
-    const double alpha = node.attr_f("alpha", 1.f), beta = node.attr_f("beta", 1.f);
-    const int64_t m = a.shape()[ta ? 1 : 0], k = a.shape()[ta ? 0 : 1], n = b.shape()[tb ? 0 : 1];
-    if (b.shape()[tb ? 1 : 0] != k)
-      ctx.fail("inner dimensions of A " + shape_str(a.shape()) + " and B " + shape_str(b.shape()) + " differ");
-    const Tensor* c = ctx.has_input(2) ? &ctx.input(2) : nullptr;
-    int64_t c_rows = 1, c_cols = 1;
-    if (c) {
-      const Shape& cs = c->shape();
-      if (c->dtype() != dt) ctx.fail("C must have the dtype of A");
-      if (cs.size() > 2) ctx.fail("C " + shape_str(cs) + " must have rank <= 2");
-      if (!cs.empty()) c_cols = cs.back();
-      if (cs.size() == 2) c_rows = cs[0];
-      if ((c_rows != 1 && c_rows != m) || (c_cols != 1 && c_cols != n))
-        ctx.fail("C " + shape_str(cs) + " does not broadcast to [" + std::to_string(m) + "," + std::to_string(n) + "]");
-    }
+    const bool ta = gp.ta, tb = gp.tb;
+    const double alpha = gp.alpha, beta = gp.beta;
+    const int64_t m = gp.m, k = gp.k, n = gp.n, c_rows = gp.c_rows, c_cols = gp.c_cols;
+    const Tensor* c = gp.c;
+    if (c && c->dtype() != dt) ctx.fail("C must have the dtype of A");
     Tensor& y = ctx.output(0, dt, {m, n});
     if (!y.numel()) return;
     CudaStream& s = cuda_stream(ctx);
@@ -152,39 +139,15 @@ class GemmKernel final : public Kernel {
   GemmCache m_cache;
 };
 
-// NumPy matmul shapes, as the CPU computes them.
-struct MatMulShape {
-  int64_t m = 0, k = 0, n = 0;
-  bool b_vector = false;
-  Shape a_batch, b_batch, batch, out;
-};
+// NumPy matmul shapes, as the CPU computes them (backends/nn_params.h), with
+// the operands' batch dims padded with 1s to the broadcast batch's rank.
+using params::MatMulShape;
 
-MatMulShape matmul_shape(const KernelContext& ctx, Shape as, Shape bs) {
-  if (as.empty() || bs.empty()) ctx.fail("MatMul operands must have rank >= 1");
-  const bool a1 = as.size() == 1, b1 = bs.size() == 1;
-  if (a1) as.insert(as.begin(), 1);
-  if (b1) bs.push_back(1);
-  MatMulShape s;
-  s.b_vector = b1;
-  s.m = as[as.size() - 2];
-  s.k = as.back();
-  s.n = bs.back();
-  if (bs[bs.size() - 2] != s.k)
-    ctx.fail("inner dimensions differ: A has " + std::to_string(s.k) + ", B has " + std::to_string(bs[bs.size() - 2]));
-  s.a_batch.assign(as.begin(), as.end() - 2);
-  s.b_batch.assign(bs.begin(), bs.end() - 2);
-  const size_t rank = std::max(s.a_batch.size(), s.b_batch.size());
+MatMulShape padded_matmul_shape(const KernelContext& ctx, const Shape& as, const Shape& bs) {
+  MatMulShape s = params::matmul_shape(ctx, as, bs);
+  const size_t rank = s.batch.size();
   s.a_batch.insert(s.a_batch.begin(), rank - s.a_batch.size(), 1);
   s.b_batch.insert(s.b_batch.begin(), rank - s.b_batch.size(), 1);
-  for (size_t d = 0; d < rank; ++d) {
-    const int64_t da = s.a_batch[d], db = s.b_batch[d];
-    if (da != db && da != 1 && db != 1)
-      ctx.fail("batch dimensions do not broadcast: " + shape_str(s.a_batch) + " vs " + shape_str(s.b_batch));
-    s.batch.push_back(da == 1 ? db : da);
-  }
-  s.out = s.batch;
-  if (!a1) s.out.push_back(s.m);
-  if (!b1) s.out.push_back(s.n);
   return s;
 }
 
@@ -264,7 +227,7 @@ class MatMulKernel final : public Kernel {
     if (a.dtype() != b.dtype()) ctx.fail("A and B must have the same dtype");
     const DataType dt = a.dtype();
     const cudaDataType_t type = lt_type(ctx, dt);
-    const MatMulShape s = matmul_shape(ctx, a.shape(), b.shape());
+    const MatMulShape s = padded_matmul_shape(ctx, a.shape(), b.shape());
     const Tensor* bias = m_fused && ctx.has_input(2) ? &ctx.input(2) : nullptr;
     if (bias && bias->dtype() != dt) ctx.fail("the added input must have the output's dtype");
     if (bias && (bias->rank() != 1 || s.out.empty() || bias->shape()[0] != s.out.back()))

@@ -11,6 +11,7 @@
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/cublaslt_epilogue.h"
 #include "backends/cuda/kernels/cudnn_conv_plan.h"
+#include "backends/nn_params.h"
 #include "ir/ops/fused_attrs.h"
 #include "ir/ops/nn_attrs.h"
 
@@ -63,23 +64,12 @@ struct Forward {
 Forward forward_geometry(const KernelContext& ctx, const ir::Node& node, const Shape& xs, const Shape& ws,
                          DataType dt) {
   if (xs.size() < 3 || xs.size() > 5) ctx.fail("X must have rank 3..5 (N, C, 1-3 spatial axes) on cuda, got " + shape_str(xs));
-  if (ws.size() != xs.size()) ctx.fail("W " + shape_str(ws) + " must have the rank of X " + shape_str(xs));
-  const int64_t group = node.attr_i("group", 1);
-  if (group < 1) ctx.fail("group must be >= 1");
-  const int64_t c = xs[1], m = ws[0], cg = ws[1];
-  if (c % group != 0)
-    ctx.fail("input channels " + std::to_string(c) + " are not divisible by group " + std::to_string(group));
-  if (cg * group != c)
-    ctx.fail("W " + shape_str(ws) + " expects " + std::to_string(cg * group) + " input channels, X has " +
-             std::to_string(c));
-  if (m % group != 0)
-    ctx.fail("output channels " + std::to_string(m) + " are not divisible by group " + std::to_string(group));
+  const params::ConvGeometry g = params::conv_geometry(ctx, node, xs, ws);
   const size_t nd = xs.size() - 2;
-  ir::Window w = ir::read_window(node, nd, std::vector<int64_t>(ws.begin() + 2, ws.end()), false);
+  const ir::Window& w = g.w;
   Forward f;
-  f.m = m;
-  f.y_shape = {xs[0], m};
-  for (size_t i = 0; i < nd; ++i) f.y_shape.push_back(ir::window_out_dim(node, w, i, xs[i + 2]));
+  f.m = g.m;
+  f.y_shape = g.y_shape;
   ConvProblem& p = f.problem;
   p.data_type = cudnn_type(ctx, dt);
   p.x_dims = expand_1d(xs);
@@ -248,26 +238,11 @@ class ConvTransposeKernel final : public Kernel {
     const Shape& xs = x.shape();
     const Shape& ws = w.shape();
     if (xs.size() < 3 || xs.size() > 5) ctx.fail("X must have rank 3..5 (N, C, 1-3 spatial axes) on cuda, got " + shape_str(xs));
-    if (ws.size() != xs.size()) ctx.fail("W " + shape_str(ws) + " must have the rank of X " + shape_str(xs));
-    const ir::Node& node = ctx.node();
-    const int64_t group = node.attr_i("group", 1);
-    if (group < 1) ctx.fail("group must be >= 1");
-    const int64_t c = xs[1];
-    if (c % group != 0)
-      ctx.fail("input channels " + std::to_string(c) + " are not divisible by group " + std::to_string(group));
-    if (ws[0] != c) ctx.fail("W " + shape_str(ws) + " must have X's " + std::to_string(c) + " channels in dim 0");
-    const int64_t m = ws[1] * group;
+    const params::ConvGeometry g = params::conv_transpose_geometry(ctx, ctx.node(), xs, ws);
+    const int64_t m = g.m;
     const size_t nd = xs.size() - 2;
-    ir::Window win = ir::read_window(node, nd, std::vector<int64_t>(ws.begin() + 2, ws.end()), false);
-    std::vector<int64_t> out_pad = node.attr_ints("output_padding");
-    if (out_pad.empty()) out_pad.assign(nd, 0);
-    std::vector<int64_t> out_shape = node.attr_ints("output_shape");
-    if (out_shape.size() == nd + 2) out_shape.erase(out_shape.begin(), out_shape.begin() + 2);
-    if (out_pad.size() != nd || (!out_shape.empty() && out_shape.size() != nd))
-      ctx.fail("output_padding and output_shape need one value per spatial axis");
-    Shape y_shape{xs[0], m};
-    for (size_t i = 0; i < nd; ++i)
-      y_shape.push_back(ir::transpose_out_dim(node, win, i, xs[i + 2], out_pad[i], out_shape.empty() ? 0 : out_shape[i]));
+    const ir::Window& win = g.w;
+    const Shape& y_shape = g.y_shape;
     const Tensor* b = bias_input(ctx, 2, m);
     Tensor& y = ctx.output(0, dt, y_shape);
     if (!y.numel()) return;
@@ -318,7 +293,7 @@ class ConvTransposeKernel final : public Kernel {
       p.align_x = align16(x.raw());
       p.align_w = align16(w.raw());
       p.align_y = covers ? align16(y.raw()) : 16;
-      const ConvPlan& plan = m_cache.get(st.cudnn(), p, node.label());
+      const ConvPlan& plan = m_cache.get(st.cudnn(), p, ctx.node().label());
       const size_t bytes = region_bytes + static_cast<size_t>(plan.workspace);
       char* scratch = bytes ? static_cast<char*>(st.workspace(bytes)) : nullptr;
       void* out = covers ? y.raw() : scratch;

@@ -63,19 +63,6 @@ __device__ __forceinline__ double read_float(const void* p, DataType dt, int64_t
   }
 }
 
-// A kernel that is a plain function of the context (the factory validated).
-// Not capturable when it reads results back on the host (NMS's count).
-class FnKernel final : public Kernel {
- public:
-  explicit FnKernel(void (*fn)(KernelContext&), bool capturable = true) : m_fn(fn), m_capturable(capturable) {}
-  void run(KernelContext& ctx) override { m_fn(ctx); }
-  bool capturable() const override { return m_capturable; }
-
- private:
-  void (*m_fn)(KernelContext&);
-  bool m_capturable;
-};
-
 // Splits one workspace block into 256-byte aligned pieces: call take() for
 // each piece to size it (base == nullptr), then again over the real block.
 class Carver {

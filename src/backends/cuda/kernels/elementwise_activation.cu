@@ -122,28 +122,13 @@ void clip_kernel(KernelContext& ctx) {
   dispatch_in<k_numeric>(x.dtype(), ctx, [&](auto tag) {
     using T = decltype(tag);
     using C = Acc<T>;
-    using L = std::numeric_limits<C>;
-    C lo = L::has_infinity ? -L::infinity() : L::lowest();
-    C hi = L::has_infinity ? L::infinity() : L::max();
-    if (ctx.opset() < 11) {
-      if (ctx.node().attr("min")) lo = static_cast<C>(ctx.node().attr_f("min", 0.f));
-      if (ctx.node().attr("max")) hi = static_cast<C>(ctx.node().attr_f("max", 0.f));
-    } else {
-      for (size_t i = 1; i <= 2; ++i) {
-        if (!ctx.has_input(i)) continue;
-        require_same_dtype(ctx, {0, i});
-        const Tensor& b = ctx.input(i);
-        if (!b.on_host())
-          throw Error(ErrorCode::Internal, ctx.node().label() + ": Clip's bounds must arrive on the host");
-        if (b.numel() != 1)
-          ctx.fail(std::string(i == 1 ? "min" : "max") + " must be a scalar, got shape " + shape_str(b.shape()));
-        // Integers read exactly (int64 bounds beyond 2^53); floats through double, exact too.
-        C v;
-        if constexpr (std::is_integral_v<C>) v = static_cast<C>(read_int(b, 0));
-        else v = static_cast<C>(read_double(b, 0));
-        (i == 1 ? lo : hi) = v;
-      }
-    }
+    const auto [lo, hi] = params::clip_bounds<C>(ctx, [&](const Tensor& b) {
+      if (!b.on_host())
+        throw Error(ErrorCode::Internal, ctx.node().label() + ": Clip's bounds must arrive on the host");
+      // Integers read exactly (int64 bounds beyond 2^53); floats through double, exact too.
+      if constexpr (std::is_integral_v<C>) return static_cast<C>(read_int(b, 0));
+      else return static_cast<C>(read_double(b, 0));
+    });
     Tensor& y = ctx.output(0, x.dtype(), x.shape());
     launch_unary(ctx, x.data<T>(), y.data<T>(), x.numel(), MapFn<T, T, ClipOp<C>>{ClipOp<C>{lo, hi}});
   });

@@ -17,21 +17,22 @@
 #include <vector>
 
 #include "backends/cuda/kernels/common.cuh"
+#include "backends/ew_params.h"
+#include "ir/ops/elementwise_attrs.h"
 
 namespace kiln::backend::cuda::ew {
 
-// ---- dtype sets, as bit masks over DataType values ----
-constexpr uint32_t bit(DataType d) { return 1u << static_cast<uint32_t>(d); }
-constexpr uint32_t k_float = bit(DataType::Float16) | bit(DataType::Float32) | bit(DataType::Float64) |
-                             bit(DataType::BFloat16);
-constexpr uint32_t k_sint = bit(DataType::Int8) | bit(DataType::Int16) | bit(DataType::Int32) | bit(DataType::Int64);
-constexpr uint32_t k_uint = bit(DataType::UInt8) | bit(DataType::UInt16) | bit(DataType::UInt32) |
-                            bit(DataType::UInt64);
-constexpr uint32_t k_int = k_sint | k_uint;
-constexpr uint32_t k_numeric = k_float | k_int;
-constexpr uint32_t k_signed = k_float | k_sint;
-constexpr uint32_t k_bool = bit(DataType::Bool);
-constexpr uint32_t k_all = k_numeric | k_bool;
+// ---- dtype sets, as bit masks over DataType values (the schemas' own:
+// ir/ops/elementwise_attrs.h) ----
+using ir::ew::bit;
+using ir::ew::k_all;
+using ir::ew::k_bool;
+using ir::ew::k_float;
+using ir::ew::k_int;
+using ir::ew::k_numeric;
+using ir::ew::k_signed;
+using ir::ew::k_sint;
+using ir::ew::k_uint;
 // The integer types QuantizeLinear/DequantizeLinear take (as the CPU).
 constexpr uint32_t k_quant = bit(DataType::Int8) | bit(DataType::UInt8) | bit(DataType::Int16) |
                              bit(DataType::UInt16) | bit(DataType::Int32);
@@ -264,16 +265,11 @@ void launch_binary(const KernelContext& ctx, const A* a, const Shape& sa, const 
   KILN_CUDA_LAUNCH("binary_kernel");
 }
 
-// ---- host-side checks as the CPU kernels make them (elementwise.cu) ----
-// ctx.fail unless the present inputs among `inputs` share one dtype.
-void require_same_dtype(const KernelContext& ctx, std::initializer_list<size_t> inputs);
-// Numpy multidirectional broadcast of concrete shapes; ctx.fail on mismatch.
-Shape broadcast_shape(const KernelContext& ctx, const std::vector<const Shape*>& shapes);
-// Opset < 7 binary ops: B's shape rewritten so numpy broadcasting gives the
-// legacy broadcast=1/axis result (ctx.fail when broadcast=0 and shapes differ).
-Shape legacy_rhs_shape(const KernelContext& ctx, const Shape& a, const Shape& b);
-// The shapes of a two-input op: B's (legacy-adjusted below opset 7) and the output's.
-void binary_shapes(const KernelContext& ctx, Shape* sb, Shape* so);
+// ---- host-side checks, shared with the CPU kernels (backends/ew_params.h) ----
+using params::binary_shapes;
+using params::broadcast_shape;
+using params::legacy_rhs_shape;
+using params::require_same_dtype;
 
 // ---- op runners ----
 // Output 0 = Op(input 0) on compute values, with input 0's dtype (bool when

@@ -71,58 +71,19 @@ struct Layout {
   }
 };
 
-struct HostLayout {
-  Mode mode = Mode::Tensor;
-  int64_t d = 1, inner = 1, block = 1, blocks = 1;
-  template <typename I>
-  Layout<I> as() const {
-    Layout<I> l;
-    l.mode = mode;
-    l.d = static_cast<I>(d);
-    l.inner = static_cast<I>(inner);
-    l.block = static_cast<I>(block);
-    l.blocks = static_cast<I>(blocks);
-    return l;
+// The device form of the shared layout (backends/ew_params.h), in index type I.
+template <typename I>
+Layout<I> layout_as(const params::QuantLayout& q) {
+  Layout<I> l;
+  switch (q.mode) {
+    case params::QuantLayout::Mode::Tensor: return l;
+    case params::QuantLayout::Mode::Axis: l.mode = Mode::Axis; break;
+    case params::QuantLayout::Mode::Block: l.mode = Mode::Block; break;
   }
-};
-
-bool opset_before(const KernelContext& ctx, int64_t v) { return ctx.opset() > 0 && ctx.opset() < v; }
-
-// The CPU's layout_of: checks the scale (and zero point) against x.
-HostLayout layout_of(const KernelContext& ctx, const Tensor& x, const Tensor& scale, const Tensor* zp) {
-  const ir::Node& node = ctx.node();
-  if (zp && zp->numel() != scale.numel())
-    ctx.fail("the zero point's shape " + shape_str(zp->shape()) + " differs from the scale's " +
-             shape_str(scale.shape()));
-  HostLayout l;
-  const int64_t block = node.attr_i("block_size", 0);
-  if (block < 0) ctx.fail("block_size must be >= 0");
-  if (block == 0 && scale.numel() == 1 && scale.rank() <= 1) return l;
-  if (x.rank() == 0) ctx.fail("a per-axis or blocked scale needs x of rank >= 1");
-  const int64_t rank = x.rank();
-  int64_t axis = node.attr_i("axis", 1);
-  if (axis < -rank || axis >= rank)
-    ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
-  if (axis < 0) axis += rank;
-  const auto ax = static_cast<size_t>(axis);
-  l.d = x.shape()[ax];
-  for (size_t i = ax + 1; i < x.shape().size(); ++i) l.inner *= x.shape()[i];
-  if (block == 0) {
-    if (scale.rank() != 1 || scale.shape()[0] != l.d)
-      ctx.fail("a per-axis scale must be 1-D of length " + std::to_string(l.d) + ", got shape " +
-               shape_str(scale.shape()));
-    l.mode = Mode::Axis;
-    return l;
-  }
-  Shape want = x.shape();
-  want[ax] = (l.d + block - 1) / block;
-  if (scale.shape() != want)
-    ctx.fail("a blocked scale for x " + shape_str(x.shape()) + " with block_size " + std::to_string(block) +
-             " must have shape " + shape_str(want) + ", got " + shape_str(scale.shape()));
-  if (zp && zp->shape() != want) ctx.fail("the zero point's shape must be " + shape_str(want));
-  l.mode = Mode::Block;
-  l.block = block;
-  l.blocks = want[ax];
+  l.d = static_cast<I>(q.d);
+  l.inner = static_cast<I>(q.inner);
+  l.block = static_cast<I>(q.mode == params::QuantLayout::Mode::Block ? q.block : 1);
+  l.blocks = static_cast<I>(q.blocks);
   return l;
 }
 
@@ -154,16 +115,12 @@ __global__ void dequantize_kernel(const X* x, const void* scale, Num sk, const X
 }
 
 void run_quantize(KernelContext& ctx) {
-  const ir::Node& node = ctx.node();
   const Tensor& x = ctx.input(0);
   const Tensor& scale = ctx.input(1);
   const Tensor* zp = ctx.has_input(2) ? &ctx.input(2) : nullptr;
-  DataType out = zp ? zp->dtype() : static_cast<DataType>(node.attr_i("output_dtype", 0));
-  if (out == DataType::Undefined) out = DataType::UInt8;
-  if (opset_before(ctx, 13) && scale.numel() != 1) ctx.fail("the scale must be a scalar before opset 13");
-  const HostLayout hl = layout_of(ctx, x, scale, zp);
-  DataType precision = static_cast<DataType>(node.attr_i("precision", 0));
-  if (precision == DataType::Undefined) precision = dtype_is_float(scale.dtype()) ? scale.dtype() : DataType::Float64;
+  const params::QuantizeParams qp = params::quantize_params(ctx);
+  const DataType out = qp.out, precision = qp.precision;
+  const params::QuantLayout& hl = qp.layout;
   if (!dtype_is_float(precision)) unsupported(ctx, precision);
   const Num pk = num_of(ctx, precision), sk = num_of(ctx, scale.dtype());
   if (!in_mask(out, k_quant)) unsupported(ctx, out);
@@ -178,25 +135,22 @@ void run_quantize(KernelContext& ctx) {
       const Q* pz = zp ? zp->data<Q>() : nullptr;
       if (fits_i32(n))
         quantize_kernel<int32_t, X, Q><<<grid_for(n), k_threads, 0, s>>>(x.data<X>(), scale.raw(), sk, pz, y.data<Q>(),
-                                                                          n, hl.as<int32_t>(), pk);
+                                                                          n, layout_as<int32_t>(hl), pk);
       else
         quantize_kernel<int64_t, X, Q><<<grid_for(n), k_threads, 0, s>>>(x.data<X>(), scale.raw(), sk, pz, y.data<Q>(),
-                                                                          n, hl.as<int64_t>(), pk);
+                                                                          n, layout_as<int64_t>(hl), pk);
       KILN_CUDA_LAUNCH("quantize_kernel");
     });
   });
 }
 
 void run_dequantize(KernelContext& ctx) {
-  const ir::Node& node = ctx.node();
   const Tensor& x = ctx.input(0);
   const Tensor& scale = ctx.input(1);
   const Tensor* zp = ctx.has_input(2) ? &ctx.input(2) : nullptr;
-  if (zp && zp->dtype() != x.dtype()) ctx.fail("the zero point's dtype differs from x's");
-  if (opset_before(ctx, 13) && scale.numel() != 1) ctx.fail("the scale must be a scalar before opset 13");
-  const HostLayout hl = layout_of(ctx, x, scale, zp);
-  DataType out = static_cast<DataType>(node.attr_i("output_dtype", 0));
-  if (out == DataType::Undefined) out = opset_before(ctx, 19) ? DataType::Float32 : scale.dtype();
+  const params::DequantizeParams dp = params::dequantize_params(ctx);
+  const DataType out = dp.out;
+  const params::QuantLayout& hl = dp.layout;
   if (!dtype_is_float(scale.dtype())) unsupported(ctx, scale.dtype());
   const Num sk = num_of(ctx, scale.dtype());
   Tensor& y = ctx.output(0, out, x.shape());
@@ -210,10 +164,10 @@ void run_dequantize(KernelContext& ctx) {
       const X* pz = zp ? zp->data<X>() : nullptr;
       if (fits_i32(n))
         dequantize_kernel<int32_t, X, O><<<grid_for(n), k_threads, 0, s>>>(x.data<X>(), scale.raw(), sk, pz,
-                                                                            y.data<O>(), n, hl.as<int32_t>());
+                                                                            y.data<O>(), n, layout_as<int32_t>(hl));
       else
         dequantize_kernel<int64_t, X, O><<<grid_for(n), k_threads, 0, s>>>(x.data<X>(), scale.raw(), sk, pz,
-                                                                            y.data<O>(), n, hl.as<int64_t>());
+                                                                            y.data<O>(), n, layout_as<int64_t>(hl));
       KILN_CUDA_LAUNCH("dequantize_kernel");
     });
   });

@@ -41,12 +41,8 @@ struct VarStep {
 
 template <Var K>
 void variadic_kernel(KernelContext& ctx) {
+  const Shape so = params::variadic_shape(ctx);
   const size_t n = ctx.num_inputs();
-  if (n == 0) ctx.fail("needs at least one input");
-  std::vector<const Shape*> shapes;
-  for (size_t i = 0; i < n; ++i) shapes.push_back(&ctx.input(i).shape());
-  for (size_t i = 1; i < n; ++i) require_same_dtype(ctx, {0, i});
-  const Shape so = broadcast_shape(ctx, shapes);
   const DataType dt = ctx.input(0).dtype();
   constexpr uint32_t mask = K == Var::Mean ? k_float : k_numeric;
   dispatch_in<mask>(dt, ctx, [&](auto tag) {

@@ -6,7 +6,7 @@
 // one batch item and a run of channels, so the taps are computed once per
 // run of channels.
 #include "backends/cuda/kernels/detection_common.cuh"
-#include "ir/ops/nn_attrs.h"
+#include "backends/detection_params.h"
 
 namespace kiln::backend::cuda {
 
@@ -17,7 +17,7 @@ using det::ddiv;
 using det::dmul;
 using det::dsub;
 
-enum class Pad { Zeros, Border, Reflection };
+using Pad = params::GridPad;
 
 struct Dimension {
   int64_t size = 1;
@@ -207,30 +207,18 @@ void run_grid_sample(KernelContext& ctx) {
   const ir::Node& node = ctx.node();
   const Tensor& x = ctx.input(0);
   const Tensor& grid = ctx.input(1);
-  const auto rank = static_cast<size_t>(x.rank()) - 2;  // spatial
-  if (x.rank() < 3 || grid.rank() != x.rank() || grid.shape()[0] != x.shape()[0] ||
-      grid.shape().back() != static_cast<int64_t>(rank))
-    ctx.fail("grid " + shape_str(grid.shape()) + " does not fit X " + shape_str(x.shape()));
-  const bool v16 = ir::opset_before(ctx.opset(), 20);
-  const std::string ms = node.attr_s("mode", v16 ? "bilinear" : "linear");
-  const int cd = ms == "nearest" ? 1 : (ms == "cubic" || ms == "bicubic") ? 4 : 2;
-  if (cd == 4 && rank != 2) ctx.fail("cubic mode supports 4-D input only");
-  const std::string ps = node.attr_s("padding_mode", "zeros");
-  const Pad pad = ps == "border" ? Pad::Border : ps == "reflection" ? Pad::Reflection : Pad::Zeros;
-  const bool align = node.attr_i("align_corners", 0) != 0;
-  Shape out_shape{x.shape()[0], x.shape()[1]};
-  int64_t plane = 1;
-  for (size_t i = 2; i < x.shape().size(); ++i) plane *= x.shape()[i];
-  for (size_t i = 1; i + 1 < grid.shape().size(); ++i) out_shape.push_back(grid.shape()[i]);
-  Tensor& y = ctx.output(0, x.dtype(), out_shape);
+  const params::GridSampleParams gp = params::grid_sample_params(ctx);
+  Tensor& y = ctx.output(0, x.dtype(), gp.out);
   if (y.numel() == 0) return;
-  if (plane == 0) ctx.fail("X has an empty spatial dim: " + shape_str(x.shape()));
+  const size_t rank = gp.rank;  // spatial
+  // Candidates per dim: 1 nearest, 2 linear, 4 cubic.
+  const int cd = gp.mode == params::GridMode::Nearest ? 1 : gp.mode == params::GridMode::Cubic ? 4 : 2;
   if (rank > 3)
     throw Error(ErrorCode::Unsupported, node.label() + ": " + std::to_string(rank) + "-D sampling on cuda");
   switch (rank) {
-    case 1: launch<1>(ctx, x, grid, y, cd, pad, align); break;
-    case 2: launch<2>(ctx, x, grid, y, cd, pad, align); break;
-    default: launch<3>(ctx, x, grid, y, cd, pad, align); break;
+    case 1: launch<1>(ctx, x, grid, y, cd, gp.pad, gp.align); break;
+    case 2: launch<2>(ctx, x, grid, y, cd, gp.pad, gp.align); break;
+    default: launch<3>(ctx, x, grid, y, cd, gp.pad, gp.align); break;
   }
 }
 
@@ -240,7 +228,7 @@ std::unique_ptr<Kernel> make_grid_sample(const ir::Node& n, const ir::Graph& g) 
   const auto& s = g.value(n.inputs[0]).shape;
   if (s && (s->size() < 3 || s->size() > 5))
     throw Error(ErrorCode::Unsupported, n.label() + ": GridSample on cuda takes 3-D to 5-D X");
-  return std::make_unique<det::FnKernel>(run_grid_sample);
+  return std::make_unique<FnKernel>(run_grid_sample);
 }
 
 }  // namespace

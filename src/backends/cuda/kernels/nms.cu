@@ -16,6 +16,7 @@
 #include <algorithm>
 
 #include "backends/cuda/kernels/nms_sort.cuh"
+#include "backends/detection_params.h"
 #include "core/dispatch.h"
 
 namespace kiln::backend::cuda {
@@ -154,25 +155,15 @@ __global__ void nms_gather(const int32_t* selected, const int64_t* counts, const
 void run_nms(KernelContext& ctx) {
   const Tensor& boxes = ctx.input(0);
   const Tensor& scores = ctx.input(1);
-  if (boxes.rank() != 3 || boxes.shape()[2] != 4) ctx.fail("boxes must be [batches, boxes, 4], got " + shape_str(boxes.shape()));
-  if (scores.rank() != 3 || scores.shape()[0] != boxes.shape()[0] || scores.shape()[2] != boxes.shape()[1])
-    ctx.fail("scores " + shape_str(scores.shape()) + " must be [batches, classes, boxes] for boxes " +
-             shape_str(boxes.shape()));
-  auto present = [&](size_t i) { return ctx.has_input(i) && ctx.input(i).numel() > 0; };
-  const int64_t max_out = present(2) ? std::max<int64_t>(read_int(ctx.input(2), 0), 0) : 0;
-  const float iou = present(3) ? static_cast<float>(read_double(ctx.input(3), 0)) : 0.f;
-  const bool by_score = present(4);
-  const float score_th = by_score ? static_cast<float>(read_double(ctx.input(4), 0)) : 0.f;
-  const bool center = ctx.node().attr_i("center_point_box", 0) != 0;
-  const int64_t nb = boxes.shape()[0], nc = scores.shape()[1], n = boxes.shape()[1];
-  const int64_t segments = nb * nc;
-  if (segments == 0 || n == 0 || max_out == 0) {
+  const params::NmsParams p = params::nms_params(ctx);
+  const int64_t nb = p.batches, nc = p.classes, n = p.boxes, segments = nb * nc;
+  if (segments == 0 || n == 0 || p.max_out == 0) {
     ctx.output(0, DataType::Int64, {0, 3});
     return;
   }
   if (n >= (int64_t{1} << 31) - 1)
     throw Error(ErrorCode::Unsupported, ctx.node().label() + ": " + std::to_string(n) + " boxes on cuda");
-  const int64_t npad = det::next_pow2(n), cap = std::min(max_out, n);
+  const int64_t npad = det::next_pow2(n), cap = std::min(p.max_out, n);
 
   CudaStream& cs = cuda_stream(ctx);
   const cudaStream_t st = cs.get();
@@ -195,15 +186,15 @@ void run_nms(KernelContext& ctx) {
   det::Carver carve(cs.workspace(sizing.used()));
   carve_all(carve, corners, keys, removed, selected, counts, offsets);
 
-  nms_corners<<<grid_for(nb * n), k_threads, 0, st>>>(boxes.raw(), boxes.dtype(), corners, nb * n, center);
+  nms_corners<<<grid_for(nb * n), k_threads, 0, st>>>(boxes.raw(), boxes.dtype(), corners, nb * n, p.center);
   KILN_CUDA_LAUNCH("nms_corners");
   nms_keys<<<grid_for(segments * npad), k_threads, 0, st>>>(scores.raw(), scores.dtype(), keys, segments, n, npad,
-                                                             by_score, score_th);
+                                                             p.by_score, p.score_th);
   KILN_CUDA_LAUNCH("nms_keys");
   det::sort_segments_desc(keys, segments, npad, st);
   KILN_CUDA(cudaMemsetAsync(removed, 0, static_cast<size_t>(segments * npad), st));
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(segments, int64_t{1} << 20));
-  nms_greedy<<<blocks, k_threads, 0, st>>>(keys, corners, removed, selected, counts, segments, nc, n, npad, cap, iou);
+  nms_greedy<<<blocks, k_threads, 0, st>>>(keys, corners, removed, selected, counts, segments, nc, n, npad, cap, p.iou);
   KILN_CUDA_LAUNCH("nms_greedy");
   nms_scan<<<1, k_scan, 0, st>>>(counts, offsets, segments);
   KILN_CUDA_LAUNCH("nms_scan");
@@ -223,7 +214,7 @@ void run_nms(KernelContext& ctx) {
 std::unique_ptr<Kernel> make_nms(const ir::Node& n, const ir::Graph& g) {
   if (n.inputs.size() < 2 || !det::is_float_or_unknown(g, n.inputs[0]) || !det::is_float_or_unknown(g, n.inputs[1]))
     throw Error(ErrorCode::Unsupported, n.label() + ": NonMaxSuppression on cuda takes float boxes and scores");
-  return std::make_unique<det::FnKernel>(run_nms, /*capturable=*/false);  // syncs to size its output
+  return std::make_unique<FnKernel>(run_nms, /*capturable=*/false);  // syncs to size its output
 }
 
 }  // namespace

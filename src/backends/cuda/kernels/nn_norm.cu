@@ -7,7 +7,7 @@
 // are converted once per run into scratch.
 #include "backends/cuda/kernels/families.h"
 #include "backends/cuda/kernels/reduce_engine.cuh"
-#include "ir/ops/nn_attrs.h"
+#include "backends/nn_params.h"
 
 namespace kiln::backend::cuda {
 
@@ -19,12 +19,6 @@ using rdx::ReduceGeom;
 
 template <typename T>
 using Calc = std::conditional_t<std::is_same_v<T, double>, double, float>;
-
-void require_vector(KernelContext& ctx, size_t i, int64_t len, const char* what) {
-  const Tensor& t = ctx.input(i);
-  if (t.rank() != 1 || t.shape()[0] != len)
-    ctx.fail(std::string(what) + " " + shape_str(t.shape()) + " must have shape [" + std::to_string(len) + "]");
-}
 
 // ---- BatchNormalization ----
 template <typename T, typename A>
@@ -43,20 +37,12 @@ __global__ void batch_norm_kernel(const T* __restrict__ x, T* __restrict__ y, co
 }
 
 void run_batch_norm(KernelContext& ctx) {
-  const ir::Node& node = ctx.node();
-  if (node.attr_i("training_mode", 0) != 0)
-    throw Error(ErrorCode::Unsupported, node.label() + ": training_mode=1 is not supported");
+  const params::BatchNormParams bn = params::batch_norm_params(ctx);
+  const int64_t c = bn.c;
   const Tensor& x = ctx.input(0);
-  if (x.rank() < 2) ctx.fail("X must have rank >= 2 (N, C, ...), got " + shape_str(x.shape()));
-  const int64_t c = x.shape()[1];
-  const char* names[] = {"", "scale", "B", "input_mean", "input_var"};
-  for (size_t i = 1; i < 5; ++i) require_vector(ctx, i, c, names[i]);
-  const double eps = node.attr_f("epsilon", 1e-5f);
   Tensor& y = ctx.output(0, x.dtype(), x.shape());
   const int64_t n = x.numel();
   if (n == 0) return;
-  int64_t plane = 1;
-  for (size_t d = 2; d < x.shape().size(); ++d) plane *= x.shape()[d];
   const cudaStream_t s = cuda_stream(ctx).get();
   dispatch_float(x.dtype(), ctx, [&](auto tag) {
     using T = decltype(tag);
@@ -67,7 +53,7 @@ void run_batch_norm(KernelContext& ctx) {
     A* p = ws.at<A>(p_at);
     for (size_t i = 1; i < 5; ++i) rdx::to_acc<A>(ctx, ctx.input(i), p + (i - 1) * c, Shape{c}, s);
     batch_norm_kernel<T, A><<<grid_for(n), k_threads, 0, s>>>(static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()),
-                                                              p, c, plane, n, eps);
+                                                              p, c, bn.plane, n, bn.eps);
     KILN_CUDA_LAUNCH("batch_norm_kernel");
   });
 }
@@ -136,26 +122,11 @@ void group_normalize(KernelContext& ctx, int64_t groups, bool per_group) {
   });
 }
 
-void run_instance_norm(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  if (x.rank() < 3) ctx.fail("X must have rank >= 3 (N, C, spatial...), got " + shape_str(x.shape()));
-  const int64_t c = x.shape()[1];
-  require_vector(ctx, 1, c, "scale");
-  require_vector(ctx, 2, c, "B");
-  group_normalize(ctx, c, false);
-}
+void run_instance_norm(KernelContext& ctx) { group_normalize(ctx, params::instance_norm_channels(ctx), false); }
 
 void run_group_norm(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  if (x.rank() < 3) ctx.fail("X must have rank >= 3 (N, C, spatial...), got " + shape_str(x.shape()));
-  const int64_t c = x.shape()[1], groups = ctx.node().attr_i("num_groups", 0);
-  if (groups < 1 || c % groups != 0)
-    ctx.fail("channels " + std::to_string(c) + " are not divisible by num_groups " + std::to_string(groups));
-  // Opset 18 had one scale/bias per group; opset 21 made them per channel.
-  const bool per_group = ir::opset_before(ctx.opset(), 21);
-  require_vector(ctx, 1, per_group ? groups : c, "scale");
-  require_vector(ctx, 2, per_group ? groups : c, "bias");
-  group_normalize(ctx, groups, per_group);
+  const params::GroupNormParams p = params::group_norm_params(ctx);
+  group_normalize(ctx, p.groups, p.per_group);
 }
 
 // ---- MeanVarianceNormalization: (x - mean) / (std + 1e-9) over `axes` ----
@@ -192,14 +163,7 @@ __global__ void __launch_bounds__(k_threads)
 void run_mvn(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const int64_t rank = x.rank();
-  std::vector<bool> reduced(static_cast<size_t>(rank), false);
-  for (int64_t a : ctx.node().attr_ints("axes", {0, 2, 3})) {
-    if (a < -rank || a >= rank)
-      ctx.fail("axis " + std::to_string(a) + " is out of range for rank " + std::to_string(rank));
-    const auto k = static_cast<size_t>(a < 0 ? a + rank : a);
-    if (reduced[k]) ctx.fail("axis " + std::to_string(a) + " is repeated");
-    reduced[k] = true;
-  }
+  const std::vector<bool> reduced = params::mvn_reduced(ctx);
   Tensor& y = ctx.output(0, x.dtype(), x.shape());
   if (x.numel() == 0) return;
   if (rank > k_max_dims) throw Error(ErrorCode::Unsupported, ctx.node().label() + ": rank > 8 on cuda");

@@ -3,6 +3,7 @@
 // LpNormalization and LRN (across channels). As the CPU: statistics in
 // double, the affine step in the compute type (float, double for float64).
 #include "backends/cuda/kernels/reduce_engine.cuh"
+#include "backends/nn_params.h"
 
 namespace kiln::backend::cuda::rdx {
 
@@ -10,12 +11,6 @@ namespace {
 
 template <typename T>
 using Calc = std::conditional_t<std::is_same_v<T, double>, double, float>;
-
-int64_t norm_axis(const KernelContext& ctx, int64_t axis, int64_t rank) {
-  if (axis < -rank || axis >= rank)
-    ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
-  return axis < 0 ? axis + rank : axis;
-}
 
 // ---- LayerNormalization / RMSNormalization: a row per leading index ----
 template <typename T, typename A, bool Rms>
@@ -62,34 +57,20 @@ __global__ void __launch_bounds__(k_threads)
 // it does not broadcast.
 template <typename A>
 void param_to_tail(KernelContext& ctx, size_t i, const Shape& tail, A* dst, cudaStream_t s) {
-  const Shape& sh = ctx.input(i).shape();
-  bool ok = sh.size() <= tail.size();
-  for (size_t k = 0; ok && k < sh.size(); ++k) {
-    const int64_t d = sh[sh.size() - 1 - k];
-    ok = d == 1 || d == tail[tail.size() - 1 - k];
-  }
-  if (!ok) ctx.fail("input " + std::to_string(i) + " " + shape_str(sh) + " does not broadcast to " + shape_str(tail));
+  params::require_broadcast_to(ctx, i, tail);
   to_acc<A>(ctx, ctx.input(i), dst, tail, s);
 }
 
 template <bool Rms>
 void run_layer_norm(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  const ir::Node& node = ctx.node();
-  if (x.rank() == 0) ctx.fail("X must have rank >= 1");
-  const auto axis = static_cast<size_t>(norm_axis(ctx, node.attr_i("axis", -1), x.rank()));
-  const double eps = node.attr_f("epsilon", 1e-5f);
-  const Shape tail(x.shape().begin() + static_cast<std::ptrdiff_t>(axis), x.shape().end());
-  int64_t outer = 1;
-  for (size_t d = 0; d < axis; ++d) outer *= x.shape()[d];
-  const int64_t inner = shape_numel(tail);
+  const params::LayerNormPlan plan = params::layer_norm_plan(ctx);
+  const int64_t outer = plan.outer, inner = plan.inner;
+  const DataType stash = plan.stash;
   Tensor& y = ctx.output(0, x.dtype(), x.shape());
-  Shape stat_shape = x.shape();
-  for (size_t i = axis; i < stat_shape.size(); ++i) stat_shape[i] = 1;
-  const auto stash = static_cast<DataType>(node.attr_i("stash_type", 1));
   Tensor* stats[2] = {nullptr, nullptr};
   for (size_t k = 0; k < 2; ++k)
-    if (!Rms && ctx.has_output(k + 1)) stats[k] = &ctx.output(k + 1, stash, stat_shape);
+    if (!Rms && ctx.has_output(k + 1)) stats[k] = &ctx.output(k + 1, stash, plan.stat_shape);
   if (outer == 0) return;  // (an empty row still has statistics: NaN, as the CPU)
   const ReduceGeom g = axis_geom(outer, inner, 1);
   const Launch l = plan_launch(g, false);
@@ -108,14 +89,14 @@ void run_layer_norm(KernelContext& ctx) {
     ws.bind(ctx);
     A* scale = ws.at<A>(scale_at);
     A* bias = has_bias ? ws.at<A>(bias_at) : nullptr;
-    param_to_tail<A>(ctx, 1, tail, scale, s);
-    if (has_bias) param_to_tail<A>(ctx, 2, tail, bias, s);
+    param_to_tail<A>(ctx, 1, plan.tail, scale, s);
+    if (has_bias) param_to_tail<A>(ctx, 2, plan.tail, bias, s);
     A* stat_ptr[2] = {nullptr, nullptr};
     for (size_t k = 0; k < 2; ++k)
       if (stats[k]) stat_ptr[k] = direct ? static_cast<A*>(stats[k]->raw()) : ws.at<A>(stat_at[k]);
     layer_norm_kernel<T, A, Rms><<<l.blocks, k_threads, 0, s>>>(static_cast<const T*>(x.raw()),
                                                                 static_cast<T*>(y.raw()), scale, bias, stat_ptr[0],
-                                                                stat_ptr[1], g, l, eps);
+                                                                stat_ptr[1], g, l, plan.eps);
     KILN_CUDA_LAUNCH("layer_norm_kernel");
     // Statistics go out in stash_type (float32 unless the model says otherwise).
     for (size_t k = 0; k < 2; ++k) {
@@ -158,16 +139,11 @@ __global__ void __launch_bounds__(k_threads)
 
 void run_lp_norm(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  if (x.rank() == 0) ctx.fail("X must have rank >= 1");
-  const auto axis = static_cast<size_t>(norm_axis(ctx, ctx.node().attr_i("axis", -1), x.rank()));
-  const int64_t p = ctx.node().attr_i("p", 2);
-  if (p != 1 && p != 2) ctx.fail("p must be 1 or 2, got " + std::to_string(p));
-  int64_t outer = 1, inner = 1;
-  for (size_t d = 0; d < axis; ++d) outer *= x.shape()[d];
-  for (size_t d = axis + 1; d < x.shape().size(); ++d) inner *= x.shape()[d];
+  const params::LpNormPlan plan = params::lp_norm_plan(ctx);
+  const int64_t p = plan.p;
   Tensor& y = ctx.output(0, x.dtype(), x.shape());
   if (x.numel() == 0) return;
-  const ReduceGeom g = axis_geom(outer, x.shape()[axis], inner);
+  const ReduceGeom g = axis_geom(plan.outer, plan.n, plan.inner);
   const Launch l = plan_launch(g, false);
   dispatch_float(x.dtype(), ctx, [&](auto tag) {
     using T = decltype(tag);
@@ -196,14 +172,9 @@ __global__ void lrn_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n
 
 void run_lrn(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  const ir::Node& node = ctx.node();
-  if (x.rank() < 2) ctx.fail("X must have rank >= 2 (N, C, ...), got " + shape_str(x.shape()));
-  const int64_t size = node.attr_i("size", 0);
-  if (size < 1) ctx.fail("size must be >= 1");
-  const double alpha = node.attr_f("alpha", 1e-4f), beta = node.attr_f("beta", 0.75f), bias = node.attr_f("bias", 1.f);
-  const int64_t c = x.shape()[1], before = (size - 1) / 2, after = size - 1 - before;
-  int64_t plane = 1;
-  for (size_t d = 2; d < x.shape().size(); ++d) plane *= x.shape()[d];
+  const params::LrnPlan plan = params::lrn_plan(ctx);
+  const double alpha = plan.alpha, beta = plan.beta, bias = plan.bias;
+  const int64_t size = plan.size, c = plan.c, before = plan.before, after = plan.after, plane = plan.plane;
   Tensor& y = ctx.output(0, x.dtype(), x.shape());
   const int64_t n = x.numel();
   if (n == 0) return;

@@ -6,6 +6,7 @@
 // window_out_dim, as on the CPU. Global pools are engine reductions.
 #include "backends/cuda/kernels/families.h"
 #include "backends/cuda/kernels/reduce_engine.cuh"
+#include "backends/nn_params.h"
 #include "ir/ops/nn_attrs.h"
 
 namespace kiln::backend::cuda {
@@ -222,16 +223,10 @@ struct GlobalMaxOp {
 template <bool Max>
 void run_global_pool(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  if (x.rank() < 2) ctx.fail("X must have rank >= 2 (N, C, spatial...), got " + shape_str(x.shape()));
-  Shape y_shape = x.shape();
-  for (size_t i = 2; i < y_shape.size(); ++i) y_shape[i] = 1;
-  Tensor& y = ctx.output(0, x.dtype(), y_shape);
-  const int64_t planes = x.shape()[0] * x.shape()[1];
-  int64_t size = 1;
-  for (size_t d = 2; d < x.shape().size(); ++d) size *= x.shape()[d];
-  if (size == 0) ctx.fail("X " + shape_str(x.shape()) + " has an empty spatial extent");
-  if (planes == 0) return;
-  const rdx::ReduceGeom g = rdx::axis_geom(planes, size, 1);
+  const params::GlobalPoolPlan p = params::global_pool_plan(ctx);
+  Tensor& y = ctx.output(0, x.dtype(), p.out);
+  if (p.planes == 0) return;
+  const rdx::ReduceGeom g = rdx::axis_geom(p.planes, p.size, 1);
   const rdx::Launch l = rdx::plan_launch(g, true);
   dispatch_float(x.dtype(), ctx, [&](auto tag) {
     using T = decltype(tag);
@@ -240,7 +235,7 @@ void run_global_pool(KernelContext& ctx) {
     const size_t part_at = ws.add(rdx::partial_bytes<Op>(g, l));
     ws.bind(ctx);
     Op op;
-    if constexpr (!Max) op.size = size;
+    if constexpr (!Max) op.size = p.size;
     rdx::run_reduce(g, l, static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()), ws.at<void>(part_at), op,
                     cuda_stream(ctx).get());
   });

@@ -6,7 +6,7 @@
 // the CPU.
 #include "backends/cuda/kernels/families.h"
 #include "backends/cuda/kernels/reduce_engine.cuh"
-#include "ir/ops/nn_attrs.h"
+#include "backends/nn_params.h"
 
 namespace kiln::backend::cuda {
 
@@ -101,24 +101,10 @@ __global__ void __launch_bounds__(k_threads)
 template <Kind K>
 void run_softmax(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  if (x.rank() == 0) ctx.fail("input must have rank >= 1");
-  const bool old = ir::opset_before(ctx.opset(), 13);
-  const int64_t rank = x.rank();
-  int64_t axis = ctx.node().attr_i("axis", old ? 1 : -1);
-  if (axis < -rank || axis >= rank)
-    ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
-  if (axis < 0) axis += rank;
-  const auto ax = static_cast<size_t>(axis);
-  int64_t outer = 1, n = 1, inner = 1;
-  for (size_t d = 0; d < x.shape().size(); ++d) {
-    const int64_t e = x.shape()[d];
-    if (d < ax) outer *= e;
-    else if (d == ax || old) n *= e;
-    else inner *= e;
-  }
+  const params::SoftmaxPlan p = params::softmax_plan(ctx);
   Tensor& y = ctx.output(0, x.dtype(), x.shape());
   if (x.numel() == 0) return;
-  const ReduceGeom g = rdx::axis_geom(outer, n, inner);
+  const ReduceGeom g = rdx::axis_geom(p.outer, p.n, p.inner);
   const Launch l = rdx::plan_launch(g, false);
   const cudaStream_t s = cuda_stream(ctx).get();
   dispatch_float(x.dtype(), ctx, [&](auto tag) {

@@ -3,6 +3,7 @@
 // NaN if there is one, else the extreme value at the lowest index (the highest
 // with select_last_index=1).
 #include "backends/cuda/kernels/reduce_engine.cuh"
+#include "backends/kernel_params.h"
 
 namespace kiln::backend::cuda::rdx {
 
@@ -38,26 +39,12 @@ struct ArgOp {
 
 template <bool Max>
 void run_arg(KernelContext& ctx) {
-  const ir::Node& node = ctx.node();
   const Tensor& x = ctx.input(0);
-  if (x.rank() == 0) ctx.fail("input must have rank >= 1");
-  const int64_t rank = x.rank();
-  int64_t axis = node.attr_i("axis", 0);
-  if (axis < -rank || axis >= rank)
-    ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
-  if (axis < 0) axis += rank;
-  const auto ax = static_cast<size_t>(axis);
-  const bool last = node.attr_i("select_last_index", 0) != 0;
-  Shape out = x.shape();
-  if (node.attr_i("keepdims", 1) != 0) out[ax] = 1;
-  else out.erase(out.begin() + static_cast<std::ptrdiff_t>(ax));
-  if (x.shape()[ax] == 0) ctx.fail("cannot take the arg of an empty axis");
-  Tensor& y = ctx.output(0, DataType::Int64, out);
+  const params::ArgPlan p = params::arg_plan(ctx);
+  const bool last = p.last;
+  Tensor& y = ctx.output(0, DataType::Int64, p.out);
   if (y.numel() == 0) return;
-  int64_t outer = 1, inner = 1;
-  for (size_t d = 0; d < ax; ++d) outer *= x.shape()[d];
-  for (size_t d = ax + 1; d < x.shape().size(); ++d) inner *= x.shape()[d];
-  const ReduceGeom g = axis_geom(outer, x.shape()[ax], inner);
+  const ReduceGeom g = axis_geom(p.outer, p.n, p.inner);
   const Launch l = plan_launch(g, true);
   dispatch_numeric(x.dtype(), ctx, [&](auto tag) {
     using T = decltype(tag);

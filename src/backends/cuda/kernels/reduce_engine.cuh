@@ -302,22 +302,13 @@ inline void require_input_dtype(const ir::Node& n, const ir::Graph& g, size_t i,
 
 using Check = std::function<void(const ir::Node&, const ir::Graph&)>;
 
-class CheckedFn final : public Kernel {
- public:
-  explicit CheckedFn(KernelFn fn) : m_fn(fn) {}
-  void run(KernelContext& ctx) override { m_fn(ctx); }
-
- private:
-  KernelFn m_fn;
-};
-
 // Registers `fn` for `op` as candidate "cuda", behind a factory that runs `check`.
 inline void add_checked(KernelRegistry& r, const std::string& op, Check check, KernelFn fn) {
   r.add(
       op,
       [check = std::move(check), fn](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
         check(n, g);
-        return std::make_unique<CheckedFn>(fn);
+        return std::make_unique<FnKernel>(fn);
       },
       "cuda");
 }

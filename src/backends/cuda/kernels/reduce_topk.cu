@@ -8,7 +8,7 @@
 // ones as one launch per stage over all rows of a batch.
 #include "backends/cuda/kernels/reduce_engine.cuh"
 #include "core/dispatch.h"
-#include "ir/ops/nn_attrs.h"
+#include "backends/kernel_params.h"
 
 namespace kiln::backend::cuda::rdx {
 
@@ -225,35 +225,15 @@ void topk_typed(KernelContext& ctx, const Tensor& x, Tensor& values, Tensor& ind
 void run_topk(KernelContext& ctx) {
   const ir::Node& node = ctx.node();
   const Tensor& x = ctx.input(0);
-  if (x.rank() == 0) ctx.fail("input must have rank >= 1");
-  int64_t k = 0;
-  if (ir::opset_before(ctx.opset(), 10)) {
-    k = node.attr_i("k", -1);
-  } else {
-    const Tensor& kt = ctx.input(1);  // a host input (cuda_backend.cpp)
-    if (kt.numel() != 1) ctx.fail("K must hold one element, got shape " + shape_str(kt.shape()));
-    k = read_int(kt, 0);
-  }
-  const int64_t rank = x.rank();
-  int64_t axis = node.attr_i("axis", -1);
-  if (axis < -rank || axis >= rank)
-    ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
-  if (axis < 0) axis += rank;
-  const auto ax = static_cast<size_t>(axis);
-  const int64_t n = x.shape()[ax];
-  if (k < 0 || k > n) ctx.fail("k " + std::to_string(k) + " is outside [0, " + std::to_string(n) + "] (the axis size)");
+  const params::TopKPlan p = params::topk_plan(ctx);
+  const int64_t n = p.n, k = p.k;
   if (n >= (int64_t{1} << 31))
     throw Error(ErrorCode::Unsupported, node.label() + ": TopK over an axis of " + std::to_string(n) + " on cuda");
-  Shape out = x.shape();
-  out[ax] = k;
-  Tensor& values = ctx.output(0, x.dtype(), out);
-  Tensor& indices = ctx.output(1, DataType::Int64, out);
+  Tensor& values = ctx.output(0, x.dtype(), p.out);
+  Tensor& indices = ctx.output(1, DataType::Int64, p.out);
   if (values.numel() == 0) return;
-  RowShape rs{1, n, 1, k};
-  for (size_t d = 0; d < ax; ++d) rs.rows *= x.shape()[d];
-  for (size_t d = ax + 1; d < x.shape().size(); ++d) rs.inner *= x.shape()[d];
-  rs.rows *= rs.inner;
-  const bool largest = node.attr_i("largest", 1) != 0;
+  RowShape rs{p.outer * p.inner, n, p.inner, k};
+  const bool largest = p.largest;
   dispatch_numeric(x.dtype(), ctx, [&](auto tag) { topk_typed<decltype(tag)>(ctx, x, values, indices, rs, largest); });
 }
 

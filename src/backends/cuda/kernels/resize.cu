@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "backends/cuda/kernels/resize_device.cuh"
+#include "backends/kernel_params.h"
 #include "core/dispatch.h"
 
 namespace kiln::backend::cuda {
@@ -97,14 +98,6 @@ void geometry(const Pass& p, dim3& grid, dim3& block) {
 }
 
 // Resize-10 and Upsample-9 read scales from input 1, Upsample-7/8 from an attribute.
-std::optional<std::vector<double>> doubles(const KernelContext& ctx, size_t i) {
-  if (!ctx.has_input(i) || ctx.input(i).numel() == 0) return std::nullopt;
-  const Tensor& t = ctx.input(i);
-  std::vector<double> v;
-  for (int64_t k = 0; k < t.numel(); ++k) v.push_back(read_double(t, k));
-  return v;
-}
-
 bool resizes(const ResizeAttrs& a, const ResizePlan& p, const Shape& in, const Shape& out, size_t d) {
   return out[d] != in[d] || p.scales[d] != 1.0 || a.coord == CoordMode::TfCropAndResize;
 }
@@ -265,18 +258,7 @@ void run_resize(KernelContext& ctx) {
   const Tensor& in = ctx.input(0);
   const ir::rules::Fail fail(ctx.node(), ErrorCode::InvalidArgument);
   const ResizeAttrs attrs = ir::rules::resize_attrs(fail, ctx.opset(), in.rank());
-  ir::rules::ResizeArgs args;
-  const bool upsample = ctx.node().op_type == "Upsample";
-  if (upsample && ctx.opset() < 9) {
-    const auto s = ctx.node().attr_floats("scales");
-    args.scales = std::vector<double>(s.begin(), s.end());
-  } else if (upsample || ctx.opset() < 11) {
-    args.scales = doubles(ctx, 1);
-  } else {
-    args.roi = doubles(ctx, 1);
-    args.scales = doubles(ctx, 2);
-    if (ctx.has_input(3) && ctx.input(3).numel() > 0) args.sizes = read_ints(ctx.input(3));
-  }
+  const ir::rules::ResizeArgs args = params::resize_args(ctx);
   if (in.rank() > k_max_dims)
     throw Error(ErrorCode::Unsupported, ctx.node().label() + ": rank " + std::to_string(in.rank()) + " on cuda");
   const ResizePlan plan = ir::rules::resize_plan(fail, ir::to_sym(in.shape()), attrs, args);
@@ -300,7 +282,7 @@ std::unique_ptr<Kernel> make_resize(const ir::Node& n, const ir::Graph& g) {
       !(nearest_mode && dtype_in(g, x, {DataType::Bool})))
     throw Error(ErrorCode::Unsupported, n.label() + ": dtype " + std::string(dtype_name(g.value(x).dtype)) +
                                             " is not supported on cuda");
-  return std::make_unique<det::FnKernel>(run_resize);
+  return std::make_unique<FnKernel>(run_resize);
 }
 
 }  // namespace

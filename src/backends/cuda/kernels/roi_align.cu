@@ -5,7 +5,7 @@
 // ONNX Runtime does. A batch index outside X (the CPU fails the run) gives
 // zeros for that roi here: reporting it would need a sync.
 #include "backends/cuda/kernels/detection_common.cuh"
-#include "ir/ops/nn_attrs.h"
+#include "backends/detection_params.h"
 
 namespace kiln::backend::cuda {
 
@@ -16,10 +16,7 @@ using det::ddiv;
 using det::dmul;
 using det::dsub;
 
-struct RoiArgs {
-  int64_t rois = 0, batch = 0, channels = 0, h = 0, w = 0, ph = 1, pw = 1, ratio = 0;
-  double scale = 1;
-  bool half_pixel = true, max_mode = false;
+struct RoiArgs : params::RoiAlignParams {
   DataType rois_dtype = DataType::Float32;
 };
 
@@ -101,31 +98,12 @@ __global__ void roi_align_kernel(const T* x, const void* rois, const int64_t* ba
 }
 
 void run_roi_align(KernelContext& ctx) {
-  const ir::Node& node = ctx.node();
   const Tensor& x = ctx.input(0);
   const Tensor& rois = ctx.input(1);
   const Tensor& idx = ctx.input(2);
-  if (x.rank() != 4) ctx.fail("X must be 4-D, got " + shape_str(x.shape()));
-  if (rois.rank() != 2 || rois.shape()[1] != 4) ctx.fail("rois must be [num_rois, 4], got " + shape_str(rois.shape()));
-  if (idx.rank() != 1 || idx.shape()[0] != rois.shape()[0])
-    ctx.fail("batch_indices must be [num_rois], got " + shape_str(idx.shape()));
-  if (idx.dtype() != DataType::Int64) ctx.fail("batch_indices must be int64");
   RoiArgs a;
-  a.rois = rois.shape()[0];
-  a.batch = x.shape()[0];
-  a.channels = x.shape()[1];
-  a.h = x.shape()[2];
-  a.w = x.shape()[3];
-  if ((a.h == 0 || a.w == 0) && a.rois > 0) ctx.fail("X has an empty spatial dim: " + shape_str(x.shape()));
-  a.ph = node.attr_i("output_height", 1);
-  a.pw = node.attr_i("output_width", 1);
-  a.ratio = node.attr_i("sampling_ratio", 0);
-  a.scale = node.attr_f("spatial_scale", 1.f);
-  a.max_mode = node.attr_s("mode", "avg") == "max";
-  // Opset 10 had no coordinate_transformation_mode and behaved as output_half_pixel.
-  const std::string ctm = node.attr_s("coordinate_transformation_mode",
-                                      ir::opset_before(ctx.opset(), 16) ? "output_half_pixel" : "half_pixel");
-  a.half_pixel = ctm == "half_pixel";
+  static_cast<params::RoiAlignParams&>(a) = params::roi_align_params(ctx);
+  if (idx.dtype() != DataType::Int64) ctx.fail("batch_indices must be int64");
   a.rois_dtype = rois.dtype();
   Tensor& y = ctx.output(0, x.dtype(), {a.rois, a.channels, a.ph, a.pw});
   if (y.numel() == 0) return;
@@ -141,7 +119,7 @@ std::unique_ptr<Kernel> make_roi_align(const ir::Node& n, const ir::Graph& g) {
   if (n.inputs.size() < 3 || !det::is_float_or_unknown(g, n.inputs[0]) || !det::is_float_or_unknown(g, n.inputs[1]) ||
       !dtype_in(g, n.inputs[2], {DataType::Int64}))
     throw Error(ErrorCode::Unsupported, n.label() + ": RoiAlign on cuda takes float X and rois, int64 batch_indices");
-  return std::make_unique<det::FnKernel>(run_roi_align);
+  return std::make_unique<FnKernel>(run_roi_align);
 }
 
 }  // namespace

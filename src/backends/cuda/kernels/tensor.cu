@@ -22,19 +22,6 @@ void register_cuda_tensor(KernelRegistry& r) {
 
 namespace tensor {
 
-namespace {
-class FnKernel final : public Kernel {
- public:
-  FnKernel(KernelFn fn, bool capturable) : m_fn(fn), m_capturable(capturable) {}
-  void run(KernelContext& ctx) override { m_fn(ctx); }
-  bool capturable() const override { return m_capturable; }
-
- private:
-  KernelFn m_fn;
-  bool m_capturable;
-};
-}  // namespace
-
 void add_op(KernelRegistry& r, const char* op, KernelFn run, Check check, bool capturable) {
   r.add(
       op,
@@ -133,21 +120,6 @@ void check_index_dtype(const ir::Node& n, const ir::Graph& g, size_t i, bool int
   const DataType dt = dtype_of(g, n, i);
   if (dt == DataType::Undefined || dt == DataType::Int64 || (!int64_only && dt == DataType::Int32)) return;
   unsupported(n, "indices of dtype " + std::string(dtype_name(dt)));
-}
-
-std::vector<int64_t> host_ints(const KernelContext& ctx, size_t i) {
-  const Tensor& t = ctx.input(i);
-  if (!t.on_host())
-    throw Error(ErrorCode::Internal, ctx.node().label() + ": input " + std::to_string(i) + " must be in host memory");
-  if (dtype_is_float(t.dtype()) || t.dtype() == DataType::Bool)
-    ctx.fail("input " + std::to_string(i) + " must be an integer tensor, got " + std::string(dtype_name(t.dtype())));
-  return read_ints(t);
-}
-
-Shape concrete(const KernelContext& ctx, const ir::SymShape& s) {
-  if (!ir::shape_known(s))
-    throw Error(ErrorCode::Internal, ctx.node().label() + ": output shape " + ir::sym_str(s) + " not concrete");
-  return ir::to_shape(s);
 }
 
 void upload(const KernelContext& ctx, void* dst, const void* host, size_t bytes) {

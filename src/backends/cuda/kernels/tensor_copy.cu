@@ -135,17 +135,15 @@ __global__ void fill_kernel(U* __restrict__ dst, U v, int64_t n) {
 
 bool aligned(const void* p, size_t a) { return reinterpret_cast<uintptr_t>(p) % a == 0; }
 
-struct Axis {
-  int64_t n, d, s;  // size, dst stride, src stride
-};
+using Axis = params::CopyAxis;
 
 // Runs the copy as tiled transposes when the destination's innermost dim is
 // contiguous and the source's contiguous dim is another one (both long
 // enough to fill tiles); false when that does not apply.
 bool tiled_transpose(cudaStream_t stream, char* d, const char* s, const std::vector<Axis>& merged, size_t w) {
-  if (merged.size() < 2 || merged[0].d != 1 || merged[0].s == 1) return false;
+  if (merged.size() < 2 || merged[0].dst != 1 || merged[0].src == 1) return false;
   size_t k = 1;
-  while (k < merged.size() && merged[k].s != 1) ++k;
+  while (k < merged.size() && merged[k].src != 1) ++k;
   if (k == merged.size()) return false;
   const int64_t rows = merged[k].n, cols = merged[0].n;
   if (rows < 8 || cols < 8 || (rows + k_tile_dim - 1) / k_tile_dim > 65535) return false;
@@ -154,8 +152,8 @@ bool tiled_transpose(cudaStream_t stream, char* d, const char* s, const std::vec
   for (size_t i = merged.size(); i-- > 1;) {
     if (i == k) continue;
     batch.dims[batch.rank] = merged[i].n;
-    batch.strides[0][batch.rank] = merged[i].d;
-    batch.strides[1][batch.rank] = merged[i].s;
+    batch.strides[0][batch.rank] = merged[i].dst;
+    batch.strides[1][batch.rank] = merged[i].src;
     ++batch.rank;
     n_batch *= merged[i].n;
   }
@@ -166,7 +164,7 @@ bool tiled_transpose(cudaStream_t stream, char* d, const char* s, const std::vec
   dispatch_move(w, [&](auto tag) {
     using U = decltype(tag);
     tiled_transpose_kernel<U><<<grid, block, 0, stream>>>(reinterpret_cast<U*>(d), reinterpret_cast<const U*>(s), batch,
-                                                          n_batch, rows, cols, merged[k].d, merged[0].s);
+                                                          n_batch, rows, cols, merged[k].dst, merged[0].src);
     KILN_CUDA_LAUNCH("tiled_transpose_kernel");
   });
   return true;
@@ -194,25 +192,19 @@ void copy_reshaped(KernelContext& ctx, const Shape& shape) {
     KILN_CUDA(cudaMemcpyAsync(out.raw(), in.raw(), in.nbytes(), cudaMemcpyDeviceToDevice, cuda_stream(ctx).get()));
 }
 
+void copy_view(KernelContext& ctx, const params::StridedView& v) {
+  const Tensor& in = ctx.input(0);
+  Tensor& out = ctx.output(0, in.dtype(), v.out);
+  if (out.numel() == 0) return;
+  copy_strided(ctx, out.raw(), 0, strides_of(v.dims), in.raw(), v.offset, v.src, v.dims, dtype_size(in.dtype()));
+}
+
 void copy_strided(const KernelContext& ctx, void* dst, int64_t dst_base, const std::vector<int64_t>& dst_strides,
                   const void* src, int64_t src_base, const std::vector<int64_t>& src_strides, const Shape& shape,
                   size_t es) {
-  std::vector<Axis> axes;  // outermost first, unit dims dropped
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (shape[i] == 0) return;
-    if (shape[i] != 1) axes.push_back({shape[i], dst_strides[i], src_strides[i]});
-  }
-  std::vector<Axis> merged;  // innermost first
-  for (auto it = axes.rbegin(); it != axes.rend(); ++it) {
-    if (!merged.empty()) {
-      Axis& in = merged.back();
-      if (it->d == in.d * in.n && it->s == in.s * in.n) {
-        in.n *= it->n;
-        continue;
-      }
-    }
-    merged.push_back(*it);
-  }
+  auto axes = params::merge_copy_axes(dst_strides, src_strides, shape);
+  if (!axes) return;
+  std::vector<Axis>& merged = *axes;  // innermost first; widened below
   cudaStream_t stream = cuda_stream(ctx).get();
   char* d = static_cast<char*>(dst) + dst_base * static_cast<int64_t>(es);
   const char* s = static_cast<const char*>(src) + src_base * static_cast<int64_t>(es);
@@ -220,22 +212,22 @@ void copy_strided(const KernelContext& ctx, void* dst, int64_t dst_base, const s
     KILN_CUDA(cudaMemcpyAsync(d, s, es, cudaMemcpyDeviceToDevice, stream));
     return;
   }
-  if (merged.size() == 1 && merged[0].d == 1 && merged[0].s == 1) {
+  if (merged.size() == 1 && merged[0].dst == 1 && merged[0].src == 1) {
     KILN_CUDA(cudaMemcpyAsync(d, s, static_cast<size_t>(merged[0].n) * es, cudaMemcpyDeviceToDevice, stream));
     return;
   }
   // Contiguous innermost runs move as wider units when every offset allows.
   size_t w = es;
-  while (w < 16 && merged[0].d == 1 && merged[0].s == 1 && merged[0].n % 2 == 0 && aligned(d, 2 * w) &&
+  while (w < 16 && merged[0].dst == 1 && merged[0].src == 1 && merged[0].n % 2 == 0 && aligned(d, 2 * w) &&
          aligned(s, 2 * w)) {
     bool even = true;
-    for (size_t k = 1; k < merged.size(); ++k) even &= merged[k].d % 2 == 0 && merged[k].s % 2 == 0;
+    for (size_t k = 1; k < merged.size(); ++k) even &= merged[k].dst % 2 == 0 && merged[k].src % 2 == 0;
     if (!even) break;
     w *= 2;
     merged[0].n /= 2;
     for (size_t k = 1; k < merged.size(); ++k) {
-      merged[k].d /= 2;
-      merged[k].s /= 2;
+      merged[k].dst /= 2;
+      merged[k].src /= 2;
     }
   }
   if (merged.size() > static_cast<size_t>(k_max_dims))
@@ -248,11 +240,11 @@ void copy_strided(const KernelContext& ctx, void* dst, int64_t dst_base, const s
   for (size_t k = 0; k < merged.size(); ++k) {
     const size_t at = merged.size() - 1 - k;  // Strided wants outermost first
     p.dims[at] = merged[k].n;
-    p.strides[0][at] = merged[k].d;
-    p.strides[1][at] = merged[k].s;
+    p.strides[0][at] = merged[k].dst;
+    p.strides[1][at] = merged[k].src;
     n *= merged[k].n;
-    dspan += (merged[k].n - 1) * (merged[k].d < 0 ? -merged[k].d : merged[k].d);
-    sspan += (merged[k].n - 1) * (merged[k].s < 0 ? -merged[k].s : merged[k].s);
+    dspan += (merged[k].n - 1) * (merged[k].dst < 0 ? -merged[k].dst : merged[k].dst);
+    sspan += (merged[k].n - 1) * (merged[k].src < 0 ? -merged[k].src : merged[k].src);
   }
   constexpr int64_t k_i32 = std::numeric_limits<int32_t>::max();
   const bool small = n <= k_i32 && dspan <= k_i32 && sspan <= k_i32;

@@ -10,29 +10,23 @@ namespace kiln::backend::cuda::tensor {
 
 namespace {
 
-using ir::to_sym;
-
 [[noreturn]] void fail_index(const KernelContext& ctx, int64_t v, const std::string& dim) {
   ctx.fail("index " + std::to_string(v) + " is out of range for " + dim);
 }
 
-void require_index_dtype(const KernelContext& ctx, const Tensor& t, bool int64_only) {
-  if (t.dtype() == DataType::Int64 || (!int64_only && t.dtype() == DataType::Int32)) return;
-  ctx.fail(int64_only ? "indices must be int64"
-                      : "indices must be int32 or int64, got " + std::string(dtype_name(t.dtype())));
+void require_index_dtype(const KernelContext& ctx, const Tensor& t) {
+  if (t.dtype() == DataType::Int64 || t.dtype() == DataType::Int32) return;
+  ctx.fail("indices must be int32 or int64, got " + std::string(dtype_name(t.dtype())));
 }
 
 // ---- Gather ----
 
 void gather(KernelContext& ctx, const std::vector<int64_t>& checked) {
   const Tensor &data = ctx.input(0), &indices = ctx.input(1);
-  require_index_dtype(ctx, indices, false);
-  const auto fail = fail_of(ctx);
-  const int64_t axis = ctx.node().attr_i("axis", 0);
-  const Shape shape = concrete(ctx, ir::rules::gather(fail, to_sym(data.shape()), to_sym(indices.shape()), axis));
-  const size_t a = static_cast<size_t>(ir::rules::norm_axis(fail, axis, data.rank()));
-  const int64_t dim = data.shape()[a], n_idx = indices.numel();
-  Tensor& out = ctx.output(0, data.dtype(), shape);
+  require_index_dtype(ctx, indices);
+  const params::GatherPlan p = params::gather_plan(ctx);
+  const int64_t dim = p.dim, n_idx = indices.numel();
+  Tensor& out = ctx.output(0, data.dtype(), p.out);
   const bool on_device = n_idx > 0 && checked != std::vector<int64_t>{dim};
   int64_t* slot = nullptr;
   if (on_device) {
@@ -42,8 +36,8 @@ void gather(KernelContext& ctx, const std::vector<int64_t>& checked) {
     clear_flag(ctx, slot);
     check_indices(ctx, indices.raw(), indices.dtype(), n_idx, dim, slot);
   }
-  gather_rows(ctx, out.raw(), data.raw(), indices.raw(), indices.dtype(), prod(data.shape(), 0, a), n_idx, dim,
-              prod(data.shape(), a + 1, data.shape().size()), dtype_size(data.dtype()));
+  gather_rows(ctx, out.raw(), data.raw(), indices.raw(), indices.dtype(), p.outer, n_idx, dim, p.inner,
+              dtype_size(data.dtype()));
   int64_t bad = 0;
   if (on_device && read_flag(ctx, slot, &bad)) fail_index(ctx, bad, "a dim of size " + std::to_string(dim));
 }
@@ -76,13 +70,9 @@ __global__ void gather_elements_kernel(U* __restrict__ out, const U* __restrict_
 
 void gather_elements(KernelContext& ctx, const std::vector<int64_t>& checked) {
   const Tensor &data = ctx.input(0), &indices = ctx.input(1);
-  require_index_dtype(ctx, indices, false);
-  if (data.rank() != indices.rank()) ctx.fail("data and indices differ in rank");
-  const size_t a = static_cast<size_t>(ir::rules::norm_axis(fail_of(ctx), ctx.node().attr_i("axis", 0), data.rank()));
+  require_index_dtype(ctx, indices);
+  const size_t a = params::gather_elements_axis(ctx);
   const Shape &ds = data.shape(), &is = indices.shape();
-  for (size_t d = 0; d < ds.size(); ++d)
-    if (d != a && is[d] > ds[d])
-      ctx.fail("indices " + shape_str(is) + " exceed data " + shape_str(ds) + " outside the axis");
   Tensor& out = ctx.output(0, data.dtype(), is);
   const int64_t n = indices.numel(), dim = ds[a];
   if (n == 0) return;
@@ -156,23 +146,19 @@ __global__ void nd_copy_kernel(U* __restrict__ out, const U* __restrict__ data, 
 
 void gather_nd(KernelContext& ctx, const std::vector<int64_t>& checked) {
   const Tensor &data = ctx.input(0), &indices = ctx.input(1);
-  require_index_dtype(ctx, indices, true);
-  const int64_t b = ctx.node().attr_i("batch_dims", 0);
-  const auto out_shape = ir::rules::gather_nd(fail_of(ctx), to_sym(data.shape()), to_sym(indices.shape()), b);
-  const Shape shape = concrete(ctx, *out_shape);
-  Tensor& out = ctx.output(0, data.dtype(), shape);
-  const Shape &ds = data.shape(), &is = indices.shape();
-  const size_t bb = static_cast<size_t>(b);
-  const int64_t m = is.back();
-  const int64_t batches = prod(ds, 0, bb), per_batch = prod(is, bb, is.size() - 1);
-  const int64_t tuples = batches * per_batch;
-  const int64_t row = prod(ds, bb + static_cast<size_t>(m), ds.size());
+  const params::GatherNdPlan plan = params::gather_nd_plan(ctx);
+  Tensor& out = ctx.output(0, data.dtype(), plan.out);
+  const Shape& ds = data.shape();
+  const size_t bb = plan.batch_dims;
+  const int64_t m = plan.m;
+  const int64_t tuples = plan.batches * plan.per_batch;
+  const int64_t row = plan.row;
   if (tuples == 0) return;
   const std::vector<int64_t> st = strides_of(ds);
   NdPlan p;
   p.m = static_cast<int>(m);
-  p.per_batch = per_batch;
-  p.batch_stride = prod(ds, bb, ds.size());
+  p.per_batch = plan.per_batch;
+  p.batch_stride = plan.batch_stride;
   std::vector<int64_t> dims;
   for (int64_t k = 0; k < m; ++k) {
     p.dims[k] = ds[bb + static_cast<size_t>(k)];
@@ -237,18 +223,11 @@ void one_hot(KernelContext& ctx) {
   const Tensor &indices = ctx.input(0), &depth_t = ctx.input(1), &values = ctx.input(2);
   if (!depth_t.on_host() || !values.on_host())
     throw Error(ErrorCode::Internal, ctx.node().label() + ": depth and values must be in host memory");
-  if (depth_t.numel() != 1) ctx.fail("depth must hold one value");
-  if (values.numel() != 2) ctx.fail("values must hold [off, on]");
-  const double dv = read_double(depth_t, 0);
-  if (!(dv >= 0)) ctx.fail("depth must be >= 0");
-  const int64_t depth = static_cast<int64_t>(dv);
-  const int64_t axis = ctx.node().attr_i("axis", -1);
-  const Shape shape = concrete(ctx, ir::rules::onehot(fail_of(ctx), to_sym(indices.shape()), ir::Dim(depth), axis));
-  Tensor& out = ctx.output(0, values.dtype(), shape);
+  const params::OneHotPlan p = params::one_hot_plan(ctx);
+  const int64_t depth = p.depth, inner = p.inner;
+  Tensor& out = ctx.output(0, values.dtype(), p.out);
   const int64_t n = out.numel();
   if (n == 0) return;
-  const size_t a = static_cast<size_t>(axis < 0 ? axis + indices.rank() + 1 : axis);
-  const int64_t inner = prod(indices.shape(), a, indices.shape().size());
   const size_t es = dtype_size(values.dtype());
   cudaStream_t stream = cuda_stream(ctx).get();
   dispatch_bytes(es, ctx, [&](auto utag) {
@@ -280,29 +259,17 @@ void check_one_hot(const ir::Node& n, const ir::Graph& g) {
 void compress(KernelContext& ctx) {
   const Tensor &in = ctx.input(0), &cond = ctx.input(1);
   if (!cond.on_host()) throw Error(ErrorCode::Internal, ctx.node().label() + ": condition must be in host memory");
-  if (cond.rank() != 1) ctx.fail("condition must be 1-D, got " + shape_str(cond.shape()));
-  const bool has_axis = ctx.node().attr("axis") != nullptr;
-  const size_t a = has_axis ? static_cast<size_t>(ir::rules::norm_axis(fail_of(ctx), ctx.node().attr_i("axis", 0), in.rank())) : 0;
-  const int64_t dim = has_axis ? in.shape()[a] : in.numel();
-  std::vector<int64_t> picked;
-  for (int64_t i = 0; i < cond.numel(); ++i) {
-    if (read_double(cond, i) == 0) continue;
-    if (i >= dim) ctx.fail("condition selects index " + std::to_string(i) + " beyond the dim of size " + std::to_string(dim));
-    picked.push_back(i);
-  }
-  Shape shape = has_axis ? in.shape() : Shape{0};
-  shape[a] = static_cast<int64_t>(picked.size());
-  Tensor& out = ctx.output(0, in.dtype(), shape);
+  const params::CompressPlan p = params::compress_plan(ctx);
+  const std::vector<int64_t>& picked = p.picked;
+  Tensor& out = ctx.output(0, in.dtype(), p.out);
   if (out.numel() == 0) return;
-  const int64_t outer = has_axis ? prod(in.shape(), 0, a) : 1;
-  const int64_t inner = has_axis ? prod(in.shape(), a + 1, in.shape().size()) : 1;
   // The picked positions are a gather's (valid) indices.
   Scratch sc;
   const size_t at = sc.add(picked.size() * sizeof(int64_t));
   void* idx = sc.take(ctx) + at;
   upload(ctx, idx, picked.data(), picked.size() * sizeof(int64_t));
-  gather_rows(ctx, out.raw(), in.raw(), idx, DataType::Int64, outer, static_cast<int64_t>(picked.size()), dim, inner,
-              dtype_size(in.dtype()));
+  gather_rows(ctx, out.raw(), in.raw(), idx, DataType::Int64, p.outer, static_cast<int64_t>(picked.size()), p.dim,
+              p.inner, dtype_size(in.dtype()));
 }
 
 }  // namespace

@@ -68,20 +68,13 @@ __global__ void cumsum_block_kernel(const T* __restrict__ in, T* __restrict__ ou
   }
 }
 
-int64_t scalar_int(const KernelContext& ctx, size_t input, const char* what) {
-  const Tensor& t = ctx.input(input);
-  if (t.numel() != 1) ctx.fail(std::string(what) + " must be a scalar, got " + shape_str(t.shape()));
-  return host_ints(ctx, input)[0];
-}
-
 void cum_sum(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  if (x.rank() == 0) ctx.fail("input must have rank >= 1");
-  const size_t a = static_cast<size_t>(ir::rules::norm_axis(fail_of(ctx), scalar_int(ctx, 1, "axis"), x.rank()));
-  const bool exclusive = ctx.node().attr_i("exclusive", 0) != 0, reverse = ctx.node().attr_i("reverse", 0) != 0;
+  const params::CumSumPlan p = params::cum_sum_plan(ctx);
+  const bool exclusive = p.exclusive, reverse = p.reverse;
+  const int64_t dim = p.dim, inner = p.inner;
   Tensor& out = ctx.output(0, x.dtype(), x.shape());
-  const int64_t outer = prod(x.shape(), 0, a), dim = x.shape()[a], inner = prod(x.shape(), a + 1, x.shape().size());
-  const int64_t lines = outer * inner;
+  const int64_t lines = p.outer * inner;
   if (lines == 0 || dim == 0) return;
   cudaStream_t stream = cuda_stream(ctx).get();
   dispatch_numeric(x.dtype(), ctx, [&](auto tag) {
@@ -116,11 +109,10 @@ __global__ void trilu_kernel(U* __restrict__ out, const U* __restrict__ in, int6
 
 void trilu(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  if (x.rank() < 2) ctx.fail("input must have rank >= 2, got " + shape_str(x.shape()));
-  const int64_t k = ctx.has_input(1) ? scalar_int(ctx, 1, "k") : 0;
-  const bool upper = ctx.node().attr_i("upper", 1) != 0;
+  const params::TriluPlan p = params::trilu_plan(ctx);
+  const int64_t k = p.k, rows = p.rows, cols = p.cols, n = x.numel();
+  const bool upper = p.upper;
   Tensor& out = ctx.output(0, x.dtype(), x.shape());
-  const int64_t rows = x.shape()[x.shape().size() - 2], cols = x.shape().back(), n = x.numel();
   if (n == 0) return;
   cudaStream_t stream = cuda_stream(ctx).get();
   dispatch_bytes(dtype_size(x.dtype()), ctx, [&](auto tag) {
@@ -147,17 +139,8 @@ __global__ void reverse_sequence_kernel(U* __restrict__ out, const U* __restrict
 
 void reverse_sequence(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  if (x.rank() < 2) ctx.fail("input must have rank >= 2, got " + shape_str(x.shape()));
-  const int64_t batch_axis = ctx.node().attr_i("batch_axis", 1), time_axis = ctx.node().attr_i("time_axis", 0);
-  if ((batch_axis != 0 && batch_axis != 1) || (time_axis != 0 && time_axis != 1) || batch_axis == time_axis)
-    ctx.fail("batch_axis and time_axis must be 0 and 1 in some order");
-  const int64_t batch = x.shape()[static_cast<size_t>(batch_axis)], steps = x.shape()[static_cast<size_t>(time_axis)];
-  const std::vector<int64_t> lens = host_ints(ctx, 1);
-  if (static_cast<int64_t>(lens.size()) != batch)
-    ctx.fail("sequence_lens has " + std::to_string(lens.size()) + " entries for a batch of " + std::to_string(batch));
-  for (int64_t len : lens)
-    if (len < 0 || len > steps)
-      ctx.fail("sequence length " + std::to_string(len) + " is outside [0, " + std::to_string(steps) + "]");
+  const params::ReverseSequencePlan p = params::reverse_sequence_plan(ctx);
+  const std::vector<int64_t>& lens = p.lens;
   Tensor& out = ctx.output(0, x.dtype(), x.shape());
   const size_t es = dtype_size(x.dtype());
   const int64_t inner = prod(x.shape(), 2, x.shape().size());
@@ -172,7 +155,7 @@ void reverse_sequence(KernelContext& ctx) {
   dispatch_move(es * static_cast<size_t>(f), [&](auto tag) {
     using U = decltype(tag);
     reverse_sequence_kernel<U><<<grid_for(n), k_threads, 0, stream>>>(
-        static_cast<U*>(out.raw()), static_cast<const U*>(x.raw()), dlens, x.shape()[1], row, batch_axis == 0, n);
+        static_cast<U*>(out.raw()), static_cast<const U*>(x.raw()), dlens, x.shape()[1], row, p.batch_axis == 0, n);
     KILN_CUDA_LAUNCH("reverse_sequence_kernel");
   });
 }

@@ -16,18 +16,7 @@ namespace kiln::backend::cuda::tensor {
 
 namespace {
 
-enum class Reduction : int { None = 0, Add = 1, Mul = 2, Max = 3, Min = 4 };
-
-Reduction reduction_of(const KernelContext& ctx) {
-  if (ctx.node().op_type == "Scatter") return Reduction::None;
-  const std::string r = ctx.node().attr_s("reduction", "none");
-  if (r == "none") return Reduction::None;
-  if (r == "add") return Reduction::Add;
-  if (r == "mul") return Reduction::Mul;
-  if (r == "max") return Reduction::Max;
-  if (r == "min") return Reduction::Min;
-  ctx.fail("unknown reduction '" + r + "'");
-}
+using Reduction = params::ScatterReduction;
 
 // The CPU's combine(): 16-bit floats compute in float; max/min keep `a` unless
 // `b` wins by the std::max/std::min comparison (so a NaN in `a` gives way).
@@ -165,16 +154,9 @@ void scatter(KernelContext& ctx, Reduction red, const Tensor& indices, const Ten
 
 void scatter_nd(KernelContext& ctx, const std::vector<int64_t>& checked) {
   const Tensor &data = ctx.input(0), &indices = ctx.input(1), &updates = ctx.input(2);
-  const Reduction red = reduction_of(ctx);
-  if (indices.dtype() != DataType::Int64) ctx.fail("indices must be int64");
-  if (indices.rank() < 1) ctx.fail("indices must have rank >= 1");
-  const Shape &ds = data.shape(), &is = indices.shape();
-  const int64_t k = is.back();
-  if (k < 1 || k > data.rank()) ctx.fail("indices' last dim " + std::to_string(k) + " exceeds the data rank");
-  Shape want(is.begin(), is.end() - 1);
-  want.insert(want.end(), ds.begin() + k, ds.end());
-  if (updates.shape() != want) ctx.fail("updates " + shape_str(updates.shape()) + " must have shape " + shape_str(want));
-  if (updates.dtype() != data.dtype()) ctx.fail("updates and data differ in dtype");
+  const Reduction red = params::scatter_reduction(ctx);
+  const int64_t k = params::scatter_nd_components(ctx);
+  const Shape& ds = data.shape();
   const int64_t slice = prod(ds, static_cast<size_t>(k), ds.size());
   SlotPlan p;
   p.m = static_cast<int>(k);
@@ -191,17 +173,9 @@ void scatter_nd(KernelContext& ctx, const std::vector<int64_t>& checked) {
 
 void scatter_elements(KernelContext& ctx, const std::vector<int64_t>& checked) {
   const Tensor &data = ctx.input(0), &indices = ctx.input(1), &updates = ctx.input(2);
-  const Reduction red = reduction_of(ctx);
-  if (indices.dtype() != DataType::Int32 && indices.dtype() != DataType::Int64)
-    ctx.fail("indices must be int32 or int64");
-  if (indices.shape() != updates.shape()) ctx.fail("indices and updates differ in shape");
-  if (data.rank() != indices.rank()) ctx.fail("data and indices differ in rank");
-  if (updates.dtype() != data.dtype()) ctx.fail("updates and data differ in dtype");
-  const size_t a = static_cast<size_t>(ir::rules::norm_axis(fail_of(ctx), ctx.node().attr_i("axis", 0), data.rank()));
+  const Reduction red = params::scatter_reduction(ctx);
+  const size_t a = params::scatter_elements_axis(ctx);
   const Shape &ds = data.shape(), &is = indices.shape();
-  for (size_t d = 0; d < ds.size(); ++d)
-    if (d != a && is[d] > ds[d])
-      ctx.fail("indices " + shape_str(is) + " exceed data " + shape_str(ds) + " outside the axis");
   if (ds.size() > static_cast<size_t>(k_max_dims)) throw Error(ErrorCode::Unsupported, ctx.node().label() + ": rank > 8 on cuda");
   const std::vector<int64_t> st = strides_of(ds);
   SlotPlan p;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backends/cuda/kernels/common.cuh"
+#include "backends/kernel_params.h"
 #include "core/dispatch.h"
 #include "ir/ops/shape_rules.h"
 
@@ -56,17 +57,11 @@ void check_movable_ranked(const ir::Node& n, const ir::Graph& g);
 // Input i is int32 or int64 (or unknown).
 void check_index_dtype(const ir::Node& n, const ir::Graph& g, size_t i, bool int64_only = false);
 
-// ---- host operands ----
-inline ir::rules::Fail fail_of(const KernelContext& ctx) { return {ctx.node(), ErrorCode::InvalidArgument}; }
-// A shape-like host input (integer values) as int64s.
-std::vector<int64_t> host_ints(const KernelContext& ctx, size_t i);
-// The concrete shape a rule computed from concrete inputs.
-Shape concrete(const KernelContext& ctx, const ir::SymShape& s);
-inline int64_t prod(const Shape& s, size_t begin, size_t end) {
-  int64_t p = 1;
-  for (size_t i = begin; i < end; ++i) p *= s[i];
-  return p;
-}
+// ---- host operands (and the parameters the CPU kernels share: backends/kernel_params.h) ----
+using params::concrete;
+using params::fail_of;
+using params::host_ints;
+using params::prod;
 inline std::vector<int64_t> strides_of(const Shape& s) { return contiguous_strides(s); }
 
 // ---- scratch ----
@@ -102,6 +97,18 @@ bool read_flag(const KernelContext& ctx, const int64_t* slot, int64_t* value);
 // ---- byte movers (tensor_copy.cu) ----
 // Output 0 = input 0's bytes with another shape (a device-to-device copy).
 void copy_reshaped(KernelContext& ctx, const Shape& shape);
+// Output 0 = the strided view of input 0 a shared plan describes.
+void copy_view(KernelContext& ctx, const params::StridedView& v);
+
+// Kernels made of a shared plan and one of the two copies above.
+template <Shape (*Plan)(const KernelContext&)>
+void reshaped(KernelContext& ctx) {
+  copy_reshaped(ctx, Plan(ctx));
+}
+template <params::StridedView (*Plan)(const KernelContext&)>
+void viewed(KernelContext& ctx) {
+  copy_view(ctx, Plan(ctx));
+}
 
 // For every multi-index i < shape:
 //   dst[dst_base + sum(i*dst_strides)] = src[src_base + sum(i*src_strides)]
@@ -111,7 +118,7 @@ void copy_strided(const KernelContext& ctx, void* dst, int64_t dst_base, const s
                   const void* src, int64_t src_base, const std::vector<int64_t>& src_strides, const Shape& shape,
                   size_t es);
 
-enum class PadMode : int { Constant = 0, Edge = 1, Reflect = 2, Wrap = 3 };
+using params::PadMode;
 // out[o] = in[lo + map(o - before)] per dim, where map leaves [0, len) alone and
 // folds other positions by `mode` (Constant: the element at `fill`). Pad and
 // Tile (Wrap with before = lo = 0, len = the input dim) are this.
