@@ -115,9 +115,6 @@ Engine build_engine(const Model& model, const BuildConfig& config) {
   if (device.is_host() && config.precision != Precision::FP32)
     throw Error(ErrorCode::Unsupported, "the cpu backend builds fp32 engines only (asked for " +
                                             std::string(precision_name(config.precision)) + ")");
-  if (config.precision != Precision::FP32)
-    throw Error(ErrorCode::Unsupported, "reduced precision (" + std::string(precision_name(config.precision)) +
-                                            ") is not built yet; build fp32");
   if (config.weight_streaming && device.is_host())
     throw Error(ErrorCode::Unsupported, "weight streaming needs a GPU device");
   if (config.cpu_threads < 0) throw Error(ErrorCode::InvalidArgument, "cpu_threads must be >= 0");
@@ -153,7 +150,10 @@ Engine build_engine(const Model& model, const BuildConfig& config) {
   }
   builder::PartitionResult placed;
   try {
-    placed = builder::optimize(g, config.optimization_level, be);
+    const DataType compute = config.precision == Precision::FP16   ? DataType::Float16
+                             : config.precision == Precision::BF16 ? DataType::BFloat16
+                                                                   : DataType::Float32;
+    placed = builder::optimize(g, config.optimization_level, be, compute);
   } catch (const Error& err) {
     throw err.with_context(model.path());
   }

@@ -9,7 +9,8 @@
 
 namespace kiln::builder {
 
-PartitionResult optimize(ir::Graph& g, int optimization_level, const backend::Backend& primary) {
+PartitionResult optimize(ir::Graph& g, int optimization_level, const backend::Backend& primary,
+                         DataType compute) {
   const backend::Backend& host = backend::host_backend();
   ir::infer_shapes(g);
   if (optimization_level >= 1) {
@@ -26,6 +27,13 @@ PartitionResult optimize(ir::Graph& g, int optimization_level, const backend::Ba
     fused += passes::fuse_conv(g, can_run);
     fused += passes::fuse_gemm(g, can_run);
     if (fused > 0) ir::infer_shapes(g);
+  }
+  if (compute != DataType::Float32) {
+    // After fusion, so the fused ops are what is asked about and lowered.
+    const passes::LoweringResult low = passes::lower_precision(
+        g, compute, [&](const ir::Graph& trial, const ir::Node& n) { return primary.supports(trial, n, nullptr); },
+        [&](const ir::Node& n, size_t i) { return primary.host_input(n, i); });
+    if (low.lowered > 0) ir::infer_shapes(g);
   }
   PartitionResult placed = partition(g, primary, host);
   if (!placed.unsupported.empty()) return placed;

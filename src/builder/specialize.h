@@ -25,8 +25,11 @@ struct Specialized {
 // Folds constants and prunes, with shapes as they are (symbolic allowed);
 // from level 2 fuses (only into ops `primary` can run); places nodes on
 // `primary` or the host; from level 3 runs the backends' own passes.
+// `compute` Float16/BFloat16 then lowers float32 nodes `primary` can run in
+// that type (passes::lower_precision) before placement.
 // The result lists nodes no backend can run (the graph is then unusable).
-PartitionResult optimize(ir::Graph& graph, int optimization_level, const backend::Backend& primary);
+PartitionResult optimize(ir::Graph& graph, int optimization_level, const backend::Backend& primary,
+                         DataType compute = DataType::Float32);
 
 // `input_shapes` gives every graph input a concrete shape. kiln::Error when a
 // node can run nowhere.

@@ -57,6 +57,8 @@ bool fold_with_kernel(ir::Graph& g, const ir::Node& n) {
   backend::Backend& host = backend::host_backend();
   const backend::KernelFactory* factory = host.kernels().find(n.op_type);
   if (!factory || !(n.domain.empty() || n.domain == "com.kiln")) return false;
+  // A dtype the reference kernels lack (a lowered fp16 node, say) stays for run time.
+  if (!host.supports(g, n, nullptr)) return false;
   std::vector<const Tensor*> ins;
   for (ir::ValueId v : n.inputs) ins.push_back(v == ir::k_no_value ? nullptr : &*g.value(v).constant);
   const std::vector<Tensor> outs = backend::run_node(host, *(*factory)(n, g), g, n, ins, nullptr);

@@ -31,6 +31,22 @@ int fuse_conv(ir::Graph& graph, const NodeFilter& can_run = {});
 // → com.kiln::FusedMatMul.
 int fuse_gemm(ir::Graph& graph, const NodeFilter& can_run = {});
 
+// ---- Reduced precision (lower_precision.cpp) ----
+// Whether the target backend runs a node of `graph` (a trial copy with the
+// float32 values retyped); and whether it reads a node's input i on the host.
+using LowerableFilter = std::function<bool(const ir::Graph& graph, const ir::Node& node)>;
+using HostInputFilter = std::function<bool(const ir::Node& node, size_t i)>;
+struct LoweringResult {
+  int lowered = 0;    // nodes now computing in the target type
+  int kept = 0;       // nodes with float32 values left in float32
+  int casts = 0;      // Casts inserted at the boundaries
+  int constants = 0;  // constants converted
+};
+// Moves float32 compute to `target` (Float16 or BFloat16) where `supports`
+// allows; graph inputs and outputs keep their dtypes.
+LoweringResult lower_precision(ir::Graph& graph, DataType target, const LowerableFilter& supports,
+                               const HostInputFilter& host_input = {});
+
 // ---- Backend passes: a backend names them (Backend::passes), the builder runs
 // them over that backend's nodes after placement ----
 // CPU (oneDNN): FusedConv 1x1 → FusedConv depthwise 3x3 → com.kiln::FusedConvDw.

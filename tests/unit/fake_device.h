@@ -178,6 +178,23 @@ class FakeDevice final : public backend::Backend {
   }
   const backend::KernelRegistry& kernels() const override { return m_kernels; }
   bool host_input(const ir::Node& n, size_t i) const override { return fake_host_input(n, i); }
+  // The CPU kernels it wraps compute 16-bit floats in the elementwise ops
+  // only (the registry alone does not say which dtypes a kernel takes).
+  bool supports(const ir::Graph& g, const ir::Node& n, std::string* why) const override {
+    if (!backend::Backend::supports(g, n, why)) return false;
+    static const std::set<std::string> half_ops = {"Add", "Sub", "Mul", "Div", "Relu", "Sigmoid", "Tanh", "Cast"};
+    const auto is_half = [&](ir::ValueId v) {
+      return v != ir::k_no_value && (g.value(v).dtype == DataType::Float16 || g.value(v).dtype == DataType::BFloat16);
+    };
+    bool half = false;
+    for (ir::ValueId v : n.inputs) half |= is_half(v);
+    for (ir::ValueId v : n.outputs) half |= is_half(v);
+    if (half && !half_ops.count(n.op_type)) {
+      if (why) *why = n.op_type + " takes no 16-bit floats here";
+      return false;
+    }
+    return true;
+  }
 
   bool can_capture() const override { return capture_on(); }
   void begin_capture(backend::Stream& s) override {
