@@ -56,11 +56,16 @@ if [ "$steps" = quick ]; then
   wait $exp; cat "$out/export.summary"
   step models python3 tests/models/compare_torchvision.py --device cuda "$bin/kiln" "$work/models" $models
   cat "$out/models.log" | tail -n 20
-  for m in resnet50:1,8 mobilenet_v3_small:1; do
-    step "bench_${m%%:*}" "$bin/kiln" bench "$work/models/${m%%:*}.onnx" --device cuda --batch "${m#*:}" \
-      -n 100 --warmup 10 --cache "$work/cache"
-    step "bench_${m%%:*}_graphs" "$bin/kiln" bench "$work/models/${m%%:*}.onnx" --device cuda --batch "${m#*:}" \
-      -n 100 --warmup 10 --cache "$work/cache" --cuda-graphs
+  step models_fp16 python3 tests/models/compare_torchvision.py --device cuda --precision fp16 "$bin/kiln" \
+    "$work/models" $models
+  cat "$out/models_fp16.log" | tail -n 8
+  for p in fp32 fp16; do
+    for m in resnet50:1,32 mobilenet_v3_small:1; do
+      step "bench_${m%%:*}_$p" "$bin/kiln" bench "$work/models/${m%%:*}.onnx" --device cuda --batch "${m#*:}" \
+        -n 100 --warmup 10 --cache "$work/cache" --precision $p
+      step "bench_${m%%:*}_${p}_graphs" "$bin/kiln" bench "$work/models/${m%%:*}.onnx" --device cuda \
+        --batch "${m#*:}" -n 100 --warmup 10 --cache "$work/cache" --precision $p --cuda-graphs
+    done
   done
   wait $conf; cat "$out/conformance.summary"; grep -E "^FAIL" "$out/conformance.log" | head -n 60
   pack
@@ -103,6 +108,10 @@ for s in $steps; do
     models)
       step export python3 scripts/export_models.py --reference-device cuda "$work/models" $models
       step models python3 tests/models/compare_torchvision.py --device cuda "$bin/kiln" "$work/models" $models
+      for p in fp16 bf16; do
+        step "models_$p" python3 tests/models/compare_torchvision.py --device cuda --precision $p "$bin/kiln" \
+          "$work/models" $models
+      done
       ;;
     bench)
       for m in resnet50:1,8,32 mobilenet_v3_small:1,8 vit_b_16:1,8; do

@@ -14,7 +14,14 @@ Segmenters (NAME ends in a segmentation architecture, output "output" of
 rank 4): max abs error within 1e-3 of the output scale, and the per-pixel
 argmax the same on at least 99.9% of the pixels.
 
-usage: compare_torchvision.py [--device D] KILN_BINARY MODELS_DIR NAME [NAME ...]
+With --precision fp16|bf16 the engine computes in 16 bits and the bounds are
+those of 16-bit arithmetic: max abs error within 2e-2 (fp16) or 1e-1 (bf16)
+of the output scale, kiln's top-1 among the reference's top 5 (random-weight
+classifiers have near-ties), pixels agreeing on at least 99%, and at least
+95% of the reference detections matched with score within 1e-2 and box
+corners within 1 pixel.
+
+usage: compare_torchvision.py [--device D] [--precision P] KILN_BINARY MODELS_DIR NAME [NAME ...]
 Exits non-zero when a model is missing, fails to run, or differs.
 """
 import os
@@ -25,6 +32,16 @@ import tempfile
 import numpy as np
 
 
+# Bounds per precision: relative error, top-1 among the reference's top k,
+# pixel agreement, fraction of detections matched, score and box tolerances.
+BOUNDS = {
+    "fp32": dict(rel=1e-3, topk=1, pixels=0.999, matched=1.0, score=1e-4, box=1e-2),
+    "fp16": dict(rel=2e-2, topk=5, pixels=0.99, matched=0.95, score=1e-2, box=1.0),
+    "bf16": dict(rel=1e-1, topk=5, pixels=0.99, matched=0.95, score=3e-2, box=2.0),
+}
+B = BOUNDS["fp32"]
+
+
 def compare_classifier(got, want):
     out, ref = got["output"], want["output"]
     if out.shape != ref.shape:
@@ -32,8 +49,9 @@ def compare_classifier(got, want):
     # Random-weight networks can have large logits: compare relative to scale.
     scale = max(float(np.abs(ref).max()), 1e-6)
     err = float(np.abs(out - ref).max())
-    same_top1 = int(out.argmax()) == int(ref.argmax())
-    ok = err <= 1e-3 * scale + 1e-5 and same_top1
+    top = np.argsort(-ref.reshape(ref.shape[0], -1), axis=1)[:, :B["topk"]]
+    same_top1 = all(int(o.argmax()) in t for o, t in zip(out.reshape(out.shape[0], -1), top))
+    ok = err <= B["rel"] * scale + 1e-5 and same_top1
     return ok, f"max abs err {err:.3g} (scale {scale:.3g}), top-1 {'same' if same_top1 else 'differs'}"
 
 
@@ -44,40 +62,54 @@ def compare_segmenter(got, want):
     scale = max(float(np.abs(ref).max()), 1e-6)
     err = float(np.abs(out - ref).max())
     agree = float((out.argmax(axis=1) == ref.argmax(axis=1)).mean())
-    ok = err <= 1e-3 * scale + 1e-5 and agree >= 0.999
+    ok = err <= B["rel"] * scale + 1e-5 and agree >= B["pixels"]
     return ok, f"max abs err {err:.3g} (scale {scale:.3g}), per-pixel class agrees on {100 * agree:.2f}%"
 
 
 def compare_detector(got, want):
+    exact = B["matched"] >= 1.0
     for k in ("boxes", "scores", "labels"):
-        if got[k].shape[0] != want[k].shape[0]:
+        if exact and got[k].shape[0] != want[k].shape[0]:
             return False, f"{k}: {got[k].shape[0]} detections, expected {want[k].shape[0]}"
     n = want["scores"].shape[0]
     if n == 0:
         return False, "the reference has no detections: the test would prove nothing"
-    used = np.zeros(n, dtype=bool)
-    worst_score, worst_box = 0.0, 0.0
+    used = np.zeros(got["scores"].shape[0], dtype=bool)
+    worst_score, worst_box, unmatched = 0.0, 0.0, 0
     for i in range(n):
         cand = np.where(~used & (got["labels"] == want["labels"][i])
-                        & (np.abs(got["scores"] - want["scores"][i]) <= 1e-4)
-                        & (np.abs(got["boxes"] - want["boxes"][i]).max(axis=1) <= 1e-2))[0]
+                        & (np.abs(got["scores"] - want["scores"][i]) <= B["score"])
+                        & (np.abs(got["boxes"] - want["boxes"][i]).max(axis=1) <= B["box"]))[0]
         if cand.size == 0:
-            return False, (f"reference detection {i} (label {want['labels'][i]}, score {want['scores'][i]:.6f}, "
-                           f"box {want['boxes'][i]}) has no match in kiln's output")
+            if exact:
+                return False, (f"reference detection {i} (label {want['labels'][i]}, score {want['scores'][i]:.6f}, "
+                               f"box {want['boxes'][i]}) has no match in kiln's output")
+            unmatched += 1
+            continue
         j = cand[np.argmin(np.abs(got["scores"][cand] - want["scores"][i]))]
         used[j] = True
         worst_score = max(worst_score, abs(float(got["scores"][j] - want["scores"][i])))
         worst_box = max(worst_box, float(np.abs(got["boxes"][j] - want["boxes"][i]).max()))
-    in_order = int((got["labels"] == want["labels"]).sum())
+    if unmatched > (1 - B["matched"]) * n:
+        return False, f"{unmatched} of {n} reference detections unmatched"
+    if unmatched:
+        return True, f"{n - unmatched} of {n} detections matched (max score err {worst_score:.3g}, box {worst_box:.3g} px)"
+    in_order = int((got["labels"] == want["labels"]).sum()) if got["labels"].shape == want["labels"].shape else 0
     return True, (f"{n} detections all matched (max score err {worst_score:.3g}, max box err {worst_box:.3g} px, "
                   f"{in_order} in the same row)")
 
 
 def main():
     args = sys.argv[1:]
-    device = "cpu"
-    if args[:1] == ["--device"]:
-        device, args = args[1], args[2:]
+    global B
+    device, precision = "cpu", "fp32"
+    while args[:1] in (["--device"], ["--precision"]):
+        if args[0] == "--device":
+            device = args[1]
+        else:
+            precision = args[1]
+        args = args[2:]
+    B = BOUNDS[precision]
     kiln, models_dir, names = args[0], args[1], args[2:]
     failed = 0
     for name in names:
@@ -90,7 +122,7 @@ def main():
         want = dict(np.load(ref_path))
         with tempfile.TemporaryDirectory() as out:
             cmd = [kiln, "run", onnx_path, "--input", f"input={models_dir}/{name}.input.npy",
-                   "--output-dir", out, "--no-cache", "-n", "0", "--device", device]
+                   "--output-dir", out, "--no-cache", "-n", "0", "--device", device, "--precision", precision]
             r = subprocess.run(cmd, capture_output=True, text=True)
             if r.returncode != 0:
                 print(f"FAIL {name}: kiln exited {r.returncode}\n{r.stdout}\n{r.stderr}")
@@ -109,7 +141,7 @@ def main():
         else:
             compare = compare_classifier
         ok, detail = compare(got, want)
-        print(f"{'PASS' if ok else 'FAIL'} {name} on {device}: {detail}")
+        print(f"{'PASS' if ok else 'FAIL'} {name} on {device} {precision}: {detail}")
         for line in r.stdout.splitlines():
             if "run on the cpu" in line or line.startswith("  ") and "shape computation" in line:
                 print("   ", line.strip())

@@ -5,7 +5,9 @@
 // (it checks the error); the rest skip, as tests/skips.txt records.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <thread>
 
 #include "backends/backend.h"
@@ -138,6 +140,65 @@ TEST(CudaRuntime, SessionMatchesTheCpuWithHostAndDeviceTensors) {
   be.copy(y.raw(), y.device(), yd.raw(), yd.device(), yd.nbytes(), *s);
   s->synchronize();
   expect_close(y, want);
+}
+
+// x[2,16,32] -> MatMul(Wq), MatMul(Wk) -> q @ k^T -> Softmax -> @ x ->
+// LayerNormalization -> y: the attention block of an exported transformer.
+std::string attention_model() {
+  ModelBuilder mb(17);
+  mb.input("x", ::onnx::TensorProto::FLOAT, {int64_t{2}, int64_t{16}, int64_t{32}});
+  mb.output("y", ::onnx::TensorProto::FLOAT, {int64_t{2}, int64_t{16}, int64_t{32}});
+  std::vector<float> wq(32 * 32), wk(32 * 32), gamma(32, 1.f), beta(32, 0.f);
+  for (size_t i = 0; i < wq.size(); ++i) wq[i] = std::sin(static_cast<float>(i) * 0.3f) * 0.2f;
+  for (size_t i = 0; i < wk.size(); ++i) wk[i] = std::cos(static_cast<float>(i) * 0.7f) * 0.2f;
+  mb.init_floats("Wq", {32, 32}, wq);
+  mb.init_floats("Wk", {32, 32}, wk);
+  mb.init_floats("gamma", {32}, gamma);
+  mb.init_floats("beta", {32}, beta);
+  mb.node("MatMul", {"x", "Wq"}, {"q"}, "q");
+  mb.node("MatMul", {"x", "Wk"}, {"k"}, "k");
+  auto& t = mb.node("Transpose", {"k"}, {"kt"}, "kt");
+  add_ints_attr(t, "perm", {0, 2, 1});
+  mb.node("MatMul", {"q", "kt"}, {"s"}, "scores");
+  auto& sm = mb.node("Softmax", {"s"}, {"p"}, "softmax");
+  add_int_attr(sm, "axis", -1);
+  mb.node("MatMul", {"p", "x"}, {"a"}, "attend");
+  auto& ln = mb.node("LayerNormalization", {"a", "gamma", "beta"}, {"y"}, "ln");
+  add_int_attr(ln, "axis", -1);
+  return mb.bytes();
+}
+
+// fp16 and bf16 engines keep the model's fp32 inputs and outputs and agree
+// with the fp32 CPU engine to 16-bit accuracy (relative to the output range).
+TEST(CudaRuntime, ReducedPrecisionMatchesFp32) {
+  REQUIRE_GPU();
+  struct Case { std::string name, bytes; Shape shape; };
+  for (const Case& m : {Case{"conv", small_model(), {1, 3, 8, 8}}, Case{"attention", attention_model(), {2, 16, 32}}}) {
+    Tensor x = Tensor::empty(DataType::Float32, m.shape);
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(static_cast<float>(i) * 0.37f);
+    Session cpu(build(m.bytes, "cpu"));
+    const Tensor want = cpu.run({{"x", x}})[0].tensor;
+    float range = 0.f;
+    for (int64_t i = 0; i < want.numel(); ++i) range = std::max(range, std::fabs(want.data<float>()[i]));
+    for (Precision p : {Precision::FP16, Precision::BF16}) {
+      TempDir dir;
+      BuildConfig c;
+      c.device = "cuda";
+      c.precision = p;
+      const Engine e = build_engine(Model::load(dir.write("m.onnx", m.bytes)), c);
+      ASSERT_EQ(e.outputs().at(0).dtype, DataType::Float32);
+      Session s(e);
+      const Tensor got = s.run({{"x", x}})[0].tensor;
+      ASSERT_EQ(got.dtype(), DataType::Float32);
+      const float tol = (p == Precision::FP16 ? 4e-3f : 3e-2f) * std::max(range, 1.f);
+      float worst = 0.f;
+      for (int64_t i = 0; i < want.numel(); ++i)
+        worst = std::max(worst, std::fabs(got.data<float>()[i] - want.data<float>()[i]));
+      EXPECT_LE(worst, tol) << m.name << " " << precision_name(p) << ": max |diff| " << worst << ", range " << range;
+      std::printf("reduced precision: %s %s max |diff| %.3g (range %.3g)\n", m.name.c_str(),
+                  std::string(precision_name(p)).c_str(), worst, range);
+    }
+  }
 }
 
 TEST(CudaRuntime, WeightsAreSharedBetweenSessions) {
