@@ -6,6 +6,7 @@ namespace kiln::passes {
 int run_backend_pass(const std::string& name, ir::Graph& graph, const NodeFilter& mine) {
   if (name == "fuse_conv_dw") return fuse_conv_dw(graph, mine);
   if (name == "assign_cpu_layouts") return assign_cpu_layouts(graph, mine);
+  if (name == "assign_cuda_layouts") return assign_cuda_layouts(graph, mine);
   throw Error(ErrorCode::Internal, "unknown backend pass '" + name + "'");
 }
 

@@ -57,6 +57,11 @@ int fuse_conv_dw(ir::Graph& graph, const NodeFilter& mine = {});
 // values marked.
 int assign_cpu_layouts(ir::Graph& graph, const NodeFilter& mine = {});
 
+// CUDA: NHWC between convolutions where whole components of values joined by
+// pointwise and pooling nodes can be (see assign_cuda_layouts.cpp); weights of
+// convolutions reading NHWC are permuted to K,R,S,C. Returns values marked.
+int assign_cuda_layouts(ir::Graph& graph, const NodeFilter& mine = {});
+
 // Runs a backend pass by name; kiln::Error(Internal) for an unknown name.
 int run_backend_pass(const std::string& name, ir::Graph& graph, const NodeFilter& mine);
 

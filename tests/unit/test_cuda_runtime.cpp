@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "backends/backend.h"
+#include "engine/engine_data.h"
 #include "kiln/builder.h"
 #include "kiln/session.h"
 #include "onnx_test_util.h"
@@ -142,6 +143,55 @@ TEST(CudaRuntime, SessionMatchesTheCpuWithHostAndDeviceTensors) {
   expect_close(y, want);
 }
 
+// x[1,8,16,16] -> Conv 3x3 -> Relu -> MaxPool 2x2 -> Conv 3x3 -> Add(pool)
+// -> Relu -> AveragePool 2x2 -> Conv 1x1 stride 2 -> GlobalAveragePool ->
+// Flatten -> y[1,8]: a residual block, channels last between x and y on cuda.
+std::string residual_model() {
+  ModelBuilder mb(13);
+  mb.input("x", ::onnx::TensorProto::FLOAT, {int64_t{1}, int64_t{8}, int64_t{16}, int64_t{16}});
+  mb.output("y", ::onnx::TensorProto::FLOAT, {int64_t{1}, int64_t{8}});
+  for (const char* name : {"W1", "W2", "W3"}) {
+    const bool one = std::string(name) == "W3";
+    std::vector<float> w(one ? 8 * 8 : 8 * 8 * 9);
+    for (size_t i = 0; i < w.size(); ++i) w[i] = std::sin(static_cast<float>(i) * (name[1] - '0') * 0.37f) * 0.15f;
+    mb.init_floats(name, one ? std::vector<int64_t>{8, 8, 1, 1} : std::vector<int64_t>{8, 8, 3, 3}, w);
+  }
+  mb.init_floats("B1", {8}, {0.1f, -0.1f, 0.2f, -0.2f, 0.05f, 0.f, 0.3f, -0.3f});
+  auto& c1 = mb.node("Conv", {"x", "W1", "B1"}, {"c1"}, "conv1");
+  add_ints_attr(c1, "pads", {1, 1, 1, 1});
+  mb.node("Relu", {"c1"}, {"r1"}, "relu1");
+  auto& mp = mb.node("MaxPool", {"r1"}, {"m"}, "maxpool");
+  add_ints_attr(mp, "kernel_shape", {2, 2});
+  add_ints_attr(mp, "strides", {2, 2});
+  auto& c2 = mb.node("Conv", {"m", "W2"}, {"c2"}, "conv2");
+  add_ints_attr(c2, "pads", {1, 1, 1, 1});
+  mb.node("Add", {"c2", "m"}, {"s"}, "add");
+  mb.node("Relu", {"s"}, {"r2"}, "relu2");
+  auto& ap = mb.node("AveragePool", {"r2"}, {"ap"}, "avgpool");
+  add_ints_attr(ap, "kernel_shape", {2, 2});
+  add_ints_attr(ap, "strides", {1, 1});
+  auto& c3 = mb.node("Conv", {"ap", "W3"}, {"c3"}, "conv3");
+  add_ints_attr(c3, "strides", {2, 2});
+  mb.node("GlobalAveragePool", {"c3"}, {"g"}, "gap");
+  mb.node("Flatten", {"g"}, {"y"}, "flatten");
+  return mb.bytes();
+}
+
+// The residual block goes channels last on cuda (passes/assign_cuda_layouts)
+// and still matches the CPU; with KILN_CUDA_NHWC=0 nothing is marked.
+TEST(CudaRuntime, ChannelsLastMatchesTheCpu) {
+  REQUIRE_GPU();
+  const Engine e = build(residual_model(), "cuda");
+  int nhwc = 0;
+  for (const ir::Node& n : e.data()->graph.nodes) nhwc += n.attr_i("kiln_out_layout", 0) == 1;
+  EXPECT_GE(nhwc, 5) << "conv1, relu1, maxpool, conv2/add, relu2, avgpool should be NHWC";
+  Tensor x = Tensor::empty(DataType::Float32, {1, 8, 16, 16});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(static_cast<float>(i) * 0.13f);
+  Session gpu(e), cpu(build(residual_model(), "cpu"));
+  expect_close(gpu.run({{"x", x}})[0].tensor, cpu.run({{"x", x}})[0].tensor, 1e-4f);
+  std::printf("channels last: %d node(s) write NHWC\n", nhwc);
+}
+
 // x[2,16,32] -> MatMul(Wq), MatMul(Wk) -> q @ k^T -> Softmax -> @ x ->
 // LayerNormalization -> y: the attention block of an exported transformer.
 std::string attention_model() {
@@ -173,7 +223,8 @@ std::string attention_model() {
 TEST(CudaRuntime, ReducedPrecisionMatchesFp32) {
   REQUIRE_GPU();
   struct Case { std::string name, bytes; Shape shape; };
-  for (const Case& m : {Case{"conv", small_model(), {1, 3, 8, 8}}, Case{"attention", attention_model(), {2, 16, 32}}}) {
+  for (const Case& m : {Case{"conv", small_model(), {1, 3, 8, 8}}, Case{"attention", attention_model(), {2, 16, 32}},
+                        Case{"residual", residual_model(), {1, 8, 16, 16}}}) {
     Tensor x = Tensor::empty(DataType::Float32, m.shape);
     for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(static_cast<float>(i) * 0.37f);
     Session cpu(build(m.bytes, "cpu"));

@@ -98,6 +98,7 @@ CudaBackend::CudaBackend(int device) : m_device(device) {
                   " cudart " + version_str(runtime, 1000, 10) + " cudnn " +
                   version_str(static_cast<int>(cudnnGetVersion()), 10000, 100) + " cublasLt " +
                   version_str(static_cast<int>(cublasLtGetVersion()), 10000, 100);
+  if (!nhwc_enabled()) m_fingerprint += " nchw";  // engines of the two layouts differ
   m_pool = std::make_unique<PoolAllocator>(device);
 }
 
@@ -159,6 +160,17 @@ bool CudaBackend::supports(const ir::Graph& graph, const ir::Node& node, std::st
   }
   if (why) *why = reason.empty() ? "no cuda kernel takes it" : reason;
   return false;
+}
+
+bool CudaBackend::nhwc_enabled() {
+  const char* v = std::getenv("KILN_CUDA_NHWC");
+  return !(v && std::string(v) == "0");
+}
+
+std::vector<std::string> CudaBackend::passes(int optimization_level) const {
+  // Channels-last between convolutions (passes/assign_cuda_layouts.cpp).
+  if (optimization_level < 3 || !nhwc_enabled()) return {};
+  return {"assign_cuda_layouts"};
 }
 
 bool CudaBackend::host_input(const ir::Node& node, size_t i) const {

@@ -28,6 +28,10 @@ class CudaBackend final : public Backend {
   const KernelRegistry& kernels() const override;
   bool supports(const ir::Graph& graph, const ir::Node& node, std::string* why) const override;
   bool host_input(const ir::Node& node, size_t i) const override;
+  std::vector<std::string> passes(int optimization_level) const override;
+  // KILN_CUDA_NHWC=0 keeps every activation NCHW (for comparing layouts); it
+  // is part of the fingerprint, so cached engines of the two never mix.
+  static bool nhwc_enabled();
   bool can_capture() const override { return true; }
   void begin_capture(Stream& stream) override;
   std::unique_ptr<Capture> end_capture(Stream& stream) override;

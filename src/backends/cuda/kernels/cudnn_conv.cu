@@ -61,8 +61,28 @@ struct Forward {
   int64_t m = 0;
 };
 
+// Strides of NCHW-ordered dims [N,C,H,W] laid out as NHWC (or K,C,R,S
+// weights as K,R,S,C): what cuDNN is told for channels-last operands.
+std::vector<int64_t> nhwc_strides(const std::vector<int64_t>& d) {
+  return {d[1] * d[2] * d[3], 1, d[3] * d[1], d[1]};
+}
+
+// Channels-last flags of a Conv/FusedConv (passes/assign_cuda_layouts.cpp).
+struct Layouts {
+  bool x = false, y = false, w = false;
+};
+
+Layouts read_layouts(const ir::Node& n) {
+  Layouts l;
+  const std::vector<int64_t> in = n.attr_ints("kiln_in_layouts");
+  l.x = !in.empty() && in[0] == 1;
+  l.y = n.attr_i("kiln_out_layout", 0) == 1;
+  l.w = n.attr_i("kiln_w_layout", 0) == 1;
+  return l;
+}
+
 Forward forward_geometry(const KernelContext& ctx, const ir::Node& node, const Shape& xs, const Shape& ws,
-                         DataType dt) {
+                         DataType dt, const Layouts& layouts = {}) {
   if (xs.size() < 3 || xs.size() > 5) ctx.fail("X must have rank 3..5 (N, C, 1-3 spatial axes) on cuda, got " + shape_str(xs));
   const params::ConvGeometry g = params::conv_geometry(ctx, node, xs, ws);
   const size_t nd = xs.size() - 2;
@@ -77,6 +97,12 @@ Forward forward_geometry(const KernelContext& ctx, const ir::Node& node, const S
   p.w_dims = expand_1d(ws);
   p.y_dims = expand_1d(f.y_shape);
   p.y_strides = packed_strides(p.y_dims);
+  if (layouts.x || layouts.y || layouts.w) {
+    if (xs.size() != 4) ctx.fail("channels-last layouts need a 2-D convolution, X is " + shape_str(xs));
+    if (layouts.x) p.x_strides = nhwc_strides(p.x_dims);
+    if (layouts.y) p.y_strides = nhwc_strides(p.y_dims);
+    if (layouts.w) p.w_strides = nhwc_strides(p.w_dims);
+  }
   p.pre_pads = axis_values(std::vector<int64_t>(w.pads.begin(), w.pads.begin() + static_cast<ptrdiff_t>(nd)), 0);
   p.post_pads = axis_values(std::vector<int64_t>(w.pads.begin() + static_cast<ptrdiff_t>(nd), w.pads.end()), 0);
   p.strides = axis_values(w.strides, 1);
@@ -108,12 +134,13 @@ const ConvPlan* forward_plan(KernelContext& ctx, ConvPlanCache& cache, int pick,
 // plan's scratch.
 void execute_forward(KernelContext& ctx, const ConvPlan* plan, const Forward& f, DataType dt, const void* x,
                      const void* w, void* y, const void* bias, bool accumulate, const ir::FusedActivation& act,
-                     void* workspace) {
+                     void* workspace, bool y_nhwc = false) {
   CudaStream& s = cuda_stream(ctx);
   const int64_t y_numel = shape_numel(f.y_shape);
   if (plan) execute_conv(s.cudnn(), *plan, x, w, y, workspace);
   else if (!accumulate) KILN_CUDA(cudaMemsetAsync(y, 0, static_cast<size_t>(y_numel) * dtype_size(dt), s.get()));
-  bias_activation(ctx, dt, y, bias, y_numel, spatial_size(f.y_shape), f.m, act);
+  // The channel of element i: (i / HW) % C in NCHW, i % C in NHWC.
+  bias_activation(ctx, dt, y, bias, y_numel, y_nhwc ? 1 : spatial_size(f.y_shape), f.m, act);
 }
 
 void* plan_workspace(KernelContext& ctx, const ConvPlan* plan) {
@@ -122,7 +149,8 @@ void* plan_workspace(KernelContext& ctx, const ConvPlan* plan) {
 
 class ConvKernel final : public Kernel {
  public:
-  ConvKernel(const ir::Node& node, int pick) : m_fused(node.domain == "com.kiln"), m_pick(pick) {
+  ConvKernel(const ir::Node& node, int pick)
+      : m_fused(node.domain == "com.kiln"), m_pick(pick), m_layouts(read_layouts(node)) {
     if (m_fused) m_act = ir::read_activation(node);
   }
 
@@ -133,7 +161,7 @@ class ConvKernel final : public Kernel {
     check_same_dtype(ctx, dt, 1, "W");
     check_same_dtype(ctx, dt, 2, "B");
     if (m_fused) check_same_dtype(ctx, dt, 3, "Z");
-    Forward f = forward_geometry(ctx, ctx.node(), x.shape(), w.shape(), dt);
+    Forward f = forward_geometry(ctx, ctx.node(), x.shape(), w.shape(), dt, m_layouts);
     const Tensor* b = bias_input(ctx, 2, f.m);
     const Tensor* z = m_fused && ctx.has_input(3) ? &ctx.input(3) : nullptr;
     if (z && z->shape() != f.y_shape)
@@ -146,12 +174,13 @@ class ConvKernel final : public Kernel {
       KILN_CUDA(cudaMemcpyAsync(y.raw(), z->raw(), y.nbytes(), cudaMemcpyDeviceToDevice, cuda_stream(ctx).get()));
     const ConvPlan* plan = forward_plan(ctx, m_cache, m_pick, f, x.raw(), w.raw(), y.raw(), x.numel() > 0 && w.numel() > 0, z != nullptr);
     execute_forward(ctx, plan, f, dt, x.raw(), w.raw(), y.raw(), b ? b->raw() : nullptr, z != nullptr, m_act,
-                    plan_workspace(ctx, plan));
+                    plan_workspace(ctx, plan), m_layouts.y);
   }
 
  private:
   bool m_fused;
   int m_pick;
+  Layouts m_layouts;  // Z shares Y's layout (the pass joins them), so Y's copy of Z is a plain copy
   ir::FusedActivation m_act;
   ConvPlanCache m_cache;
 };
@@ -322,9 +351,9 @@ class ConvTransposeKernel final : public Kernel {
 };
 
 // What the factories can check without shapes: float dtypes cuDNN takes,
-// 1-3 spatial axes, plain layouts (the CPU layout pass's channels-last
-// values never reach a CUDA node, but a node marked so is refused).
-void check_node(const ir::Node& n, const ir::Graph& g, size_t min_rank, size_t max_rank) {
+// 1-3 spatial axes, channels-last only where `nhwc_ok` (2-D Conv/FusedConv,
+// marked by passes/assign_cuda_layouts.cpp).
+void check_node(const ir::Node& n, const ir::Graph& g, size_t min_rank, size_t max_rank, bool nhwc_ok = false) {
   if (!n.has_input(0) || !n.has_input(1))
     throw Error(ErrorCode::InvalidModel, n.label() + ": X and W are required");
   for (size_t i = 0; i < n.inputs.size(); ++i)
@@ -336,8 +365,10 @@ void check_node(const ir::Node& n, const ir::Graph& g, size_t min_rank, size_t m
     throw Error(ErrorCode::Unsupported, n.label() + ": X of rank " + std::to_string(s->size()) +
                                             " (cuDNN kernels take 1-3 spatial axes)");
   const std::vector<int64_t> in_layouts = n.attr_ints("kiln_in_layouts");
-  if (n.attr_i("kiln_out_layout", 0) != 0 || std::any_of(in_layouts.begin(), in_layouts.end(), [](int64_t l) { return l != 0; }))
-    throw Error(ErrorCode::Unsupported, n.label() + ": channels-last layouts are CPU-only");
+  const bool nhwc = n.attr_i("kiln_out_layout", 0) != 0 || n.attr_i("kiln_w_layout", 0) != 0 ||
+                    std::any_of(in_layouts.begin(), in_layouts.end(), [](int64_t l) { return l != 0; });
+  if (nhwc && !(nhwc_ok && s && s->size() == 4))
+    throw Error(ErrorCode::Unsupported, n.label() + ": channels-last layouts only for 2-D Conv/FusedConv on cuda");
 }
 
 }  // namespace
@@ -349,7 +380,7 @@ void register_cuda_conv(KernelRegistry& r) {
     const std::string name = pick ? "cudnn_alt" : "cudnn";
     for (const char* op : {"Conv", "FusedConv"})
       r.add(op, [pick](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
-        check_node(n, g, 3, 5);
+        check_node(n, g, 3, 5, true);
         return std::make_unique<ConvKernel>(n, pick);
       }, name);
     r.add("ConvTranspose", [pick](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {

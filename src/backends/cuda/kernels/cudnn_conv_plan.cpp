@@ -116,7 +116,8 @@ bool strict_ok(const EngineInfo& e, const ConvProblem& p) {
 CudnnDesc operation_graph(cudnnHandle_t handle, const ConvProblem& p, std::vector<CudnnDesc>& keep) {
   const cudnnDataType_t compute = CUDNN_DATA_FLOAT;
   CudnnDesc x = tensor_desc(k_uid_x, p.data_type, p.x_dims, p.x_strides, p.align_x);
-  CudnnDesc w = tensor_desc(k_uid_w, p.data_type, p.w_dims, packed_strides(p.w_dims), p.align_w);
+  CudnnDesc w = tensor_desc(k_uid_w, p.data_type, p.w_dims, p.w_strides.empty() ? packed_strides(p.w_dims) : p.w_strides,
+                           p.align_w);
   CudnnDesc y = tensor_desc(k_uid_y, p.data_type, p.y_dims, p.y_strides, p.align_y);
 
   CudnnDesc conv(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR);

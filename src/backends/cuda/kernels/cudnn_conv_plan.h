@@ -24,6 +24,7 @@ struct ConvProblem {
   bool backward_data = false;
   cudnnDataType_t data_type = CUDNN_DATA_FLOAT;
   std::vector<int64_t> x_dims, x_strides, w_dims, y_dims, y_strides;
+  std::vector<int64_t> w_strides;  // empty: packed (K,C,R,S); K,R,S,C data for channels-last engines
   std::vector<int64_t> pre_pads, post_pads, strides, dilations;
   int64_t align_x = 16, align_w = 16, align_y = 16;
   bool accumulate = false;  // beta = 1: y += conv (FusedConv's Z already in y)

@@ -4,6 +4,8 @@
 // row-major tap order (the CPU's order: the first maximum wins); the window
 // geometry (pads, auto_pad, dilations, ceil_mode) comes from ir::read_window /
 // window_out_dim, as on the CPU. Global pools are engine reductions.
+// Channels-last (NHWC, marked by passes/assign_cuda_layouts.cpp): a windowed
+// pool reads and writes it (MaxPool without Indices), a global pool reads it.
 #include "backends/cuda/kernels/families.h"
 #include "backends/cuda/kernels/reduce_engine.cuh"
 #include "backends/nn_params.h"
@@ -23,7 +25,29 @@ struct PoolGeom {
   int64_t in[k_pool_dims] = {}, out[k_pool_dims] = {}, kernel[k_pool_dims] = {}, stride[k_pool_dims] = {},
           dil[k_pool_dims] = {}, pad_b[k_pool_dims] = {}, pad_e[k_pool_dims] = {};
   int64_t plane_in = 1, plane_out = 1, window = 1;
+  bool nhwc = false;     // X and Y channels last (4-D)
+  int64_t channels = 1;  // C, for the NHWC indexing
 };
+
+// Where output element i reads from: its plane position p, the X offset of
+// its (image, channel) and the step between spatial positions.
+__device__ inline void pool_site(const PoolGeom& g, int64_t i, int64_t* p, int64_t* base, int64_t* step) {
+  if (g.nhwc) {
+    const int64_t r = i / g.channels;
+    *p = r % g.plane_out;
+    *base = (r / g.plane_out) * g.plane_in * g.channels + i % g.channels;
+    *step = g.channels;
+  } else {
+    *p = i % g.plane_out;
+    *base = (i / g.plane_out) * g.plane_in;
+    *step = 1;
+  }
+}
+
+bool reads_nhwc(const ir::Node& n) {
+  const std::vector<int64_t> in = n.attr_ints("kiln_in_layouts");
+  return !in.empty() && in[0] == 1;
+}
 
 PoolGeom pool_geom(KernelContext& ctx, Shape* y_shape) {
   const Tensor& x = ctx.input(0);
@@ -34,6 +58,10 @@ PoolGeom pool_geom(KernelContext& ctx, Shape* y_shape) {
   ir::Window w = ir::read_window(ctx.node(), nd, {}, true);
   PoolGeom g;
   g.nd = static_cast<int>(nd);
+  g.nhwc = reads_nhwc(ctx.node());
+  g.channels = x.shape()[1];
+  if (g.nhwc != (ctx.node().attr_i("kiln_out_layout", 0) == 1) || (g.nhwc && (nd != 2 || ctx.has_output(1))))
+    ctx.fail("internal: channels-last pools read and write 2-D NHWC, without Indices");
   *y_shape = {x.shape()[0], x.shape()[1]};
   for (size_t d = 0; d < nd; ++d) {
     g.in[d] = x.shape()[d + 2];
@@ -89,22 +117,24 @@ template <typename T>
 __global__ void max_pool_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t* __restrict__ ind, PoolGeom g,
                                 int64_t total, bool col_major) {
   KILN_GRID_STRIDE(i, total) {
-    const int64_t nc = i / g.plane_out;
+    int64_t p, base, step;
+    pool_site(g, i, &p, &base, &step);
+    const int64_t nc = i / g.plane_out;  // (NCHW: Indices are written only there)
     int64_t o[k_pool_dims];
-    out_coords(g, i % g.plane_out, o);
-    const T* plane = x + nc * g.plane_in;
+    out_coords(g, p, o);
+    const T* plane = x + base;
     int64_t best = -1;
     Acc<T> bv{};
     for (int64_t t = 0; t < g.window; ++t) {
       const int64_t off = tap_offset(g, o, t);
       if (off < 0) continue;
-      const Acc<T> v = load(plane[off]);
+      const Acc<T> v = load(plane[off * step]);
       if (best < 0 || v > bv) {
         best = off;
         bv = v;
       }
     }
-    y[i] = best >= 0 ? plane[best] : lowest_value<T>();
+    y[i] = best >= 0 ? plane[best * step] : lowest_value<T>();
     if (ind) {
       int64_t at = best;
       if (best >= 0 && col_major) {  // row-major plane offset -> column-major
@@ -128,16 +158,17 @@ template <typename T, typename A>
 __global__ void avg_pool_kernel(const T* __restrict__ x, T* __restrict__ y, PoolGeom g, int64_t total,
                                 bool include_pad) {
   KILN_GRID_STRIDE(i, total) {
-    const int64_t nc = i / g.plane_out;
+    int64_t p, base, step;
+    pool_site(g, i, &p, &base, &step);
     int64_t o[k_pool_dims];
-    out_coords(g, i % g.plane_out, o);
-    const T* plane = x + nc * g.plane_in;
+    out_coords(g, p, o);
+    const T* plane = x + base;
     A sum = 0;
     int64_t taps = 0;
     for (int64_t t = 0; t < g.window; ++t) {
       const int64_t off = tap_offset(g, o, t);
       if (off < 0) continue;
-      sum += static_cast<A>(load(plane[off]));
+      sum += static_cast<A>(load(plane[off * step]));
       ++taps;
     }
     int64_t count = taps;
@@ -226,7 +257,11 @@ void run_global_pool(KernelContext& ctx) {
   const params::GlobalPoolPlan p = params::global_pool_plan(ctx);
   Tensor& y = ctx.output(0, x.dtype(), p.out);
   if (p.planes == 0) return;
-  const rdx::ReduceGeom g = rdx::axis_geom(p.planes, p.size, 1);
+  // NHWC X: reduce the middle axis of [N, HW, C]; Y [N,C,1,1] is the same
+  // bytes in either layout.
+  const bool nhwc = reads_nhwc(ctx.node());
+  if (nhwc && x.rank() != 4) ctx.fail("internal: a channels-last global pool needs 4-D X");
+  const rdx::ReduceGeom g = nhwc ? rdx::axis_geom(x.shape()[0], p.size, x.shape()[1]) : rdx::axis_geom(p.planes, p.size, 1);
   const rdx::Launch l = rdx::plan_launch(g, true);
   dispatch_float(x.dtype(), ctx, [&](auto tag) {
     using T = decltype(tag);
