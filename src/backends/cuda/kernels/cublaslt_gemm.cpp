@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "backends/cuda/kernels/cublaslt_gemm.h"
 
 #include "kiln/error.h"
@@ -63,13 +64,16 @@ std::unique_ptr<GemmPlan> build(cublasLtHandle_t handle, const GemmProblem& p) {
   set_pref(pref.get(), CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, p.align_c);
   set_pref(pref.get(), CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, p.align_c);
 
-  cublasLtMatmulHeuristicResult_t result{};
+  cublasLtMatmulHeuristicResult_t results[2]{};
   int found = 0;
+  const int want = p.pick > 0 ? 2 : 1;
   const cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(handle, plan->op.get(), plan->a.get(), plan->b.get(),
-                                                          plan->c.get(), plan->c.get(), pref.get(), 1, &result, &found);
-  if (s == CUBLAS_STATUS_NOT_SUPPORTED || (s == CUBLAS_STATUS_SUCCESS && (found < 1 || result.state != CUBLAS_STATUS_SUCCESS)))
-    return nullptr;
+                                                          plan->c.get(), plan->c.get(), pref.get(), want, results, &found);
+  if (s == CUBLAS_STATUS_NOT_SUPPORTED || (s == CUBLAS_STATUS_SUCCESS && found < 1)) return nullptr;
   KILN_CUBLAS(s);
+  // The alternative falls back to the first result when there is no second.
+  const cublasLtMatmulHeuristicResult_t& result = results[std::min(p.pick, found - 1) > 0 ? 1 : 0];
+  if (result.state != CUBLAS_STATUS_SUCCESS) return nullptr;
   plan->algo = result.algo;
   plan->workspace = result.workspaceSize;
   return plan;

@@ -33,6 +33,7 @@ struct GemmProblem {
   int64_t stride_a = 0, stride_b = 0, stride_c = 0;  // elements between batch matrices (0: broadcast)
   cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;  // BIAS: one value per column of D
   uint32_t align_a = 256, align_b = 256, align_c = 256, align_bias = 256;
+  int pick = 0;  // which heuristic result: 0 the first, 1 the second (candidate "cublaslt_alt"), else the last found
   bool operator==(const GemmProblem&) const = default;
   std::string str() const;
 };

@@ -69,7 +69,7 @@ const GemmPlan& plan_with_fallback(const KernelContext& ctx, GemmCache& cache, G
 
 class GemmKernel final : public Kernel {
  public:
-  explicit GemmKernel(const ir::Node& node) {
+  GemmKernel(const ir::Node& node, int pick) : m_pick(pick) {
     if (node.domain == "com.kiln") m_act = ir::read_activation(node);
   }
 
@@ -110,6 +110,7 @@ class GemmKernel final : public Kernel {
       return;
     }
     GemmProblem p;
+    p.pick = m_pick;
     p.ab_type = p.cd_type = type;
     p.ta = ta;
     p.tb = tb;
@@ -135,6 +136,7 @@ class GemmKernel final : public Kernel {
   }
 
  private:
+  int m_pick;
   ir::FusedActivation m_act;
   GemmCache m_cache;
 };
@@ -217,7 +219,7 @@ BatchSplit split_batch(const MatMulShape& s) {
 
 class MatMulKernel final : public Kernel {
  public:
-  explicit MatMulKernel(const ir::Node& node) : m_fused(node.domain == "com.kiln") {
+  MatMulKernel(const ir::Node& node, int pick) : m_fused(node.domain == "com.kiln"), m_pick(pick) {
     if (m_fused) m_act = ir::read_activation(node);
   }
 
@@ -248,6 +250,7 @@ class MatMulKernel final : public Kernel {
     const auto* b0 = static_cast<const char*>(b.raw());
     auto* y0 = static_cast<char*>(y.raw());
     GemmProblem p;
+    p.pick = m_pick;
     p.ab_type = p.cd_type = type;
     p.m = split.fold ? product(s.batch) * s.m : s.m;
     p.n = s.n;
@@ -290,6 +293,7 @@ class MatMulKernel final : public Kernel {
 
  private:
   bool m_fused;
+  int m_pick;
   ir::FusedActivation m_act;
   GemmCache m_cache;
 };
@@ -305,16 +309,21 @@ void check_node(const ir::Node& n, const ir::Graph& g) {
 }  // namespace
 
 void register_cuda_matmul(KernelRegistry& r) {
-  for (const char* op : {"Gemm", "FusedGemm"})
-    r.add(op, [](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
-      check_node(n, g);
-      return std::make_unique<GemmKernel>(n);
-    }, "cublaslt");
-  for (const char* op : {"MatMul", "FusedMatMul"})
-    r.add(op, [](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
-      check_node(n, g);
-      return std::make_unique<MatMulKernel>(n);
-    }, "cublaslt");
+  // cuBLASLt's second heuristic pick first, its first (the default) last:
+  // the builder times both (as for the cuDNN convolutions).
+  for (const int pick : {1, 0}) {
+    const std::string name = pick ? "cublaslt_alt" : "cublaslt";
+    for (const char* op : {"Gemm", "FusedGemm"})
+      r.add(op, [pick](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
+        check_node(n, g);
+        return std::make_unique<GemmKernel>(n, pick);
+      }, name);
+    for (const char* op : {"MatMul", "FusedMatMul"})
+      r.add(op, [pick](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
+        check_node(n, g);
+        return std::make_unique<MatMulKernel>(n, pick);
+      }, name);
+  }
 }
 
 }  // namespace kiln::backend::cuda
