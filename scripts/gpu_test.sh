@@ -67,6 +67,11 @@ if [ "$steps" = quick ]; then
         --batch "${m#*:}" -n 100 --warmup 10 --cache "$work/cache" --precision $p --cuda-graphs
     done
   done
+  # Where the time goes (per op type, slowest nodes), and NCHW against NHWC.
+  step bench_resnet50_fp16_profile "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda --batch 1 -n 50 \
+    --warmup 10 --cache "$work/cache" --precision fp16 --profile
+  KILN_CUDA_NHWC=0 step bench_resnet50_fp16_nchw_graphs "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda \
+    --batch 1,32 -n 100 --warmup 10 --cache "$work/cache" --precision fp16 --cuda-graphs
   wait $conf; cat "$out/conformance.summary"; grep -E "^FAIL" "$out/conformance.log" | head -n 60
   pack
   exit 0

@@ -8,7 +8,9 @@ namespace kiln::backend::cuda {
 
 namespace {
 
-constexpr int64_t k_uid_x = 1, k_uid_w = 2, k_uid_y = 3;
+constexpr int64_t k_uid_x = 1, k_uid_w = 2, k_uid_y = 3, k_uid_bias = 4;
+// Virtual (never materialized) intermediates of a fused graph.
+constexpr int64_t k_uid_conv_out = 100, k_uid_biased = 101;
 // Engines asking for more scratch than this are passed over while others work
 // (FFT engines can ask for gigabytes).
 constexpr int64_t k_max_workspace = int64_t{512} << 20;
@@ -20,8 +22,12 @@ std::string dims_str(const std::vector<int64_t>& v) {
 }
 
 CudnnDesc tensor_desc(int64_t uid, cudnnDataType_t dt, const std::vector<int64_t>& dims,
-                      const std::vector<int64_t>& strides, int64_t align) {
+                      const std::vector<int64_t>& strides, int64_t align, bool is_virtual = false) {
   CudnnDesc t(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
+  if (is_virtual) {
+    const bool v = true;
+    t.set(CUDNN_ATTR_TENSOR_IS_VIRTUAL, CUDNN_TYPE_BOOLEAN, 1, &v);
+  }
   t.set_data_type(CUDNN_ATTR_TENSOR_DATA_TYPE, dt);
   t.set_int64s(CUDNN_ATTR_TENSOR_DIMENSIONS, dims);
   t.set_int64s(CUDNN_ATTR_TENSOR_STRIDES, strides);
@@ -111,14 +117,34 @@ bool strict_ok(const EngineInfo& e, const ConvProblem& p) {
   return true;
 }
 
+// A pointwise operation out = mode(in [, b]) computed in float.
+CudnnDesc pointwise_op(cudnnPointwiseMode_t mode, const CudnnDesc& in, const CudnnDesc* b, const CudnnDesc& out,
+                       std::vector<CudnnDesc>& keep) {
+  CudnnDesc pw(CUDNN_BACKEND_POINTWISE_DESCRIPTOR);
+  pw.set(CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &mode);
+  pw.set_data_type(CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_DATA_FLOAT);
+  pw.finalize("pointwise descriptor");
+  CudnnDesc op(CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR);
+  op.set_desc(CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, pw);
+  op.set_desc(CUDNN_ATTR_OPERATION_POINTWISE_XDESC, in);
+  if (b) op.set_desc(CUDNN_ATTR_OPERATION_POINTWISE_BDESC, *b);
+  op.set_desc(CUDNN_ATTR_OPERATION_POINTWISE_YDESC, out);
+  op.finalize("pointwise operation");
+  keep.push_back(std::move(pw));
+  return op;
+}
+
 // The operation graph of the problem; `keep` receives the descriptors it
 // references.
 CudnnDesc operation_graph(cudnnHandle_t handle, const ConvProblem& p, std::vector<CudnnDesc>& keep) {
   const cudnnDataType_t compute = CUDNN_DATA_FLOAT;
+  const bool fused = !p.backward_data && (p.fuse_bias || p.fuse_relu);
   CudnnDesc x = tensor_desc(k_uid_x, p.data_type, p.x_dims, p.x_strides, p.align_x);
   CudnnDesc w = tensor_desc(k_uid_w, p.data_type, p.w_dims, p.w_strides.empty() ? packed_strides(p.w_dims) : p.w_strides,
                            p.align_w);
-  CudnnDesc y = tensor_desc(k_uid_y, p.data_type, p.y_dims, p.y_strides, p.align_y);
+  // Fused: the convolution writes a virtual float tensor the pointwise ops read.
+  CudnnDesc y = fused ? tensor_desc(k_uid_conv_out, CUDNN_DATA_FLOAT, p.y_dims, p.y_strides, 16, true)
+                      : tensor_desc(k_uid_y, p.data_type, p.y_dims, p.y_strides, p.align_y);
 
   CudnnDesc conv(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR);
   const int64_t spatial = static_cast<int64_t>(p.strides.size());
@@ -154,9 +180,32 @@ CudnnDesc operation_graph(cudnnHandle_t handle, const ConvProblem& p, std::vecto
   }
   op.finalize(p.backward_data ? "convolution backward data operation" : "convolution forward operation");
 
+  std::vector<cudnnBackendDescriptor_t> ops = {op.get()};
+  std::vector<CudnnDesc> fused_ops;
+  if (fused) {
+    // conv_out [+ bias] [-> relu] -> y
+    CudnnDesc out = tensor_desc(k_uid_y, p.data_type, p.y_dims, p.y_strides, p.align_y);
+    const CudnnDesc* cur = &y;
+    if (p.fuse_bias) {
+      std::vector<int64_t> b_dims(p.y_dims.size(), 1), b_strides(p.y_dims.size(), 1);
+      b_dims[1] = p.y_dims[1];
+      b_strides[0] = p.y_dims[1];
+      CudnnDesc bias = tensor_desc(k_uid_bias, p.data_type, b_dims, b_strides, 16);
+      CudnnDesc biased = p.fuse_relu ? tensor_desc(k_uid_biased, CUDNN_DATA_FLOAT, p.y_dims, p.y_strides, 16, true)
+                                     : CudnnDesc();
+      fused_ops.push_back(pointwise_op(CUDNN_POINTWISE_ADD, *cur, &bias, p.fuse_relu ? biased : out, keep));
+      keep.push_back(std::move(bias));
+      if (p.fuse_relu) {
+        keep.push_back(std::move(biased));
+        cur = &keep.back();
+      }
+    }
+    if (p.fuse_relu) fused_ops.push_back(pointwise_op(CUDNN_POINTWISE_RELU_FWD, *cur, nullptr, out, keep));
+    keep.push_back(std::move(out));
+    for (const CudnnDesc& f : fused_ops) ops.push_back(f.get());
+  }
   CudnnDesc graph(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
-  cudnnBackendDescriptor_t ops[1] = {op.get()};
-  graph.set(CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, ops);
+  graph.set(CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, static_cast<int64_t>(ops.size()), ops.data());
   graph.set_handle(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, handle);
   graph.finalize("operation graph");
 
@@ -165,6 +214,7 @@ CudnnDesc operation_graph(cudnnHandle_t handle, const ConvProblem& p, std::vecto
   keep.push_back(std::move(y));
   keep.push_back(std::move(conv));
   keep.push_back(std::move(op));
+  for (CudnnDesc& f : fused_ops) keep.push_back(std::move(f));
   return graph;
 }
 
@@ -195,7 +245,9 @@ std::unique_ptr<ConvPlan> build_plan(cudnnHandle_t handle, const ConvProblem& p)
   // Strict pass first; the relaxed one (any engine, any workspace) only when
   // nothing strict finalizes. The alternative candidate wants another engine
   // than the first that works, else another config of it, else the first.
+  const bool fused = p.fuse_bias || p.fuse_relu;
   for (const bool strict : {true, false}) {
+    if (fused && !strict) break;  // precompiled engines only (see ConvProblem)
     std::unique_ptr<ConvPlan> first, alt_same, alt_other;
     size_t first_i = 0, same_i = 0, other_i = 0;
     for (size_t i = 0; i < configs.size(); ++i) {
@@ -257,7 +309,7 @@ std::string ConvProblem::str() const {
 
 const ConvPlan& ConvPlanCache::get(cudnnHandle_t handle, const ConvProblem& p, const std::string& label) {
   for (const auto& [key, plan] : m_plans)
-    if (key == p) return *plan;
+    if (key == p && plan) return *plan;
   std::unique_ptr<ConvPlan> plan = build_plan(handle, p);
   if (!plan)
     throw Error(ErrorCode::Unsupported, label + ": no cuDNN engine configuration finalizes for " + p.str());
@@ -265,13 +317,27 @@ const ConvPlan& ConvPlanCache::get(cudnnHandle_t handle, const ConvProblem& p, c
   return *m_plans.back().second;
 }
 
+const ConvPlan* ConvPlanCache::try_get(cudnnHandle_t handle, const ConvProblem& p) {
+  for (const auto& [key, plan] : m_plans)
+    if (key == p) return plan.get();
+  std::unique_ptr<ConvPlan> plan;
+  try {
+    plan = build_plan(handle, p);
+  } catch (const Error&) {
+    plan.reset();  // a graph cuDNN rejects while being described: not fusable here
+  }
+  m_plans.emplace_back(p, std::move(plan));
+  return m_plans.back().second.get();
+}
+
 void execute_conv(cudnnHandle_t handle, const ConvPlan& plan, const void* x, const void* w, void* y,
-                  void* workspace) {
+                  void* workspace, const void* bias) {
   CudnnDesc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
-  void* ptrs[3] = {const_cast<void*>(x), const_cast<void*>(w), y};
-  const int64_t uids[3] = {k_uid_x, k_uid_w, k_uid_y};
-  pack.set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, ptrs);
-  pack.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids);
+  void* ptrs[4] = {const_cast<void*>(x), const_cast<void*>(w), y, const_cast<void*>(bias)};
+  const int64_t uids[4] = {k_uid_x, k_uid_w, k_uid_y, k_uid_bias};
+  const int64_t n = bias ? 4 : 3;
+  pack.set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, n, ptrs);
+  pack.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, n, uids);
   pack.set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);
   pack.finalize("variant pack");
   KILN_CUDNN(cudnnBackendExecute(handle, plan.plan.get(), pack.get()));

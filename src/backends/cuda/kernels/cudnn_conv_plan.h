@@ -29,6 +29,11 @@ struct ConvProblem {
   int64_t align_x = 16, align_w = 16, align_y = 16;
   bool accumulate = false;  // beta = 1: y += conv (FusedConv's Z already in y)
   int pick = 0;             // 0: the first engine config that works; 1: the second (candidate "cudnn_alt")
+  // Runtime fusion (forward only, no accumulate): y = [relu](conv + [bias])
+  // in one cuDNN graph, bias [K] read through uid 4. Tried with precompiled
+  // engines only (runtime-compiled ones cost seconds of NVRTC per shape and
+  // process); ConvPlanCache::try_get says when none finalizes.
+  bool fuse_bias = false, fuse_relu = false;
   bool operator==(const ConvProblem&) const = default;
   std::string str() const;  // for messages: "x [..] w [..] -> y [..] pads .."
 };
@@ -46,13 +51,18 @@ class ConvPlanCache {
   // The plan for `p`, built on first use. kiln::Error naming `label` and the
   // shapes when no engine config finalizes.
   const ConvPlan& get(cudnnHandle_t handle, const ConvProblem& p, const std::string& label);
+  // As get(), but nullptr (remembered) when no engine config finalizes: for
+  // fused problems, whose caller then runs the unfused one.
+  const ConvPlan* try_get(cudnnHandle_t handle, const ConvProblem& p);
 
  private:
   std::vector<std::pair<ConvProblem, std::unique_ptr<ConvPlan>>> m_plans;
 };
 
-// Executes the plan on the handle's stream (x, w, y as in ConvProblem).
-void execute_conv(cudnnHandle_t handle, const ConvPlan& plan, const void* x, const void* w, void* y, void* workspace);
+// Executes the plan on the handle's stream (x, w, y as in ConvProblem;
+// `bias` for a fused plan with fuse_bias).
+void execute_conv(cudnnHandle_t handle, const ConvPlan& plan, const void* x, const void* w, void* y, void* workspace,
+                  const void* bias = nullptr);
 
 // Contiguous row-major strides of `dims`.
 std::vector<int64_t> packed_strides(const std::vector<int64_t>& dims);
