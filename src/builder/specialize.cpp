@@ -26,6 +26,7 @@ PartitionResult optimize(ir::Graph& g, int optimization_level, const backend::Ba
     int fused = passes::fold_batch_norm(g);
     fused += passes::fuse_conv(g, can_run);
     fused += passes::fuse_gemm(g, can_run);
+    fused += passes::fuse_gelu(g, can_run);
     if (fused > 0) ir::infer_shapes(g);
   }
   if (compute != DataType::Float32) {

@@ -31,6 +31,10 @@ int fuse_conv(ir::Graph& graph, const NodeFilter& can_run = {});
 // → com.kiln::FusedMatMul.
 int fuse_gemm(ir::Graph& graph, const NodeFilter& can_run = {});
 
+// Div/Mul -> Erf -> Add(1) -> Mul(x) -> Mul(0.5) (the erf GELU of exports
+// before opset 20) → com.kiln::Gelu.
+int fuse_gelu(ir::Graph& graph, const NodeFilter& can_run = {});
+
 // ---- Reduced precision (lower_precision.cpp) ----
 // Whether the target backend runs a node of `graph` (a trial copy with the
 // float32 values retyped); and whether it reads a node's input i on the host.

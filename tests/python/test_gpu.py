@@ -111,6 +111,16 @@ def test_compile_through_the_cache_on_the_gpu(tmp_path, models):
     assert r.cache_hit and r.engine.backend == "cuda"
 
 
+@pytest.mark.parametrize("precision,rtol", [("fp16", 2e-3), ("bf16", 2e-2)])
+def test_reduced_precision_keeps_fp32_io(models, precision, rtol):
+    e = kiln.build_engine(models["matmul"], device="cuda:0", precision=precision)
+    x = np.random.default_rng(1).standard_normal((1, 64), dtype=np.float32)
+    y = kiln.Session(e).run({"x": x})["y"]
+    assert y.dtype == np.float32
+    expect = x @ models["matmul_weights"]
+    np.testing.assert_allclose(y, expect, rtol=rtol, atol=rtol * float(np.abs(expect).max()))
+
+
 def test_weight_streaming_budget(models):
     s = kiln.Session(kiln.build_engine(models["matmul"], device="cuda:0", weight_streaming=True))
     x = np.ones((1, 64), np.float32)

@@ -207,6 +207,16 @@ void infer_fused_matmul(InferContext& ctx) {
     ctx.fail("bias " + sym_str(*b) + " must be 1-D with one value per output column");
 }
 
+// com.kiln Gelu (passes/fuse_gelu.cpp): ONNX-20 Gelu for any opset.
+void infer_kiln_gelu(InferContext& ctx) {
+  const DataType dt = ctx.input_dtype(0);
+  if (dt != DataType::Float32 && dt != DataType::Float16 && dt != DataType::BFloat16 && dt != DataType::Float64)
+    ctx.fail("X must be a float tensor");
+  const std::string approx = ctx.node().attr_s("approximate", "none");
+  if (approx != "none" && approx != "tanh") ctx.fail("approximate must be 'none' or 'tanh', got '" + approx + "'");
+  ctx.set_output(0, dt, ctx.input_shape(0));
+}
+
 void add(SchemaRegistry& r, const std::string& op, int max_inputs, InferFn fn, int inplace_input = -1,
          int min_inputs = 2) {
   OpSchema s;
@@ -226,6 +236,7 @@ void register_fused_schemas(SchemaRegistry& r) {
   add(r, "FusedConvDw", 5, infer_fused_conv_dw, -1, /*min_inputs=*/4);
   add(r, "FusedGemm", 3, infer_fused_gemm);
   add(r, "FusedMatMul", 3, infer_fused_matmul);
+  add(r, "Gelu", 1, infer_kiln_gelu, -1, /*min_inputs=*/1);
 }
 
 }  // namespace kiln::ir
