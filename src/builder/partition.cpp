@@ -182,7 +182,7 @@ PartitionResult partition(ir::Graph& g, const backend::Backend& primary, const b
   }
   if (!added.empty()) {
     for (ir::Node& n : added) g.add_node(std::move(n));
-    g.topo_sort();
+    g.topo_sort(/*unbound_ok=*/true);  // weightless engines' weights are still unbound here
   }
   return r;
 }

@@ -170,7 +170,7 @@ void Graph::prune() {
   nodes = std::move(kept_nodes);
 }
 
-void Graph::topo_sort() {
+void Graph::topo_sort(bool unbound_ok) {
   std::vector<NodeId> prod = producers();
   const size_t n_nodes = nodes.size();
   std::vector<int32_t> pending(n_nodes, 0);
@@ -182,7 +182,7 @@ void Graph::topo_sort() {
       if (p < 0) {
         const Value& val = values[static_cast<size_t>(v)];
         bool is_input = std::find(inputs.begin(), inputs.end(), v) != inputs.end();
-        if (!is_input && !val.constant)
+        if (!is_input && !val.constant && !unbound_ok)
           throw Error(ErrorCode::InvalidModel, nodes[n].label() + " reads tensor '" + val.name +
                                                    "' that no node, input or initializer provides");
         continue;

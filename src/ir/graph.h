@@ -105,8 +105,9 @@ class Graph {
   // renumbers ids. Keeps graph inputs even when unused (they are the API).
   void prune();
   // Sorts nodes topologically; throws kiln::Error(InvalidModel) on a cycle or on a
-  // value read before any node writes it.
-  void topo_sort();
+  // value read before any node writes it — unless `unbound_ok`, for the
+  // builder's graphs, where a weightless engine's weights have no data yet.
+  void topo_sort(bool unbound_ok = false);
 };
 
 }  // namespace kiln::ir

@@ -20,7 +20,8 @@
 // least one convolution touching it.
 //
 // Weights: a convolution reading an NHWC X gets its constant weights
-// permuted to K,R,S,C once, here. The choice is recorded on first visit and
+// permuted to K,R,S,C once, here; one whose weights cannot be (not constant,
+// shared) keeps X plain. The choice is recorded on first visit and
 // never revisited (builder::specialize reruns the backend passes on the
 // engine's graph; weights absent at build, as in a weightless engine, stay
 // K,C,R,S for good, so refitted data needs no permutation).
@@ -84,10 +85,33 @@ struct UnionFind {
 
 // Whether reader `n` can read its input `i` in NHWC: X of a convolution, Z of
 // a FusedConv, a pool's X, a pointwise op's non-scalar operand.
+// Shapes equal for certain: every dim known or a named symbol (two
+// anonymous unknown dims may differ at run time, and broadcast).
+bool surely_same_shape(const ir::Graph& g, ir::ValueId a, ir::ValueId b) {
+  const auto& sa = g.value(a).shape;
+  const auto& sb = g.value(b).shape;
+  if (!sa || !sb || sa->size() != sb->size()) return false;
+  for (size_t d = 0; d < sa->size(); ++d) {
+    const ir::Dim &x = (*sa)[d], &y = (*sb)[d];
+    if (!(x.known() || !x.symbol.empty()) || !(x == y)) return false;
+  }
+  return true;
+}
+
+// Whether a convolution's weights are (or will be, here) K,R,S,C: decided
+// already, or constant 4-D data only this node reads.
+bool weights_can_follow(const ir::Graph& g, const Readers& readers, const ir::Node& n) {
+  if (const ir::Attribute* a = n.attr("kiln_w_layout")) return a->i == 1;
+  if (!n.has_input(1)) return false;
+  const ir::ValueId w = n.inputs[1];
+  const ir::Value& wv = g.value(w);
+  return wv.constant && wv.constant->rank() == 4 && readers.nodes[w].size() == 1 && !readers.is_output[w];
+}
+
 bool reads_nhwc(const ir::Graph& g, const ir::Node& n, size_t i) {
   if (is_conv(n)) return i == 0 || (n.op_type == "FusedConv" && i == 3);
   if (is_window_pool(n) || is_global_pool(n)) return i == 0;
-  if (is_pointwise(n)) return !is_scalar(g, n.inputs[i]) && g.value(n.inputs[i]).shape == g.value(n.outputs[0]).shape;
+  if (is_pointwise(n)) return !is_scalar(g, n.inputs[i]) && surely_same_shape(g, n.inputs[i], n.outputs[0]);
   return false;
 }
 
@@ -162,6 +186,9 @@ int assign_cuda_layouts(ir::Graph& g, const NodeFilter& mine) {
       ok = is_mine(rn);
       for (size_t i = 0; ok && i < rn.inputs.size(); ++i)
         if (rn.inputs[i] == id) ok = reads_nhwc(g, rn, i);
+      // NHWC X with K,C,R,S weights is a mix cuDNN's fast engines do not
+      // take: X stays plain unless the weights follow.
+      if (ok && is_conv(rn) && rn.inputs[0] == id) ok = weights_can_follow(g, readers, rn);
       if (ok && is_conv(rn) && rn.inputs[0] == id) has_conv[c] = true;
     }
     if (!ok) veto[c] = true;
@@ -191,8 +218,7 @@ int assign_cuda_layouts(ir::Graph& g, const NodeFilter& mine) {
     if (!is_conv(n) || n.attr("kiln_w_layout") || !n.has_input(1)) continue;
     const ir::ValueId w = n.inputs[1];
     const ir::Value& wv = g.value(w);
-    const bool permute = nhwc[n.inputs[0]] && wv.constant && wv.constant->rank() == 4 && readers.nodes[w].size() == 1 &&
-                         !readers.is_output[w];
+    const bool permute = nhwc[n.inputs[0]] && weights_can_follow(g, readers, n);
     if (permute) {
       Tensor out = Tensor::empty(wv.constant->dtype(), wv.constant->shape());
       permute_kcrs_to_krsc(*wv.constant, out);

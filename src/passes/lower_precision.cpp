@@ -19,11 +19,14 @@
 // Idempotent: a second run finds no float32 value a lowerable node reads
 // (only boundary Casts and kept nodes remain float32), which lets
 // builder::specialize re-optimize a lowered graph.
+#include <algorithm>
+#include <cmath>
 #include <set>
 #include <unordered_map>
 
 #include "core/half.h"
 #include "ir/graph.h"
+#include "ir/op_schema.h"
 #include "kiln/error.h"
 #include "passes/passes.h"
 
@@ -37,7 +40,7 @@ namespace {
 // by contract).
 const std::set<std::string>& kept_ops() {
   static const std::set<std::string> ops = {
-      "Pow", "Exp", "Log", "Softplus", "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum",
+      "Pow", "Exp", "Log", "Softplus", "ReduceSum", "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum",
       "ReduceLogSumExp", "ReduceProd", "CumSum", "Range", "NonMaxSuppression", "Cast", "CastLike",
       "ConstantOfShape", "EyeLike", "RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike",
       "Multinomial", "Bernoulli", "Shape", "Size", "Constant", "If", "Loop", "Scan", "QuantizeLinear",
@@ -51,8 +54,10 @@ Tensor convert(const Tensor& src, DataType target) {
   const float* in = src.data<float>();
   const int64_t n = src.numel();
   if (target == DataType::Float16) {
+    // Saturate: a finite float32 beyond fp16's range (a -3.4e38 mask fill,
+    // say) becomes +-65504, not an infinity that turns 0 * fill into NaN.
     Half* out = dst.data<Half>();
-    for (int64_t i = 0; i < n; ++i) out[i] = Half(in[i]);
+    for (int64_t i = 0; i < n; ++i) out[i] = Half(std::isfinite(in[i]) ? std::clamp(in[i], -65504.f, 65504.f) : in[i]);
   } else {
     BFloat16* out = dst.data<BFloat16>();
     for (int64_t i = 0; i < n; ++i) out[i] = BFloat16(in[i]);
@@ -71,15 +76,22 @@ LoweringResult lower_precision(ir::Graph& g, DataType target, const LowerableFil
   LoweringResult r;
   const size_t n_nodes = g.nodes.size();
   const auto is_f32 = [&](ir::ValueId v) { return v != ir::k_no_value && g.value(v).dtype == DataType::Float32; };
+  // Input slots read on the host stay float32, except where ONNX types them
+  // as X (Clip bounds, Pad's constant): those follow X.
+  const auto stays_f32 = [&](const ir::Node& n, size_t k) {
+    if (!host_input || !host_input(n, k)) return false;
+    return !((n.op_type == "Clip" && (k == 1 || k == 2)) || (n.op_type == "Pad" && k == 2));
+  };
 
-  // Values some node reads on the host keep float32 everywhere.
+  // Values some slot reads as float32 on the host keep float32 in the trial.
   std::vector<bool> keep_value(g.values.size(), false);
   for (const ir::Node& n : g.nodes)
     for (size_t i = 0; i < n.inputs.size(); ++i)
-      if (n.inputs[i] != ir::k_no_value && host_input && host_input(n, i)) keep_value[n.inputs[i]] = true;
+      if (n.inputs[i] != ir::k_no_value && stays_f32(n, i)) keep_value[n.inputs[i]] = true;
 
   // Which nodes can be lowered: asked on a copy where every float32 value
-  // but the kept ones has the target type.
+  // but the kept ones has the target type, and where the node's own type
+  // rules (schema inference) still hold.
   ir::Graph trial = g;
   for (size_t v = 0; v < trial.values.size(); ++v)
     if (trial.values[v].dtype == DataType::Float32 && !keep_value[v]) trial.values[v].dtype = target;
@@ -87,10 +99,28 @@ LoweringResult lower_precision(ir::Graph& g, DataType target, const LowerableFil
   for (size_t i = 0; i < n_nodes; ++i) {
     const ir::Node& n = g.nodes[i];
     bool touches_f32 = false;
-    for (size_t k = 0; k < n.inputs.size(); ++k) touches_f32 |= is_f32(n.inputs[k]) && !keep_value[n.inputs[k]];
-    for (ir::ValueId v : n.outputs) touches_f32 |= is_f32(v);
+    for (size_t k = 0; k < n.inputs.size(); ++k) touches_f32 |= is_f32(n.inputs[k]) && !stays_f32(n, k);
+    for (ir::ValueId v : n.outputs) touches_f32 |= is_f32(v) && !keep_value[v];
     if (!touches_f32) continue;
-    if (kept_ops().count(n.op_type) || !supports(trial, trial.nodes[i])) {
+    bool ok = !kept_ops().count(n.op_type) && supports(trial, trial.nodes[i]);
+    if (ok) {
+      // Inference writes the outputs: saved and put back after.
+      std::vector<ir::Value> saved;
+      for (ir::ValueId v : n.outputs)
+        if (v != ir::k_no_value) saved.push_back(trial.value(v));
+      try {
+        ir::infer_node(trial, trial.nodes[i]);
+        size_t j = 0;
+        for (ir::ValueId v : n.outputs)
+          if (v != ir::k_no_value) ok &= trial.value(v).dtype == saved[j++].dtype;
+      } catch (const Error&) {
+        ok = false;
+      }
+      size_t j = 0;
+      for (ir::ValueId v : n.outputs)
+        if (v != ir::k_no_value) trial.value(v) = saved[j++];
+    }
+    if (!ok) {
       ++r.kept;
       continue;
     }
@@ -100,13 +130,16 @@ LoweringResult lower_precision(ir::Graph& g, DataType target, const LowerableFil
   // Readers of each value that stay float32 (graph outputs count as one).
   std::vector<int32_t> f32_readers(g.values.size(), 0);
   for (size_t i = 0; i < n_nodes; ++i)
-    for (ir::ValueId v : g.nodes[i].inputs)
-      if (v != ir::k_no_value && !lower[i]) ++f32_readers[v];
+    for (size_t k = 0; k < g.nodes[i].inputs.size(); ++k) {
+      const ir::ValueId v = g.nodes[i].inputs[k];
+      if (v != ir::k_no_value && (!lower[i] || stays_f32(g.nodes[i], k))) ++f32_readers[v];
+    }
   for (ir::ValueId v : g.outputs) ++f32_readers[v];
 
-  std::unordered_map<ir::ValueId, ir::ValueId> twin;  // float32 value -> its target-typed twin
-  std::vector<ir::Node> added;                        // Casts, placed by topo_sort below
-  const auto add_cast = [&](ir::ValueId from, ir::ValueId to, DataType to_type, const std::string& name) {
+  // Casts go next to what they convert (no re-sort: a weightless build's
+  // weights have no producer yet, which Graph::topo_sort refuses).
+  std::vector<std::vector<ir::Node>> before(n_nodes), after(n_nodes);
+  const auto make_cast = [&](ir::ValueId from, ir::ValueId to, DataType to_type, const std::string& name) {
     ir::Node c;
     c.name = name;
     c.op_type = "Cast";
@@ -116,8 +149,8 @@ LoweringResult lower_precision(ir::Graph& g, DataType target, const LowerableFil
     a.kind = ir::Attribute::Kind::Int;
     a.i = static_cast<int64_t>(to_type);
     c.attrs["to"] = a;
-    added.push_back(std::move(c));
     ++r.casts;
+    return c;
   };
   const auto new_value = [&](ir::ValueId of) {
     ir::Value t;
@@ -128,24 +161,14 @@ LoweringResult lower_precision(ir::Graph& g, DataType target, const LowerableFil
     return g.add_value(std::move(t));
   };
 
-  // Outputs first, so readers later in topological order find the twins.
+  std::unordered_map<ir::ValueId, ir::ValueId> twin;  // float32 value -> its target-typed twin
   for (size_t i = 0; i < n_nodes; ++i) {
     if (!lower[i]) continue;
     ++r.lowered;
-    for (size_t k = 0; k < g.nodes[i].outputs.size(); ++k) {
-      const ir::ValueId v = g.nodes[i].outputs[k];
-      if (!is_f32(v)) continue;
-      const ir::ValueId t = new_value(v);
-      twin[v] = t;
-      g.nodes[i].outputs[k] = t;
-      if (f32_readers[v] > 0) add_cast(t, v, DataType::Float32, "kiln_to_fp32/" + g.value(v).name);
-    }
-  }
-  for (size_t i = 0; i < n_nodes; ++i) {
-    if (!lower[i]) continue;
+    // Inputs: the producer's twin, a converted constant, or a Cast just before.
     for (size_t k = 0; k < g.nodes[i].inputs.size(); ++k) {
       const ir::ValueId v = g.nodes[i].inputs[k];
-      if (!is_f32(v) || keep_value[v]) continue;
+      if (!is_f32(v) || stays_f32(g.nodes[i], k)) continue;
       auto it = twin.find(v);
       if (it == twin.end()) {
         const ir::ValueId t = new_value(v);
@@ -153,18 +176,33 @@ LoweringResult lower_precision(ir::Graph& g, DataType target, const LowerableFil
           g.value(t).constant = convert(*g.value(v).constant, target);
           ++r.constants;
         } else {
-          add_cast(v, t, target, "kiln_to" + suffix(target) + "/" + g.value(v).name);
+          before[i].push_back(make_cast(v, t, target, "kiln_to" + suffix(target) + "/" + g.value(v).name));
         }
         it = twin.emplace(v, t).first;
       }
       g.nodes[i].inputs[k] = it->second;
     }
+    // Outputs: twins (in topological order, before any reader asks), with a
+    // Cast back just after for float32 readers. Host-read outputs stay float32.
+    for (size_t k = 0; k < g.nodes[i].outputs.size(); ++k) {
+      const ir::ValueId v = g.nodes[i].outputs[k];
+      if (!is_f32(v) || keep_value[v]) continue;
+      const ir::ValueId t = new_value(v);
+      twin[v] = t;
+      g.nodes[i].outputs[k] = t;
+      if (f32_readers[v] > 0) after[i].push_back(make_cast(t, v, DataType::Float32, "kiln_to_fp32/" + g.value(v).name));
+    }
   }
-  for (ir::Node& c : added) g.add_node(std::move(c));
-  if (r.lowered > 0) {
-    g.topo_sort();
-    g.prune();
+  if (r.lowered == 0) return r;
+  std::vector<ir::Node> nodes;
+  nodes.reserve(n_nodes + static_cast<size_t>(r.casts));
+  for (size_t i = 0; i < n_nodes; ++i) {
+    for (ir::Node& c : before[i]) nodes.push_back(std::move(c));
+    nodes.push_back(std::move(g.nodes[i]));
+    for (ir::Node& c : after[i]) nodes.push_back(std::move(c));
   }
+  g.nodes = std::move(nodes);
+  g.prune();
   return r;
 }
 

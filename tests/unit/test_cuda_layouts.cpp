@@ -114,6 +114,13 @@ TEST(CudaLayouts, GraphOutputsAndForeignReadersStayPlain) {
   c.g.outputs.push_back(mt);
   EXPECT_EQ(passes::assign_cuda_layouts(c.g), 0);
 
+  // Weights shared by two convolutions cannot be permuted for one: the
+  // component Conv3 reads stays plain.
+  G w = residual_block();
+  for (ir::Node& n : w.g.nodes)
+    if (n.name == "Conv3") n.inputs[1] = *w.g.find_value("W");
+  EXPECT_EQ(passes::assign_cuda_layouts(w.g), 0);
+
   // Nodes of another backend (the filter says not mine) veto too.
   G d = residual_block();
   EXPECT_EQ(passes::assign_cuda_layouts(d.g, [](const ir::Node& n) { return n.op_type != "MaxPool"; }), 0);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 
 #include "core/half.h"
 #include "engine/engine_data.h"
@@ -105,18 +106,54 @@ TEST(LowerPrecision, KeepsWhatTheBackendCannotRunAndHostInputs) {
     EXPECT_EQ(t.value(n.inputs[0]).dtype, DataType::BFloat16);
     return false;
   };
-  // Mul's second input is read on the host: it stays a float32 constant.
+  // Mul's second input is read on the host, so it stays float32; Mul's
+  // schema wants both operands of one type, so Mul stays float32 too.
   const passes::HostInputFilter mul_b = [](const ir::Node& n, size_t i) { return n.op_type == "Mul" && i == 1; };
   const passes::LoweringResult r = passes::lower_precision(g, DataType::BFloat16, no_relu, mul_b);
-  EXPECT_EQ(r.lowered, 2);  // Add, Mul
-  EXPECT_EQ(r.constants, 1);
+  EXPECT_EQ(r.lowered, 1);  // Add
   for (const ir::Node& n : g.nodes) {
-    if (n.op_type == "Relu") EXPECT_EQ(g.value(n.inputs[0]).dtype, DataType::Float32);
-    if (n.op_type == "Mul") {
-      EXPECT_EQ(g.value(n.inputs[0]).dtype, DataType::BFloat16);
-      EXPECT_EQ(g.value(n.inputs[1]).dtype, DataType::Float32);
-      EXPECT_EQ(g.value(n.inputs[1]).name, "d");
-    }
+    if (n.op_type == "Relu" || n.op_type == "Mul")
+      for (ir::ValueId v : n.inputs) EXPECT_EQ(g.value(v).dtype, DataType::Float32) << n.label();
+    if (n.op_type == "Add") EXPECT_EQ(g.value(n.inputs[0]).dtype, DataType::BFloat16);
+  }
+}
+
+// Clip's bounds are read on the host but typed as X: they follow X. A value
+// with no producer yet (a weightless engine's weight) gets a Cast placed
+// before its reader, not a re-sort that would refuse it.
+TEST(LowerPrecision, HostBoundsFollowXAndAbsentWeightsAreCast) {
+  ir::Graph g;
+  g.opsets[""] = 13;  // Clip's bounds are inputs from opset 11
+  const Tensor lo = Tensor::from_vector(DataType::Float32, {}, std::vector<float>{0.f});
+  const Tensor hi = Tensor::from_vector(DataType::Float32, {}, std::vector<float>{6.f});
+  const ir::ValueId x = value(g, "x", DataType::Float32), w = value(g, "w", DataType::Float32),
+                    a = value(g, "a", DataType::Float32), y = value(g, "y", DataType::Float32);
+  ir::Value l;
+  l.name = "lo";
+  l.dtype = DataType::Float32;
+  l.shape = ir::SymShape{};
+  l.constant = lo;
+  const ir::ValueId lv = g.add_value(l);
+  l.name = "hi";
+  l.constant = hi;
+  const ir::ValueId hv = g.add_value(l);
+  node(g, "Add", {x, w}, {a});
+  node(g, "Clip", {a, lv, hv}, {y});
+  g.inputs = {x};
+  g.outputs = {y};
+  const passes::HostInputFilter clip_bounds = [](const ir::Node& n, size_t i) { return n.op_type == "Clip" && i > 0; };
+  const passes::LoweringResult r = passes::lower_precision(g, DataType::Float16, k_all, clip_bounds);
+  EXPECT_EQ(r.lowered, 2);
+  for (const ir::Node& n : g.nodes)
+    if (n.op_type == "Clip")
+      for (ir::ValueId v : n.inputs) EXPECT_EQ(g.value(v).dtype, DataType::Float16) << g.value(v).name;
+  // Order: every node's inputs are written before it (w counts as given).
+  std::set<ir::ValueId> ready = {x, w};
+  for (const ir::Value& v : g.values)
+    if (v.constant) ready.insert(*g.find_value(v.name));
+  for (const ir::Node& n : g.nodes) {
+    for (ir::ValueId v : n.inputs) EXPECT_TRUE(ready.count(v)) << n.label() << " reads " << g.value(v).name << " early";
+    for (ir::ValueId v : n.outputs) ready.insert(v);
   }
 }
 
@@ -132,14 +169,16 @@ class LowerPrecisionFake : public ::testing::Test {
   void TearDown() override { EXPECT_EQ(fake_stats().violations.load(), 0) << fake_stats().last_violation; }
 };
 
-Engine build(Precision p, const std::string& device) {
+Engine build(Precision p, const std::string& device, bool weightless = false) {
+  // 16x16 weights: big enough (1 KiB) to be held out of a weightless engine.
   ModelBuilder mb(13);
-  mb.input("x", ::onnx::TensorProto::FLOAT, {int64_t{4}, int64_t{8}});
-  mb.output("y", ::onnx::TensorProto::FLOAT, {int64_t{4}, int64_t{8}});
-  std::vector<float> w(64);
-  for (size_t i = 0; i < w.size(); ++i) w[i] = std::sin(static_cast<float>(i)) * 0.5f;
-  mb.init_floats("W", {8, 8}, w);
-  mb.init_floats("c", {8}, {0.1f, -0.2f, 0.3f, -0.4f, 0.5f, -0.6f, 0.7f, -0.8f});
+  mb.input("x", ::onnx::TensorProto::FLOAT, {int64_t{16}, int64_t{16}});
+  mb.output("y", ::onnx::TensorProto::FLOAT, {int64_t{16}, int64_t{16}});
+  std::vector<float> w(256), cv(256);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = std::sin(static_cast<float>(i)) * 0.25f;
+  for (size_t i = 0; i < cv.size(); ++i) cv[i] = std::cos(static_cast<float>(i) * 0.3f) * 0.5f;
+  mb.init_floats("W", {16, 16}, w);
+  mb.init_floats("c", {16, 16}, cv);
   mb.node("MatMul", {"x", "W"}, {"m"}, "matmul");
   mb.node("Add", {"m", "c"}, {"a"}, "add");
   mb.node("Relu", {"a"}, {"r"}, "relu");
@@ -148,17 +187,26 @@ Engine build(Precision p, const std::string& device) {
   BuildConfig c;
   c.device = device;
   c.precision = p;
-  return build_engine(Model::load(dir.write("m.onnx", mb.bytes())), c);
+  c.weightless = weightless;
+  const Model m = Model::load(dir.write("m.onnx", mb.bytes()));
+  const Engine e = build_engine(m, c);
+  if (!weightless) return e;
+  // Through bytes, as a weightless engine travels, then refitted.
+  const std::vector<uint8_t> bytes = e.serialize();
+  const Engine back = Engine::deserialize(bytes.data(), bytes.size());
+  EXPECT_TRUE(back.needs_refit());
+  return back.refit(m);
 }
 
 TEST_F(LowerPrecisionFake, Fp16EngineMatchesFp32WithinHalfTolerance) {
-  Tensor x = Tensor::empty(DataType::Float32, {4, 8});
+  Tensor x = Tensor::empty(DataType::Float32, {16, 16});
   for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(static_cast<float>(i) * 0.7f);
   const Engine ref = build(Precision::FP32, "cpu");
   Session rs(ref);
   const Tensor want = rs.run({{"x", x}}).at(0).tensor;
-  for (Precision p : {Precision::FP16, Precision::BF16}) {
-    const Engine e = build(p, "cuda");
+  for (auto [p, weightless] : {std::pair{Precision::FP16, false}, std::pair{Precision::BF16, false},
+                                std::pair{Precision::FP16, true}}) {
+    const Engine e = build(p, "cuda", weightless);
     int lowered = 0;
     for (const ir::Node& n : e.data()->graph.nodes)
       for (ir::ValueId v : n.outputs)

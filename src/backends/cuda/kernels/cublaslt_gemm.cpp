@@ -72,7 +72,8 @@ std::unique_ptr<GemmPlan> build(cublasLtHandle_t handle, const GemmProblem& p) {
   if (s == CUBLAS_STATUS_NOT_SUPPORTED || (s == CUBLAS_STATUS_SUCCESS && found < 1)) return nullptr;
   KILN_CUBLAS(s);
   // The alternative falls back to the first result when there is no second.
-  const cublasLtMatmulHeuristicResult_t& result = results[std::min(p.pick, found - 1) > 0 ? 1 : 0];
+  const bool second = p.pick > 0 && found > 1 && results[1].state == CUBLAS_STATUS_SUCCESS;
+  const cublasLtMatmulHeuristicResult_t& result = results[second ? 1 : 0];
   if (result.state != CUBLAS_STATUS_SUCCESS) return nullptr;
   plan->algo = result.algo;
   plan->workspace = result.workspaceSize;

@@ -323,7 +323,8 @@ const ConvPlan* ConvPlanCache::try_get(cudnnHandle_t handle, const ConvProblem& 
   std::unique_ptr<ConvPlan> plan;
   try {
     plan = build_plan(handle, p);
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::OutOfMemory) throw;  // transient: not a verdict on the problem
     plan.reset();  // a graph cuDNN rejects while being described: not fusable here
   }
   m_plans.emplace_back(p, std::move(plan));
