@@ -108,11 +108,32 @@ bool weights_can_follow(const ir::Graph& g, const Readers& readers, const ir::No
   return wv.constant && wv.constant->rank() == 4 && readers.nodes[w].size() == 1 && !readers.is_output[w];
 }
 
+// A broadcast operand of a 4-D output whose last two (H, W) dims are known
+// 1: [N,C,1,1], [C,1,1], [1,1]. Its bytes read the same in either layout,
+// and the binary kernels walk it by channel (elementwise_engine.cuh).
+bool is_channel_operand(const ir::Graph& g, const ir::Node& n, size_t i) {
+  static const std::set<std::string> binary = {"Add", "Sub", "Mul", "Div"};
+  if (!binary.count(n.op_type) || n.inputs.size() != 2) return false;
+  const auto& s = g.value(n.inputs[i]).shape;
+  const auto& o = g.value(n.outputs[0]).shape;
+  if (!s || !o || o->size() != 4 || s->size() > 4 || s->size() < 2) return false;
+  const size_t r = s->size();
+  return (*s)[r - 1].known() && (*s)[r - 1].value == 1 && (*s)[r - 2].known() && (*s)[r - 2].value == 1;
+}
+
+// Whether reader `n` can read its input `i` as it is while `n` computes in
+// NHWC: in the layout (X of a convolution, Z of a FusedConv, a pool's X, a
+// pointwise op's operand of the output's shape), or layout-free (scalars,
+// channel operands).
 bool reads_nhwc(const ir::Graph& g, const ir::Node& n, size_t i) {
   if (is_conv(n)) return i == 0 || (n.op_type == "FusedConv" && i == 3);
   if (is_window_pool(n) || is_global_pool(n)) return i == 0;
-  if (is_pointwise(n)) return !is_scalar(g, n.inputs[i]) && surely_same_shape(g, n.inputs[i], n.outputs[0]);
+  if (is_pointwise(n)) return surely_same_shape(g, n.inputs[i], n.outputs[0]);
   return false;
+}
+
+bool layout_free_operand(const ir::Graph& g, const ir::Node& n, size_t i) {
+  return is_pointwise(n) && (is_scalar(g, n.inputs[i]) || is_channel_operand(g, n, i));
 }
 
 void permute_kcrs_to_krsc(const Tensor& w, Tensor& out) {
@@ -177,7 +198,7 @@ int assign_cuda_layouts(ir::Graph& g, const NodeFilter& mine) {
       // per-channel scales) indexes it by NCHW position: not layout-blind.
       if (ok && is_pointwise(pn))
         for (size_t i = 0; ok && i < pn.inputs.size(); ++i)
-          ok = pn.inputs[i] == ir::k_no_value || is_scalar(g, pn.inputs[i]) || reads_nhwc(g, pn, i);
+          ok = pn.inputs[i] == ir::k_no_value || layout_free_operand(g, pn, i) || reads_nhwc(g, pn, i);
       if (is_conv(pn)) has_conv[c] = true;
     }
     for (ir::NodeId r : readers.nodes[v]) {
@@ -185,7 +206,7 @@ int assign_cuda_layouts(ir::Graph& g, const NodeFilter& mine) {
       const ir::Node& rn = g.nodes[static_cast<size_t>(r)];
       ok = is_mine(rn);
       for (size_t i = 0; ok && i < rn.inputs.size(); ++i)
-        if (rn.inputs[i] == id) ok = reads_nhwc(g, rn, i);
+        if (rn.inputs[i] == id) ok = reads_nhwc(g, rn, i) || layout_free_operand(g, rn, i);
       // NHWC X with K,C,R,S weights is a mix cuDNN's fast engines do not
       // take: X stays plain unless the weights follow.
       if (ok && is_conv(rn) && rn.inputs[0] == id) ok = weights_can_follow(g, readers, rn);

@@ -42,7 +42,9 @@ struct G {
 };
 
 // x -> Conv0(W) -> Relu1 -> MaxPool2 -> Conv3(W2) -> Add4(+pool) -> Relu5 -> GAP6 -> y
-G residual_block(bool gate = false) {
+// gate: Relu5 becomes Mul(s, g) with g [1,4,1,1] (a per-channel gate, as in
+// squeeze-excitation); mask: with g [1,1,8,8] (a spatial mask).
+G residual_block(bool gate = false, bool mask = false) {
   G b;
   const Shape act{1, 4, 8, 8};
   const ir::ValueId x = b.v("x", act), w = b.v("W", {4, 4, 3, 3}, true), w2 = b.v("W2", {4, 4, 3, 3}, true),
@@ -53,8 +55,8 @@ G residual_block(bool gate = false) {
   b.n("MaxPool", {r}, {m});
   b.n("Conv", {m, w2}, {c});
   b.n("Add", {c, m}, {s});
-  if (gate) {  // s * g[1,4,1,1]: a broadcast operand
-    const ir::ValueId gv = b.v("g", {1, 4, 1, 1});
+  if (gate || mask) {
+    const ir::ValueId gv = b.v("g", mask ? Shape{1, 1, 8, 8} : Shape{1, 4, 1, 1});
     b.g.inputs.push_back(gv);
     b.n("Mul", {s, gv}, {t});
   } else {
@@ -91,12 +93,17 @@ TEST(CudaLayouts, ConvChainGoesNhwcBetweenPlainInputAndOutput) {
   EXPECT_EQ(b.out_layout("Relu5"), 1);
 }
 
-TEST(CudaLayouts, BroadcastOperandVetoesTheComponent) {
+TEST(CudaLayouts, ChannelGateIsLayoutFreeSpatialMaskVetoes) {
+  // Mul(s, g[1,4,1,1]): g's bytes are the same in either layout and the
+  // binary kernels walk it by channel: the block still goes NHWC.
   G b = residual_block(true);
-  // Mul(s, g[1,4,1,1]) would index g by NCHW position: s's component (joined
-  // to m, c, a, r through Add, MaxPool and Relu) stays plain.
-  EXPECT_EQ(passes::assign_cuda_layouts(b.g), 0);
-  for (const ir::Node& n : b.g.nodes) {
+  EXPECT_EQ(passes::assign_cuda_layouts(b.g), 6);
+  EXPECT_EQ(b.out_layout("Mul5"), 1);
+  // Mul(s, g[1,1,8,8]) would index g by NCHW position: s's component
+  // (joined to m, c, a, r through Add, MaxPool and Relu) stays plain.
+  G m = residual_block(false, true);
+  EXPECT_EQ(passes::assign_cuda_layouts(m.g), 0);
+  for (const ir::Node& n : m.g.nodes) {
     EXPECT_EQ(n.attr_i("kiln_out_layout", 0), 0) << n.label();
     if (n.op_type == "Conv") EXPECT_EQ(n.attr_i("kiln_w_layout", -1), 0) << n.label();
   }

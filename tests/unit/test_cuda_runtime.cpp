@@ -144,7 +144,7 @@ TEST(CudaRuntime, SessionMatchesTheCpuWithHostAndDeviceTensors) {
 }
 
 // x[1,8,16,16] -> Conv 3x3 -> Relu -> MaxPool 2x2 -> Conv 3x3 -> Add(pool)
-// -> Relu -> AveragePool 2x2 -> Conv 1x1 stride 2 -> GlobalAveragePool ->
+// -> Relu -> x SE gate -> AveragePool 2x2 -> Conv 1x1 stride 2 -> GlobalAveragePool ->
 // Flatten -> y[1,8]: a residual block, channels last between x and y on cuda.
 std::string residual_model() {
   ModelBuilder mb(13);
@@ -167,7 +167,11 @@ std::string residual_model() {
   add_ints_attr(c2, "pads", {1, 1, 1, 1});
   mb.node("Add", {"c2", "m"}, {"s"}, "add");
   mb.node("Relu", {"s"}, {"r2"}, "relu2");
-  auto& ap = mb.node("AveragePool", {"r2"}, {"ap"}, "avgpool");
+  // Squeeze-excitation: a [1,8,1,1] gate broadcast over the NHWC block.
+  mb.node("GlobalAveragePool", {"r2"}, {"gp"}, "se_pool");
+  mb.node("Sigmoid", {"gp"}, {"gs"}, "se_gate");
+  mb.node("Mul", {"r2", "gs"}, {"se"}, "se_mul");
+  auto& ap = mb.node("AveragePool", {"se"}, {"ap"}, "avgpool");
   add_ints_attr(ap, "kernel_shape", {2, 2});
   add_ints_attr(ap, "strides", {1, 1});
   auto& c3 = mb.node("Conv", {"ap", "W3"}, {"c3"}, "conv3");

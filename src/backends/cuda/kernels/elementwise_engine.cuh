@@ -293,6 +293,17 @@ void unary_fn(KernelContext& ctx) {
 // Output 0 = f(a, b) over the broadcast of inputs 0 and 1, which share one
 // dtype in Mask; the output has that dtype, or bool when Pred. make(T{})
 // returns the functor (storage values in) for element type T.
+// The shape a channels-last 4-D output's operand is walked in: aligned to
+// rank 4, then N,C,H,W -> N,H,W,C. An NHWC operand of the output's shape
+// and a broadcast operand with H = W = 1 (a per-channel gate or scale, whose
+// bytes are the same in either layout) are both read right that way; the
+// layout pass (passes/assign_cuda_layouts.cpp) admits no other operand.
+inline Shape nhwc_walk_shape(const Shape& s) {
+  Shape r(4, 1);
+  for (size_t i = 0; i < s.size() && i < 4; ++i) r[4 - s.size() + i] = s[i];
+  return {r[0], r[2], r[3], r[1]};
+}
+
 template <uint32_t Mask, bool Pred = false, typename Make>
 void binary_same(KernelContext& ctx, Make&& make) {
   require_same_dtype(ctx, {0, 1});
@@ -300,11 +311,16 @@ void binary_same(KernelContext& ctx, Make&& make) {
   binary_shapes(ctx, &sb, &so);
   const Tensor& a = ctx.input(0);
   const Tensor& b = ctx.input(1);
+  const bool nhwc = so.size() == 4 && ctx.node().attr_i("kiln_out_layout", 0) == 1;
   dispatch_in<Mask>(a.dtype(), ctx, [&](auto tag) {
     using T = decltype(tag);
     using O = std::conditional_t<Pred, bool, T>;
     Tensor& out = ctx.output(0, Pred ? DataType::Bool : a.dtype(), so);
-    launch_binary(ctx, a.data<T>(), a.shape(), b.data<T>(), sb, out.data<O>(), so, make(tag));
+    if (nhwc)
+      launch_binary(ctx, a.data<T>(), nhwc_walk_shape(a.shape()), b.data<T>(), nhwc_walk_shape(sb), out.data<O>(),
+                    nhwc_walk_shape(so), make(tag));
+    else
+      launch_binary(ctx, a.data<T>(), a.shape(), b.data<T>(), sb, out.data<O>(), so, make(tag));
   });
 }
 
