@@ -132,5 +132,54 @@ TEST(MemoryPlan, ResidualStillReadLaterKeepsItsOwnBuffer) {
     }
 }
 
+// in → Relu → a → Flatten → f → Relu → out: Flatten keeps the bytes, so f
+// takes a's buffer (a dies there); with `a_read_later`, a Relu reads a after
+// and f gets its own.
+TEST(MemoryPlan, ReshapeOutputTakesItsDeadInputsBuffer) {
+  for (const bool a_read_later : {false, true}) {
+    ir::Graph g = chain(1, 8);  // in → n0 → v0 (the output, replaced below)
+    const ir::ValueId a = g.nodes[0].outputs[0];
+    ir::Value fv;
+    fv.name = "f";
+    fv.dtype = DataType::Float32;
+    fv.shape = ir::SymShape{8 * 64};
+    const ir::ValueId f = g.add_value(fv);
+    fv.name = "out";
+    const ir::ValueId out = g.add_value(fv);
+    ir::Node flat;
+    flat.name = "flatten";
+    flat.op_type = "Reshape";
+    ir::Value sv;
+    sv.name = "shape";
+    sv.dtype = DataType::Int64;
+    sv.shape = ir::SymShape{1};
+    sv.constant = Tensor::from_vector(DataType::Int64, {1}, std::vector<int64_t>{8 * 64});
+    flat.inputs = {a, g.add_value(sv)};
+    flat.outputs = {f};
+    g.add_node(flat);
+    ir::Node relu;
+    relu.name = "relu_out";
+    relu.op_type = "Relu";
+    relu.inputs = {f};
+    relu.outputs = {out};
+    g.add_node(relu);
+    g.outputs = {out};
+    if (a_read_later) {
+      fv.name = "late";
+      fv.shape = ir::SymShape{8, 64};
+      const ir::ValueId late = g.add_value(fv);
+      relu.name = "relu_late";
+      relu.inputs = {a};
+      relu.outputs = {late};
+      g.add_node(relu);
+      g.outputs.push_back(late);
+    }
+    const auto plan = builder::plan_memory(g, backend::host_backend());
+    if (a_read_later) EXPECT_FALSE(overlaps(plan.slots.at(a), plan.slots.at(f)));
+    else EXPECT_EQ(plan.slots.at(a).offset, plan.slots.at(f).offset);
+    EXPECT_NO_THROW(engine::check_plan(g, plan, "test"));
+  }
+}
+
 }  // namespace
 }  // namespace kiln::test

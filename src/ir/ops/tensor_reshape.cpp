@@ -146,10 +146,16 @@ void infer_depth_to_space(InferContext& ctx) {
 }  // namespace
 
 void register_reshape_schemas(SchemaRegistry& r) {
-  r.add(make_schema("Flatten", 1, 1, 1, 1, 1, infer_flatten));
-  r.add(make_schema("Reshape", 1, 2, 1, 1, 1, infer_reshape));
-  r.add(make_schema("Squeeze", 1, 2, 1, 1, 1, infer_squeeze));
-  r.add(make_schema("Unsqueeze", 1, 2, 1, 1, 1, infer_unsqueeze));
+  // The reshapes keep the bytes: their output may take the input's buffer
+  // (the memory plan groups them where the input dies here), and the kernels
+  // then copy nothing.
+  for (OpSchema s : {make_schema("Flatten", 1, 1, 1, 1, 1, infer_flatten),
+                     make_schema("Reshape", 1, 2, 1, 1, 1, infer_reshape),
+                     make_schema("Squeeze", 1, 2, 1, 1, 1, infer_squeeze),
+                     make_schema("Unsqueeze", 1, 2, 1, 1, 1, infer_unsqueeze)}) {
+    s.inplace_input = 0;
+    r.add(std::move(s));
+  }
   r.add(make_schema("Transpose", 1, 1, 1, 1, 1, infer_transpose));
   r.add(make_schema("Expand", 2, 2, 1, 1, 8, infer_expand));
   r.add(make_schema("Tile", 2, 2, 1, 1, 6, infer_tile));
