@@ -100,6 +100,14 @@ def make(name):
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-0.1, 0.1)
             m.running_var.uniform_(0.5, 1.5)
+    # torchvision zero-initializes ViT's head: an all-zero output would make
+    # the comparison vacuous. Random weights, as every other layer has.
+    if hasattr(model, "heads"):
+        with torch.no_grad():
+            for m in model.heads.modules():
+                if isinstance(m, torch.nn.Linear):
+                    m.weight.normal_(0, 0.02, generator=gen)
+                    m.bias.uniform_(-0.1, 0.1, generator=gen)
     x = torch.randn(1, 3, 224, 224, generator=gen)
     # Dynamic batch so one file serves every batch size (kiln --shape / bench --batch).
     return model, x, ["output"], {"input": {0: "N"}, "output": {0: "N"}}

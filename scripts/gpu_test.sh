@@ -4,7 +4,8 @@
 # (/usr/local/cuda/lib64) and cuDNN/cuBLAS (PyTorch's venv), and python3 with
 # torch, torchvision and onnx for the real-model comparisons.
 #
-# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs python conformance models bench (default: all)
+# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs python conformance models bench speed peers
+#                                          (default: unit graphs python conformance models bench)
 #        scripts/gpu_test.sh multigpu      on a two-GPU machine
 #        scripts/gpu_test.sh quick         every step at once where they can share the GPU (conformance
 #                                          and the model export in the background), short soak and benches
@@ -124,6 +125,18 @@ for s in $steps; do
           -n 200 --warmup 20 --cache "$work/cache"
         step "bench_${m%%:*}_graphs" "$bin/kiln" bench "$work/models/${m%%:*}.onnx" --device cuda --batch "${m#*:}" \
           -n 200 --warmup 20 --cache "$work/cache" --cuda-graphs
+      done
+      ;;
+    speed)
+      # fp16 with CUDA graphs, the cuda-fast issue's models and batches, and
+      # where the time goes at batch 1.
+      for m in resnet50:1,32 mobilenet_v3_small:1 vit_b_16:1,32; do
+        step "speed_${m%%:*}" "$bin/kiln" bench "$work/models/${m%%:*}.onnx" --device cuda --batch "${m#*:}" \
+          -n 200 --warmup 20 --cache "$work/cache" --precision fp16 --cuda-graphs
+      done
+      for m in resnet50 vit_b_16; do
+        step "profile_$m" "$bin/kiln" bench "$work/models/$m.onnx" --device cuda --batch 1 -n 50 --warmup 10 \
+          --cache "$work/cache" --precision fp16 --profile
       done
       ;;
     peers)

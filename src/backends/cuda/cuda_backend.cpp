@@ -1,5 +1,7 @@
 #include "backends/cuda/cuda_backend.h"
 
+#include "backends/cuda/capture_gate.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -137,12 +139,19 @@ Tensor CudaBackend::empty_pinned(DataType dtype, const Shape& shape) {
   const size_t bytes = std::max<size_t>(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), 1);
   void* p = nullptr;
   DeviceGuard guard(m_device);
-  const cudaError_t e = cudaMallocHost(&p, bytes);
+  cudaError_t e;
+  {
+    CaptureGate::Exclusive gate;
+    e = cudaMallocHost(&p, bytes);
+  }
   if (e == cudaErrorMemoryAllocation)
     throw Error(ErrorCode::OutOfMemory, "out of page-locked host memory allocating " + std::to_string(bytes) + " bytes");
   KILN_CUDA(e);
   std::memset(p, 0, bytes);
-  return Tensor::wrap(p, dtype, shape, Device{}, std::shared_ptr<void>(p, [](void* q) { cudaFreeHost(q); }));
+  return Tensor::wrap(p, dtype, shape, Device{}, std::shared_ptr<void>(p, [](void* q) {
+    CaptureGate::Exclusive gate;
+    cudaFreeHost(q);
+  }));
 }
 
 const KernelRegistry& CudaBackend::kernels() const { return cuda_kernels(); }
@@ -214,14 +223,20 @@ class CudaGraphCapture final : public Capture {
 
 void CudaBackend::begin_capture(Stream& stream) {
   DeviceGuard guard(m_device);
-  // Thread-local mode: other threads' CUDA calls go on while this one records.
-  KILN_CUDA(cudaStreamBeginCapture(as_cuda(stream).get(), cudaStreamCaptureModeThreadLocal));
+  // Thread-local mode: other threads' CUDA calls go on while this one
+  // records, except the device-synchronizing ones (capture_gate.h).
+  CaptureGate::enter_capture();
+  const cudaError_t e = cudaStreamBeginCapture(as_cuda(stream).get(), cudaStreamCaptureModeThreadLocal);
+  if (e != cudaSuccess) CaptureGate::leave_capture();
+  KILN_CUDA(e);
 }
 
 std::unique_ptr<Capture> CudaBackend::end_capture(Stream& stream) {
   DeviceGuard guard(m_device);
   cudaGraph_t graph = nullptr;
-  KILN_CUDA(cudaStreamEndCapture(as_cuda(stream).get(), &graph));
+  const cudaError_t ended = cudaStreamEndCapture(as_cuda(stream).get(), &graph);
+  CaptureGate::leave_capture();
+  KILN_CUDA(ended);
   // Fault injection for tests of the failure path (tests/unit/test_cuda_graphs.cpp).
   if (const char* f = std::getenv("KILN_FAULT"); f && std::string(f) == "capture") {
     cudaGraphDestroy(graph);
@@ -238,9 +253,13 @@ void CudaBackend::abort_capture(Stream& stream) {
   DeviceGuard guard(m_device);
   cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
   cudaStreamIsCapturing(as_cuda(stream).get(), &status);
-  if (status == cudaStreamCaptureStatusNone) return;
+  if (status == cudaStreamCaptureStatusNone) {
+    CaptureGate::leave_capture();
+    return;
+  }
   cudaGraph_t graph = nullptr;
   cudaStreamEndCapture(as_cuda(stream).get(), &graph);  // fails when invalidated; the stream is usable again either way
+  CaptureGate::leave_capture();
   if (graph) cudaGraphDestroy(graph);
   cudaGetLastError();
 }

@@ -1,5 +1,7 @@
 #include "backends/cuda/cuda_memory.h"
 
+#include "backends/cuda/capture_gate.h"
+
 #include <cstdint>
 #include <string>
 
@@ -92,6 +94,7 @@ void PoolAllocator::deallocate_async(void* p, Stream& stream) {
 void PoolAllocator::trim() {
   DeviceGuard guard(m_device);
   KILN_CUDA(cudaStreamSynchronize(m_stream));
+  CaptureGate::Exclusive gate;  // releasing memory may synchronize the device (capture_gate.h)
   KILN_CUDA(cudaMemPoolTrimTo(m_pool, 0));
 }
 

@@ -5,6 +5,7 @@
 #include <cublasLt.h>
 #include <cudnn.h>
 
+#include "backends/cuda/capture_gate.h"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_memory.h"
 #include "backends/cuda/device_guard.h"
@@ -39,10 +40,13 @@ CudaStream::~CudaStream() {
   if (m_workspace) cudaFreeAsync(m_workspace, m_stream);
   for (void* p : m_retired_workspaces) cudaFreeAsync(p, m_stream);
   if (m_stream) cudaStreamSynchronize(m_stream);
-  if (m_pinned) cudaFreeHost(m_pinned);
-  if (m_cudnn) cudnnDestroy(m_cudnn);
-  if (m_cublaslt) cublasLtDestroy(m_cublaslt);
-  if (m_stream) cudaStreamDestroy(m_stream);
+  {
+    CaptureGate::Exclusive gate;  // freeing synchronizes the device (capture_gate.h)
+    if (m_pinned) cudaFreeHost(m_pinned);
+    if (m_cudnn) cudnnDestroy(m_cudnn);
+    if (m_cublaslt) cublasLtDestroy(m_cublaslt);
+    if (m_stream) cudaStreamDestroy(m_stream);
+  }
   if (previous >= 0 && previous != m_device) cudaSetDevice(previous);
   cudaGetLastError();  // leave no error of teardown behind for the thread's next call
 }
@@ -111,6 +115,7 @@ void CudaStream::wait_for(const Marker& marker) {
 cudnnContext* CudaStream::cudnn() {
   if (!m_cudnn) {
     DeviceGuard guard(m_device);
+    CaptureGate::Exclusive gate;
     KILN_CUDNN(cudnnCreate(&m_cudnn));
     KILN_CUDNN(cudnnSetStream(m_cudnn, m_stream));
   }
@@ -120,6 +125,7 @@ cudnnContext* CudaStream::cudnn() {
 cublasLtContext* CudaStream::cublaslt() {
   if (!m_cublaslt) {
     DeviceGuard guard(m_device);
+    CaptureGate::Exclusive gate;
     KILN_CUBLAS(cublasLtCreate(&m_cublaslt));
   }
   return m_cublaslt;
@@ -158,6 +164,7 @@ void* CudaStream::pinned(size_t bytes) {
   DeviceGuard guard(m_device);
   // Earlier reads into the old buffer have completed: callers synchronize
   // before reading pinned memory.
+  CaptureGate::Exclusive gate;
   if (m_pinned) KILN_CUDA(cudaFreeHost(m_pinned));
   m_pinned = nullptr;
   m_pinned_bytes = 0;

@@ -51,7 +51,7 @@ inline C apply_activation(const FusedActivation& a, C x) {
       return C(a.beta) < y ? C(a.beta) : y;
     }
     case Activation::HardSwish: return x * std::max(C(0), std::min(C(1), x / C(6) + C(0.5)));
-    case Activation::HardSigmoid: return std::max(C(0), std::min(C(1), C(a.alpha) * x + C(a.beta)));
+    case Activation::HardSigmoid: return x != x ? x : std::max(C(0), std::min(C(1), C(a.alpha) * x + C(a.beta)));
     case Activation::Sigmoid: {
       if (x >= C(0)) return C(1) / (C(1) + std::exp(-x));
       const C e = std::exp(x);

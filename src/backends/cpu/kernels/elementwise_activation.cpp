@@ -103,7 +103,8 @@ void register_ew_activation(KernelRegistry& r) {
     const float alpha = attr(c, "alpha", 0.2f), beta = attr(c, "beta", 0.5f);
     float_unary(c, [alpha, beta](auto x) {
       using C = decltype(x);
-      return std::max(C(0), std::min(C(1), C(alpha) * x + C(beta)));
+      // NaN in, NaN out (std::min/max would pick a bound).
+      return x != x ? x : std::max(C(0), std::min(C(1), C(alpha) * x + C(beta)));
     });
   });
   r.add_fn("HardSwish", [](KernelContext& c) {

@@ -396,10 +396,10 @@ void check_node(const ir::Node& n, const ir::Graph& g, size_t min_rank, size_t m
 }  // namespace
 
 void register_cuda_conv(KernelRegistry& r) {
-  // The second-ranked engine first, the first-ranked (default) last: the
-  // builder times both.
-  for (const int pick : {1, 0}) {
-    const std::string name = pick ? "cudnn_alt" : "cudnn";
+  // Four engines to time per convolution (the heuristics' first four
+  // distinct ones that finalize), the default last: the builder keeps the fastest.
+  for (const int pick : {3, 2, 1, 0}) {
+    const std::string name = pick == 0 ? "cudnn" : pick == 1 ? "cudnn_alt" : "cudnn_alt" + std::to_string(pick);
     for (const char* op : {"Conv", "FusedConv"})
       r.add(op, [pick](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
         check_node(n, g, 3, 5, true);

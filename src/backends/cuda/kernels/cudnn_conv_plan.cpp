@@ -243,43 +243,26 @@ std::unique_ptr<ConvPlan> build_plan(cudnnHandle_t handle, const ConvProblem& p)
   for (const CudnnDesc& c : configs) infos.push_back(engine_info(c));
 
   // Strict pass first; the relaxed one (any engine, any workspace) only when
-  // nothing strict finalizes. The alternative candidate wants another engine
-  // than the first that works, else another config of it, else the first.
+  // nothing strict finalizes. Candidate k (cudnn, cudnn_alt, cudnn_alt2, ...)
+  // takes the k-th distinct engine that finalizes.
   const bool fused = p.fuse_bias || p.fuse_relu;
   for (const bool strict : {true, false}) {
     if (fused && !strict) break;  // precompiled engines only (see ConvProblem)
-    std::unique_ptr<ConvPlan> first, alt_same, alt_other;
-    size_t first_i = 0, same_i = 0, other_i = 0;
-    for (size_t i = 0; i < configs.size(); ++i) {
+    // Plans of distinct engines in the heuristics' order, up to the one
+    // asked for (candidate k times the k-th); fewer engines: the last found.
+    std::vector<std::pair<std::unique_ptr<ConvPlan>, size_t>> found;
+    for (size_t i = 0; i < configs.size() && static_cast<int>(found.size()) <= p.pick; ++i) {
       if (strict && !strict_ok(infos[i], p)) continue;
-      const bool same_engine = first && infos[i].index == infos[first_i].index;
-      if (same_engine && alt_same) continue;
+      bool seen = false;
+      for (const auto& f : found) seen |= infos[f.second].index == infos[i].index;
+      if (seen) continue;
       auto cand = std::make_unique<ConvPlan>();
       if (!try_plan(handle, configs[i], *cand, strict ? k_max_workspace : INT64_MAX)) continue;
       cand->engine = "engine " + std::to_string(infos[i].index);
-      if (!first) {
-        first = std::move(cand);
-        first_i = i;
-        if (p.pick == 0) break;
-      } else if (!same_engine) {
-        alt_other = std::move(cand);
-        other_i = i;
-        break;
-      } else {
-        alt_same = std::move(cand);
-        same_i = i;
-      }
+      found.emplace_back(std::move(cand), i);
     }
-    if (!first) continue;
-    ConvPlan* chosen = first.get();
-    size_t chosen_i = first_i;
-    if (p.pick == 1 && alt_other) {
-      chosen = alt_other.get();
-      chosen_i = other_i;
-    } else if (p.pick == 1 && alt_same) {
-      chosen = alt_same.get();
-      chosen_i = same_i;
-    }
+    if (found.empty()) continue;
+    auto& [chosen, chosen_i] = found[std::min<size_t>(static_cast<size_t>(p.pick), found.size() - 1)];
     out->plan = std::move(chosen->plan);
     out->workspace = chosen->workspace;
     out->engine = chosen->engine;

@@ -28,7 +28,7 @@ struct ConvProblem {
   std::vector<int64_t> pre_pads, post_pads, strides, dilations;
   int64_t align_x = 16, align_w = 16, align_y = 16;
   bool accumulate = false;  // beta = 1: y += conv (FusedConv's Z already in y)
-  int pick = 0;             // 0: the first engine config that works; 1: the second (candidate "cudnn_alt")
+  int pick = 0;             // k: the k-th distinct engine that works (candidates cudnn, cudnn_alt, cudnn_alt2, ...)
   // Runtime fusion (forward only, no accumulate): y = [relu](conv + [bias])
   // in one cuDNN graph, bias [K] read through uid 4. Tried with precompiled
   // engines only (runtime-compiled ones cost seconds of NVRTC per shape and

@@ -58,7 +58,7 @@ struct LeakyReluOp {
 struct HardSigmoidOp {
   float alpha, beta;
   template <typename C> __device__ C operator()(C x) const {
-    return std_max(C(0), std_min(C(1), C(alpha) * x + C(beta)));
+    return x != x ? x : std_max(C(0), std_min(C(1), C(alpha) * x + C(beta)));  // NaN in, NaN out, as on the CPU
   }
 };
 struct EluOp {
