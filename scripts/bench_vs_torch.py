@@ -8,7 +8,8 @@ cuda-fast issue's peer benchmark). For each model and batch size:
   same module (`kiln bench --device cuda`, with and without --cuda-graphs).
 
 Median milliseconds per inference over --iters runs after --warmup (CUDA
-events around each run for PyTorch; kiln bench's p50 of the whole call). The
+events around each run for PyTorch; kiln bench's p50 of the whole call, with
+device tensors in and out (--device-io), as PyTorch's). The
 table goes to stdout, everything to --json. Run it on the GPU machine (see
 scripts/gpu_test.sh for the environment); compare only figures of one run.
 
@@ -76,7 +77,8 @@ def kiln_figures(kiln, onnx_path, batch, precision, iters, warmup, cache):
     out = {}
     for label, extra in (("kiln", []), ("kiln + CUDA graphs", ["--cuda-graphs"])):
         cmd = [kiln, "bench", onnx_path, "--device", "cuda", "--batch", str(batch), "-n", str(iters),
-               "--warmup", str(warmup), "--precision", precision, "--json", "--cache", cache] + extra
+               "--warmup", str(warmup), "--precision", precision, "--json", "--cache", cache,
+               "--device-io"] + extra  # device tensors in and out, as the PyTorch figures have
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             out[label] = "failed: " + (r.stderr.strip().splitlines() or ["?"])[-1][:160]

@@ -132,7 +132,7 @@ for s in $steps; do
       # where the time goes at batch 1.
       for m in resnet50:1,32 mobilenet_v3_small:1 vit_b_16:1,32; do
         step "speed_${m%%:*}" "$bin/kiln" bench "$work/models/${m%%:*}.onnx" --device cuda --batch "${m#*:}" \
-          -n 200 --warmup 20 --cache "$work/cache" --precision fp16 --cuda-graphs
+          -n 200 --warmup 20 --cache "$work/cache" --precision fp16 --cuda-graphs --device-io
       done
       for m in resnet50 vit_b_16; do
         step "profile_$m" "$bin/kiln" bench "$work/models/$m.onnx" --device cuda --batch 1 -n 50 --warmup 10 \
