@@ -138,6 +138,10 @@ for s in $steps; do
         step "profile_$m" "$bin/kiln" bench "$work/models/$m.onnx" --device cuda --batch 1 -n 50 --warmup 10 \
           --cache "$work/cache" --precision fp16 --profile
       done
+      # Which convolutions cuDNN ran with bias and Relu fused (debug log).
+      KILN_LOG_LEVEL=debug step fusion_resnet50 "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda \
+        --batch 1 -n 5 --warmup 1 --no-cache --precision fp16
+      grep -o "runs fused on engine [0-9]*\|has no fused engine[^(]*" "$out/fusion_resnet50.log" | sort | uniq -c | head
       ;;
     peers)
       # kiln against torch eager, CUDA graphs and torch.compile, side by side

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/log.h"
 #include "kiln/error.h"
 
 namespace kiln::backend::cuda {
@@ -287,7 +288,8 @@ std::string ConvProblem::str() const {
   return std::string(backward_data ? "backward-data " : "") + dt + " x " + dims_str(x_dims) + " w " +
          dims_str(w_dims) + " -> y " + dims_str(y_dims) + " (strides " + dims_str(y_strides) + "), pads " +
          dims_str(pre_pads) + "/" + dims_str(post_pads) + ", strides " + dims_str(strides) + ", dilations " +
-         dims_str(dilations) + (accumulate ? ", beta 1" : "");
+         dims_str(dilations) + (accumulate ? ", beta 1" : "") + (fuse_bias ? ", +bias" : "") + (fuse_relu ? ", relu" : "") +
+         (x_strides.size() == 4 && x_strides[1] == 1 ? ", nhwc" : "");
 }
 
 const ConvPlan& ConvPlanCache::get(cudnnHandle_t handle, const ConvProblem& p, const std::string& label) {
@@ -304,12 +306,15 @@ const ConvPlan* ConvPlanCache::try_get(cudnnHandle_t handle, const ConvProblem& 
   for (const auto& [key, plan] : m_plans)
     if (key == p) return plan.get();
   std::unique_ptr<ConvPlan> plan;
+  std::string why;
   try {
     plan = build_plan(handle, p);
   } catch (const Error& e) {
     if (e.code() == ErrorCode::OutOfMemory) throw;  // transient: not a verdict on the problem
     plan.reset();  // a graph cuDNN rejects while being described: not fusable here
+    why = std::string(": ") + e.what();
   }
+  log_debug("cuDNN " + p.str() + (plan ? " runs fused on " + plan->engine : " has no fused engine" + why));
   m_plans.emplace_back(p, std::move(plan));
   return m_plans.back().second.get();
 }
