@@ -145,8 +145,10 @@ for s in $steps; do
       ;;
     peers)
       # kiln against torch eager, CUDA graphs and torch.compile, side by side
-      # (the cuda-fast issue's table); fp32 until kiln builds fp16.
-      step peers python3 scripts/bench_vs_torch.py --kiln "$bin/kiln" --precision "${PEERS_PRECISION:-fp32}" \
+      # (the cuda-fast issue's table), fp16 unless PEERS_PRECISION says otherwise.
+      # shellcheck disable=SC2086
+      step peers python3 scripts/bench_vs_torch.py --kiln "$bin/kiln" --precision "${PEERS_PRECISION:-fp16}" \
+        --models ${PEERS_MODELS:-resnet50:1,32 mobilenet_v3_small:1 vit_b_16:1,32} --iters "${PEERS_ITERS:-200}" \
         --json "$out/peers.json"
       tail -n 12 "$out/peers.log"
       ;;
