@@ -110,6 +110,10 @@ for s in $steps; do
       step conformance "$bin/kiln_conformance" --device cuda --jobs 8 --skip-list tests/conformance/skip_list.txt \
         "$work/onnx/node" "$work/onnx/simple" "$work/onnx/pytorch-operator"
       grep -E "^FAIL" "$out/conformance.log" | head -n 40
+      # The same models built fp16 (float32 references, 16-bit bounds): which ops the lowering breaks.
+      step conformance_fp16 "$bin/kiln_conformance" --device cuda --precision fp16 --jobs 8 \
+        --skip-list tests/conformance/skip_list.txt "$work/onnx/node" "$work/onnx/simple" "$work/onnx/pytorch-operator"
+      tail -n 3 "$out/conformance_fp16.log"; grep -E "^FAIL" "$out/conformance_fp16.log" | head -n 40
       ;;
     models)
       step export python3 scripts/export_models.py --reference-device cuda "$work/models" $models

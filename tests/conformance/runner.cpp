@@ -16,7 +16,7 @@
 // on the CPU still counts (that is how a CUDA engine runs such ops); the
 // summary says how many did.
 //
-// usage: kiln_conformance [--device D] [--jobs N] [--skip-list FILE]
+// usage: kiln_conformance [--device D] [--precision fp16|bf16] [--jobs N] [--skip-list FILE]
 //                         [--write-skips FILE] [--filter SUBSTR] [-v] ROOT...
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -49,6 +49,8 @@ using namespace kiln;
 
 namespace {
 
+Precision g_precision = Precision::FP32;  // --precision fp16|bf16: engines compute in 16 bits (a GPU)
+
 struct Tolerance {
   double rtol = 1e-3, atol = 1e-5;
 };
@@ -60,6 +62,10 @@ Tolerance tolerance_for(const std::string& test) {
   if (test.find("fp16") != std::string::npos || test.find("float16") != std::string::npos ||
       test.find("bfloat16") != std::string::npos)
     t = {4e-3, 1e-3};
+  // A 16-bit engine against float32 references: 16-bit rounding of every
+  // intermediate (fp16 ~3 digits, bf16 ~2).
+  if (g_precision == Precision::FP16) t = {2e-2, 2e-3};
+  if (g_precision == Precision::BF16) t = {1e-1, 1e-2};
   return t;
 }
 
@@ -120,6 +126,7 @@ std::string run_test(const fs::path& dir, bool* fallback) {
     std::map<std::string, Tensor> inputs;
     BuildConfig config;
     config.device = g_device;
+    config.precision = g_precision;
     config.cpu_threads = g_cpu_threads;
     for (size_t i = 0; i < in_files.size(); ++i) {
       Tensor t = kiln::onnx::load_tensor_pb(in_files[i].string());
@@ -295,9 +302,18 @@ int main(int argc, char** argv) {
     else if (a == "--write-skips" && i + 1 < argc) write_skips = argv[++i];
     else if (a == "--filter" && i + 1 < argc) filter = argv[++i];
     else if (a == "--device" && i + 1 < argc) g_device = argv[++i];
+    else if (a == "--precision" && i + 1 < argc) {
+      const std::string p = argv[++i];
+      g_precision = p == "fp16" ? Precision::FP16 : p == "bf16" ? Precision::BF16 : Precision::FP32;
+    }
     else if (a == "--jobs" && i + 1 < argc) jobs = std::atoi(argv[++i]);
     else if (a == "-v") verbose = true;
     else roots.emplace_back(a);
+  }
+  if (g_precision != Precision::FP32 && g_device == "cpu") {
+    std::fprintf(stderr, "--precision %s needs a GPU device (--device cuda): the cpu builds fp32 only\n",
+                 std::string(precision_name(g_precision)).c_str());
+    return 2;
   }
   const auto skips = skip_path.empty() ? std::map<std::string, std::string>{} : read_skip_list(skip_path);
   std::vector<fs::path> tests;
@@ -360,7 +376,9 @@ int main(int argc, char** argv) {
   std::sort(reasons.rbegin(), reasons.rend());
   std::printf("\nskips by reason:\n");
   for (const auto& [n, r] : reasons) std::printf("  %5d  %s\n", n, r.c_str());
-  std::printf("conformance on %s: %zu tests in %.1f s (%d workers)\n", g_device.c_str(), tests.size(), secs, jobs);
+  std::printf("conformance on %s%s: %zu tests in %.1f s (%d workers)\n", g_device.c_str(),
+              g_precision == Precision::FP32 ? "" : (" " + std::string(precision_name(g_precision))).c_str(), tests.size(),
+              secs, jobs);
   if (g_device != "cpu") std::printf("%d of the passing tests ran some nodes on the cpu\n", with_fallback);
   std::printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
   return failed == 0 ? 0 : 1;
