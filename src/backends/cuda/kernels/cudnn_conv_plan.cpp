@@ -1,6 +1,7 @@
 #include "backends/cuda/kernels/cudnn_conv_plan.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "core/log.h"
 #include "kiln/error.h"
@@ -116,6 +117,14 @@ bool strict_ok(const EngineInfo& e, const ConvProblem& p) {
   if (!e.known || e.nondeterministic || e.runtime_compiled) return false;
   if (p.data_type == CUDNN_DATA_FLOAT && e.reduced_precision) return false;
   return true;
+}
+
+bool runtime_fusion_allowed() {
+  static const bool allowed = [] {
+    const char* v = std::getenv("KILN_CUDNN_RUNTIME_FUSION");
+    return v && std::string(v) == "1";
+  }();
+  return allowed;
 }
 
 // A pointwise operation out = mode(in [, b]) computed in float.
@@ -248,7 +257,10 @@ std::unique_ptr<ConvPlan> build_plan(cudnnHandle_t handle, const ConvProblem& p)
   // takes the k-th distinct engine that finalizes.
   const bool fused = p.fuse_bias || p.fuse_relu;
   for (const bool strict : {true, false}) {
-    if (fused && !strict) break;  // precompiled engines only (see ConvProblem)
+    // Fused graphs: precompiled engines only (see ConvProblem), unless
+    // KILN_CUDNN_RUNTIME_FUSION=1 accepts NVRTC-compiled ones (seconds per
+    // distinct convolution, paid again by every process).
+    if (fused && !strict && !runtime_fusion_allowed()) break;
     // Plans of distinct engines in the heuristics' order, up to the one
     // asked for (candidate k times the k-th); fewer engines: the last found.
     std::vector<std::pair<std::unique_ptr<ConvPlan>, size_t>> found;
