@@ -34,6 +34,10 @@ CompileResult compile(const Model& model, const CompileOptions& options);
 // (src/cache/manifest.h), except for weightless engines, which refit from it.
 CompileResult compile_file(const std::string& model_path, const CompileOptions& options);
 
+// What compile() stores in an engine cache for `engine`: its bytes, I/O
+// specs and weight list (also what the Python caches store).
+CacheEntry cache_entry_of(const Engine& engine);
+
 // What the key of (model, config) is made of, field by field — for `kiln cache explain`.
 std::vector<std::pair<std::string, std::string>> explain_cache_key(const Model& model, const BuildConfig& config);
 

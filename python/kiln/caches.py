@@ -124,7 +124,26 @@ def _unchanged(obj: Any, base: type) -> bool:
     return all(getattr(cls, m) is getattr(base, m) for m in ("save", "load", "discard"))
 
 
-class DiskEngineCache(BaseEngineCache):
+class _NativeBacked(BaseEngineCache):
+    """save/load/discard straight to ``self._native`` (a C++ cache), which kiln
+    may then call directly unless a subclass overrides one of them."""
+
+    _native: Any
+
+    def save(self, hash: str, blob: bytes, *args: Any, **kwargs: Any) -> None:
+        self._native.save(hash, blob)
+
+    def load(self, hash: str, *args: Any, **kwargs: Any) -> Optional[bytes]:
+        return self._native.load(hash)
+
+    def discard(self, hash: str) -> None:
+        self._native.discard(hash)
+
+    def _kiln_native(self) -> Any:
+        return self._native if _unchanged(self, _NativeBacked) else None
+
+
+class DiskEngineCache(_NativeBacked):
     """Engines on local disk: ``{engine_cache_dir}/{hash}/blob.bin``, least
     recently used evicted past ``engine_cache_size`` bytes, atomic writes,
     shared safely by processes (one builds a key while the others wait).
@@ -147,15 +166,6 @@ class DiskEngineCache(BaseEngineCache):
         self.engine_cache_dir = str(self._native.dir)
         self.total_engine_cache_size = engine_cache_size
 
-    def save(self, hash: str, blob: bytes, *args: Any, **kwargs: Any) -> None:
-        self._native.save(hash, blob)
-
-    def load(self, hash: str, *args: Any, **kwargs: Any) -> Optional[bytes]:
-        return self._native.load(hash)
-
-    def discard(self, hash: str) -> None:
-        self._native.discard(hash)
-
     def remove(self, hash: str) -> bool:
         """Removes an entry; True when there was one."""
         return self._native.remove(hash)
@@ -175,14 +185,11 @@ class DiskEngineCache(BaseEngineCache):
     def stats(self) -> Dict[str, int]:
         return self._native.stats()
 
-    def _kiln_native(self) -> Any:
-        return self._native if _unchanged(self, DiskEngineCache) else None
-
     def __repr__(self) -> str:
         return f"kiln.DiskEngineCache({self.engine_cache_dir!r}, engine_cache_size={self.total_engine_cache_size})"
 
 
-class RedisEngineCache(BaseEngineCache):
+class RedisEngineCache(_NativeBacked):
     """Engines in Redis under ``kiln:engine:{hash}``. Any failure (server down,
     timeouts, foreign values) is a miss or a no-op, never an exception; after a
     transport failure no calls are made for ``retry_after`` seconds.
@@ -210,26 +217,14 @@ class RedisEngineCache(BaseEngineCache):
         self.port = parsed.port or 6379
         self._native = _kiln.NativeRedisEngineCache(self.host, self.port, timeout, retry_after)
 
-    def save(self, hash: str, blob: bytes, *args: Any, **kwargs: Any) -> None:
-        self._native.save(hash, blob)
-
-    def load(self, hash: str, *args: Any, **kwargs: Any) -> Optional[bytes]:
-        return self._native.load(hash)
-
-    def discard(self, hash: str) -> None:
-        self._native.discard(hash)
-
     def stats(self) -> Dict[str, int]:
         return self._native.stats()
-
-    def _kiln_native(self) -> Any:
-        return self._native if _unchanged(self, RedisEngineCache) else None
 
     def __repr__(self) -> str:
         return f"kiln.RedisEngineCache({self.url!r})"
 
 
-class TieredEngineCache(BaseEngineCache):
+class TieredEngineCache(_NativeBacked):
     """Caches fastest first (e.g. disk, then Redis): load tries each in order and
     a hit in a far tier is saved into the nearer ones; save goes to every tier.
     Tiers may be any engine caches, Python subclasses included."""
@@ -239,18 +234,6 @@ class TieredEngineCache(BaseEngineCache):
             raise ValueError("TieredEngineCache needs at least one tier")
         self.tiers = tiers
         self._native = _kiln.NativeTieredEngineCache([native_cache(t) for t in tiers])
-
-    def save(self, hash: str, blob: bytes, *args: Any, **kwargs: Any) -> None:
-        self._native.save(hash, blob)
-
-    def load(self, hash: str, *args: Any, **kwargs: Any) -> Optional[bytes]:
-        return self._native.load(hash)
-
-    def discard(self, hash: str) -> None:
-        self._native.discard(hash)
-
-    def _kiln_native(self) -> Any:
-        return self._native if _unchanged(self, TieredEngineCache) else None
 
 
 def native_cache(cache: Any) -> Any:

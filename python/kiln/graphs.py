@@ -1,8 +1,6 @@
 """CUDA-graph caches, with the names inference_models' TRTCudaGraphCache has."""
 from __future__ import annotations
 
-import threading
-import weakref
 from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
 
 from . import _kiln
@@ -80,13 +78,11 @@ class GraphCache:
 
     def __init__(self, capacity: int = 8, max_bytes: int = 0) -> None:
         self._native = _kiln.NativeGraphCache(capacity, max_bytes)
-        self._owner: Optional[weakref.ref] = None
-        self._lock = threading.Lock()
 
     @classmethod
     def _wrap(cls, native: Any) -> "GraphCache":
         cache = cls.__new__(cls)
-        cache._native, cache._owner, cache._lock = native, None, threading.Lock()
+        cache._native = native
         return cache
 
     def _attach(self, session: Any) -> Any:

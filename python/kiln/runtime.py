@@ -48,7 +48,7 @@ class _CudagraphsContext:
     def __init__(self, session: Optional[Session], capacity: int) -> None:
         self.session = session
         self._capacity = capacity
-        self._old_mode = get_cudagraphs_mode()
+        self._old_mode = False  # set by __enter__
         self._added: Optional[_SessionOptionContext] = None
 
     def __enter__(self) -> Optional[Session]:

@@ -199,6 +199,7 @@ class Session:
         if not isinstance(engine, Engine):
             raise TypeError(f"Session needs a kiln.Engine, got {type(engine).__name__}")
         self._engine = engine
+        self._input_dtypes: Dict[str, str] = {s.name: s.dtype for s in engine.inputs}
         self._lock = threading.Lock()
         self._options: Dict[str, Any] = dict(
             device=device, threads=threads, max_shape_plans=max_shape_plans, profile=profile, time_runs=time_runs,
@@ -239,7 +240,7 @@ class Session:
         if output not in ("numpy", "tensor", "torch"):
             raise ValueError(f"output='{output}': 'numpy', 'tensor' or 'torch'")
         if not isinstance(inputs, Mapping):
-            names = [s.name for s in self._engine.inputs]
+            names = list(self._input_dtypes)
             if len(names) != 1:
                 raise make_error(ErrorCode.InvalidArgument,
                                  f"the engine has {len(names)} inputs ({', '.join(names)}): pass a dict")
@@ -257,7 +258,7 @@ class Session:
         if isinstance(value, (list, tuple, int, float, bool)):
             import numpy
 
-            dtype = next((s.dtype for s in self._engine.inputs if s.name == name), None)
+            dtype = self._input_dtypes.get(name)
             return numpy.asarray(value, dtype=dtype if dtype not in (None, "bfloat16") else None)
         return value
 

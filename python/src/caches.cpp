@@ -7,7 +7,6 @@
 
 #include "cache/cache_entry.h"
 #include "common.h"
-#include "engine/engine_data.h"
 #include "kiln/compile.h"
 #include "kiln/engine.h"
 #include "kiln/engine_cache.h"
@@ -132,36 +131,6 @@ py::dict stats_dict(const EngineCacheStats& s) {
   return d;
 }
 
-// What compile.cpp stores for an engine (its entry_of), from the public Engine
-// plus the weight list the engine data holds.
-CacheEntry entry_of(const Engine& engine) {
-  CacheEntry e;
-  e.engine = engine.serialize();
-  for (const auto& s : engine.inputs()) {
-    e.input_names.push_back(s.name);
-    e.input_specs.push_back({s.name, s.dtype, s.min, s.opt, s.max});
-  }
-  for (const auto& s : engine.outputs()) e.output_names.push_back(s.name);
-  const auto& data = *engine.data();
-  if (data.weightless) {
-    for (ir::ValueId id : data.weights) {
-      const auto& v = data.graph.value(id);
-      e.weights.push_back({v.name, v.dtype, v.shape ? ir::to_shape(*v.shape) : Shape{}});
-    }
-  } else {
-    for (const auto& v : data.graph.values)
-      if (v.constant) e.weights.push_back({v.name, v.constant->dtype(), v.constant->shape()});
-  }
-  e.needs_output_allocator = engine.needs_output_allocator();
-  return e;
-}
-
-DataType parse_dtype(const std::string& name) {
-  DataType dt;
-  if (!dtype_from_name(name, &dt)) throw Error(ErrorCode::InvalidArgument, "unknown dtype '" + name + "'");
-  return dt;
-}
-
 // (engine bytes, input_names, output_names, input_specs, weights, needs_output_allocator),
 // as kiln.CacheEntry holds them.
 CacheEntry entry_of_fields(py::handle f) {
@@ -273,7 +242,7 @@ void register_caches(py::module_& m) {
   m.def("explain_cache_key", &explain_cache_key, py::arg("model"), py::arg("config"),
         py::call_guard<py::gil_scoped_release>());
   m.def("pack_entry", [](const std::string& hash, py::handle what) {
-    CacheEntry e = py::isinstance<Engine>(what) ? entry_of(what.cast<const Engine&>()) : entry_of_fields(what);
+    CacheEntry e = py::isinstance<Engine>(what) ? cache_entry_of(what.cast<const Engine&>()) : entry_of_fields(what);
     return to_bytes(cache::pack_entry(e, hash));
   }, py::arg("hash"), py::arg("entry"), "A self-checking cache entry of an Engine, or of CacheEntry fields.");
   m.def("unpack_entry", [](py::handle blob, std::optional<std::string> hash) {

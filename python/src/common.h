@@ -47,6 +47,9 @@ std::optional<py::object> tensor_to_numpy(const Tensor& t);
 // thread releases the last handle.
 std::shared_ptr<void> hold_python(py::handle obj);
 
+// kiln's dtype of `name`; InvalidArgument "unknown dtype '<name>'" otherwise.
+DataType parse_dtype(const std::string& name);
+
 // ---- CUDA (cuda_sync.cpp; no-ops in a build without CUDA) ----
 uintptr_t consumer_stream(int device);  // 0: none (no CUDA)
 void synchronize_stream(uintptr_t stream);

@@ -88,11 +88,7 @@ class BufferOutputAllocator final : public OutputAllocator {
 GraphKey key_of(const std::vector<Shape>& shapes, const std::vector<std::string>& dtypes, const std::string& device) {
   GraphKey k;
   k.shapes = shapes;
-  for (const auto& n : dtypes) {
-    DataType dt;
-    if (!dtype_from_name(n, &dt)) throw Error(ErrorCode::InvalidArgument, "unknown dtype '" + n + "'");
-    k.dtypes.push_back(dt);
-  }
+  for (const auto& n : dtypes) k.dtypes.push_back(parse_dtype(n));
   k.device = Device::parse(device);
   return k;
 }

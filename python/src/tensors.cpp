@@ -215,6 +215,12 @@ void ProducerSync::wait() const {
   for (uintptr_t s : streams) synchronize_stream(s);
 }
 
+DataType parse_dtype(const std::string& name) {
+  DataType dt;
+  if (!dtype_from_name(name, &dt)) throw Error(ErrorCode::InvalidArgument, "unknown dtype '" + name + "'");
+  return dt;
+}
+
 std::shared_ptr<void> hold_python(py::handle obj) {
   obj.inc_ref();
   return std::shared_ptr<void>(obj.ptr(), [](void* p) {

@@ -148,12 +148,13 @@ Engine build_engine(const Model& model, const BuildConfig& config) {
         v.constant.reset();
       }
   }
+  passes::LoweringResult lowering;
   builder::PartitionResult placed;
   try {
     const DataType compute = config.precision == Precision::FP16   ? DataType::Float16
                              : config.precision == Precision::BF16 ? DataType::BFloat16
                                                                    : DataType::Float32;
-    placed = builder::optimize(g, config.optimization_level, be, compute);
+    placed = builder::optimize(g, config.optimization_level, be, compute, &lowering);
   } catch (const Error& err) {
     throw err.with_context(model.path());
   }
@@ -168,22 +169,9 @@ Engine build_engine(const Model& model, const BuildConfig& config) {
     log_info(std::to_string(placed.fallbacks) + " node(s) run on the cpu, which " + be.name() +
              " lacks (kiln info lists them); " + std::to_string(placed.transfers) + " copies between memories");
   if (config.precision != Precision::FP32) {
-    // What the lowering did, for the build log: 16-bit nodes and the float32 ones left.
-    int low = 0, kept = 0, casts = 0;
-    for (const ir::Node& n : g.nodes) {
-      bool f16 = false, f32 = false;
-      for (ir::ValueId v : n.outputs) {
-        if (v == ir::k_no_value) continue;
-        const DataType dt = g.value(v).dtype;
-        f16 |= dt == DataType::Float16 || dt == DataType::BFloat16;
-        f32 |= dt == DataType::Float32;
-      }
-      if (n.op_type == "Cast") casts += f16 || f32;
-      else low += f16, kept += f32 && !f16;
-    }
-    log_info(std::string(precision_name(config.precision)) + ": " + std::to_string(low) + " node(s) in " +
-             std::string(precision_name(config.precision)) + ", " + std::to_string(kept) + " kept in fp32, " +
-             std::to_string(casts) + " cast(s)");
+    const std::string p(precision_name(config.precision));
+    log_info(p + ": " + std::to_string(lowering.lowered) + " node(s) in " + p + ", " + std::to_string(lowering.kept) +
+             " kept in fp32, " + std::to_string(lowering.casts) + " cast(s)");
   }
   for (ir::Value& v : g.values) {
     auto it = held_weights.find(v.name);

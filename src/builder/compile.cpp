@@ -20,27 +20,6 @@ using Clock = std::chrono::steady_clock;
 
 std::string backend_fingerprint(const BuildConfig& config) { return backend::backend_for(config.device).fingerprint(); }
 
-CacheEntry entry_of(const Engine& engine, const std::vector<uint8_t>& bytes) {
-  CacheEntry e;
-  e.engine = bytes;
-  for (const auto& s : engine.inputs()) {
-    e.input_names.push_back(s.name);
-    e.input_specs.push_back({s.name, s.dtype, s.min, s.opt, s.max});
-  }
-  for (const auto& s : engine.outputs()) e.output_names.push_back(s.name);
-  const auto& data = *engine.data();
-  if (data.weightless) {
-    for (ir::ValueId id : data.weights) {
-      const auto& v = data.graph.value(id);
-      e.weights.push_back({v.name, v.dtype, v.shape ? ir::to_shape(*v.shape) : Shape{}});
-    }
-  } else {
-    for (const auto& v : data.graph.values)
-      if (v.constant) e.weights.push_back({v.name, v.constant->dtype(), v.constant->shape()});
-  }
-  e.needs_output_allocator = engine.needs_output_allocator();
-  return e;
-}
 
 // A hit is used only when the stored engine agrees with what the entry says.
 std::optional<Engine> engine_from_entry(const CacheEntry& entry, const std::string& key) {
@@ -84,6 +63,28 @@ std::vector<std::pair<std::string, std::string>> explain_cache_key(const Model& 
   return out;
 }
 
+CacheEntry cache_entry_of(const Engine& engine) {
+  CacheEntry e;
+  e.engine = engine.serialize();
+  for (const auto& s : engine.inputs()) {
+    e.input_names.push_back(s.name);
+    e.input_specs.push_back({s.name, s.dtype, s.min, s.opt, s.max});
+  }
+  for (const auto& s : engine.outputs()) e.output_names.push_back(s.name);
+  const auto& data = *engine.data();
+  if (data.weightless) {
+    for (ir::ValueId id : data.weights) {
+      const auto& v = data.graph.value(id);
+      e.weights.push_back({v.name, v.dtype, v.shape ? ir::to_shape(*v.shape) : Shape{}});
+    }
+  } else {
+    for (const auto& v : data.graph.values)
+      if (v.constant) e.weights.push_back({v.name, v.constant->dtype(), v.constant->shape()});
+  }
+  e.needs_output_allocator = engine.needs_output_allocator();
+  return e;
+}
+
 CompileResult compile(const Model& model, const CompileOptions& options) {
   const auto start = Clock::now();
   CompileResult result;
@@ -103,7 +104,7 @@ CompileResult compile(const Model& model, const CompileOptions& options) {
   }
   Engine built = build_engine(model, options.build);
   // save_entry logs (never throws) when the cache cannot store it.
-  if (options.cache) cache::save_entry(*options.cache, result.key, entry_of(built, built.serialize()));
+  if (options.cache) cache::save_entry(*options.cache, result.key, cache_entry_of(built));
   return done(std::move(built), false);
 }
 

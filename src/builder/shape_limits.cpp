@@ -10,12 +10,6 @@ namespace kiln::builder {
 
 namespace {
 
-std::string dims_str(const std::vector<int64_t>& d) {
-  std::string s = "[";
-  for (size_t i = 0; i < d.size(); ++i) s += (i ? "," : "") + std::to_string(d[i]);
-  return s + "]";
-}
-
 std::string bytes_str(double v) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
   int u = 0;
@@ -36,7 +30,7 @@ void check_input_shape_limits(const std::vector<TensorSpec>& inputs) {
       for (size_t d = 0; d < dims->size(); ++d)
         if ((*dims)[d] > k_max_input_dim)
           throw Error(ErrorCode::InvalidArgument,
-                      where + ": dim " + std::to_string(d) + " of its " + what + " " + dims_str(*dims) + " is " +
+                      where + ": dim " + std::to_string(d) + " of its " + what + " " + shape_str(*dims) + " is " +
                           std::to_string((*dims)[d]) + ", over kiln's limit of 2^31-1 (" +
                           std::to_string(k_max_input_dim) + ") per dimension");
     // The largest shape it can take: the profile max, else the static shape.
@@ -51,7 +45,7 @@ void check_input_shape_limits(const std::vector<TensorSpec>& inputs) {
     }
     if (known && bytes > static_cast<double>(k_max_input_bytes))
       throw Error(ErrorCode::InvalidArgument,
-                  where + ": " + dims_str(largest) + " of " + std::string(dtype_name(s.dtype)) + " is " +
+                  where + ": " + shape_str(largest) + " of " + std::string(dtype_name(s.dtype)) + " is " +
                       bytes_str(bytes) + ", over kiln's limit of 64 GiB (2^36 bytes) per input tensor");
   }
 }

@@ -10,7 +10,7 @@
 namespace kiln::builder {
 
 PartitionResult optimize(ir::Graph& g, int optimization_level, const backend::Backend& primary,
-                         DataType compute) {
+                         DataType compute, passes::LoweringResult* lowering) {
   const backend::Backend& host = backend::host_backend();
   ir::infer_shapes(g);
   if (optimization_level >= 1) {
@@ -34,6 +34,7 @@ PartitionResult optimize(ir::Graph& g, int optimization_level, const backend::Ba
     const passes::LoweringResult low = passes::lower_precision(
         g, compute, [&](const ir::Graph& trial, const ir::Node& n) { return primary.supports(trial, n, nullptr); },
         [&](const ir::Node& n, size_t i) { return primary.host_input(n, i); });
+    if (lowering) *lowering = low;
     if (low.lowered > 0) ir::infer_shapes(g);
   }
   PartitionResult placed = partition(g, primary, host);

@@ -14,6 +14,7 @@
 #include "builder/partition.h"
 #include "engine/memory_plan.h"
 #include "ir/graph.h"
+#include "passes/passes.h"
 
 namespace kiln::builder {
 
@@ -29,7 +30,7 @@ struct Specialized {
 // that type (passes::lower_precision) before placement.
 // The result lists nodes no backend can run (the graph is then unusable).
 PartitionResult optimize(ir::Graph& graph, int optimization_level, const backend::Backend& primary,
-                         DataType compute = DataType::Float32);
+                         DataType compute = DataType::Float32, passes::LoweringResult* lowering = nullptr);
 
 // `input_shapes` gives every graph input a concrete shape. kiln::Error when a
 // node can run nowhere.

@@ -36,8 +36,6 @@ namespace kiln::passes {
 
 namespace {
 
-bool onnx_or_kiln(const ir::Node& n) { return n.domain.empty() || n.domain == "ai.onnx" || n.domain == "com.kiln"; }
-
 bool is_conv(const ir::Node& n) { return onnx_or_kiln(n) && (n.op_type == "Conv" || n.op_type == "FusedConv"); }
 
 bool is_window_pool(const ir::Node& n) {
@@ -83,8 +81,6 @@ struct UnionFind {
   void join(int32_t a, int32_t b) { parent[find(a)] = find(b); }
 };
 
-// Whether reader `n` can read its input `i` in NHWC: X of a convolution, Z of
-// a FusedConv, a pool's X, a pointwise op's non-scalar operand.
 // Shapes equal for certain: every dim known or a named symbol (two
 // anonymous unknown dims may differ at run time, and broadcast).
 bool surely_same_shape(const ir::Graph& g, ir::ValueId a, ir::ValueId b) {
@@ -105,7 +101,7 @@ bool weights_can_follow(const ir::Graph& g, const Readers& readers, const ir::No
   if (!n.has_input(1)) return false;
   const ir::ValueId w = n.inputs[1];
   const ir::Value& wv = g.value(w);
-  return wv.constant && wv.constant->rank() == 4 && readers.nodes[w].size() == 1 && !readers.is_output[w];
+  return wv.constant && wv.constant->rank() == 4 && readers.sole(w) >= 0;
 }
 
 // A broadcast operand of a 4-D output whose last two (H, W) dims are known
@@ -209,8 +205,10 @@ int assign_cuda_layouts(ir::Graph& g, const NodeFilter& mine) {
         if (rn.inputs[i] == id) ok = reads_nhwc(g, rn, i) || layout_free_operand(g, rn, i);
       // NHWC X with K,C,R,S weights is a mix cuDNN's fast engines do not
       // take: X stays plain unless the weights follow.
-      if (ok && is_conv(rn) && rn.inputs[0] == id) ok = weights_can_follow(g, readers, rn);
-      if (ok && is_conv(rn) && rn.inputs[0] == id) has_conv[c] = true;
+      if (ok && is_conv(rn) && rn.inputs[0] == id) {
+        ok = weights_can_follow(g, readers, rn);
+        if (ok) has_conv[c] = true;
+      }
     }
     if (!ok) veto[c] = true;
   }

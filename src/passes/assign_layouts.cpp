@@ -20,8 +20,6 @@ namespace kiln::passes {
 
 namespace {
 
-bool onnx_or_kiln(const ir::Node& n) { return n.domain.empty() || n.domain == "ai.onnx" || n.domain == "com.kiln"; }
-
 bool has_indices_output(const ir::Node& n) { return n.outputs.size() > 1 && n.outputs[1] != ir::k_no_value; }
 
 bool is_binary(const ir::Node& n) {

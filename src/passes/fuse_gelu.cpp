@@ -53,8 +53,8 @@ int fuse_gelu(ir::Graph& g, const NodeFilter& can_run) {
     float c = 0.f;
     ir::ValueId x = ir::k_no_value;
     if (is_onnx(first, "Div")) {
-      if (!first.has_input(1) || !g.value(first.inputs[1]).constant || !scalar_operand(g, first, &c, &x) ||
-          x != first.inputs[0] || !near(c, std::sqrt(2.0)))
+      // The scalar must be the divisor: x is then input 0.
+      if (!scalar_operand(g, first, &c, &x) || x != first.inputs[0] || !near(c, std::sqrt(2.0)))
         continue;
     } else if (is_onnx(first, "Mul")) {
       if (!scalar_operand(g, first, &c, &x) || !near(c, std::sqrt(0.5))) continue;

@@ -33,6 +33,8 @@ void keep_placement(const ir::Node& from, ir::Node& to) {
     if (const ir::Attribute* a = from.attr(key)) to.attrs[key] = *a;
 }
 
+bool onnx_or_kiln(const ir::Node& n) { return n.domain.empty() || n.domain == "ai.onnx" || n.domain == "com.kiln"; }
+
 bool is_static_f32(const ir::Graph& g, ir::ValueId v) {
   const ir::Value& val = g.value(v);
   return val.dtype == DataType::Float32 && val.shape && ir::shape_known(*val.shape);

@@ -36,6 +36,9 @@ void keep_placement(const ir::Node& from, ir::Node& to);
 // Whether v is a float32 value of fully known shape.
 bool is_static_f32(const ir::Graph& g, ir::ValueId v);
 
+// Whether n is in the default ONNX domain or com.kiln.
+bool onnx_or_kiln(const ir::Node& n);
+
 // Whether n is the default-domain ONNX op `op`.
 bool is_onnx(const ir::Node& n, const char* op);
 

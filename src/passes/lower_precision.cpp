@@ -23,6 +23,7 @@
 #include <cmath>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/half.h"
 #include "ir/graph.h"
@@ -152,10 +153,12 @@ LoweringResult lower_precision(ir::Graph& g, DataType target, const LowerableFil
     ++r.casts;
     return c;
   };
+  std::unordered_set<std::string> names;  // taken, for unique twin names without a scan each
+  for (const ir::Value& v : g.values) names.insert(v.name);
   const auto new_value = [&](ir::ValueId of) {
     ir::Value t;
     t.name = g.value(of).name + suffix(target);
-    while (g.find_value(t.name)) t.name += "_";
+    while (!names.insert(t.name).second) t.name += "_";
     t.dtype = target;
     t.shape = g.value(of).shape;
     return g.add_value(std::move(t));

@@ -53,7 +53,6 @@ class ExecutionContext {
   // allocated, constants as the engine holds them (in host memory).
   const std::vector<Tensor>& outputs() const { return m_outputs; }
   // Whether output i is one of the engine's constants (not a buffer of ours).
-  bool output_is_constant(size_t i) const { return m_graph->value(m_graph->outputs.at(i)).constant.has_value(); }
 
   // A buffer kept for output i in host or device memory, made on first use
   // and whenever the output's dtype or shape changes (pre-allocated outputs).

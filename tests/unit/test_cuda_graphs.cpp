@@ -15,6 +15,7 @@
 #include "kiln/builder.h"
 #include "kiln/graph_cache.h"
 #include "kiln/session.h"
+#include "graph_cache_test_util.h"
 #include "onnx_test_util.h"
 #ifdef KILN_WITH_CUDA
 #include <cuda_runtime_api.h>
@@ -72,17 +73,6 @@ Tensor input(int64_t n, float phase = 0) {
   Tensor t = Tensor::empty(DataType::Float32, {n, 3, 16, 16});
   for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = std::cos(static_cast<float>(i) * 0.11f + phase);
   return t;
-}
-
-std::vector<uint8_t> bytes_of(const Tensor& t) {
-  const auto* p = static_cast<const uint8_t*>(t.raw());
-  return std::vector<uint8_t>(p, p + t.nbytes());
-}
-
-SessionOptions with(std::shared_ptr<GraphCache> c) {
-  SessionOptions o;
-  o.graph_cache = std::move(c);
-  return o;
 }
 
 TEST(CudaGraphs, WholeEngineReplaysBitwiseEqual) {

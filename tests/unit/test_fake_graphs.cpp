@@ -11,6 +11,7 @@
 #include "kiln/builder.h"
 #include "kiln/graph_cache.h"
 #include "kiln/session.h"
+#include "graph_cache_test_util.h"
 #include "onnx_test_util.h"
 
 namespace kiln::test {
@@ -59,17 +60,6 @@ Tensor x_of(int64_t n, float phase) {
   Tensor t = Tensor::empty(DataType::Float32, {n, 8});
   for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = std::cos(static_cast<float>(i) * 0.7f + phase);
   return t;
-}
-
-std::vector<uint8_t> bytes_of(const Tensor& t) {
-  const auto* p = static_cast<const uint8_t*>(t.raw());
-  return std::vector<uint8_t>(p, p + t.nbytes());
-}
-
-SessionOptions with(std::shared_ptr<GraphCache> c) {
-  SessionOptions o;
-  o.graph_cache = std::move(c);
-  return o;
 }
 
 void expect_replays_match(bool sigmoid, bool nonzero, CaptureMode mode, int graphs) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backends/backend.h"
+#include "runtime/weight_store.h"
 #include "cli_common.h"
 #include "kiln/compile.h"
 #include "kiln/error.h"
@@ -142,12 +143,7 @@ void add_bench_command(CLI::App& app, Command& run) {
         if (args->device_io && !session.device().is_host()) {
           backend::Backend& be = backend::backend_for(session.device());
           auto stream = be.create_stream();
-          for (auto& [name, t] : inputs) {
-            Tensor d = be.empty(t.dtype(), t.shape());
-            be.copy(d.raw(), d.device(), t.raw(), t.device(), t.nbytes(), *stream);
-            t = d;
-          }
-          stream->synchronize();
+          for (auto& [name, t] : inputs) t = runtime::upload(t, be, *stream);
           ro.outputs_on_device = true;
         }
         for (int i = 0; i < args->warmup; ++i) session.run(inputs, ro);

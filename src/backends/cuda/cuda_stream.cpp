@@ -136,9 +136,12 @@ void* CudaStream::workspace(size_t bytes) {
   // (see m_workspace_captured). Growth while capturing would record a free
   // of memory the graph did not allocate and an allocation it never frees:
   // refuse it, so the capture fails cleanly and the context runs uncaptured.
-  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-  KILN_CUDA(cudaStreamIsCapturing(m_stream, &capture));
-  const bool capturing = capture != cudaStreamCaptureStatusNone;
+  bool capturing = false;
+  if (CaptureGate::this_thread_captures()) {  // only a thread inside begin/end_capture can be capturing
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    KILN_CUDA(cudaStreamIsCapturing(m_stream, &capture));
+    capturing = capture != cudaStreamCaptureStatusNone;
+  }
   if (bytes <= m_workspace_bytes && m_workspace) {
     if (capturing) m_workspace_captured = true;
     return m_workspace;

@@ -128,7 +128,7 @@ const ConvPlan* forward_plan(KernelContext& ctx, ConvPlanCache& cache, int pick,
   p.align_x = align16(x);
   p.align_w = align16(w);
   p.align_y = align16(y);
-  return &cache.get(cuda_stream(ctx).cudnn(), p, ctx.node().label());
+  return &cache.get(cuda_stream(ctx).cudnn(), p, ctx.node());
 }
 
 // y = act(conv(x, w) + bias [+ y when accumulating]); `workspace` holds the
@@ -344,7 +344,7 @@ class ConvTransposeKernel final : public Kernel {
       p.align_x = align16(x.raw());
       p.align_w = align16(w.raw());
       p.align_y = covers ? align16(y.raw()) : 16;
-      const ConvPlan& plan = m_cache.get(st.cudnn(), p, ctx.node().label());
+      const ConvPlan& plan = m_cache.get(st.cudnn(), p, ctx.node());
       const size_t bytes = region_bytes + static_cast<size_t>(plan.workspace);
       char* scratch = bytes ? static_cast<char*>(st.workspace(bytes)) : nullptr;
       void* out = covers ? y.raw() : scratch;

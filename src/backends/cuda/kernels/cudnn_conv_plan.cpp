@@ -304,12 +304,12 @@ std::string ConvProblem::str() const {
          (x_strides.size() == 4 && x_strides[1] == 1 ? ", nhwc" : "");
 }
 
-const ConvPlan& ConvPlanCache::get(cudnnHandle_t handle, const ConvProblem& p, const std::string& label) {
+const ConvPlan& ConvPlanCache::get(cudnnHandle_t handle, const ConvProblem& p, const ir::Node& node) {
   for (const auto& [key, plan] : m_plans)
     if (key == p && plan) return *plan;
   std::unique_ptr<ConvPlan> plan = build_plan(handle, p);
   if (!plan)
-    throw Error(ErrorCode::Unsupported, label + ": no cuDNN engine configuration finalizes for " + p.str());
+    throw Error(ErrorCode::Unsupported, node.label() + ": no cuDNN engine configuration finalizes for " + p.str());
   m_plans.emplace_back(p, std::move(plan));
   return *m_plans.back().second;
 }

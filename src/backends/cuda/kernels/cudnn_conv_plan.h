@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backends/cuda/kernels/cudnn_util.h"
+#include "ir/graph.h"
 
 namespace kiln::backend::cuda {
 
@@ -48,9 +49,9 @@ struct ConvPlan {
 
 class ConvPlanCache {
  public:
-  // The plan for `p`, built on first use. kiln::Error naming `label` and the
+  // The plan for `p`, built on first use. kiln::Error naming `node` and the
   // shapes when no engine config finalizes.
-  const ConvPlan& get(cudnnHandle_t handle, const ConvProblem& p, const std::string& label);
+  const ConvPlan& get(cudnnHandle_t handle, const ConvProblem& p, const ir::Node& node);
   // As get(), but nullptr (remembered) when no engine config finalizes: for
   // fused problems, whose caller then runs the unfused one.
   const ConvPlan* try_get(cudnnHandle_t handle, const ConvProblem& p);

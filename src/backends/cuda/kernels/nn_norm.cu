@@ -17,9 +17,6 @@ using rdx::Launch;
 using rdx::Lanes;
 using rdx::ReduceGeom;
 
-template <typename T>
-using Calc = std::conditional_t<std::is_same_v<T, double>, double, float>;
-
 // ---- BatchNormalization ----
 template <typename T, typename A>
 __global__ void batch_norm_kernel(const T* __restrict__ x, T* __restrict__ y, const A* __restrict__ p, int64_t c,
@@ -46,7 +43,7 @@ void run_batch_norm(KernelContext& ctx) {
   const cudaStream_t s = cuda_stream(ctx).get();
   dispatch_float(x.dtype(), ctx, [&](auto tag) {
     using T = decltype(tag);
-    using A = Calc<T>;
+    using A = Acc<T>;
     rdx::Scratch ws;
     const size_t p_at = ws.add(static_cast<size_t>(4 * c) * sizeof(A));
     ws.bind(ctx);
@@ -109,7 +106,7 @@ void group_normalize(KernelContext& ctx, int64_t groups, bool per_group) {
   const cudaStream_t s = cuda_stream(ctx).get();
   dispatch_float(x.dtype(), ctx, [&](auto tag) {
     using T = decltype(tag);
-    using A = Calc<T>;
+    using A = Acc<T>;
     rdx::Scratch ws;
     const size_t p_at = ws.add(static_cast<size_t>(2 * params) * sizeof(A));
     ws.bind(ctx);

@@ -9,9 +9,6 @@ namespace kiln::backend::cuda::rdx {
 
 namespace {
 
-template <typename T>
-using Calc = std::conditional_t<std::is_same_v<T, double>, double, float>;
-
 // ---- LayerNormalization / RMSNormalization: a row per leading index ----
 template <typename T, typename A, bool Rms>
 __global__ void __launch_bounds__(k_threads)
@@ -77,7 +74,7 @@ void run_layer_norm(KernelContext& ctx) {
   const cudaStream_t s = cuda_stream(ctx).get();
   dispatch_float(x.dtype(), ctx, [&](auto tag) {
     using T = decltype(tag);
-    using A = Calc<T>;
+    using A = Acc<T>;
     const bool has_bias = !Rms && ctx.has_input(2);
     const bool direct = stash == (std::is_same_v<A, double> ? DataType::Float64 : DataType::Float32);
     Scratch ws;
@@ -147,7 +144,7 @@ void run_lp_norm(KernelContext& ctx) {
   const Launch l = plan_launch(g, false);
   dispatch_float(x.dtype(), ctx, [&](auto tag) {
     using T = decltype(tag);
-    lp_norm_kernel<T, Calc<T>><<<l.blocks, k_threads, 0, cuda_stream(ctx).get()>>>(
+    lp_norm_kernel<T, Acc<T>><<<l.blocks, k_threads, 0, cuda_stream(ctx).get()>>>(
         static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()), g, l, p == 1);
     KILN_CUDA_LAUNCH("lp_norm_kernel");
   });
@@ -180,7 +177,7 @@ void run_lrn(KernelContext& ctx) {
   if (n == 0) return;
   dispatch_float(x.dtype(), ctx, [&](auto tag) {
     using T = decltype(tag);
-    lrn_kernel<T, Calc<T>><<<grid_for(n), k_threads, 0, cuda_stream(ctx).get()>>>(
+    lrn_kernel<T, Acc<T>><<<grid_for(n), k_threads, 0, cuda_stream(ctx).get()>>>(
         static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()), n, c, plane, before, after,
         alpha / static_cast<double>(size), beta, bias);
     KILN_CUDA_LAUNCH("lrn_kernel");

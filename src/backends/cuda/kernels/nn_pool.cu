@@ -17,9 +17,6 @@ namespace {
 
 constexpr int k_pool_dims = k_max_dims - 2;
 
-template <typename T>
-using Calc = std::conditional_t<std::is_same_v<T, double>, double, float>;
-
 struct PoolGeom {
   int nd = 0;
   int64_t in[k_pool_dims] = {}, out[k_pool_dims] = {}, kernel[k_pool_dims] = {}, stride[k_pool_dims] = {},
@@ -214,7 +211,7 @@ void run_average_pool(KernelContext& ctx) {
   if (total == 0) return;
   dispatch_float(x.dtype(), ctx, [&](auto tag) {
     using T = decltype(tag);
-    avg_pool_kernel<T, Calc<T>><<<grid_for(total), k_threads, 0, cuda_stream(ctx).get()>>>(
+    avg_pool_kernel<T, Acc<T>><<<grid_for(total), k_threads, 0, cuda_stream(ctx).get()>>>(
         static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()), g, total, include_pad);
     KILN_CUDA_LAUNCH("avg_pool_kernel");
   });
@@ -223,7 +220,7 @@ void run_average_pool(KernelContext& ctx) {
 // ---- global pools: a row per (image, channel) ----
 template <typename T>
 struct GlobalAvgOp {
-  using Acc = Calc<T>;
+  using Acc = cuda::Acc<T>;
   using Out = T;
   int64_t size = 1;
   __device__ Acc identity() const { return Acc(0); }
@@ -236,7 +233,7 @@ struct GlobalAvgOp {
 // stays, later NaNs are skipped. Later NaNs map to -inf (neutral) here.
 template <typename T>
 struct GlobalMaxOp {
-  using Acc = Calc<T>;
+  using Acc = cuda::Acc<T>;
   using Out = T;
   __device__ Acc identity() const { return -std::numeric_limits<Acc>::infinity(); }
   __device__ Acc map(T v, int64_t j, int64_t) const {

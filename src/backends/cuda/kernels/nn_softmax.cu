@@ -18,13 +18,10 @@ using rdx::ReduceGeom;
 
 enum class Kind { Softmax, LogSoftmax, Hardmax };
 
-template <typename T>
-using Calc = std::conditional_t<std::is_same_v<T, double>, double, float>;
-
 template <typename T, Kind K>
 __global__ void __launch_bounds__(k_threads)
     softmax_kernel(const T* __restrict__ x, T* __restrict__ y, ReduceGeom g, Launch l) {
-  using A = Calc<T>;
+  using A = Acc<T>;
   A* sh = rdx::shared_slots<A>();
   const Lanes ln = rdx::lanes(l);
   const int64_t n = g.count;
@@ -77,7 +74,7 @@ struct HardC {
 template <typename T>
 __global__ void __launch_bounds__(k_threads)
     hardmax_kernel(const T* __restrict__ x, T* __restrict__ y, ReduceGeom g, Launch l) {
-  using A = Calc<T>;
+  using A = Acc<T>;
   using H = HardArg<A>;
   H* sh = rdx::shared_slots<H>();
   const Lanes ln = rdx::lanes(l);

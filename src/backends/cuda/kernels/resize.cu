@@ -32,11 +32,7 @@ struct Pass {
   int y_axis = -1, x_axis = -1;
 };
 
-int64_t prod(const Shape& s, size_t begin, size_t end) {
-  int64_t n = 1;
-  for (size_t i = begin; i < end; ++i) n *= s[i];
-  return n;
-}
+using params::prod;
 
 // The passes, innermost axis first: W and H of the two innermost dims fused
 // into one, then one per remaining axis (H = the axis, W = all after it).
