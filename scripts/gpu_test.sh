@@ -42,6 +42,11 @@ step() {  # name command...: runs (at most $STEP_TIMEOUT s), logs, prints the ta
 }
 
 models="resnet50 mobilenet_v3_small vit_b_16 ssdlite320_mobilenet_v3_large lraspp_mobilenet_v3_large"
+# The benches read the exported models; a fresh machine (a later call) exports them first.
+need_models() {
+  [ -f "$work/models/vit_b_16.onnx" ] ||
+    step export python3 scripts/export_models.py --reference-device cuda "$work/models" $models
+}
 
 if [ "$steps" = quick ]; then
   ( step conformance "$bin/kiln_conformance" --device cuda --jobs 6 --skip-list tests/conformance/skip_list.txt \
@@ -116,7 +121,7 @@ for s in $steps; do
       tail -n 3 "$out/conformance_fp16.log"; grep -E "^FAIL" "$out/conformance_fp16.log" | head -n 40
       ;;
     models)
-      step export python3 scripts/export_models.py --reference-device cuda "$work/models" $models
+      need_models
       step models python3 tests/models/compare_torchvision.py --device cuda "$bin/kiln" "$work/models" $models
       for p in fp16 bf16; do
         step "models_$p" python3 tests/models/compare_torchvision.py --device cuda --precision $p "$bin/kiln" \
@@ -124,6 +129,7 @@ for s in $steps; do
       done
       ;;
     bench)
+      need_models
       for m in resnet50:1,8,32 mobilenet_v3_small:1,8 vit_b_16:1,8; do
         step "bench_${m%%:*}" "$bin/kiln" bench "$work/models/${m%%:*}.onnx" --device cuda --batch "${m#*:}" \
           -n 200 --warmup 20 --cache "$work/cache"
@@ -134,6 +140,7 @@ for s in $steps; do
     speed)
       # fp16 with CUDA graphs, the cuda-fast issue's models and batches, and
       # where the time goes at batch 1.
+      need_models
       for m in resnet50:1,32 mobilenet_v3_small:1 vit_b_16:1,32; do
         step "speed_${m%%:*}" "$bin/kiln" bench "$work/models/${m%%:*}.onnx" --device cuda --batch "${m#*:}" \
           -n 200 --warmup 20 --cache "$work/cache" --precision fp16 --cuda-graphs --device-io
