@@ -139,14 +139,14 @@ for s in $steps; do
       ;;
     speed)
       # fp16 with CUDA graphs, the cuda-fast issue's models and batches, and
-      # where the time goes at batch 1.
+      # where the time goes at batches 1 and 32.
       need_models
       for m in resnet50:1,32 mobilenet_v3_small:1 vit_b_16:1,32; do
         step "speed_${m%%:*}" "$bin/kiln" bench "$work/models/${m%%:*}.onnx" --device cuda --batch "${m#*:}" \
           -n 200 --warmup 20 --cache "$work/cache" --precision fp16 --cuda-graphs --device-io
       done
       for m in resnet50 vit_b_16; do
-        step "profile_$m" "$bin/kiln" bench "$work/models/$m.onnx" --device cuda --batch 1 -n 50 --warmup 10 \
+        step "profile_$m" "$bin/kiln" bench "$work/models/$m.onnx" --device cuda --batch 1,32 -n 50 --warmup 10 \
           --cache "$work/cache" --precision fp16 --profile
       done
       # Which convolutions cuDNN ran with bias and Relu fused (debug log).
