@@ -224,20 +224,6 @@ def draw(image: ImageLike, prediction: Prediction, path: Optional[Union[str, "os
 # ---- models -------------------------------------------------------------------
 
 
-class _GatedCache:
-    """Only the switches asked for reach the cache (compile's reuse_cached_engines / cache_built_engines)."""
-
-    def __init__(self, inner: Any, reuse: bool, store: bool) -> None:
-        self.inner, self.reuse, self.store = inner, reuse, store
-
-    def save(self, hash: str, blob: bytes) -> None:
-        if self.store:
-            self.inner.save(hash, blob)
-
-    def load(self, hash: str) -> Optional[bytes]:
-        return self.inner.load(hash) if self.reuse else None
-
-
 class TaskModel:
     """A loaded model package: its networks' engines and Sessions, and the
     task's pre- and post-processing. Thread-safe; the GIL is released while it works."""
@@ -324,9 +310,8 @@ def load(path: Union[str, "os.PathLike[str]"], *, device: Optional[str] = None, 
     config = _build_config(device, precision, cpu_threads=cpu_threads)
     cache = None
     if cache_built_engines or reuse_cached_engines:
-        cache = native_cache(engine_cache if engine_cache is not None else _default_cache())
-        if not (cache_built_engines and reuse_cached_engines):
-            cache = _kiln.PythonEngineCache(_GatedCache(cache, reuse_cached_engines, cache_built_engines))
+        cache = _kiln.gated_cache(native_cache(engine_cache if engine_cache is not None else _default_cache()),
+                                  reuse_cached_engines, cache_built_engines)
     timing = None
     if timing_cache_path is not None:
         timing = TimingCache()

@@ -163,17 +163,6 @@ py::tuple fields_of(const CacheEntry& e) {
   return py::make_tuple(to_bytes(e.engine), e.input_names, e.output_names, specs, weights, e.needs_output_allocator);
 }
 
-// The key an entry says it was saved under (its header), for unpack without one.
-std::string key_in_entry(const Blob& b) {
-  if (b.size() < 16 || std::memcmp(b.data(), cache::k_entry_magic, 8) != 0)
-    throw Error(ErrorCode::Corrupt, "not a kiln engine-cache entry");
-  uint32_t n;
-  std::memcpy(&n, b.data() + 12, 4);  // little-endian, as the format and every host kiln runs on
-  if (n == 0 || n > cache::k_max_key_size || b.size() < 16 + size_t{n})
-    throw Error(ErrorCode::Corrupt, "engine-cache entry header is truncated");
-  return std::string(reinterpret_cast<const char*>(b.data()) + 16, n);
-}
-
 }  // namespace
 
 
@@ -247,11 +236,11 @@ void register_caches(py::module_& m) {
   }, py::arg("hash"), py::arg("entry"), "A self-checking cache entry of an Engine, or of CacheEntry fields.");
   m.def("unpack_entry", [](py::handle blob, std::optional<std::string> hash) {
     Blob b = from_buffer(blob);
-    const std::string key = hash ? *hash : key_in_entry(b);
+    const std::string key = hash ? *hash : cache::entry_key(b);
     return fields_of(cache::unpack_entry(b, key));
   }, py::arg("blob"), py::arg("hash") = py::none(),
         "Verifies and decodes an entry (kiln.CorruptError when it is not one for `hash`).");
-  m.def("entry_key", [](py::handle blob) { return key_in_entry(from_buffer(blob)); }, py::arg("blob"));
+  m.def("entry_key", [](py::handle blob) { return cache::entry_key(from_buffer(blob)); }, py::arg("blob"));
   m.def("engine_of_entry", [](py::handle engine_bytes, const std::string& label) {
     Blob b = from_buffer(engine_bytes);
     py::gil_scoped_release nogil;

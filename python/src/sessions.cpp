@@ -52,6 +52,12 @@ class GatedCache final : public EngineCache {
   bool m_reuse, m_store;
 };
 
+// `cache` behind the switches asked for: itself when both are on, none when neither.
+std::shared_ptr<EngineCache> gate(std::shared_ptr<EngineCache> cache, bool reuse, bool store) {
+  if (!cache || !(reuse || store)) return nullptr;
+  return reuse && store ? cache : std::make_shared<GatedCache>(std::move(cache), reuse, store);
+}
+
 // The default OutputAllocator: one growing buffer per output, reused by the
 // next run (outputs alias them until then, as TensorRT's allocator's do).
 class BufferOutputAllocator final : public OutputAllocator {
@@ -152,8 +158,7 @@ void register_sessions(py::module_& m) {
     config.timing_cache = timing;
     o.build = std::move(config);
     o.lock_timeout = std::chrono::milliseconds(static_cast<int64_t>(lock_timeout_s * 1000));
-    std::shared_ptr<EngineCache> gated;
-    if (cache && (reuse || store)) gated = (reuse && store) ? cache : std::make_shared<GatedCache>(cache, reuse, store);
+    const std::shared_ptr<EngineCache> gated = gate(std::move(cache), reuse, store);
     o.cache = gated.get();
     CompileResult r;
     if (py::isinstance<Model>(model_or_path)) {
@@ -168,6 +173,8 @@ void register_sessions(py::module_& m) {
     return py::make_tuple(r.engine, r.cache_hit, r.key, r.seconds);
   }, py::arg("model_or_path"), py::arg("config"), py::arg("cache"), py::arg("reuse_cached_engines"),
         py::arg("cache_built_engines"), py::arg("timing_cache") = nullptr, py::arg("lock_timeout") = 600.0);
+
+  m.def("gated_cache", &gate, py::arg("cache"), py::arg("reuse_cached_engines"), py::arg("cache_built_engines"));
 
   py::class_<OutputAllocator, std::shared_ptr<OutputAllocator>>(m, "NativeOutputAllocator");
   py::class_<BufferOutputAllocator, OutputAllocator, std::shared_ptr<BufferOutputAllocator>>(

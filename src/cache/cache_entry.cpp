@@ -109,8 +109,10 @@ std::vector<uint8_t> pack_entry(const CacheEntry& entry, std::string_view hash) 
   return out;
 }
 
-EntryFrame check_entry_frame(std::span<const uint8_t> bytes, std::string_view expected_hash) {
-  ByteReader r(bytes.data(), bytes.size(), what_for(expected_hash));
+namespace {
+
+// magic, version, key: the header up to the key, read by `r`.
+std::string_view read_key(ByteReader& r, std::span<const uint8_t> bytes) {
   if (bytes.size() < sizeof k_entry_magic || std::memcmp(bytes.data(), k_entry_magic, sizeof k_entry_magic) != 0)
     r.fail(bytes.empty() ? "empty" : "bad magic (not a kiln cache entry)");
   r.take(sizeof k_entry_magic);
@@ -119,9 +121,21 @@ EntryFrame check_entry_frame(std::span<const uint8_t> bytes, std::string_view ex
     r.fail("format version " + std::to_string(version) + ", expected " + std::to_string(k_entry_format_version));
   const uint32_t key_size = r.get<uint32_t>();
   if (key_size == 0 || key_size > k_max_key_size) r.fail("key size " + std::to_string(key_size) + " is implausible");
-  const auto* key = reinterpret_cast<const char*>(r.take(key_size));
-  if (std::string_view(key, key_size) != expected_hash)
-    r.fail("holds the entry of another key (" + std::string(key, std::min<size_t>(key_size, 80)) + ")");
+  return {reinterpret_cast<const char*>(r.take(key_size)), key_size};
+}
+
+}  // namespace
+
+std::string entry_key(std::span<const uint8_t> bytes) {
+  ByteReader r(bytes.data(), bytes.size(), "engine-cache entry");
+  return std::string(read_key(r, bytes));
+}
+
+EntryFrame check_entry_frame(std::span<const uint8_t> bytes, std::string_view expected_hash) {
+  ByteReader r(bytes.data(), bytes.size(), what_for(expected_hash));
+  const std::string_view key = read_key(r, bytes);
+  if (key != expected_hash)
+    r.fail("holds the entry of another key (" + std::string(key.substr(0, 80)) + ")");
   EntryFrame frame;
   frame.meta_size = r.get<uint64_t>();
   frame.engine_size = r.get<uint64_t>();

@@ -58,6 +58,10 @@ struct EntryFrame {
 };
 EntryFrame check_entry_frame(std::span<const uint8_t> bytes, std::string_view expected_hash);
 
+// The key an entry's header says it was saved under (magic, version and key
+// size checked, nothing else). Throws Corrupt.
+std::string entry_key(std::span<const uint8_t> bytes);
+
 // Full verification (frame + checksum + meta structure) and decoding. Throws Corrupt.
 CacheEntry unpack_entry(std::span<const uint8_t> bytes, std::string_view expected_hash);
 

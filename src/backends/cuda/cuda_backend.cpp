@@ -203,11 +203,8 @@ class CudaGraphCapture final : public Capture {
   ~CudaGraphCapture() override {
     // Review fix: restore the thread's device (contexts are dropped on the
     // caller's thread, which may be bound to another GPU).
-    int previous = -1;
-    if (cudaGetDevice(&previous) != cudaSuccess) previous = -1;
-    cudaSetDevice(m_device);
+    DeviceGuard guard(m_device, std::nothrow);
     cudaGraphExecDestroy(m_exec);
-    if (previous >= 0 && previous != m_device) cudaSetDevice(previous);
   }
   void replay(Stream& stream) override {
     DeviceGuard guard(m_device);

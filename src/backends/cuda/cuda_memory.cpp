@@ -40,12 +40,9 @@ PoolAllocator::PoolAllocator(int device) : m_device(device) {
 
 PoolAllocator::~PoolAllocator() {
   // Review fix: restore the thread's device afterwards.
-  int previous = -1;
-  if (cudaGetDevice(&previous) != cudaSuccess) previous = -1;
-  cudaSetDevice(m_device);
+  DeviceGuard guard(m_device, std::nothrow);
   if (m_stream) cudaStreamDestroy(m_stream);
   if (m_pool) cudaMemPoolDestroy(m_pool);
-  if (previous >= 0 && previous != m_device) cudaSetDevice(previous);
 }
 
 void* PoolAllocator::allocate(size_t bytes) {

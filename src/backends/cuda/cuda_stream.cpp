@@ -33,21 +33,20 @@ CudaStream::~CudaStream() {
   // Review fix: restore the thread's current device afterwards (a context
   // evicted on a thread bound to another GPU left that thread on this one,
   // and its next run with DeviceSwitch::Never failed).
-  int previous = -1;
-  if (cudaGetDevice(&previous) != cudaSuccess) previous = -1;
-  cudaSetDevice(m_device);
-  if (m_stream) cudaStreamSynchronize(m_stream);
-  if (m_workspace) cudaFreeAsync(m_workspace, m_stream);
-  for (void* p : m_retired_workspaces) cudaFreeAsync(p, m_stream);
-  if (m_stream) cudaStreamSynchronize(m_stream);
-  {
-    CaptureGate::Exclusive gate;  // freeing synchronizes the device (capture_gate.h)
-    if (m_pinned) cudaFreeHost(m_pinned);
-    if (m_cudnn) cudnnDestroy(m_cudnn);
-    if (m_cublaslt) cublasLtDestroy(m_cublaslt);
-    if (m_stream) cudaStreamDestroy(m_stream);
+  {  // the guard restores the device before the last error is cleared
+    DeviceGuard guard(m_device, std::nothrow);
+    if (m_stream) cudaStreamSynchronize(m_stream);
+    if (m_workspace) cudaFreeAsync(m_workspace, m_stream);
+    for (void* p : m_retired_workspaces) cudaFreeAsync(p, m_stream);
+    if (m_stream) cudaStreamSynchronize(m_stream);
+    {
+      CaptureGate::Exclusive gate;  // freeing synchronizes the device (capture_gate.h)
+      if (m_pinned) cudaFreeHost(m_pinned);
+      if (m_cudnn) cudnnDestroy(m_cudnn);
+      if (m_cublaslt) cublasLtDestroy(m_cublaslt);
+      if (m_stream) cudaStreamDestroy(m_stream);
+    }
   }
-  if (previous >= 0 && previous != m_device) cudaSetDevice(previous);
   cudaGetLastError();  // leave no error of teardown behind for the thread's next call
 }
 

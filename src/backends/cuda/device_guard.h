@@ -1,7 +1,10 @@
 // Makes a device current for a scope and restores the previous one: CUDA's
 // current device is per host thread, and a Session may be used from threads
-// bound to other devices.
+// bound to other devices. The std::nothrow form is for destructors: it
+// ignores errors (a broken context must not throw out of a teardown).
 #pragma once
+
+#include <new>
 
 #include "backends/cuda/cuda_check.h"
 
@@ -14,8 +17,12 @@ class DeviceGuard {
     if (m_previous != device) KILN_CUDA(cudaSetDevice(device));
     m_device = device;
   }
+  DeviceGuard(int device, std::nothrow_t) : m_device(device) {
+    if (cudaGetDevice(&m_previous) != cudaSuccess) m_previous = -1;
+    if (m_previous != device) cudaSetDevice(device);
+  }
   ~DeviceGuard() {
-    if (m_previous != m_device) cudaSetDevice(m_previous);
+    if (m_previous >= 0 && m_previous != m_device) cudaSetDevice(m_previous);
   }
   DeviceGuard(const DeviceGuard&) = delete;
   DeviceGuard& operator=(const DeviceGuard&) = delete;
