@@ -1,10 +1,10 @@
 // Conv, com.kiln FusedConv / FusedConvDw and ConvTranspose on cuDNN's graph
 // API (cudnn_conv_plan.h): the geometry is the CPU's (ir/ops/nn_attrs.h),
 // plans are built on first run per problem and cached in the kernel. Bias
-// and Relu go into the convolution's cuDNN graph where a precompiled engine
-// runs it; otherwise bias and the fused activation run after as one
-// elementwise pass (cublaslt_epilogue.h). FusedConv's Z is accumulated by the
-// convolution itself (beta = 1), so Y may share Z's buffer.
+// and Relu (and FusedConv's Z) go into the convolution's cuDNN graph where an
+// engine runs it; otherwise Z is accumulated by the convolution itself (beta
+// = 1, so Y may share Z's buffer) and bias and the fused activation run after
+// as one elementwise pass (cublaslt_epilogue.h).
 #include <cstdint>
 #include <memory>
 #include <tuple>
@@ -169,31 +169,34 @@ class ConvKernel final : public Kernel {
       ctx.fail("added input " + shape_str(z->shape()) + " does not fit the output " + shape_str(f.y_shape));
     Tensor& y = ctx.output(0, dt, f.y_shape);
     if (!y.numel()) return;
-    // Z is accumulated by the convolution (beta = 1): copied into Y first
-    // unless the memory plan put Y over Z already.
-    if (z && z->raw() != y.raw())
-      KILN_CUDA(cudaMemcpyAsync(y.raw(), z->raw(), y.nbytes(), cudaMemcpyDeviceToDevice, cuda_stream(ctx).get()));
     const bool products = x.numel() > 0 && w.numel() > 0;
-    // Bias and Relu inside the convolution when a precompiled cuDNN engine
-    // runs the fused graph (remembered per problem); else the epilogue after.
+    // Z, bias and Relu inside the convolution when a precompiled cuDNN
+    // engine runs the fused graph (remembered per problem); else the
+    // epilogue after.
     const bool relu = m_act.kind == ir::Activation::Relu;
-    if (!z && products && (b || relu) && (relu || m_act.kind == ir::Activation::None)) {
+    if (products && (z || b || relu) && (relu || m_act.kind == ir::Activation::None)) {
       ConvProblem fp = f.problem;
+      fp.fuse_add = z != nullptr;
       fp.fuse_bias = b != nullptr;
       fp.fuse_relu = relu;
       fp.pick = m_pick;
       fp.align_x = align16(x.raw());
       fp.align_w = align16(w.raw());
       fp.align_y = align16(y.raw());
-      if (b && align16(b->raw()) < 16) fp.fuse_bias = fp.fuse_relu = false;
-      if (fp.fuse_bias || fp.fuse_relu) {
+      if (z) fp.align_z = align16(z->raw());
+      if (b && align16(b->raw()) < 16) fp.fuse_add = fp.fuse_bias = fp.fuse_relu = false;
+      if (fp.fuse_add || fp.fuse_bias || fp.fuse_relu) {
         if (const ConvPlan* fused = m_cache.try_get(cuda_stream(ctx).cudnn(), fp)) {
           execute_conv(cuda_stream(ctx).cudnn(), *fused, x.raw(), w.raw(), y.raw(), plan_workspace(ctx, fused),
-                       b ? b->raw() : nullptr);
+                       b ? b->raw() : nullptr, z ? z->raw() : nullptr);
           return;
         }
       }
     }
+    // Z is accumulated by the convolution (beta = 1): copied into Y first
+    // unless the memory plan put Y over Z already.
+    if (z && z->raw() != y.raw())
+      KILN_CUDA(cudaMemcpyAsync(y.raw(), z->raw(), y.nbytes(), cudaMemcpyDeviceToDevice, cuda_stream(ctx).get()));
     const ConvPlan* plan = forward_plan(ctx, m_cache, m_pick, f, x.raw(), w.raw(), y.raw(), products, z != nullptr);
     execute_forward(ctx, plan, f, dt, x.raw(), w.raw(), y.raw(), b ? b->raw() : nullptr, z != nullptr, m_act,
                     plan_workspace(ctx, plan), m_layouts.y);

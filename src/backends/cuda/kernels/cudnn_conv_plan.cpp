@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <deque>
 
 #include "core/log.h"
 #include "kiln/error.h"
@@ -10,9 +11,9 @@ namespace kiln::backend::cuda {
 
 namespace {
 
-constexpr int64_t k_uid_x = 1, k_uid_w = 2, k_uid_y = 3, k_uid_bias = 4;
+constexpr int64_t k_uid_x = 1, k_uid_w = 2, k_uid_y = 3, k_uid_bias = 4, k_uid_z = 5;
 // Virtual (never materialized) intermediates of a fused graph.
-constexpr int64_t k_uid_conv_out = 100, k_uid_biased = 101;
+constexpr int64_t k_uid_conv_out = 100, k_uid_added = 101, k_uid_biased = 102;
 // Engines asking for more scratch than this are passed over while others work
 // (FFT engines can ask for gigabytes).
 constexpr int64_t k_max_workspace = int64_t{512} << 20;
@@ -148,7 +149,7 @@ CudnnDesc pointwise_op(cudnnPointwiseMode_t mode, const CudnnDesc& in, const Cud
 // references.
 CudnnDesc operation_graph(cudnnHandle_t handle, const ConvProblem& p, std::vector<CudnnDesc>& keep) {
   const cudnnDataType_t compute = CUDNN_DATA_FLOAT;
-  const bool fused = !p.backward_data && (p.fuse_bias || p.fuse_relu);
+  const bool fused = !p.backward_data && (p.fuse_add || p.fuse_bias || p.fuse_relu);
   CudnnDesc x = tensor_desc(k_uid_x, p.data_type, p.x_dims, p.x_strides, p.align_x);
   CudnnDesc w = tensor_desc(k_uid_w, p.data_type, p.w_dims, p.w_strides.empty() ? packed_strides(p.w_dims) : p.w_strides,
                            p.align_w);
@@ -193,25 +194,34 @@ CudnnDesc operation_graph(cudnnHandle_t handle, const ConvProblem& p, std::vecto
   std::vector<cudnnBackendDescriptor_t> ops = {op.get()};
   std::vector<CudnnDesc> fused_ops;
   if (fused) {
-    // conv_out [+ bias] [-> relu] -> y
-    CudnnDesc out = tensor_desc(k_uid_y, p.data_type, p.y_dims, p.y_strides, p.align_y);
+    // conv_out [+ z] [+ bias] [-> relu] -> y: each stage writes a virtual
+    // float tensor, the last one y. The stages' tensors live in a deque
+    // (stable addresses) until the graph is made.
+    std::deque<CudnnDesc> tensors;
+    const CudnnDesc& out = tensors.emplace_back(tensor_desc(k_uid_y, p.data_type, p.y_dims, p.y_strides, p.align_y));
+    const int stages = int{p.fuse_add} + int{p.fuse_bias} + int{p.fuse_relu};
+    int done = 0;
     const CudnnDesc* cur = &y;
+    // Adds one pointwise stage reading cur [and b]; the next reads its output.
+    auto stage = [&](cudnnPointwiseMode_t mode, const CudnnDesc* b, int64_t virtual_uid) {
+      const CudnnDesc& next = ++done == stages ? out
+                                                : tensors.emplace_back(tensor_desc(
+                                                      virtual_uid, CUDNN_DATA_FLOAT, p.y_dims, p.y_strides, 16, true));
+      fused_ops.push_back(pointwise_op(mode, *cur, b, next, keep));
+      cur = &next;
+    };
+    if (p.fuse_add)
+      stage(CUDNN_POINTWISE_ADD,
+            &tensors.emplace_back(tensor_desc(k_uid_z, p.data_type, p.y_dims, p.y_strides, p.align_z)), k_uid_added);
     if (p.fuse_bias) {
       std::vector<int64_t> b_dims(p.y_dims.size(), 1), b_strides(p.y_dims.size(), 1);
       b_dims[1] = p.y_dims[1];
       b_strides[0] = p.y_dims[1];
-      CudnnDesc bias = tensor_desc(k_uid_bias, p.data_type, b_dims, b_strides, 16);
-      CudnnDesc biased = p.fuse_relu ? tensor_desc(k_uid_biased, CUDNN_DATA_FLOAT, p.y_dims, p.y_strides, 16, true)
-                                     : CudnnDesc();
-      fused_ops.push_back(pointwise_op(CUDNN_POINTWISE_ADD, *cur, &bias, p.fuse_relu ? biased : out, keep));
-      keep.push_back(std::move(bias));
-      if (p.fuse_relu) {
-        keep.push_back(std::move(biased));
-        cur = &keep.back();
-      }
+      stage(CUDNN_POINTWISE_ADD, &tensors.emplace_back(tensor_desc(k_uid_bias, p.data_type, b_dims, b_strides, 16)),
+            k_uid_biased);
     }
-    if (p.fuse_relu) fused_ops.push_back(pointwise_op(CUDNN_POINTWISE_RELU_FWD, *cur, nullptr, out, keep));
-    keep.push_back(std::move(out));
+    if (p.fuse_relu) stage(CUDNN_POINTWISE_RELU_FWD, nullptr, 0);
+    for (CudnnDesc& t : tensors) keep.push_back(std::move(t));
     for (const CudnnDesc& f : fused_ops) ops.push_back(f.get());
   }
   CudnnDesc graph(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
@@ -255,7 +265,7 @@ std::unique_ptr<ConvPlan> build_plan(cudnnHandle_t handle, const ConvProblem& p)
   // Strict pass first; the relaxed one (any engine, any workspace) only when
   // nothing strict finalizes. Candidate k (cudnn, cudnn_alt, cudnn_alt2, ...)
   // takes the k-th distinct engine that finalizes.
-  const bool fused = p.fuse_bias || p.fuse_relu;
+  const bool fused = p.fuse_add || p.fuse_bias || p.fuse_relu;
   for (const bool strict : {true, false}) {
     // Fused graphs: precompiled engines only (see ConvProblem), unless
     // KILN_CUDNN_RUNTIME_FUSION=1 accepts NVRTC-compiled ones (seconds per
@@ -300,7 +310,7 @@ std::string ConvProblem::str() const {
   return std::string(backward_data ? "backward-data " : "") + dt + " x " + dims_str(x_dims) + " w " +
          dims_str(w_dims) + " -> y " + dims_str(y_dims) + " (strides " + dims_str(y_strides) + "), pads " +
          dims_str(pre_pads) + "/" + dims_str(post_pads) + ", strides " + dims_str(strides) + ", dilations " +
-         dims_str(dilations) + (accumulate ? ", beta 1" : "") + (fuse_bias ? ", +bias" : "") + (fuse_relu ? ", relu" : "") +
+         dims_str(dilations) + (accumulate ? ", beta 1" : "") + (fuse_add ? ", +z" : "") + (fuse_bias ? ", +bias" : "") + (fuse_relu ? ", relu" : "") +
          (x_strides.size() == 4 && x_strides[1] == 1 ? ", nhwc" : "");
 }
 
@@ -332,11 +342,19 @@ const ConvPlan* ConvPlanCache::try_get(cudnnHandle_t handle, const ConvProblem& 
 }
 
 void execute_conv(cudnnHandle_t handle, const ConvPlan& plan, const void* x, const void* w, void* y,
-                  void* workspace, const void* bias) {
+                  void* workspace, const void* bias, const void* z) {
   CudnnDesc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
-  void* ptrs[4] = {const_cast<void*>(x), const_cast<void*>(w), y, const_cast<void*>(bias)};
-  const int64_t uids[4] = {k_uid_x, k_uid_w, k_uid_y, k_uid_bias};
-  const int64_t n = bias ? 4 : 3;
+  void* ptrs[5] = {const_cast<void*>(x), const_cast<void*>(w), y};
+  int64_t uids[5] = {k_uid_x, k_uid_w, k_uid_y};
+  int64_t n = 3;
+  if (bias) {
+    ptrs[n] = const_cast<void*>(bias);
+    uids[n++] = k_uid_bias;
+  }
+  if (z) {
+    ptrs[n] = const_cast<void*>(z);
+    uids[n++] = k_uid_z;
+  }
   pack.set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, n, ptrs);
   pack.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, n, uids);
   pack.set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);

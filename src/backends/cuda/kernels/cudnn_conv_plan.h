@@ -30,11 +30,13 @@ struct ConvProblem {
   int64_t align_x = 16, align_w = 16, align_y = 16;
   bool accumulate = false;  // beta = 1: y += conv (FusedConv's Z already in y)
   int pick = 0;             // k: the k-th distinct engine that works (candidates cudnn, cudnn_alt, cudnn_alt2, ...)
-  // Runtime fusion (forward only, no accumulate): y = [relu](conv + [bias])
-  // in one cuDNN graph, bias [K] read through uid 4. Tried with precompiled
-  // engines only (runtime-compiled ones cost seconds of NVRTC per shape and
-  // process); ConvPlanCache::try_get says when none finalizes.
-  bool fuse_bias = false, fuse_relu = false;
+  // Runtime fusion (forward only, no accumulate): y = [relu](conv [+ z] +
+  // [bias]) in one cuDNN graph, z (FusedConv's residual, y's dims and
+  // strides) read through uid 5, bias [K] through uid 4. Tried with
+  // precompiled engines only (runtime-compiled ones cost seconds of NVRTC per
+  // shape and process); ConvPlanCache::try_get says when none finalizes.
+  bool fuse_add = false, fuse_bias = false, fuse_relu = false;
+  int64_t align_z = 16;
   bool operator==(const ConvProblem&) const = default;
   std::string str() const;  // for messages: "x [..] w [..] -> y [..] pads .."
 };
@@ -61,9 +63,11 @@ class ConvPlanCache {
 };
 
 // Executes the plan on the handle's stream (x, w, y as in ConvProblem;
-// `bias` for a fused plan with fuse_bias).
+// `bias` and `z` for a fused plan with fuse_bias / fuse_add; z may be y's own
+// buffer: the fused epilogue reads each element of z before it writes that
+// element of y).
 void execute_conv(cudnnHandle_t handle, const ConvPlan& plan, const void* x, const void* w, void* y, void* workspace,
-                  const void* bias = nullptr);
+                  const void* bias = nullptr, const void* z = nullptr);
 
 // Contiguous row-major strides of `dims`.
 std::vector<int64_t> packed_strides(const std::vector<int64_t>& dims);
