@@ -66,6 +66,14 @@ void add_softmax_cases(std::vector<OpCase>& c) {
     c.push_back(sm(Tensor::empty(DataType::Float32, {0, 4}), 13, -1));
     for (DataType dt : {DataType::Float16, DataType::BFloat16, DataType::Float64})
       c.push_back(sm(rand_float(dt, {4, 33}, ++seed, -3.f, 3.f), 13, -1));
+    // Rows held in registers (warp rows up to 256, block rows up to 8192):
+    // attention scores of a ViT, both limits and one past the last.
+    c.push_back(sm(rand_float(DataType::Float16, {2, 12, 197, 197}, ++seed, -8.f, 8.f), 13, -1));
+    c.push_back(sm(rand_f32({7, 256}, ++seed, -3.f, 3.f), 13, -1));
+    c.push_back(sm(rand_f32({7, 257}, ++seed, -3.f, 3.f), 13, -1));
+    c.push_back(sm(rand_f32({3, 8192}, ++seed, -3.f, 3.f), 13, -1));
+    c.push_back(sm(rand_f32({3, 8193}, ++seed, -3.f, 3.f), 13, -1));
+    c.push_back(sm(rand_float(DataType::Float64, {9, 1000}, ++seed, -3.f, 3.f), 13, -1));
   }
   // Hardmax ties: the first maximum.
   OpCase h = make("Hardmax", "float32 ties", {int_valued(DataType::Float32, {30, 12}, 590, 0, 3)}, 13);
@@ -152,6 +160,12 @@ void add_norm_cases(std::vector<OpCase>& c) {
     c.push_back(ln(op, DataType::Float16, {4, 7, 96}, -1, {96}, !rms));
     c.push_back(ln(op, DataType::BFloat16, {4, 96}, -1, {96}, false));
     c.push_back(ln(op, DataType::Float64, {4, 96}, -1, {96}, !rms));
+    // Rows the register path holds: a ViT block's, its limit, one past it.
+    c.push_back(ln(op, DataType::Float16, {2, 197, 768}, -1, {768}, !rms));
+    c.push_back(ln(op, DataType::Float32, {5, 768}, -1, {768}, !rms));
+    c.push_back(ln(op, DataType::Float32, {3, 8192}, -1, {8192}, !rms));
+    c.push_back(ln(op, DataType::Float32, {3, 8193}, -1, {8193}, !rms));
+    c.push_back(ln(op, DataType::Float32, {3, 1}, -1, {1}, !rms));
   }
   c.push_back(ln("LayerNormalization", DataType::Float32, {2, 3, 8}, -1, {8}, true, 3));
   c.push_back(ln("LayerNormalization", DataType::Float32, {3, 4, 5}, 1, {4, 5}, false, 3));

@@ -2,7 +2,13 @@
 // (with optional Mean/InvStdDev in stash_type), RMSNormalization,
 // LpNormalization and LRN (across channels). As the CPU: statistics in
 // double, the affine step in the compute type (float, double for float64).
+// LayerNormalization and RMSNormalization without Mean/InvStdDev outputs and
+// with rows of at most rows::k_max elements (transformers' case) take a
+// faster path: rows held in registers (x read once), statistics in
+// the compute type, scale and bias read in their own dtype (no conversion
+// launches per run).
 #include "backends/cuda/kernels/reduce_engine.cuh"
+#include "backends/cuda/kernels/row_kernels.cuh"
 #include "backends/nn_params.h"
 
 namespace kiln::backend::cuda::rdx {
@@ -50,6 +56,83 @@ __global__ void __launch_bounds__(k_threads)
   }
 }
 
+// ---- the fast path: rows in registers (row_kernels.cuh) ----
+template <typename T, typename A, typename P, bool Rms>
+__global__ void __launch_bounds__(1024)
+    layer_norm_row_kernel(const T* __restrict__ x, T* __restrict__ y, const P* __restrict__ scale,
+                          const P* __restrict__ bias, int64_t count, int n, A eps) {
+  __shared__ A sh[32];
+  A v[rows::k_vpt];
+  KILN_ROWS(r, count) {
+    rows::load(v, x + r * n, n, A(0));
+    A mean = 0;
+    if constexpr (!Rms) {
+      A sum = 0;
+#pragma unroll
+      for (int k = 0; k < rows::k_vpt; ++k) sum += v[k];
+      mean = rows::reduce(sum, rows::Sum{}, sh) / static_cast<A>(n);
+    }
+    A sq = 0;
+#pragma unroll
+    for (int k = 0; k < rows::k_vpt; ++k) {
+      const A d = v[k] - mean;
+      if (rows::at(k) < n) sq += d * d;
+    }
+    sq = rows::reduce(sq, rows::Sum{}, sh);
+    const A inv = A(1) / sqrt(sq / static_cast<A>(n) + eps);
+    T* yr = y + r * n;
+#pragma unroll
+    for (int k = 0; k < rows::k_vpt; ++k) {
+      const int j = rows::at(k);
+      if (j < n)
+        yr[j] = store<T>((v[k] - mean) * inv * static_cast<A>(load(scale[j])) +
+                         (bias ? static_cast<A>(load(bias[j])) : A(0)));
+    }
+  }
+}
+
+// Runs the fast path when it applies (no statistics asked for, rows short
+// enough); false otherwise.
+template <bool Rms>
+bool try_layer_norm_rows(KernelContext& ctx, const params::LayerNormPlan& plan, const Tensor* const stats[2],
+                         Tensor& y) {
+  const Tensor& x = ctx.input(0);
+  if (stats[0] || stats[1] || plan.outer == 0 || plan.inner < 1 || plan.inner > rows::k_max) return false;
+  const bool has_bias = !Rms && ctx.has_input(2);
+  for (size_t i = 1; i < (has_bias ? 3u : 2u); ++i) params::require_broadcast_to(ctx, i, plan.tail);
+  const int n = static_cast<int>(plan.inner);
+  const rows::Launch l = rows::plan(plan.outer, n);
+  const cudaStream_t s = cuda_stream(ctx).get();
+  dispatch_float(x.dtype(), ctx, [&](auto tag) {
+    using T = decltype(tag);
+    using A = Acc<T>;
+    const auto launch = [&](auto ptag, const void* scale, const void* bias) {
+      using P = decltype(ptag);
+      layer_norm_row_kernel<T, A, P, Rms><<<l.blocks, l.threads, 0, s>>>(
+          static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()), static_cast<const P*>(scale),
+          static_cast<const P*>(bias), plan.outer, n, static_cast<A>(plan.eps));
+      KILN_CUDA_LAUNCH("layer_norm_row_kernel");
+    };
+    // Scale and bias of x's dtype with one value per row element (a lowered
+    // model's constants) are read as they are; others are converted to A.
+    const auto direct = [&](size_t i) {
+      return ctx.input(i).dtype() == x.dtype() && ctx.input(i).numel() == plan.inner;
+    };
+    if (direct(1) && (!has_bias || direct(2))) {
+      launch(T{}, ctx.input(1).raw(), has_bias ? ctx.input(2).raw() : nullptr);
+      return;
+    }
+    Scratch ws;
+    const size_t scale_at = ws.add(static_cast<size_t>(n) * sizeof(A));
+    const size_t bias_at = ws.add(has_bias ? static_cast<size_t>(n) * sizeof(A) : 0);
+    ws.bind(ctx);
+    to_acc<A>(ctx, ctx.input(1), ws.at<A>(scale_at), plan.tail, s);
+    if (has_bias) to_acc<A>(ctx, ctx.input(2), ws.at<A>(bias_at), plan.tail, s);
+    launch(A{}, ws.at<A>(scale_at), has_bias ? ws.at<A>(bias_at) : nullptr);
+  });
+  return true;
+}
+
 // Input i broadcast one way onto `tail`, as A values in `dst`; ctx.fail when
 // it does not broadcast.
 template <typename A>
@@ -69,6 +152,7 @@ void run_layer_norm(KernelContext& ctx) {
   for (size_t k = 0; k < 2; ++k)
     if (!Rms && ctx.has_output(k + 1)) stats[k] = &ctx.output(k + 1, stash, plan.stat_shape);
   if (outer == 0) return;  // (an empty row still has statistics: NaN, as the CPU)
+  if (try_layer_norm_rows<Rms>(ctx, plan, stats, y)) return;
   const ReduceGeom g = axis_geom(outer, inner, 1);
   const Launch l = plan_launch(g, false);
   const cudaStream_t s = cuda_stream(ctx).get();

@@ -3,9 +3,11 @@
 // along `axis` alone (default -1). Rows come from the reduction engine's
 // geometry and launch shape (reduce_engine.cuh); each row is read in passes:
 // max, sum of exp(x - max), write. Compute in float (double for float64), as
-// the CPU.
+// the CPU. Contiguous rows of at most rows::k_max elements (attention scores)
+// are read once into registers instead (row_kernels.cuh).
 #include "backends/cuda/kernels/families.h"
 #include "backends/cuda/kernels/reduce_engine.cuh"
+#include "backends/cuda/kernels/row_kernels.cuh"
 #include "backends/nn_params.h"
 
 namespace kiln::backend::cuda {
@@ -48,6 +50,36 @@ __global__ void __launch_bounds__(k_threads)
         if constexpr (K == Kind::LogSoftmax) y[at] = store<T>(v - mx - log_sum);
         else y[at] = store<T>(exp(v - mx) / sum);
       }
+    }
+  }
+}
+
+// Softmax / LogSoftmax of contiguous rows held in registers.
+template <typename T, Kind K>
+__global__ void __launch_bounds__(1024) softmax_row_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t count,
+                                                           int n) {
+  using A = Acc<T>;
+  __shared__ A sh[32];
+  A v[rows::k_vpt];
+  KILN_ROWS(r, count) {
+    rows::load(v, x + r * n, n, -std::numeric_limits<A>::infinity());
+    A mx = v[0];
+#pragma unroll
+    for (int k = 1; k < rows::k_vpt; ++k) mx = fmax(mx, v[k]);
+    mx = rows::reduce(mx, rows::Max{}, sh);
+    A sum = 0;
+#pragma unroll
+    for (int k = 0; k < rows::k_vpt; ++k)
+      if (rows::at(k) < n) sum += exp(v[k] - mx);
+    sum = rows::reduce(sum, rows::Sum{}, sh);
+    const A log_sum = log(sum);
+    T* yr = y + r * n;
+#pragma unroll
+    for (int k = 0; k < rows::k_vpt; ++k) {
+      const int j = rows::at(k);
+      if (j >= n) continue;
+      if constexpr (K == Kind::LogSoftmax) yr[j] = store<T>(v[k] - mx - log_sum);
+      else yr[j] = store<T>(exp(v[k] - mx) / sum);
     }
   }
 }
@@ -108,8 +140,14 @@ void run_softmax(KernelContext& ctx) {
     using T = decltype(tag);
     const T* xp = static_cast<const T*>(x.raw());
     T* yp = static_cast<T*>(y.raw());
-    if constexpr (K == Kind::Hardmax) hardmax_kernel<T><<<l.blocks, k_threads, 0, s>>>(xp, yp, g, l);
-    else softmax_kernel<T, K><<<l.blocks, k_threads, 0, s>>>(xp, yp, g, l);
+    if constexpr (K == Kind::Hardmax) {
+      hardmax_kernel<T><<<l.blocks, k_threads, 0, s>>>(xp, yp, g, l);
+    } else if (p.inner == 1 && p.n <= rows::k_max) {
+      const rows::Launch rl = rows::plan(p.outer, p.n);
+      softmax_row_kernel<T, K><<<rl.blocks, rl.threads, 0, s>>>(xp, yp, p.outer, static_cast<int>(p.n));
+    } else {
+      softmax_kernel<T, K><<<l.blocks, k_threads, 0, s>>>(xp, yp, g, l);
+    }
     KILN_CUDA_LAUNCH("softmax_kernel");
   });
 }
