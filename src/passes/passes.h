@@ -66,6 +66,11 @@ int assign_cpu_layouts(ir::Graph& graph, const NodeFilter& mine = {});
 // convolutions reading NHWC are permuted to K,R,S,C. Returns values marked.
 int assign_cuda_layouts(ir::Graph& graph, const NodeFilter& mine = {});
 
+// CUDA: Add -> LayerNormalization (a transformer's residual and the norm
+// after it) → com.kiln::SkipLayerNormalization, the sum kept as its second
+// output when anything else reads it (see fuse_skip_layer_norm.cpp).
+int fuse_skip_layer_norm(ir::Graph& graph, const NodeFilter& mine = {});
+
 // Runs a backend pass by name; kiln::Error(Internal) for an unknown name.
 int run_backend_pass(const std::string& name, ir::Graph& graph, const NodeFilter& mine);
 

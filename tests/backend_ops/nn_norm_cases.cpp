@@ -176,6 +176,33 @@ void add_norm_cases(std::vector<OpCase>& c) {
   st.tol = 1e-3;
   c.push_back(st);
 
+  // com.kiln SkipLayerNormalization (passes/fuse_skip_layer_norm.cpp): with
+  // and without the Sum output and bias; rows held in registers and longer.
+  auto skip = [&](DataType dt, Shape s, Shape scale, bool bias, int outputs) {
+    std::vector<Tensor> in{rand_float(dt, s, ++seed, -2.f, 2.f), rand_float(dt, s, ++seed, -2.f, 2.f),
+                           rand_float(dt, scale, ++seed, 0.5f, 1.5f)};
+    if (bias) in.push_back(rand_float(dt, scale, ++seed));
+    OpCase k = make("SkipLayerNormalization",
+                    dt_str(dt) + " " + shape_str(s) + " scale " + shape_str(scale) + (bias ? " bias" : "") +
+                        " outputs " + std::to_string(outputs),
+                    std::move(in), 17);
+    k.domain = "com.kiln";
+    k.num_outputs = outputs;
+    return k;
+  };
+  c.push_back(skip(DataType::Float32, {2, 5, 16}, {16}, true, 2));
+  c.push_back(skip(DataType::Float32, {2, 5, 16}, {16}, false, 1));
+  c.push_back(skip(DataType::Float16, {2, 197, 768}, {768}, true, 2));
+  c.push_back(skip(DataType::BFloat16, {3, 96}, {96}, true, 1));
+  c.push_back(skip(DataType::Float32, {2, 9000}, {9000}, true, 2));  // past the register limit
+  {
+    OpCase k = skip(DataType::Float32, {2, 3, 8}, {3, 8}, true, 2);
+    k.attrs["axis"] = a_int(1);
+    k.attrs["epsilon"] = a_float(1e-3f);
+    k.name += " axis 1";
+    c.push_back(k);
+  }
+
   // LpNormalization: p 1/2, any axis; a zero vector stays zero.
   for (int64_t p : {1, 2})
     for (int64_t axis : {-1, 0, 1}) {

@@ -177,9 +177,14 @@ bool CudaBackend::nhwc_enabled() {
 }
 
 std::vector<std::string> CudaBackend::passes(int optimization_level) const {
-  // Channels-last between convolutions (passes/assign_cuda_layouts.cpp).
-  if (optimization_level < 3 || !nhwc_enabled()) return {};
-  return {"assign_cuda_layouts"};
+  // A residual add joins the LayerNormalization after it
+  // (passes/fuse_skip_layer_norm.cpp), before the layouts are chosen so the
+  // fused node is a boundary to them; channels-last between convolutions
+  // (passes/assign_cuda_layouts.cpp).
+  std::vector<std::string> out;
+  if (optimization_level >= 2) out.push_back("fuse_skip_layer_norm");
+  if (optimization_level >= 3 && nhwc_enabled()) out.push_back("assign_cuda_layouts");
+  return out;
 }
 
 bool CudaBackend::host_input(const ir::Node& node, size_t i) const {

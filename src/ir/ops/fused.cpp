@@ -15,6 +15,12 @@
 //       Gemm's attributes (alpha, beta, transA, transB).
 //   FusedMatMul(A, B, [bias])  Y = act(MatMul(A, B) + bias)
 //       bias (optional) is 1-D with one value per column of Y.
+//   Gelu(X)                    ONNX-20 Gelu at any opset
+//   SkipLayerNormalization(A, B, Scale, [Bias]) -> Y, [Sum]
+//                              Sum = A + B (in A's dtype), Y = LayerNorm(Sum)
+//       LayerNormalization's axis and epsilon; A and B of one shape; no
+//       Mean/InvStdDev outputs. A transformer's residual add and the norm
+//       after it.
 //
 // Shapes and dtypes are inferred by the ONNX op's own schema, so a fused node
 // promises exactly the shape the unfused chain did.
@@ -217,9 +223,35 @@ void infer_kiln_gelu(InferContext& ctx) {
   ctx.set_output(0, dt, ctx.input_shape(0));
 }
 
+// com.kiln SkipLayerNormalization (passes/fuse_skip_layer_norm.cpp):
+// Y = LayerNormalization(A + B, Scale[, Bias]) with axis and epsilon, and
+// optionally Sum = A + B (the residual stream the next block adds to). A and
+// B have one shape and dtype; Sum is computed in that dtype, as the Add was.
+void infer_skip_layer_norm(InferContext& ctx) {
+  if (ctx.num_inputs() < 3 || ctx.num_inputs() > 4 || !ctx.has_input(0) || !ctx.has_input(1) || !ctx.has_input(2))
+    ctx.fail("expects A, B, Scale, [Bias]");
+  if (ctx.num_outputs() < 1 || ctx.num_outputs() > 2) ctx.fail("expects Y and an optional Sum");
+  if (ctx.input_dtype(1) != ctx.input_dtype(0)) ctx.fail("B must have the dtype of A");
+  const auto& a = ctx.input_shape(0);
+  const auto& b = ctx.input_shape(1);
+  if (a && b && *a != *b) ctx.fail("B " + sym_str(*b) + " must have the shape of A " + sym_str(*a));
+  Node inner = ctx.node();
+  inner.op_type = "LayerNormalization";
+  inner.domain = "";
+  inner.inputs = {ctx.node().inputs[0], ctx.node().inputs[2]};
+  if (ctx.has_input(3)) inner.inputs.push_back(ctx.node().inputs[3]);
+  inner.outputs = {ctx.node().outputs[0]};
+  const OpSchema* s = SchemaRegistry::global().find("", "LayerNormalization");
+  if (!s) throw Error(ErrorCode::Internal, "fused op: no schema for LayerNormalization");
+  InferContext inner_ctx(const_cast<Graph&>(ctx.graph()), inner);
+  s->infer(inner_ctx);
+  if (ctx.has_output(1)) ctx.set_output(1, ctx.input_dtype(0), a);
+}
+
 void add(SchemaRegistry& r, const std::string& op, int max_inputs, InferFn fn, int inplace_input = -1,
-         int min_inputs = 2) {
+         int min_inputs = 2, int max_outputs = 1) {
   OpSchema s;
+  s.max_outputs = max_outputs;
   s.domain = "com.kiln";
   s.op_type = op;
   s.min_inputs = min_inputs;
@@ -237,6 +269,7 @@ void register_fused_schemas(SchemaRegistry& r) {
   add(r, "FusedGemm", 3, infer_fused_gemm);
   add(r, "FusedMatMul", 3, infer_fused_matmul);
   add(r, "Gelu", 1, infer_kiln_gelu, -1, /*min_inputs=*/1);
+  add(r, "SkipLayerNormalization", 4, infer_skip_layer_norm, -1, /*min_inputs=*/3, /*max_outputs=*/2);
 }
 
 }  // namespace kiln::ir

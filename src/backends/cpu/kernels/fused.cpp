@@ -1,4 +1,5 @@
-// Reference kernels of FusedConv, FusedGemm and FusedMatMul: the captured
+// Reference kernels of FusedConv, FusedGemm and FusedMatMul (and
+// SkipLayerNormalization: Add, then LayerNormalization): the captured
 // reference kernel of the ONNX op writes Y, then Z/bias is added and the
 // activation applied in place, in the compute type of the reference kernels.
 // Y may share Z's buffer (the memory planner's in-place outputs).
@@ -121,6 +122,48 @@ class FusedConvDwReference final : public Kernel {
   std::unique_ptr<Kernel> m_first, m_second;
 };
 
+// SkipLayerNormalization as the reference Add (Sum, in A's dtype), then the
+// reference LayerNormalization of Sum.
+class SkipLayerNormReference final : public Kernel {
+ public:
+  SkipLayerNormReference(const ir::Node& node, const ir::Graph& graph, const KernelFactory& add,
+                         const KernelFactory& layer_norm)
+      : m_add_node(node), m_ln_node(node) {
+    m_add_node.op_type = "Add";
+    m_add_node.domain = "";
+    m_add_node.attrs.clear();
+    m_add_node.inputs = {node.inputs[0], node.inputs[1]};
+    m_add_node.outputs = {node.outputs.size() > 1 && node.outputs[1] != ir::k_no_value ? node.outputs[1]
+                                                                                          : node.outputs[0]};
+    m_ln_node.op_type = "LayerNormalization";
+    m_ln_node.domain = "";
+    m_ln_node.inputs = {m_add_node.outputs[0], node.inputs[2]};
+    if (node.inputs.size() > 3) m_ln_node.inputs.push_back(node.inputs[3]);
+    m_ln_node.outputs = {node.outputs[0]};
+    m_add = add(m_add_node, graph);
+    m_ln = layer_norm(m_ln_node, graph);
+  }
+
+  void run(KernelContext& ctx) override {
+    if (ctx.input(0).shape() != ctx.input(1).shape())
+      ctx.fail("B " + shape_str(ctx.input(1).shape()) + " must have the shape of A " + shape_str(ctx.input(0).shape()));
+    std::vector<Tensor> sum(1), y(1);
+    KernelContext add(m_add_node, k_inner_opset, {&ctx.input(0), &ctx.input(1)}, sum,
+                      [&](size_t, DataType dt, const Shape& s) {
+                        return ctx.has_output(1) ? ctx.output(1, dt, s) : Tensor::empty(dt, s);
+                      },
+                      ctx.stream());
+    m_add->run(add);
+    KernelContext ln(m_ln_node, k_inner_opset, {&sum[0], &ctx.input(2), ctx.has_input(3) ? &ctx.input(3) : nullptr}, y,
+                     [&](size_t, DataType dt, const Shape& s) { return ctx.output(0, dt, s); }, ctx.stream());
+    m_ln->run(ln);
+  }
+
+ private:
+  ir::Node m_add_node, m_ln_node;
+  std::unique_ptr<Kernel> m_add, m_ln;
+};
+
 }  // namespace
 
 void register_cpu_fused(KernelRegistry& r) {
@@ -131,6 +174,12 @@ void register_cpu_fused(KernelRegistry& r) {
   });
   add_fused(r, "FusedGemm", "Gemm", 3);
   add_fused(r, "FusedMatMul", "MatMul", 2);
+  const KernelFactory* add = r.find("Add");
+  const KernelFactory* layer_norm = r.find("LayerNormalization");
+  if (!add || !layer_norm) throw Error(ErrorCode::Internal, "register_cpu_fused: no reference Add or LayerNormalization");
+  r.add("SkipLayerNormalization", [add = *add, layer_norm = *layer_norm](const ir::Node& node, const ir::Graph& graph) {
+    return std::make_unique<SkipLayerNormReference>(node, graph, add, layer_norm);
+  });
 }
 
 }  // namespace kiln::backend

@@ -6,7 +6,8 @@
 // with rows of at most rows::k_max elements (transformers' case) take a
 // faster path: rows held in registers (x read once), statistics in
 // the compute type, scale and bias read in their own dtype (no conversion
-// launches per run).
+// launches per run). com.kiln SkipLayerNormalization (a residual Add and the
+// LayerNormalization reading it) runs on that path too.
 #include "backends/cuda/kernels/reduce_engine.cuh"
 #include "backends/cuda/kernels/row_kernels.cuh"
 #include "backends/nn_params.h"
@@ -57,51 +58,85 @@ __global__ void __launch_bounds__(k_threads)
 }
 
 // ---- the fast path: rows in registers (row_kernels.cuh) ----
+// Row element j: x, or (SkipLayerNormalization) x + skip rounded to T as the
+// Add it replaces did, also written to `sum` when asked.
+template <typename T, typename A>
+__device__ inline A row_value(const T* __restrict__ x, const T* __restrict__ skip, T* __restrict__ sum, int64_t at) {
+  if (!skip) return static_cast<A>(load(x[at]));
+  const T v = store<T>(load(x[at]) + load(skip[at]));
+  if (sum) sum[at] = v;
+  return static_cast<A>(load(v));
+}
+
+// Rows of up to rows::k_max elements are held in registers; longer ones
+// (SkipLayerNormalization only: plain rows that long take the reduction
+// engine) are read three times by a block each, the sum recomputed.
 template <typename T, typename A, typename P, bool Rms>
 __global__ void __launch_bounds__(1024)
-    layer_norm_row_kernel(const T* __restrict__ x, T* __restrict__ y, const P* __restrict__ scale,
-                          const P* __restrict__ bias, int64_t count, int n, A eps) {
+    layer_norm_row_kernel(const T* __restrict__ x, const T* __restrict__ skip, T* __restrict__ sum,
+                          T* __restrict__ y, const P* __restrict__ scale, const P* __restrict__ bias, int64_t count,
+                          int64_t n, A eps) {
   __shared__ A sh[32];
   A v[rows::k_vpt];
+  const bool held = n <= rows::k_max;
+  const int64_t step = blockDim.x;
   KILN_ROWS(r, count) {
-    rows::load(v, x + r * n, n, A(0));
-    A mean = 0;
-    if constexpr (!Rms) {
-      A sum = 0;
+    const int64_t base = r * n;
+    A total = 0;
+    if (held) {
 #pragma unroll
-      for (int k = 0; k < rows::k_vpt; ++k) sum += v[k];
-      mean = rows::reduce(sum, rows::Sum{}, sh) / static_cast<A>(n);
+      for (int k = 0; k < rows::k_vpt; ++k) {
+        const int j = rows::at(k);
+        v[k] = j < n ? row_value<T, A>(x, skip, sum, base + j) : A(0);
+        total += v[k];
+      }
+    } else {
+      for (int64_t j = threadIdx.x; j < n; j += step) total += row_value<T, A>(x, skip, sum, base + j);
     }
+    A mean = 0;
+    if constexpr (!Rms) mean = rows::reduce(total, rows::Sum{}, sh) / static_cast<A>(n);
     A sq = 0;
+    if (held) {
 #pragma unroll
-    for (int k = 0; k < rows::k_vpt; ++k) {
-      const A d = v[k] - mean;
-      if (rows::at(k) < n) sq += d * d;
+      for (int k = 0; k < rows::k_vpt; ++k) {
+        const A d = v[k] - mean;
+        if (rows::at(k) < n) sq += d * d;
+      }
+    } else {
+      for (int64_t j = threadIdx.x; j < n; j += step) {
+        const A d = row_value<T, A>(x, skip, nullptr, base + j) - mean;
+        sq += d * d;
+      }
     }
     sq = rows::reduce(sq, rows::Sum{}, sh);
     const A inv = A(1) / sqrt(sq / static_cast<A>(n) + eps);
-    T* yr = y + r * n;
+    const auto write = [&](int64_t j, A value) {
+      y[base + j] = store<T>((value - mean) * inv * static_cast<A>(load(scale[j])) +
+                             (bias ? static_cast<A>(load(bias[j])) : A(0)));
+    };
+    if (held) {
 #pragma unroll
-    for (int k = 0; k < rows::k_vpt; ++k) {
-      const int j = rows::at(k);
-      if (j < n)
-        yr[j] = store<T>((v[k] - mean) * inv * static_cast<A>(load(scale[j])) +
-                         (bias ? static_cast<A>(load(bias[j])) : A(0)));
+      for (int k = 0; k < rows::k_vpt; ++k)
+        if (rows::at(k) < n) write(rows::at(k), v[k]);
+    } else {
+      for (int64_t j = threadIdx.x; j < n; j += step) write(j, row_value<T, A>(x, skip, nullptr, base + j));
     }
   }
 }
 
-// Runs the fast path when it applies (no statistics asked for, rows short
-// enough); false otherwise.
+// The fast path over X (input 0) [+ the skip input], when it applies: no
+// statistics asked for, rows no longer than rows::k_max unless skipping.
+// False otherwise. Scale and bias are inputs scale_i and scale_i + 1.
 template <bool Rms>
 bool try_layer_norm_rows(KernelContext& ctx, const params::LayerNormPlan& plan, const Tensor* const stats[2],
-                         Tensor& y) {
+                         Tensor& y, const Tensor* skip = nullptr, Tensor* sum = nullptr, size_t scale_i = 1) {
   const Tensor& x = ctx.input(0);
-  if (stats[0] || stats[1] || plan.outer == 0 || plan.inner < 1 || plan.inner > rows::k_max) return false;
-  const bool has_bias = !Rms && ctx.has_input(2);
-  for (size_t i = 1; i < (has_bias ? 3u : 2u); ++i) params::require_broadcast_to(ctx, i, plan.tail);
-  const int n = static_cast<int>(plan.inner);
-  const rows::Launch l = rows::plan(plan.outer, n);
+  if (stats[0] || stats[1] || plan.outer == 0 || plan.inner < 1) return false;
+  if (!skip && plan.inner > rows::k_max) return false;
+  const bool has_bias = !Rms && ctx.has_input(scale_i + 1);
+  for (size_t i = scale_i; i < scale_i + (has_bias ? 2u : 1u); ++i) params::require_broadcast_to(ctx, i, plan.tail);
+  const int64_t n = plan.inner;
+  const rows::Launch l = rows::plan(plan.outer, std::min(n, rows::k_max));
   const cudaStream_t s = cuda_stream(ctx).get();
   dispatch_float(x.dtype(), ctx, [&](auto tag) {
     using T = decltype(tag);
@@ -109,7 +144,8 @@ bool try_layer_norm_rows(KernelContext& ctx, const params::LayerNormPlan& plan, 
     const auto launch = [&](auto ptag, const void* scale, const void* bias) {
       using P = decltype(ptag);
       layer_norm_row_kernel<T, A, P, Rms><<<l.blocks, l.threads, 0, s>>>(
-          static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()), static_cast<const P*>(scale),
+          static_cast<const T*>(x.raw()), skip ? static_cast<const T*>(skip->raw()) : nullptr,
+          sum ? static_cast<T*>(sum->raw()) : nullptr, static_cast<T*>(y.raw()), static_cast<const P*>(scale),
           static_cast<const P*>(bias), plan.outer, n, static_cast<A>(plan.eps));
       KILN_CUDA_LAUNCH("layer_norm_row_kernel");
     };
@@ -118,16 +154,16 @@ bool try_layer_norm_rows(KernelContext& ctx, const params::LayerNormPlan& plan, 
     const auto direct = [&](size_t i) {
       return ctx.input(i).dtype() == x.dtype() && ctx.input(i).numel() == plan.inner;
     };
-    if (direct(1) && (!has_bias || direct(2))) {
-      launch(T{}, ctx.input(1).raw(), has_bias ? ctx.input(2).raw() : nullptr);
+    if (direct(scale_i) && (!has_bias || direct(scale_i + 1))) {
+      launch(T{}, ctx.input(scale_i).raw(), has_bias ? ctx.input(scale_i + 1).raw() : nullptr);
       return;
     }
     Scratch ws;
     const size_t scale_at = ws.add(static_cast<size_t>(n) * sizeof(A));
     const size_t bias_at = ws.add(has_bias ? static_cast<size_t>(n) * sizeof(A) : 0);
     ws.bind(ctx);
-    to_acc<A>(ctx, ctx.input(1), ws.at<A>(scale_at), plan.tail, s);
-    if (has_bias) to_acc<A>(ctx, ctx.input(2), ws.at<A>(bias_at), plan.tail, s);
+    to_acc<A>(ctx, ctx.input(scale_i), ws.at<A>(scale_at), plan.tail, s);
+    if (has_bias) to_acc<A>(ctx, ctx.input(scale_i + 1), ws.at<A>(bias_at), plan.tail, s);
     launch(A{}, ws.at<A>(scale_at), has_bias ? ws.at<A>(bias_at) : nullptr);
   });
   return true;
@@ -189,6 +225,21 @@ void run_layer_norm(KernelContext& ctx) {
       });
     }
   });
+}
+
+// ---- com.kiln SkipLayerNormalization: Sum = A + B, Y = LayerNorm(Sum) in one pass ----
+void run_skip_layer_norm(KernelContext& ctx) {
+  const Tensor& a = ctx.input(0);
+  const Tensor& b = ctx.input(1);
+  if (b.dtype() != a.dtype() || b.shape() != a.shape())
+    ctx.fail("B " + shape_str(b.shape()) + " must have the shape and dtype of A " + shape_str(a.shape()));
+  const params::LayerNormPlan plan = params::layer_norm_plan(ctx);
+  Tensor& y = ctx.output(0, a.dtype(), a.shape());
+  Tensor* sum = ctx.has_output(1) ? &ctx.output(1, a.dtype(), a.shape()) : nullptr;
+  if (a.numel() == 0) return;
+  const Tensor* const no_stats[2] = {nullptr, nullptr};
+  if (!try_layer_norm_rows<false>(ctx, plan, no_stats, y, &b, sum, 2))
+    throw Error(ErrorCode::Internal, ctx.node().label() + ": no row kernel for " + shape_str(a.shape()));
 }
 
 // ---- LpNormalization: x / ||x||_p along one axis ----
@@ -285,6 +336,7 @@ void register_norm_layer(KernelRegistry& r) {
       },
       run_layer_norm<false>);
   add_checked(r, "RMSNormalization", check_norm, run_layer_norm<true>);
+  add_checked(r, "SkipLayerNormalization", check_norm, run_skip_layer_norm);
   add_checked(r, "LpNormalization", check_norm, run_lp_norm);
   add_checked(r, "LRN", check_norm, run_lrn);
 }
