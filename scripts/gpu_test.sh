@@ -153,6 +153,9 @@ for s in $steps; do
       KILN_LOG_LEVEL=debug step fusion_resnet50 "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda \
         --batch 1 -n 5 --warmup 1 --no-cache --precision fp16
       grep -o "runs fused on engine [0-9]*\|has no fused engine[^(]*" "$out/fusion_resnet50.log" | sort | uniq -c | head
+      # Without fused cuDNN graphs (conv, then kiln's bias/Relu epilogue).
+      KILN_CUDNN_FUSION=0 step speed_resnet50_nofusion "$bin/kiln" bench "$work/models/resnet50.onnx" \
+        --device cuda --batch 1,32 -n 200 --warmup 20 --no-cache --precision fp16 --cuda-graphs --device-io
       # With cuDNN's runtime-compiled fusion engines allowed (compiled per process).
       KILN_CUDNN_RUNTIME_FUSION=1 step speed_resnet50_rtfusion "$bin/kiln" bench "$work/models/resnet50.onnx" \
         --device cuda --batch 1,32 -n 200 --warmup 20 --no-cache --precision fp16 --cuda-graphs --device-io

@@ -174,7 +174,7 @@ class ConvKernel final : public Kernel {
     // engine runs the fused graph (remembered per problem); else the
     // epilogue after.
     const bool relu = m_act.kind == ir::Activation::Relu;
-    if (products && (z || b || relu) && (relu || m_act.kind == ir::Activation::None)) {
+    if (cudnn_fusion_enabled() && products && (z || b || relu) && (relu || m_act.kind == ir::Activation::None)) {
       ConvProblem fp = f.problem;
       fp.fuse_add = z != nullptr;
       fp.fuse_bias = b != nullptr;

@@ -299,6 +299,14 @@ std::unique_ptr<ConvPlan> build_plan(cudnnHandle_t handle, const ConvProblem& p)
 
 }  // namespace
 
+bool cudnn_fusion_enabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("KILN_CUDNN_FUSION");
+    return !(v && std::string(v) == "0");
+  }();
+  return enabled;
+}
+
 std::vector<int64_t> packed_strides(const std::vector<int64_t>& dims) {
   std::vector<int64_t> st(dims.size(), 1);
   for (size_t d = dims.size(); d-- > 1;) st[d - 1] = st[d] * std::max<int64_t>(dims[d], 1);

@@ -69,6 +69,10 @@ class ConvPlanCache {
 void execute_conv(cudnnHandle_t handle, const ConvPlan& plan, const void* x, const void* w, void* y, void* workspace,
                   const void* bias = nullptr, const void* z = nullptr);
 
+// Whether convolutions try fused cuDNN graphs at all: KILN_CUDNN_FUSION=0
+// turns them off (conv, then kiln's epilogue), for comparing the two.
+bool cudnn_fusion_enabled();
+
 // Contiguous row-major strides of `dims`.
 std::vector<int64_t> packed_strides(const std::vector<int64_t>& dims);
 
