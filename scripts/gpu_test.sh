@@ -127,6 +127,10 @@ for s in $steps; do
         step "models_$p" python3 tests/models/compare_torchvision.py --device cuda --precision $p "$bin/kiln" \
           "$work/models" $models
       done
+      # Residual convolutions fused with cuDNN's runtime-compiled engines, Y
+      # planned over Z (in place): still PyTorch's results.
+      KILN_CUDNN_RUNTIME_FUSION=1 step models_fp16_rtfusion python3 tests/models/compare_torchvision.py --device cuda \
+        --precision fp16 "$bin/kiln" "$work/models" resnet50
       ;;
     bench)
       need_models

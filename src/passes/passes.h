@@ -71,6 +71,10 @@ int assign_cuda_layouts(ir::Graph& graph, const NodeFilter& mine = {});
 // output when anything else reads it (see fuse_skip_layer_norm.cpp).
 int fuse_skip_layer_norm(ir::Graph& graph, const NodeFilter& mine = {});
 
+// CUDA: MatMul(Softmax(MatMul(q*c, Transpose(k)*c)), v), the attention of
+// exported transformers → com.kiln::Attention (see fuse_attention.cpp).
+int fuse_attention(ir::Graph& graph, const NodeFilter& mine = {});
+
 // Runs a backend pass by name; kiln::Error(Internal) for an unknown name.
 int run_backend_pass(const std::string& name, ir::Graph& graph, const NodeFilter& mine);
 

@@ -253,6 +253,14 @@ void attention_cases(Cases& c) {
   att("bf16 3-D", {c.r({1, 5, 32}, BF16), c.r({1, 6, 32}, BF16), c.r({1, 6, 32}, BF16)},
       {{"q_num_heads", a_int(2)}, {"kv_num_heads", a_int(2)}}, 1, 23, BF16);
   att("f64 mask", {c.r({1, 2, 5, 8}, F64), c.r({1, 2, 6, 8}, F64), c.r({1, 2, 6, 8}, F64), c.r({5, 6}, F64)}, {}, 1, 23, F64);
+  // What passes/fuse_attention makes of a ViT-B/16 block (com.kiln, scale only).
+  for (DataType dt : {F32, F16}) {
+    OpCase& k = c.add("Attention com.kiln ViT-B/16 " + dn(dt), "Attention",
+                      {c.r({2, 12, 197, 64}, dt), c.r({2, 12, 197, 64}, dt), c.r({2, 12, 197, 64}, dt)},
+                      {{"scale", a_float(0.125f)}}, dt);
+    k.domain = "com.kiln";
+    k.opset = 17;
+  }
 }
 
 void einsum_cases(Cases& c) {

@@ -9,42 +9,17 @@
 
 #include <map>
 
-#include "backends/cpu/cpu_backend.h"
-#include "backends/kernel.h"
 #include "ir/graph.h"
 #include "ir/op_schema.h"
 #include "kiln/error.h"
 #include "passes/passes.h"
+#include "pass_test_util.h"
 
 namespace kiln::test {
 namespace {
 
-Tensor filled(Shape s, float scale, float offset) {
-  Tensor t = Tensor::empty(DataType::Float32, s);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = offset + scale * static_cast<float>((i * 37) % 23 - 11);
-  return t;
-}
-
-struct Block {
-  ir::Graph g;
+struct Block : GraphBuilder {
   ir::ValueId x, r, s, y, z;
-  ir::ValueId v(const std::string& name, Shape shape, std::optional<Tensor> constant = std::nullopt) {
-    ir::Value val;
-    val.name = name;
-    val.dtype = DataType::Float32;
-    val.shape = ir::to_sym(shape);
-    val.constant = std::move(constant);
-    return g.add_value(std::move(val));
-  }
-  ir::Node& n(const std::string& op, std::vector<ir::ValueId> in, std::vector<ir::ValueId> out) {
-    ir::Node node;
-    node.name = op + std::to_string(g.nodes.size());
-    node.op_type = op;
-    node.inputs = std::move(in);
-    node.outputs = std::move(out);
-    g.add_node(std::move(node));
-    return g.nodes.back();
-  }
 };
 
 // r_shape: the residual's shape ({1,4,8} = no broadcast); `stats`: the norm
@@ -84,37 +59,6 @@ Block block(Shape r_shape = {1, 4, 8}, bool stats = false, bool early_reader = f
   return b;
 }
 
-int count(const ir::Graph& g, const std::string& op) {
-  int n = 0;
-  for (const ir::Node& node : g.nodes) n += node.op_type == op;
-  return n;
-}
-
-// Runs the graph node by node on the CPU backend's kernels; inputs in the
-// graph's input order.
-std::vector<Tensor> run(const ir::Graph& g, const std::vector<Tensor>& inputs) {
-  std::map<ir::ValueId, Tensor> values;
-  for (size_t i = 0; i < inputs.size(); ++i) values[g.inputs.at(i)] = inputs[i];
-  for (ir::ValueId id = 0; id < static_cast<ir::ValueId>(g.values.size()); ++id)
-    if (g.value(id).constant) values[id] = *g.value(id).constant;
-  for (const ir::Node& node : g.nodes) {
-    const auto* factory = backend::cpu_backend().kernels().find(node.op_type);
-    if (!factory) throw Error(ErrorCode::Unsupported, "no CPU kernel for " + node.op_type);
-    auto kernel = (*factory)(node, g);
-    std::vector<const Tensor*> ins;
-    for (ir::ValueId in : node.inputs) ins.push_back(in == ir::k_no_value ? nullptr : &values.at(in));
-    std::vector<Tensor> outs(node.outputs.size());
-    backend::KernelContext ctx(node, g.opset(""), ins, outs,
-                               [](size_t, DataType dt, const Shape& s) { return Tensor::empty(dt, s); }, nullptr);
-    kernel->run(ctx);
-    for (size_t o = 0; o < node.outputs.size(); ++o)
-      if (node.outputs[o] != ir::k_no_value) values[node.outputs[o]] = outs[o];
-  }
-  std::vector<Tensor> out;
-  for (ir::ValueId id : g.outputs) out.push_back(values.at(id));
-  return out;
-}
-
 TEST(FuseSkipLayerNorm, ResidualAddAndNormBecomeOneNodeWithTheSum) {
   Block plain = block(), fused = block();
   EXPECT_EQ(passes::fuse_skip_layer_norm(fused.g), 1);
@@ -129,10 +73,10 @@ TEST(FuseSkipLayerNorm, ResidualAddAndNormBecomeOneNodeWithTheSum) {
   EXPECT_EQ(fused.g.value(f.outputs[0]).name, "y");
   EXPECT_EQ(fused.g.value(f.outputs[1]).name, "s");  // the next residual add reads it
   EXPECT_FLOAT_EQ(f.attr_f("epsilon", 0.f), 1e-3f);
-  EXPECT_EQ(count(fused.g, "Add"), 1);
+  EXPECT_EQ(count_ops(fused.g, "Add"), 1);
 
   const std::vector<Tensor> in{filled({1, 4, 8}, 0.3f, 0.5f), filled({1, 4, 8}, -0.2f, 0.1f)};
-  const Tensor want = run(plain.g, in)[0], got = run(fused.g, in)[0];
+  const Tensor want = run_on_cpu(plain.g, in)[0], got = run_on_cpu(fused.g, in)[0];
   ASSERT_EQ(got.shape(), want.shape());
   for (int64_t i = 0; i < want.numel(); ++i) EXPECT_NEAR(got.data<float>()[i], want.data<float>()[i], 1e-5) << i;
 }
@@ -163,7 +107,7 @@ TEST(FuseSkipLayerNorm, WhatMustStayUnfusedDoes) {
   EXPECT_EQ(passes::fuse_skip_layer_norm(stats.g), 0);
   Block early = block({1, 4, 8}, false, true);  // s read before the norm's place
   EXPECT_EQ(passes::fuse_skip_layer_norm(early.g), 0);
-  EXPECT_EQ(count(early.g, "LayerNormalization"), 1);
+  EXPECT_EQ(count_ops(early.g, "LayerNormalization"), 1);
   // Not the backend's: the filter says no.
   Block other = block();
   EXPECT_EQ(passes::fuse_skip_layer_norm(other.g, [](const ir::Node&) { return false; }), 0);

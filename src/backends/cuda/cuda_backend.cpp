@@ -177,12 +177,12 @@ bool CudaBackend::nhwc_enabled() {
 }
 
 std::vector<std::string> CudaBackend::passes(int optimization_level) const {
-  // A residual add joins the LayerNormalization after it
-  // (passes/fuse_skip_layer_norm.cpp), before the layouts are chosen so the
-  // fused node is a boundary to them; channels-last between convolutions
-  // (passes/assign_cuda_layouts.cpp).
+  // Transformer fusions first (a residual add into the LayerNormalization
+  // after it; the MatMul-Softmax-MatMul of attention into one op), so the
+  // fused nodes are boundaries to the layouts; then channels-last between
+  // convolutions (passes/assign_cuda_layouts.cpp).
   std::vector<std::string> out;
-  if (optimization_level >= 2) out.push_back("fuse_skip_layer_norm");
+  if (optimization_level >= 2) out = {"fuse_skip_layer_norm", "fuse_attention"};
   if (optimization_level >= 3 && nhwc_enabled()) out.push_back("assign_cuda_layouts");
   return out;
 }

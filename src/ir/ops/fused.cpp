@@ -16,6 +16,8 @@
 //   FusedMatMul(A, B, [bias])  Y = act(MatMul(A, B) + bias)
 //       bias (optional) is 1-D with one value per column of Y.
 //   Gelu(X)                    ONNX-20 Gelu at any opset
+//   Attention(Q, K, V)         ONNX-23 Attention at any opset (4-D Q, K, V;
+//       its scale attribute; no mask, cache or causal inputs)
 //   SkipLayerNormalization(A, B, Scale, [Bias]) -> Y, [Sum]
 //                              Sum = A + B (in A's dtype), Y = LayerNorm(Sum)
 //       LayerNormalization's axis and epsilon; A and B of one shape; no
@@ -29,6 +31,7 @@
 #include "ir/op_schema.h"
 #include "ir/ops/families.h"
 #include "ir/ops/fused_attrs.h"
+#include "ir/ops/nn_schema.h"
 #include "kiln/error.h"
 
 namespace kiln::ir {
@@ -248,6 +251,13 @@ void infer_skip_layer_norm(InferContext& ctx) {
   if (ctx.has_output(1)) ctx.set_output(1, ctx.input_dtype(0), a);
 }
 
+// com.kiln Attention (passes/fuse_attention.cpp): the ONNX-23 Attention of
+// Q, K, V at any opset.
+void infer_kiln_attention(InferContext& ctx) {
+  if (ctx.num_inputs() != 3 || ctx.num_outputs() != 1) ctx.fail("expects Q, K, V and one output");
+  infer_attention(ctx);
+}
+
 void add(SchemaRegistry& r, const std::string& op, int max_inputs, InferFn fn, int inplace_input = -1,
          int min_inputs = 2, int max_outputs = 1) {
   OpSchema s;
@@ -269,6 +279,7 @@ void register_fused_schemas(SchemaRegistry& r) {
   add(r, "FusedGemm", 3, infer_fused_gemm);
   add(r, "FusedMatMul", 3, infer_fused_matmul);
   add(r, "Gelu", 1, infer_kiln_gelu, -1, /*min_inputs=*/1);
+  add(r, "Attention", 3, infer_kiln_attention, -1, /*min_inputs=*/3);
   add(r, "SkipLayerNormalization", 4, infer_skip_layer_norm, -1, /*min_inputs=*/3, /*max_outputs=*/2);
 }
 

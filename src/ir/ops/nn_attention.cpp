@@ -20,6 +20,8 @@ Dim dim_op(InferContext& ctx, const Dim& a, const Dim& b, char op, const std::st
   }
 }
 
+}  // namespace
+
 void infer_attention(InferContext& ctx) {
   const Node& node = ctx.node();
   require_float(ctx, 0);
@@ -83,8 +85,6 @@ void infer_attention(InferContext& ctx) {
   ctx.set_output(2, dt, SymShape{b, kvh, total, vhs});
   ctx.set_output(3, dt, SymShape{b, qh, sq, total});
 }
-
-}  // namespace
 
 void register_attention_schemas(SchemaRegistry& r) {
   OpSchema s;

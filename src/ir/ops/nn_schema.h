@@ -15,6 +15,8 @@ void register_pool_schemas(SchemaRegistry& r);       // nn_pool.cpp: Max/Average
 void register_norm_schemas(SchemaRegistry& r);       // nn_norm.cpp: Batch/Layer/Group/... norms, LRN
 void register_matmul_schemas(SchemaRegistry& r);     // nn_matmul.cpp: Gemm, MatMul, MatMulInteger, Einsum
 void register_attention_schemas(SchemaRegistry& r);  // nn_attention.cpp: Attention
+// Attention's inference without its opset gate (com.kiln Attention reuses it).
+void infer_attention(InferContext& ctx);
 
 // Registers `s` with its infer function wrapped in a check of the node's input
 // and output counts against s.min_inputs..max_inputs (the first min_inputs must

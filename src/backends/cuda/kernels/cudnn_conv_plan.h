@@ -63,9 +63,11 @@ class ConvPlanCache {
 };
 
 // Executes the plan on the handle's stream (x, w, y as in ConvProblem;
-// `bias` and `z` for a fused plan with fuse_bias / fuse_add; z may be y's own
-// buffer: the fused epilogue reads each element of z before it writes that
-// element of y).
+// `bias` and `z` for a fused plan with fuse_bias / fuse_add). z may be y's
+// own buffer (the planner puts FusedConv's Y over Z): cuDNN does not document
+// overlap, but its fused epilogue reads an element of z where it writes that
+// element of y; gpu_test.sh's models_fp16_rtfusion checks a residual network
+// run this way against PyTorch.
 void execute_conv(cudnnHandle_t handle, const ConvPlan& plan, const void* x, const void* w, void* y, void* workspace,
                   const void* bias = nullptr, const void* z = nullptr);
 

@@ -4,10 +4,10 @@
 // double, the affine step in the compute type (float, double for float64).
 // LayerNormalization and RMSNormalization without Mean/InvStdDev outputs and
 // with rows of at most rows::k_max elements (transformers' case) take a
-// faster path: rows held in registers (x read once), statistics in
-// the compute type, scale and bias read in their own dtype (no conversion
-// launches per run). com.kiln SkipLayerNormalization (a residual Add and the
-// LayerNormalization reading it) runs on that path too.
+// faster path: rows held in registers (x read once), scale and bias read in
+// their own dtype (no conversion launches per run). com.kiln
+// SkipLayerNormalization (a residual Add and the LayerNormalization reading
+// it) runs on that path too.
 #include "backends/cuda/kernels/reduce_engine.cuh"
 #include "backends/cuda/kernels/row_kernels.cuh"
 #include "backends/nn_params.h"
@@ -68,21 +68,23 @@ __device__ inline A row_value(const T* __restrict__ x, const T* __restrict__ ski
   return static_cast<A>(load(v));
 }
 
-// Rows of up to rows::k_max elements are held in registers; longer ones
+// Statistics in double (as the CPU: a float mean loses the low bits of rows
+// whose mean is large against their spread), the affine step in A. Rows of
+// up to rows::k_max elements are held in registers; longer ones
 // (SkipLayerNormalization only: plain rows that long take the reduction
 // engine) are read three times by a block each, the sum recomputed.
 template <typename T, typename A, typename P, bool Rms>
 __global__ void __launch_bounds__(1024)
     layer_norm_row_kernel(const T* __restrict__ x, const T* __restrict__ skip, T* __restrict__ sum,
                           T* __restrict__ y, const P* __restrict__ scale, const P* __restrict__ bias, int64_t count,
-                          int64_t n, A eps) {
-  __shared__ A sh[32];
+                          int64_t n, double eps) {
+  __shared__ double sh[32];
   A v[rows::k_vpt];
   const bool held = n <= rows::k_max;
   const int64_t step = blockDim.x;
   KILN_ROWS(r, count) {
     const int64_t base = r * n;
-    A total = 0;
+    double total = 0;
     if (held) {
 #pragma unroll
       for (int k = 0; k < rows::k_vpt; ++k) {
@@ -93,25 +95,26 @@ __global__ void __launch_bounds__(1024)
     } else {
       for (int64_t j = threadIdx.x; j < n; j += step) total += row_value<T, A>(x, skip, sum, base + j);
     }
-    A mean = 0;
-    if constexpr (!Rms) mean = rows::reduce(total, rows::Sum{}, sh) / static_cast<A>(n);
-    A sq = 0;
+    double mean = 0;
+    if constexpr (!Rms) mean = rows::reduce(total, rows::Sum{}, sh) / static_cast<double>(n);
+    double sq = 0;
     if (held) {
 #pragma unroll
       for (int k = 0; k < rows::k_vpt; ++k) {
-        const A d = v[k] - mean;
+        const double d = static_cast<double>(v[k]) - mean;
         if (rows::at(k) < n) sq += d * d;
       }
     } else {
       for (int64_t j = threadIdx.x; j < n; j += step) {
-        const A d = row_value<T, A>(x, skip, nullptr, base + j) - mean;
+        const double d = static_cast<double>(row_value<T, A>(x, skip, nullptr, base + j)) - mean;
         sq += d * d;
       }
     }
     sq = rows::reduce(sq, rows::Sum{}, sh);
-    const A inv = A(1) / sqrt(sq / static_cast<A>(n) + eps);
+    const A inv = static_cast<A>(1.0 / sqrt(sq / static_cast<double>(n) + eps));
+    const A mu = static_cast<A>(mean);
     const auto write = [&](int64_t j, A value) {
-      y[base + j] = store<T>((value - mean) * inv * static_cast<A>(load(scale[j])) +
+      y[base + j] = store<T>((value - mu) * inv * static_cast<A>(load(scale[j])) +
                              (bias ? static_cast<A>(load(bias[j])) : A(0)));
     };
     if (held) {
@@ -146,7 +149,7 @@ bool try_layer_norm_rows(KernelContext& ctx, const params::LayerNormPlan& plan, 
       layer_norm_row_kernel<T, A, P, Rms><<<l.blocks, l.threads, 0, s>>>(
           static_cast<const T*>(x.raw()), skip ? static_cast<const T*>(skip->raw()) : nullptr,
           sum ? static_cast<T*>(sum->raw()) : nullptr, static_cast<T*>(y.raw()), static_cast<const P*>(scale),
-          static_cast<const P*>(bias), plan.outer, n, static_cast<A>(plan.eps));
+          static_cast<const P*>(bias), plan.outer, n, plan.eps);
       KILN_CUDA_LAUNCH("layer_norm_row_kernel");
     };
     // Scale and bias of x's dtype with one value per row element (a lowered

@@ -142,13 +142,15 @@ void run_softmax(KernelContext& ctx) {
     T* yp = static_cast<T*>(y.raw());
     if constexpr (K == Kind::Hardmax) {
       hardmax_kernel<T><<<l.blocks, k_threads, 0, s>>>(xp, yp, g, l);
+      KILN_CUDA_LAUNCH("hardmax_kernel");
     } else if (p.inner == 1 && p.n <= rows::k_max) {
       const rows::Launch rl = rows::plan(p.outer, p.n);
       softmax_row_kernel<T, K><<<rl.blocks, rl.threads, 0, s>>>(xp, yp, p.outer, static_cast<int>(p.n));
+      KILN_CUDA_LAUNCH("softmax_row_kernel");
     } else {
       softmax_kernel<T, K><<<l.blocks, k_threads, 0, s>>>(xp, yp, g, l);
+      KILN_CUDA_LAUNCH("softmax_kernel");
     }
-    KILN_CUDA_LAUNCH("softmax_kernel");
   });
 }
 

@@ -1,0 +1,151 @@
+// The attention of exported transformers (PyTorch's scaled_dot_product_attention
+// as its ONNX exporter writes it, and hand-written forms):
+//   S = MatMul([Mul|Div](q, c1), [Mul|Div](Transpose(k, ..,3,2), c2)) [Mul|Div c3]
+//   Y = MatMul(Softmax(S, last axis), v)
+// with q, k, v 4-D [B, heads, seq, head] becomes one com.kiln Attention(q, k, v)
+// (the ONNX-23 op at any opset) with scale = c1 * c2 * c3 (each 1 when absent;
+// Div by c counts 1/c). Four to six kernels and the [B, heads, seq, seq]
+// scores' round trips become the attention kernel's. A CUDA backend pass, run
+// after lowering, so the scalars may be 16-bit constants; every intermediate
+// must have no other reader, and q, k and v one dtype and fully known shapes
+// with equal batch, heads and head size.
+#include <cmath>
+#include <optional>
+
+#include "core/half.h"
+#include "passes/fusion_util.h"
+#include "passes/passes.h"
+
+namespace kiln::passes {
+
+namespace {
+
+std::optional<double> scalar_of(const ir::Graph& g, ir::ValueId v) {
+  const auto& c = g.value(v).constant;
+  if (!c || c->numel() != 1) return std::nullopt;
+  switch (c->dtype()) {
+    case DataType::Float32: return c->data<float>()[0];
+    case DataType::Float64: return c->data<double>()[0];
+    case DataType::Float16: return static_cast<float>(c->data<Half>()[0]);
+    case DataType::BFloat16: return static_cast<float>(c->data<BFloat16>()[0]);
+    default: return std::nullopt;
+  }
+}
+
+struct Matcher {
+  const ir::Graph& g;
+  const Readers& readers;
+  const std::vector<ir::NodeId>& producer;
+  const NodeFilter& mine;
+  std::vector<ir::NodeId> chain;  // the nodes the fused one replaces
+
+  // The node making v when it is ours, ONNX op `op`, and read only by `reader`.
+  const ir::Node* only_for(ir::ValueId v, const char* op, ir::NodeId reader) {
+    const ir::NodeId p = producer[static_cast<size_t>(v)];
+    if (p < 0 || readers.sole(v) != reader) return nullptr;
+    const ir::Node& n = g.nodes[static_cast<size_t>(p)];
+    if (!is_onnx(n, op) || n.outputs.size() != 1 || (mine && !mine(n))) return nullptr;
+    return &n;
+  }
+  ir::NodeId id_of(const ir::Node* n) const { return static_cast<ir::NodeId>(n - g.nodes.data()); }
+
+  // v = x * c or x / c (c a scalar constant) read only by `reader`: x, and
+  // the factor multiplied into `scale`. Else v itself.
+  ir::ValueId strip_scale(ir::ValueId v, ir::NodeId reader, double& scale) {
+    for (const char* op : {"Mul", "Div"}) {
+      const ir::Node* n = only_for(v, op, reader);
+      if (!n || n->inputs.size() != 2) continue;
+      for (size_t i = 0; i < 2; ++i) {
+        const std::optional<double> c = scalar_of(g, n->inputs[i]);
+        if (!c || (op[0] == 'D' && i != 1)) continue;  // a divisor only as the second operand
+        if (op[0] == 'D' && *c == 0) return v;
+        scale *= op[0] == 'D' ? 1.0 / *c : *c;
+        chain.push_back(id_of(n));
+        return n->inputs[1 - i];
+      }
+    }
+    return v;
+  }
+};
+
+bool rank4_known(const ir::Graph& g, ir::ValueId v) {
+  const auto& s = g.value(v).shape;
+  if (!s || s->size() != 4) return false;
+  for (const ir::Dim& d : *s)
+    if (!d.known()) return false;
+  return true;
+}
+
+int64_t dim(const ir::Graph& g, ir::ValueId v, size_t i) { return (*g.value(v).shape)[i].value; }
+
+}  // namespace
+
+int fuse_attention(ir::Graph& g, const NodeFilter& mine) {
+  const Readers readers(g);
+  const std::vector<ir::NodeId> producer = g.producers();
+  std::vector<bool> dead(g.nodes.size(), false);
+  const int64_t opset = g.opset("");
+  int fused = 0;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const ir::Node& out_mm = g.nodes[i];
+    if (dead[i] || !is_onnx(out_mm, "MatMul") || out_mm.inputs.size() != 2 || out_mm.outputs.size() != 1) continue;
+    if (mine && !mine(out_mm)) continue;
+    Matcher m{g, readers, producer, mine, {}};
+    const ir::NodeId self = static_cast<ir::NodeId>(i);
+    const ir::Node* sm = m.only_for(out_mm.inputs[0], "Softmax", self);
+    if (!sm || sm->inputs.size() != 1) continue;
+    // The last axis (rank 4): opset 13+ defaults to -1; before, the input is
+    // coerced to 2-D at `axis` (default 1), the same rows only at axis 3.
+    const int64_t axis = sm->attr_i("axis", opset >= 13 ? -1 : 1);
+    if (axis != -1 && axis != 3) continue;
+    m.chain.push_back(m.id_of(sm));
+    double scale = 1.0;
+    ir::ValueId s = m.strip_scale(sm->inputs[0], m.id_of(sm), scale);
+    const ir::NodeId s_reader = m.chain.back();
+    const ir::Node* qk = m.only_for(s, "MatMul", s_reader);
+    if (!qk || qk->inputs.size() != 2) continue;
+    m.chain.push_back(m.id_of(qk));
+    const ir::NodeId qk_id = m.id_of(qk);
+    const ir::ValueId q = m.strip_scale(qk->inputs[0], qk_id, scale);
+    ir::ValueId kt = m.strip_scale(qk->inputs[1], qk_id, scale);
+    const ir::NodeId kt_reader = kt == qk->inputs[1] ? qk_id : m.chain.back();
+    const ir::Node* tr = m.only_for(kt, "Transpose", kt_reader);
+    if (!tr || tr->inputs.size() != 1 || tr->attr_ints("perm") != std::vector<int64_t>{0, 1, 3, 2}) continue;
+    m.chain.push_back(m.id_of(tr));
+    const ir::ValueId k = m.strip_scale(tr->inputs[0], m.id_of(tr), scale);
+    const ir::ValueId v = out_mm.inputs[1];
+    if (!rank4_known(g, q) || !rank4_known(g, k) || !rank4_known(g, v)) continue;
+    const DataType dt = g.value(q).dtype;
+    if (g.value(k).dtype != dt || g.value(v).dtype != dt ||
+        (dt != DataType::Float32 && dt != DataType::Float16 && dt != DataType::BFloat16))
+      continue;
+    bool fits = true;
+    for (size_t d : {0u, 1u, 3u}) fits &= dim(g, q, d) == dim(g, k, d);
+    fits &= dim(g, k, 0) == dim(g, v, 0) && dim(g, k, 1) == dim(g, v, 1) && dim(g, k, 2) == dim(g, v, 2);
+    if (!fits || !std::isfinite(scale) || scale == 0) continue;
+
+    ir::Node f;
+    f.name = out_mm.name + "/attention";
+    f.domain = "com.kiln";
+    f.op_type = "Attention";
+    f.inputs = {q, k, v};
+    f.outputs = out_mm.outputs;
+    ir::Attribute a;
+    a.kind = ir::Attribute::Kind::Float;
+    a.f = static_cast<float>(scale);
+    f.attrs["scale"] = a;
+    keep_placement(out_mm, f);
+    // replace_chain puts the fused node at the last absorbed one: the output
+    // MatMul is last in topological order of the chain.
+    std::vector<ir::NodeId> absorbed = m.chain;
+    absorbed.push_back(self);
+    const size_t first = static_cast<size_t>(absorbed.front());
+    absorbed.erase(absorbed.begin());
+    replace_chain(g, dead, first, absorbed, std::move(f));
+    ++fused;
+  }
+  finish_fusions(g, dead, fused);
+  return fused;
+}
+
+}  // namespace kiln::passes
