@@ -74,7 +74,9 @@ void register_errors(py::module_& m) {
       {ErrorCode::Internal, "InternalError", nullptr},
   };
   for (const Sub& s : subs) {
-    py::tuple bases = s.also ? py::make_tuple(py::handle(base), py::handle(s.also)) : py::make_tuple(py::handle(base));
+    // (pybind11 >= 3 types make_tuple's result by its arguments: no ?: between the two)
+    py::tuple bases = py::make_tuple(py::handle(base));
+    if (s.also) bases = py::make_tuple(py::handle(base), py::handle(s.also));
     const std::string qual = std::string("kiln.") + s.name;
     PyObject* cls = PyErr_NewException(qual.c_str(), bases.ptr(), nullptr);
     if (!cls) throw py::error_already_set();

@@ -284,8 +284,9 @@ void register_tensors(py::module_& m) {
            py::arg("stream") = py::none(),
            "A legacy (unversioned) DLPack capsule; max_version and the other newer keywords are accepted and "
            "ignored. Outputs are complete when run() returns, so any consumer stream may read them.")
-      .def("__dlpack_device__", [](const PyTensor& t) {
-        return t.tensor.on_host() ? py::make_tuple(int(kDLCPU), 0) : py::make_tuple(int(kDLCUDA), t.tensor.device().index);
+      .def("__dlpack_device__", [](const PyTensor& t) -> py::tuple {
+        if (t.tensor.on_host()) return py::make_tuple(int(kDLCPU), 0);
+        return py::make_tuple(int(kDLCUDA), int(t.tensor.device().index));
       })
       .def_property_readonly("__cuda_array_interface__", [](const PyTensor& t) -> py::dict {
         if (t.tensor.on_host()) throw py::attribute_error("a host tensor has no __cuda_array_interface__");

@@ -2,7 +2,8 @@
 // suite roots: import the model, build an engine for --device (cpu, cuda) for
 // the shapes of each data set, run it and compare with the reference outputs.
 //
-// Skips are explicit: a test is skipped only when skip_list.txt names it, with
+// Skips are explicit: a test is skipped only when skip_list.txt (or another
+// --skip-list, such as skip_list_fp16.txt for --precision fp16) names it, with
 // its reason. A test that is not listed must pass: if kiln refuses its model
 // (an op it lacks) the run fails and says which line to add, so a kernel that
 // starts refusing shows up instead of turning a pass into a silent skip; a
@@ -16,7 +17,7 @@
 // on the CPU still counts (that is how a CUDA engine runs such ops); the
 // summary says how many did.
 //
-// usage: kiln_conformance [--device D] [--precision fp16|bf16] [--jobs N] [--skip-list FILE]
+// usage: kiln_conformance [--device D] [--precision fp16|bf16] [--jobs N] [--skip-list FILE]...
 //                         [--write-skips FILE] [--filter SUBSTR] [-v] ROOT...
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -272,6 +273,10 @@ std::string unsupported_reason(const std::string& msg) {
 std::map<std::string, std::string> read_skip_list(const std::string& path) {
   std::map<std::string, std::string> skips;
   std::ifstream in(path);
+  if (!in) {
+    std::fprintf(stderr, "skip list %s cannot be read\n", path.c_str());
+    std::exit(2);
+  }
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
@@ -292,13 +297,14 @@ std::map<std::string, std::string> read_skip_list(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string skip_path, write_skips, filter;
+  std::vector<std::string> skip_paths;
+  std::string write_skips, filter;
   std::vector<fs::path> roots;
   bool verbose = false;
   int jobs = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--skip-list" && i + 1 < argc) skip_path = argv[++i];
+    if (a == "--skip-list" && i + 1 < argc) skip_paths.emplace_back(argv[++i]);
     else if (a == "--write-skips" && i + 1 < argc) write_skips = argv[++i];
     else if (a == "--filter" && i + 1 < argc) filter = argv[++i];
     else if (a == "--device" && i + 1 < argc) g_device = argv[++i];
@@ -315,7 +321,8 @@ int main(int argc, char** argv) {
                  std::string(precision_name(g_precision)).c_str());
     return 2;
   }
-  const auto skips = skip_path.empty() ? std::map<std::string, std::string>{} : read_skip_list(skip_path);
+  std::map<std::string, std::string> skips;  // every --skip-list given, merged
+  for (const std::string& path : skip_paths) skips.merge(read_skip_list(path));
   std::vector<fs::path> tests;
   for (const auto& root : roots) {
     if (!fs::is_directory(root)) {

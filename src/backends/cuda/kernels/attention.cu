@@ -6,7 +6,8 @@
 // Q, K, V go to [B, heads, seq, head] in the workspace when 3-D (and K/V with
 // their past prepended); the two products are strided-batched cuBLASLt GEMMs
 // over (batch, kv head) with the q heads sharing a kv head (GQA) stacked as
-// rows; the softmax is one block per score row. Scores are fp32 (fp64 for
+// rows; the softmax is one block per score row (rows held in registers when
+// nothing but the scale applies). Scores are fp32 (fp64 for
 // f64 inputs); probabilities go back to the input dtype for the second GEMM.
 #include <cmath>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/cublaslt_gemm.h"
 #include "backends/cuda/kernels/cudnn_util.h"
+#include "backends/cuda/kernels/row_kernels.cuh"
 #include "backends/nn_params.h"
 
 namespace kiln::backend::cuda {
@@ -133,6 +135,33 @@ __global__ void __launch_bounds__(k_softmax_threads) attention_softmax_kernel(S*
       prow[j] = store<T>(pr);
       if (qrow && p.mode == 3) qrow[j] = store<T>(pr);
     }
+  }
+}
+
+// The plain softmax (no softcap, mask, causal or padding bias, no
+// qk_matmul_output) of score rows up to rows::k_max long, each read once into
+// registers (row_kernels.cuh): exported transformers' attention, whose rows a
+// 256-thread block per row left mostly idle.
+template <typename T, typename S>
+__global__ void __launch_bounds__(1024)
+    attention_softmax_rows_kernel(const S* scores, T* probs, int64_t count, int n) {  // probs may be scores
+  __shared__ S sh[32];
+  S v[rows::k_vpt];
+  KILN_ROWS(r, count) {
+    rows::load(v, scores + r * n, n, -std::numeric_limits<S>::infinity());
+    S mx = v[0];
+#pragma unroll
+    for (int k = 1; k < rows::k_vpt; ++k) mx = fmax(mx, v[k]);
+    mx = rows::reduce(mx, rows::Max{}, sh);
+    S sum = 0;
+#pragma unroll
+    for (int k = 0; k < rows::k_vpt; ++k)
+      if (rows::at(k) < n) sum += exp(v[k] - mx);
+    sum = rows::reduce(sum, rows::Sum{}, sh);
+    T* pr = probs + r * n;
+#pragma unroll
+    for (int k = 0; k < rows::k_vpt; ++k)
+      if (rows::at(k) < n) pr[rows::at(k)] = store<T>(exp(v[k] - mx) / sum);
   }
 }
 
@@ -302,9 +331,16 @@ void AttentionKernel::run_typed(KernelContext& ctx) {
   sp.total = d.total;
   sp.past = d.past;
   sp.qk = qk ? qk->raw() : nullptr;
-  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(rows, int64_t{1} << 20));
-  attention_softmax_kernel<T, S><<<blocks, k_softmax_threads, 0, st.get()>>>(scores, probs, sp);
-  KILN_CUDA_LAUNCH("attention_softmax_kernel");
+  if (!sp.mask && !sp.causal && !sp.nonpad && sp.softcap <= 0.f && !sp.qk && d.total <= rows::k_max) {
+    const rows::Launch rl = rows::plan(rows, d.total);
+    attention_softmax_rows_kernel<T, S><<<rl.blocks, rl.threads, 0, st.get()>>>(scores, probs, rows,
+                                                                                static_cast<int>(d.total));
+    KILN_CUDA_LAUNCH("attention_softmax_rows_kernel");
+  } else {
+    const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(rows, int64_t{1} << 20));
+    attention_softmax_kernel<T, S><<<blocks, k_softmax_threads, 0, st.get()>>>(scores, probs, sp);
+    KILN_CUDA_LAUNCH("attention_softmax_kernel");
+  }
   if (!plan2) return;
   T* yy = y_ws ? y4 : y.data<T>();
   run_gemm(st.cublaslt(), *plan2, 1.0, probs, vv, 0.0, nullptr, yy, nullptr, gemm_ws, st.get());
