@@ -128,7 +128,7 @@ const ConvPlan* forward_plan(KernelContext& ctx, ConvPlanCache& cache, int pick,
   p.align_x = align16(x);
   p.align_w = align16(w);
   p.align_y = align16(y);
-  return &cache.get(cuda_stream(ctx).cudnn(), p, ctx.node());
+  return &cache.get(p, ctx.node());
 }
 
 // y = act(conv(x, w) + bias [+ y when accumulating]); `workspace` holds the
@@ -186,7 +186,7 @@ class ConvKernel final : public Kernel {
       if (z) fp.align_z = align16(z->raw());
       if (b && align16(b->raw()) < 16) fp.fuse_add = fp.fuse_bias = fp.fuse_relu = false;
       if (fp.fuse_add || fp.fuse_bias || fp.fuse_relu) {
-        if (const ConvPlan* fused = m_cache.try_get(cuda_stream(ctx).cudnn(), fp)) {
+        if (const ConvPlan* fused = m_cache.try_get(fp)) {
           execute_conv(cuda_stream(ctx).cudnn(), *fused, x.raw(), w.raw(), y.raw(), plan_workspace(ctx, fused),
                        b ? b->raw() : nullptr, z ? z->raw() : nullptr);
           return;
@@ -352,7 +352,7 @@ class ConvTransposeKernel final : public Kernel {
       p.align_x = align16(x.raw());
       p.align_w = align16(w.raw());
       p.align_y = covers ? align16(y.raw()) : 16;
-      const ConvPlan& plan = m_cache.get(st.cudnn(), p, ctx.node());
+      const ConvPlan& plan = m_cache.get(p, ctx.node());
       const size_t bytes = region_bytes + static_cast<size_t>(plan.workspace);
       char* scratch = bytes ? static_cast<char*>(st.workspace(bytes)) : nullptr;
       void* out = covers ? y.raw() : scratch;

@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <cstdlib>
 #include <deque>
+#include <map>
+#include <mutex>
 
+#include "backends/cuda/capture_gate.h"
+#include "backends/cuda/cuda_check.h"
 #include "core/log.h"
 #include "kiln/error.h"
 
@@ -322,31 +326,104 @@ std::string ConvProblem::str() const {
          (x_strides.size() == 4 && x_strides[1] == 1 ? ", nhwc" : "");
 }
 
-const ConvPlan& ConvPlanCache::get(cudnnHandle_t handle, const ConvProblem& p, const ir::Node& node) {
-  for (const auto& [key, plan] : m_plans)
-    if (key == p && plan) return *plan;
-  std::unique_ptr<ConvPlan> plan = build_plan(handle, p);
-  if (!plan)
-    throw Error(ErrorCode::Unsupported, node.label() + ": no cuDNN engine configuration finalizes for " + p.str());
-  m_plans.emplace_back(p, std::move(plan));
-  return *m_plans.back().second;
+namespace {
+
+// Plans are made once per process and device, not once per execution
+// context: a context made later (a CUDA-graph cache miss, a new input shape,
+// another Session) finds them built, instead of paying cuDNN's heuristics and
+// finalization again (tens of milliseconds a network). They are described and
+// finalized on a handle of their own per device that is never destroyed
+// (plans outlive the contexts whose handles first asked for them) and run on
+// the calling stream's handle, as PyTorch's cached plans do.
+struct StoredPlan {
+  int device;
+  ConvProblem problem;
+  std::unique_ptr<ConvPlan> plan;  // null: no engine finalizes (remembered)
+};
+
+struct PlanStore {
+  std::mutex mutex;
+  std::deque<StoredPlan> plans;
+  std::mutex handles_mutex;
+  std::map<int, cudnnHandle_t> handles;
+};
+
+PlanStore& plan_store() {
+  static auto* store = new PlanStore;  // never destroyed: no cuDNN call during static teardown
+  return *store;
 }
 
-const ConvPlan* ConvPlanCache::try_get(cudnnHandle_t handle, const ConvProblem& p) {
-  for (const auto& [key, plan] : m_plans)
-    if (key == p) return plan.get();
-  std::unique_ptr<ConvPlan> plan;
-  std::string why;
-  try {
-    plan = build_plan(handle, p);
-  } catch (const Error& e) {
-    if (e.code() == ErrorCode::OutOfMemory) throw;  // transient: not a verdict on the problem
-    plan.reset();  // a graph cuDNN rejects while being described: not fusable here
-    why = std::string(": ") + e.what();
+int current_device() {
+  int device = 0;
+  KILN_CUDA(cudaGetDevice(&device));
+  return device;
+}
+
+cudnnHandle_t plan_handle(int device) {
+  PlanStore& st = plan_store();
+  {
+    std::lock_guard<std::mutex> lock(st.handles_mutex);
+    if (auto it = st.handles.find(device); it != st.handles.end()) return it->second;
   }
-  log_debug("cuDNN " + p.str() + (plan ? " runs fused on " + plan->engine : " has no fused engine" + why));
-  m_plans.emplace_back(p, std::move(plan));
-  return m_plans.back().second.get();
+  CaptureGate::Exclusive gate;  // cudnnCreate allocates (capture_gate.h); taken before the lock
+  std::lock_guard<std::mutex> lock(st.handles_mutex);
+  if (auto it = st.handles.find(device); it != st.handles.end()) return it->second;
+  cudnnHandle_t h = nullptr;
+  KILN_CUDNN(cudnnCreate(&h));
+  st.handles[device] = h;
+  return h;
+}
+
+// The stored plan of (device, p), built on first request; `fused` problems
+// may have none (logged once), others throw when none finalizes.
+const StoredPlan& stored_plan(const ConvProblem& p, bool fused) {
+  const int device = current_device();
+  const cudnnHandle_t handle = plan_handle(device);
+  PlanStore& st = plan_store();
+  std::lock_guard<std::mutex> lock(st.mutex);
+  for (const StoredPlan& s : st.plans)
+    if (s.device == device && s.problem == p) return s;
+  std::unique_ptr<ConvPlan> plan;
+  if (!fused) {
+    plan = build_plan(handle, p);
+  } else {
+    std::string why;
+    try {
+      plan = build_plan(handle, p);
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::OutOfMemory) throw;  // transient: not a verdict on the problem
+      plan.reset();  // a graph cuDNN rejects while being described: not fusable here
+      why = std::string(": ") + e.what();
+    }
+    log_debug("cuDNN " + p.str() + (plan ? " runs fused on " + plan->engine : " has no fused engine" + why));
+  }
+  // An unfused problem without a plan is not stored: the caller reports it.
+  if (!fused && !plan) {
+    static const StoredPlan none{-1, {}, nullptr};
+    return none;
+  }
+  st.plans.push_back(StoredPlan{device, p, std::move(plan)});
+  return st.plans.back();
+}
+
+}  // namespace
+
+const ConvPlan& ConvPlanCache::get(const ConvProblem& p, const ir::Node& node) {
+  for (const auto& [key, plan] : m_plans)
+    if (key == p && plan) return *plan;
+  const ConvPlan* plan = stored_plan(p, false).plan.get();
+  if (!plan)
+    throw Error(ErrorCode::Unsupported, node.label() + ": no cuDNN engine configuration finalizes for " + p.str());
+  m_plans.emplace_back(p, plan);
+  return *plan;
+}
+
+const ConvPlan* ConvPlanCache::try_get(const ConvProblem& p) {
+  for (const auto& [key, plan] : m_plans)
+    if (key == p) return plan;
+  const ConvPlan* plan = stored_plan(p, true).plan.get();
+  m_plans.emplace_back(p, plan);
+  return plan;
 }
 
 void execute_conv(cudnnHandle_t handle, const ConvPlan& plan, const void* x, const void* w, void* y,

@@ -1,8 +1,10 @@
 // cuDNN 9 graph-API convolution plans: one operation (forward, or backward
 // data for ConvTranspose) in an operation graph, engine configs from the
 // heuristics (mode A, then the fallback list), the first whose execution plan
-// finalizes. Host code; the kernels in cudnn_conv.cu own a ConvPlanCache
-// each and look plans up by problem (shapes, strides, alignment, beta).
+// finalizes. Host code; plans are built once per process and device and
+// executed on any handle of it; the kernels in cudnn_conv.cu own a
+// ConvPlanCache each and look plans up by problem (shapes, strides,
+// alignment, beta).
 #pragma once
 
 #include <cudnn.h>
@@ -49,17 +51,20 @@ struct ConvPlan {
   std::string engine;  // "engine N" for messages
 };
 
+// A kernel's plans by problem: pointers into the process-wide store of plans
+// per device (cudnn_conv_plan.cpp), so a kernel looks up without a lock.
 class ConvPlanCache {
  public:
-  // The plan for `p`, built on first use. kiln::Error naming `node` and the
-  // shapes when no engine config finalizes.
-  const ConvPlan& get(cudnnHandle_t handle, const ConvProblem& p, const ir::Node& node);
+  // The plan for `p` on the current device, built on first use in the
+  // process. kiln::Error naming `node` and the shapes when no engine
+  // configuration finalizes.
+  const ConvPlan& get(const ConvProblem& p, const ir::Node& node);
   // As get(), but nullptr (remembered) when no engine config finalizes: for
   // fused problems, whose caller then runs the unfused one.
-  const ConvPlan* try_get(cudnnHandle_t handle, const ConvProblem& p);
+  const ConvPlan* try_get(const ConvProblem& p);
 
  private:
-  std::vector<std::pair<ConvProblem, std::unique_ptr<ConvPlan>>> m_plans;
+  std::vector<std::pair<ConvProblem, const ConvPlan*>> m_plans;
 };
 
 // Executes the plan on the handle's stream (x, w, y as in ConvProblem;
