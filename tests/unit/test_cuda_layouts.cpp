@@ -105,7 +105,9 @@ TEST(CudaLayouts, ChannelGateIsLayoutFreeSpatialMaskVetoes) {
   EXPECT_EQ(passes::assign_cuda_layouts(m.g), 0);
   for (const ir::Node& n : m.g.nodes) {
     EXPECT_EQ(n.attr_i("kiln_out_layout", 0), 0) << n.label();
-    if (n.op_type == "Conv") EXPECT_EQ(n.attr_i("kiln_w_layout", -1), 0) << n.label();
+    if (n.op_type == "Conv") {
+      EXPECT_EQ(n.attr_i("kiln_w_layout", -1), 0) << n.label();
+    }
   }
 }
 

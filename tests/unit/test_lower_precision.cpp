@@ -89,7 +89,9 @@ TEST(LowerPrecision, LowersSupportedNodesAndCastsAtTheBoundaries) {
   EXPECT_EQ(producer_of(g, "y")->op_type, "Cast");
   // Constants are converted, not cast at run time.
   for (const ir::Value& v : g.values)
-    if (v.constant) EXPECT_EQ(v.constant->dtype(), DataType::Float16) << v.name;
+    if (v.constant) {
+      EXPECT_EQ(v.constant->dtype(), DataType::Float16) << v.name;
+    }
   const ir::Value& c16 = g.value(*g.find_value("c_fp16"));
   EXPECT_EQ(static_cast<float>(c16.constant->data<Half>()[5]), 6.f);
 
@@ -112,9 +114,12 @@ TEST(LowerPrecision, KeepsWhatTheBackendCannotRunAndHostInputs) {
   const passes::LoweringResult r = passes::lower_precision(g, DataType::BFloat16, no_relu, mul_b);
   EXPECT_EQ(r.lowered, 1);  // Add
   for (const ir::Node& n : g.nodes) {
-    if (n.op_type == "Relu" || n.op_type == "Mul")
+    if (n.op_type == "Relu" || n.op_type == "Mul") {
       for (ir::ValueId v : n.inputs) EXPECT_EQ(g.value(v).dtype, DataType::Float32) << n.label();
-    if (n.op_type == "Add") EXPECT_EQ(g.value(n.inputs[0]).dtype, DataType::BFloat16);
+    }
+    if (n.op_type == "Add") {
+      EXPECT_EQ(g.value(n.inputs[0]).dtype, DataType::BFloat16);
+    }
   }
 }
 
@@ -145,8 +150,9 @@ TEST(LowerPrecision, HostBoundsFollowXAndAbsentWeightsAreCast) {
   const passes::LoweringResult r = passes::lower_precision(g, DataType::Float16, k_all, clip_bounds);
   EXPECT_EQ(r.lowered, 2);
   for (const ir::Node& n : g.nodes)
-    if (n.op_type == "Clip")
+    if (n.op_type == "Clip") {
       for (ir::ValueId v : n.inputs) EXPECT_EQ(g.value(v).dtype, DataType::Float16) << g.value(v).name;
+    }
   // Order: every node's inputs are written before it (w counts as given).
   std::set<ir::ValueId> ready = {x, w};
   for (const ir::Value& v : g.values)
