@@ -149,19 +149,7 @@ __global__ void __launch_bounds__(1024)
   S v[rows::k_vpt];
   KILN_ROWS(r, count) {
     rows::load(v, scores + r * n, n, -std::numeric_limits<S>::infinity());
-    S mx = v[0];
-#pragma unroll
-    for (int k = 1; k < rows::k_vpt; ++k) mx = fmax(mx, v[k]);
-    mx = rows::reduce(mx, rows::Max{}, sh);
-    S sum = 0;
-#pragma unroll
-    for (int k = 0; k < rows::k_vpt; ++k)
-      if (rows::at(k) < n) sum += exp(v[k] - mx);
-    sum = rows::reduce(sum, rows::Sum{}, sh);
-    T* pr = probs + r * n;
-#pragma unroll
-    for (int k = 0; k < rows::k_vpt; ++k)
-      if (rows::at(k) < n) pr[rows::at(k)] = store<T>(exp(v[k] - mx) / sum);
+    rows::softmax<false>(v, n, probs + r * n, sh);
   }
 }
 

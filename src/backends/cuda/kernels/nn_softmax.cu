@@ -63,24 +63,7 @@ __global__ void __launch_bounds__(1024) softmax_row_kernel(const T* __restrict__
   A v[rows::k_vpt];
   KILN_ROWS(r, count) {
     rows::load(v, x + r * n, n, -std::numeric_limits<A>::infinity());
-    A mx = v[0];
-#pragma unroll
-    for (int k = 1; k < rows::k_vpt; ++k) mx = fmax(mx, v[k]);
-    mx = rows::reduce(mx, rows::Max{}, sh);
-    A sum = 0;
-#pragma unroll
-    for (int k = 0; k < rows::k_vpt; ++k)
-      if (rows::at(k) < n) sum += exp(v[k] - mx);
-    sum = rows::reduce(sum, rows::Sum{}, sh);
-    const A log_sum = log(sum);
-    T* yr = y + r * n;
-#pragma unroll
-    for (int k = 0; k < rows::k_vpt; ++k) {
-      const int j = rows::at(k);
-      if (j >= n) continue;
-      if constexpr (K == Kind::LogSoftmax) yr[j] = store<T>(v[k] - mx - log_sum);
-      else yr[j] = store<T>(exp(v[k] - mx) / sum);
-    }
+    rows::softmax<K == Kind::LogSoftmax>(v, n, y + r * n, sh);
   }
 }
 

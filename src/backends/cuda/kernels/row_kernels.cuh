@@ -85,4 +85,28 @@ __device__ inline void load(A (&v)[k_vpt], const T* __restrict__ row, int n, A f
   }
 }
 
+// Softmax (log-softmax when Log) of the row held in v (n elements, the rest
+// of v filled with -inf by load), written to `out` as T. Every thread of the
+// group calls it.
+template <bool Log, typename T, typename A>
+__device__ inline void softmax(const A (&v)[k_vpt], int n, T* out, A* sh) {
+  A mx = v[0];
+#pragma unroll
+  for (int k = 1; k < k_vpt; ++k) mx = fmax(mx, v[k]);
+  mx = reduce(mx, Max{}, sh);
+  A sum = 0;
+#pragma unroll
+  for (int k = 0; k < k_vpt; ++k)
+    if (at(k) < n) sum += exp(v[k] - mx);
+  sum = reduce(sum, Sum{}, sh);
+  const A log_sum = Log ? log(sum) : A(0);
+#pragma unroll
+  for (int k = 0; k < k_vpt; ++k) {
+    const int j = at(k);
+    if (j >= n) continue;
+    if constexpr (Log) out[j] = store<T>(v[k] - mx - log_sum);
+    else out[j] = store<T>(exp(v[k] - mx) / sum);
+  }
+}
+
 }  // namespace kiln::backend::cuda::rows
