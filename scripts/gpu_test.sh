@@ -4,7 +4,7 @@
 # (/usr/local/cuda/lib64) and cuDNN/cuBLAS (PyTorch's venv), and python3 with
 # torch, torchvision and onnx for the real-model comparisons.
 #
-# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs python conformance models bench speed peers
+# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs python conformance models bench speed peers verify
 #                                          (default: unit graphs python conformance models bench)
 #        scripts/gpu_test.sh multigpu      on a two-GPU machine
 #        scripts/gpu_test.sh quick         every step at once where they can share the GPU (conformance
@@ -176,6 +176,27 @@ for s in $steps; do
         --models ${PEERS_MODELS:-resnet50:1,32 mobilenet_v3_small:1 vit_b_16:1,32} --iters "${PEERS_ITERS:-200}" \
         --json "$out/peers.json"
       tail -n 12 "$out/peers.log"
+      ;;
+    verify)
+      # What a session changed since the last GPU run, in one short call (~4
+      # min): kernels against the CPU, the graph soak and cycles, the
+      # binding, two models in fp16 against PyTorch and their speed.
+      step backend_ops "$bin/test_backend_ops"
+      grep -E "differ|compared" "$out/backend_ops.log" | head -n 20
+      step cuda_runtime "$bin/test_cuda_runtime"
+      KILN_GRAPH_SOAK_S=${KILN_GRAPH_SOAK_S:-20} step cuda_graphs "$bin/test_cuda_graphs" --gtest_filter=-*CaptureEvictCycles*
+      KILN_GRAPH_CYCLES=${KILN_GRAPH_CYCLES:-1000} step cuda_graph_cycles "$bin/test_cuda_graphs" \
+        --gtest_filter=*CaptureEvictCycles*
+      step python_ext bash python/build_ext.sh "$work/kiln-gpu/lib" "$work/python"
+      PYTHONPATH=$work/python PYTHONDONTWRITEBYTECODE=1 step python python3 -m pytest -q -rs -p no:cacheprovider tests/python
+      [ -f "$work/models/vit_b_16.onnx" ] ||
+        step export python3 scripts/export_models.py --reference-device cuda "$work/models" resnet50 vit_b_16
+      step models_fp16 python3 tests/models/compare_torchvision.py --device cuda --precision fp16 "$bin/kiln" \
+        "$work/models" resnet50 vit_b_16
+      for m in resnet50 vit_b_16; do
+        step "speed_$m" "$bin/kiln" bench "$work/models/$m.onnx" --device cuda --batch 1,32 -n 100 --warmup 10 \
+          --no-cache --precision fp16 --cuda-graphs --device-io
+      done
       ;;
     *) echo "unknown step $s" ;;
   esac
