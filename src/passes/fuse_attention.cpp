@@ -4,7 +4,8 @@
 //   Y = MatMul(Softmax(S, last axis), v)
 // with q, k, v 4-D [B, heads, seq, head] becomes one com.kiln Attention(q, k, v)
 // (the ONNX-23 op at any opset) with scale = c1 * c2 * c3 (each 1 when absent;
-// Div by c counts 1/c). Four to six kernels and the [B, heads, seq, seq]
+// Div by c counts 1/c; a scale on k before its Transpose counts too). A scale
+// node must keep its operand's shape (a [1,1,1,1,1] constant would not). Four to six kernels and the [B, heads, seq, seq]
 // scores' round trips become the attention kernel's. A CUDA backend pass, run
 // after lowering, so the scalars may be 16-bit constants; every intermediate
 // must have no other reader, and q, k and v one dtype and fully known shapes
@@ -59,6 +60,8 @@ struct Matcher {
         const std::optional<double> c = scalar_of(g, n->inputs[i]);
         if (!c || (op[0] == 'D' && i != 1)) continue;  // a divisor only as the second operand
         if (op[0] == 'D' && *c == 0) return v;
+        // The scale must not broadcast its operand to another shape.
+        if (!g.value(n->outputs[0]).shape || g.value(n->outputs[0]).shape != g.value(n->inputs[1 - i]).shape) return v;
         scale *= op[0] == 'D' ? 1.0 / *c : *c;
         chain.push_back(id_of(n));
         return n->inputs[1 - i];

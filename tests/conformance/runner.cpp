@@ -321,8 +321,12 @@ int main(int argc, char** argv) {
                  std::string(precision_name(g_precision)).c_str());
     return 2;
   }
-  std::map<std::string, std::string> skips;  // every --skip-list given, merged
-  for (const std::string& path : skip_paths) skips.merge(read_skip_list(path));
+  std::map<std::string, std::string> skips, skip_file;  // every --skip-list given, merged; where each came from
+  for (const std::string& path : skip_paths) {
+    auto more = read_skip_list(path);
+    for (const auto& entry : more) skip_file.emplace(entry.first, fs::path(path).filename().string());
+    skips.merge(more);
+  }
   std::vector<fs::path> tests;
   for (const auto& root : roots) {
     if (!fs::is_directory(root)) {
@@ -350,7 +354,8 @@ int main(int argc, char** argv) {
     if (listed != skips.end()) {
       if (r.outcome == Outcome::Pass) {
         ++failed;
-        std::printf("FAIL %s passes but skip_list.txt lists it (%s): drop the line\n", name.c_str(), listed->second.c_str());
+        std::printf("FAIL %s passes but %s lists it (%s): drop the line\n", name.c_str(), skip_file[name].c_str(),
+                    listed->second.c_str());
       } else {
         ++skipped;
         ++skip_reasons[listed->second];
@@ -362,7 +367,7 @@ int main(int argc, char** argv) {
       if (verbose) std::printf("PASS %s%s\n", name.c_str(), r.fallback ? " (some nodes on the cpu)" : "");
     } else if (r.outcome == Outcome::Unsupported) {
       ++failed;
-      std::printf("FAIL %s: refused, and skip_list.txt does not list it (add \"%s  %s\" if that is intended)\n",
+      std::printf("FAIL %s: refused, and no skip list names it (add \"%s  %s\" if that is intended)\n",
                   name.c_str(), name.c_str(), unsupported_reason(r.message).c_str());
     } else {
       ++failed;

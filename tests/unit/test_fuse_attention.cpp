@@ -17,7 +17,10 @@
 namespace kiln::test {
 namespace {
 
-enum class Form { Exporter, DivideScores, NoScale };
+// Exporter: q * c1 and c2 * k^T (the scalar first: either operand order),
+// c1 * c2 = 0.3, not the default 1/sqrt(head) = 0.5, so an ignored scale
+// shows. DivideScores: (q k^T) / 2.5. DividedBy: 2.5 / (q k^T), not a scale.
+enum class Form { Exporter, DivideScores, DividedBy, NoScale };
 
 struct Opts {
   Form form = Form::Exporter;
@@ -25,6 +28,7 @@ struct Opts {
   int64_t softmax_axis = -1;
   bool scores_read_twice = false;
   bool half_scale = false;  // float16 values and scalars (a lowered graph)
+  bool v_computed_late = false;  // v made by a node between the Softmax and the last MatMul
 };
 
 Tensor scalar(float v, bool half) {
@@ -41,7 +45,7 @@ GraphBuilder attention(const Opts& o = {}) {
   if (o.half_scale) b.dtype = DataType::Float16;
   const ir::ValueId q = b.v("q", {2, 3, 5, 4}), k = b.v("k", {2, 3, 6, 4}), v = b.v("v", {2, 3, 6, 4});
   b.g.inputs = {q, k, v};
-  const float root = static_cast<float>(std::sqrt(1.0 / std::sqrt(4.0)));  // sqrt(1/sqrt(head))
+  const float root = static_cast<float>(std::sqrt(0.3));
   ir::ValueId kt = b.v("kt", {2, 3, 4, 6});
   if (o.k_given_transposed) {
     b.g.inputs[1] = kt;
@@ -56,13 +60,14 @@ GraphBuilder attention(const Opts& o = {}) {
     a = b.v("qs", {2, 3, 5, 4});
     b.n("Mul", {q, b.v("c1", {}, scalar(root, o.half_scale))}, {a});
     bt = b.v("ks", {2, 3, 4, 6});
-    b.n("Mul", {kt, b.v("c2", {}, scalar(root, o.half_scale))}, {bt});
+    b.n("Mul", {b.v("c2", {}, scalar(root, o.half_scale)), kt}, {bt});
   }
   ir::ValueId s = b.v("s", {2, 3, 5, 6});
   b.n("MatMul", {a, bt}, {s});
-  if (o.form == Form::DivideScores) {
-    const ir::ValueId d = b.v("sd", {2, 3, 5, 6});
-    b.n("Div", {s, b.v("c3", {}, scalar(2.f, o.half_scale))}, {d});
+  if (o.form == Form::DivideScores || o.form == Form::DividedBy) {
+    const ir::ValueId d = b.v("sd", {2, 3, 5, 6}), c3 = b.v("c3", {}, scalar(2.5f, o.half_scale));
+    if (o.form == Form::DivideScores) b.n("Div", {s, c3}, {d});
+    else b.n("Div", {c3, s}, {d});
     s = d;
   }
   const ir::ValueId p = b.v("p", {2, 3, 5, 6}), y = b.v("y", {2, 3, 5, 4});
@@ -70,7 +75,12 @@ GraphBuilder attention(const Opts& o = {}) {
   axis.kind = ir::Attribute::Kind::Int;
   axis.i = o.softmax_axis;
   b.n("Softmax", {s}, {p}).attrs["axis"] = axis;
-  b.n("MatMul", {p, v}, {y});
+  ir::ValueId vv = v;
+  if (o.v_computed_late) {
+    vv = b.v("vn", {2, 3, 6, 4});
+    b.n("Neg", {v}, {vv});
+  }
+  b.n("MatMul", {p, vv}, {y});
   b.g.outputs = {y};
   if (o.scores_read_twice) {
     const ir::ValueId e = b.v("e", {2, 3, 5, 6});
@@ -85,8 +95,8 @@ void expect_fused_matches(const Opts& o, double scale) {
   GraphBuilder plain = attention(o), fused = attention(o);
   ASSERT_EQ(passes::fuse_attention(fused.g), 1);
   ir::infer_shapes(fused.g);
-  ASSERT_EQ(fused.g.nodes.size(), 1u);
-  const ir::Node& f = fused.g.nodes[0];
+  ASSERT_EQ(fused.g.nodes.size(), o.v_computed_late ? 2u : 1u);
+  const ir::Node& f = fused.g.nodes.back();  // after every producer of q, k, v
   EXPECT_EQ(f.op_type, "Attention");
   EXPECT_EQ(f.domain, "com.kiln");
   EXPECT_NEAR(f.attr_f("scale", 0.f), scale, 1e-3 * scale);
@@ -98,12 +108,17 @@ void expect_fused_matches(const Opts& o, double scale) {
   for (int64_t i = 0; i < want.numel(); ++i) EXPECT_NEAR(got.data<float>()[i], want.data<float>()[i], 1e-5) << i;
 }
 
-TEST(FuseAttention, TheExportersFormBecomesOneAttention) { expect_fused_matches({}, 0.5); }
+TEST(FuseAttention, TheExportersFormBecomesOneAttention) {
+  expect_fused_matches({}, 0.3);
+  Opts late;
+  late.v_computed_late = true;
+  expect_fused_matches(late, 0.3);
+}
 
 TEST(FuseAttention, ScoresDividedAfterTheProduct) {
   Opts o;
   o.form = Form::DivideScores;
-  expect_fused_matches(o, 0.5);
+  expect_fused_matches(o, 0.4);
 }
 
 TEST(FuseAttention, NoScaleAndSoftmaxAxisThree) {
@@ -118,7 +133,7 @@ TEST(FuseAttention, SixteenBitScalarsAreRead) {
   o.half_scale = true;
   GraphBuilder b = attention(o);
   ASSERT_EQ(passes::fuse_attention(b.g), 1);
-  const float root = static_cast<float>(Half(static_cast<float>(std::sqrt(0.5))));
+  const float root = static_cast<float>(Half(static_cast<float>(std::sqrt(0.3))));
   EXPECT_NEAR(b.g.nodes[0].attr_f("scale", 0.f), root * root, 1e-6);
 }
 
@@ -138,6 +153,10 @@ TEST(FuseAttention, WhatMustStayUnfusedDoes) {
   EXPECT_EQ(count_ops(c.g, "Softmax"), 1);
   GraphBuilder d = attention();
   EXPECT_EQ(passes::fuse_attention(d.g, [](const ir::Node&) { return false; }), 0);
+  Opts divided_by;
+  divided_by.form = Form::DividedBy;  // c / scores is not a scale
+  GraphBuilder e = attention(divided_by);
+  EXPECT_EQ(passes::fuse_attention(e.g), 0);
 }
 
 }  // namespace

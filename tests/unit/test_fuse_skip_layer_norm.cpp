@@ -7,6 +7,7 @@
 // does. The CUDA kernel is compared with the CPU's in test_backend_ops.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 
 #include "ir/graph.h"
@@ -98,6 +99,23 @@ TEST(FuseSkipLayerNorm, TheSumIsDroppedWhenOnlyTheNormReadsIt) {
   ASSERT_EQ(b.g.nodes[0].outputs.size(), 1u);
   EXPECT_EQ(b.g.value(b.g.nodes[0].outputs[0]).name, "y");
   EXPECT_EQ(b.g.nodes[0].inputs.size(), 3u);
+  // The CPU reference without a Sum output gives the norm of x + r.
+  const Tensor x = filled({2, 8}, 0.3f, 0.5f), r = filled({2, 8}, -0.2f, 0.1f);
+  const Tensor got = run_on_cpu(b.g, {x, r})[0];
+  for (int64_t row = 0; row < 2; ++row) {
+    double mean = 0, var = 0;
+    for (int64_t j = 0; j < 8; ++j) mean += x.data<float>()[row * 8 + j] + r.data<float>()[row * 8 + j];
+    mean /= 8;
+    for (int64_t j = 0; j < 8; ++j) {
+      const double d = x.data<float>()[row * 8 + j] + r.data<float>()[row * 8 + j] - mean;
+      var += d * d / 8;
+    }
+    const Tensor scale = filled({8}, 0.05f, 1.f);
+    for (int64_t j = 0; j < 8; ++j) {
+      const double v = x.data<float>()[row * 8 + j] + r.data<float>()[row * 8 + j];
+      EXPECT_NEAR(got.data<float>()[row * 8 + j], (v - mean) / std::sqrt(var + 1e-5) * scale.data<float>()[j], 1e-5);
+    }
+  }
 }
 
 TEST(FuseSkipLayerNorm, WhatMustStayUnfusedDoes) {

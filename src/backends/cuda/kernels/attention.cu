@@ -6,8 +6,8 @@
 // Q, K, V go to [B, heads, seq, head] in the workspace when 3-D (and K/V with
 // their past prepended); the two products are strided-batched cuBLASLt GEMMs
 // over (batch, kv head) with the q heads sharing a kv head (GQA) stacked as
-// rows; the softmax is one block per score row (rows held in registers when
-// nothing but the scale applies). Scores are fp32 (fp64 for
+// rows; the softmax is one block per score row, or, when nothing but the
+// scale applies, register rows (row_kernels.cuh: a warp per row up to 256). Scores are fp32 (fp64 for
 // f64 inputs); probabilities go back to the input dtype for the second GEMM.
 #include <cmath>
 #include <memory>

@@ -1,6 +1,7 @@
 // Conv, com.kiln FusedConv / FusedConvDw and ConvTranspose on cuDNN's graph
 // API (cudnn_conv_plan.h): the geometry is the CPU's (ir/ops/nn_attrs.h),
-// plans are built on first run per problem and cached in the kernel. Bias
+// plans come from a process-wide pool per problem on first run and stay with
+// the kernel (cudnn_conv_plan.h). Bias
 // and Relu (and FusedConv's Z) go into the convolution's cuDNN graph where an
 // engine runs it; otherwise Z is accumulated by the convolution itself (beta
 // = 1, so Y may share Z's buffer) and bias and the fused activation run after

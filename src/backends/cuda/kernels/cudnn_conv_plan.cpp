@@ -5,6 +5,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <tuple>
 
 #include "backends/cuda/capture_gate.h"
 #include "backends/cuda/cuda_check.h"
@@ -328,35 +329,42 @@ std::string ConvProblem::str() const {
 
 namespace {
 
-// Plans are made once per process and device, not once per execution
-// context: a context made later (a CUDA-graph cache miss, a new input shape,
-// another Session) finds them built, instead of paying cuDNN's heuristics and
-// finalization again (tens of milliseconds a network). They are described and
-// finalized on a handle of their own per device that is never destroyed
-// (plans outlive the contexts whose handles first asked for them) and run on
-// the calling stream's handle, as PyTorch's cached plans do.
-struct StoredPlan {
-  int device;
-  ConvProblem problem;
-  std::unique_ptr<ConvPlan> plan;  // null: no engine finalizes (remembered)
+// A pool of plans per (device, problem) instead of plans per kernel: a
+// kernel takes a plan from the pool for its lifetime and gives it back when
+// it is destroyed, so a context made later (a CUDA-graph cache miss after an
+// eviction, a new input shape, another Session) finds plans built instead of
+// paying cuDNN's heuristics and finalization again (tens of milliseconds a
+// network). A plan is held by one kernel at a time, and a kernel runs on one
+// thread at a time, so no plan is ever executed concurrently (cuDNN does not
+// promise that every engine's plan is thread-safe; PyTorch keeps its cached
+// plans per thread for that reason). Plans are described and finalized on a
+// handle of their own per device that is never destroyed (they outlive the
+// contexts whose handles first asked for them) and run on the calling
+// stream's handle. The pools are never freed: a process keeps as many plans
+// per problem as it once had kernels alive for it.
+struct PlanPool {
+  std::vector<ConvPlan*> idle;
+  bool refused = false;  // a fused problem no engine finalizes: remembered
 };
 
 struct PlanStore {
   std::mutex mutex;
-  std::deque<StoredPlan> plans;
+  std::vector<std::tuple<int, ConvProblem, PlanPool>> pools;
+  std::deque<std::unique_ptr<ConvPlan>> plans;  // every plan ever built
   std::mutex handles_mutex;
   std::map<int, cudnnHandle_t> handles;
+
+  PlanPool& pool(int device, const ConvProblem& p) {  // under `mutex`
+    for (auto& [d, problem, pool] : pools)
+      if (d == device && problem == p) return pool;
+    pools.emplace_back(device, p, PlanPool{});
+    return std::get<2>(pools.back());
+  }
 };
 
 PlanStore& plan_store() {
   static auto* store = new PlanStore;  // never destroyed: no cuDNN call during static teardown
   return *store;
-}
-
-int current_device() {
-  int device = 0;
-  KILN_CUDA(cudaGetDevice(&device));
-  return device;
 }
 
 cudnnHandle_t plan_handle(int device) {
@@ -374,15 +382,22 @@ cudnnHandle_t plan_handle(int device) {
   return h;
 }
 
-// The stored plan of (device, p), built on first request; `fused` problems
-// may have none (logged once), others throw when none finalizes.
-const StoredPlan& stored_plan(const ConvProblem& p, bool fused) {
-  const int device = current_device();
-  const cudnnHandle_t handle = plan_handle(device);
+// A plan of (device, p) from its pool, or built (outside the lock). Null for
+// a fused problem no engine takes (logged once); for others build_plan's
+// null (the caller reports it).
+ConvPlan* acquire_plan(int device, const ConvProblem& p, bool fused) {
   PlanStore& st = plan_store();
-  std::lock_guard<std::mutex> lock(st.mutex);
-  for (const StoredPlan& s : st.plans)
-    if (s.device == device && s.problem == p) return s;
+  {
+    std::lock_guard<std::mutex> lock(st.mutex);
+    PlanPool& pool = st.pool(device, p);
+    if (pool.refused) return nullptr;
+    if (!pool.idle.empty()) {
+      ConvPlan* plan = pool.idle.back();
+      pool.idle.pop_back();
+      return plan;
+    }
+  }
+  const cudnnHandle_t handle = plan_handle(device);
   std::unique_ptr<ConvPlan> plan;
   if (!fused) {
     plan = build_plan(handle, p);
@@ -397,32 +412,51 @@ const StoredPlan& stored_plan(const ConvProblem& p, bool fused) {
     }
     log_debug("cuDNN " + p.str() + (plan ? " runs fused on " + plan->engine : " has no fused engine" + why));
   }
-  // An unfused problem without a plan is not stored: the caller reports it.
-  if (!fused && !plan) {
-    static const StoredPlan none{-1, {}, nullptr};
-    return none;
+  std::lock_guard<std::mutex> lock(st.mutex);
+  if (!plan) {
+    if (fused) st.pool(device, p).refused = true;
+    return nullptr;
   }
-  st.plans.push_back(StoredPlan{device, p, std::move(plan)});
-  return st.plans.back();
+  st.plans.push_back(std::move(plan));
+  return st.plans.back().get();
+}
+
+void release_plan(int device, const ConvProblem& p, ConvPlan* plan) {
+  PlanStore& st = plan_store();
+  std::lock_guard<std::mutex> lock(st.mutex);
+  st.pool(device, p).idle.push_back(plan);
+}
+
+int current_device() {
+  int device = 0;
+  KILN_CUDA(cudaGetDevice(&device));
+  return device;
 }
 
 }  // namespace
 
+ConvPlanCache::~ConvPlanCache() {
+  for (const Held& h : m_plans)
+    if (h.plan) release_plan(h.device, h.problem, h.plan);
+}
+
 const ConvPlan& ConvPlanCache::get(const ConvProblem& p, const ir::Node& node) {
-  for (const auto& [key, plan] : m_plans)
-    if (key == p && plan) return *plan;
-  const ConvPlan* plan = stored_plan(p, false).plan.get();
+  for (const Held& h : m_plans)
+    if (h.problem == p && h.plan) return *h.plan;
+  const int device = current_device();
+  ConvPlan* plan = acquire_plan(device, p, false);
   if (!plan)
     throw Error(ErrorCode::Unsupported, node.label() + ": no cuDNN engine configuration finalizes for " + p.str());
-  m_plans.emplace_back(p, plan);
+  m_plans.push_back(Held{device, p, plan});
   return *plan;
 }
 
 const ConvPlan* ConvPlanCache::try_get(const ConvProblem& p) {
-  for (const auto& [key, plan] : m_plans)
-    if (key == p) return plan;
-  const ConvPlan* plan = stored_plan(p, true).plan.get();
-  m_plans.emplace_back(p, plan);
+  for (const Held& h : m_plans)
+    if (h.problem == p) return h.plan;
+  const int device = current_device();
+  ConvPlan* plan = acquire_plan(device, p, true);
+  m_plans.push_back(Held{device, p, plan});
   return plan;
 }
 

@@ -1,10 +1,10 @@
 // cuDNN 9 graph-API convolution plans: one operation (forward, or backward
 // data for ConvTranspose) in an operation graph, engine configs from the
 // heuristics (mode A, then the fallback list), the first whose execution plan
-// finalizes. Host code; plans are built once per process and device and
-// executed on any handle of it; the kernels in cudnn_conv.cu own a
-// ConvPlanCache each and look plans up by problem (shapes, strides,
-// alignment, beta).
+// finalizes. Host code; plans are pooled per process and device (a kernel
+// holds its plans while it lives) and executed on the stream's handle; the
+// kernels in cudnn_conv.cu own a ConvPlanCache each and look plans up by
+// problem (shapes, strides, alignment, beta).
 #pragma once
 
 #include <cudnn.h>
@@ -35,8 +35,9 @@ struct ConvProblem {
   // Runtime fusion (forward only, no accumulate): y = [relu](conv [+ z] +
   // [bias]) in one cuDNN graph, z (FusedConv's residual, y's dims and
   // strides) read through uid 5, bias [K] through uid 4. Tried with
-  // precompiled engines only (runtime-compiled ones cost seconds of NVRTC per
-  // shape and process); ConvPlanCache::try_get says when none finalizes.
+  // precompiled engines only unless KILN_CUDNN_RUNTIME_FUSION=1 (runtime-
+  // compiled ones cost seconds of NVRTC per shape and process);
+  // ConvPlanCache::try_get says when none finalizes.
   bool fuse_add = false, fuse_bias = false, fuse_relu = false;
   int64_t align_z = 16;
   bool operator==(const ConvProblem&) const = default;
@@ -51,20 +52,31 @@ struct ConvPlan {
   std::string engine;  // "engine N" for messages
 };
 
-// A kernel's plans by problem: pointers into the process-wide store of plans
-// per device (cudnn_conv_plan.cpp), so a kernel looks up without a lock.
+// A kernel's plans by problem, each taken from the process-wide pool of its
+// (device, problem) for the kernel's lifetime and given back when the kernel
+// goes (cudnn_conv_plan.cpp): one plan never runs on two threads at once, and
+// a later context reuses plans instead of building them.
 class ConvPlanCache {
  public:
-  // The plan for `p` on the current device, built on first use in the
-  // process. kiln::Error naming `node` and the shapes when no engine
-  // configuration finalizes.
+  ConvPlanCache() = default;
+  ~ConvPlanCache();
+  ConvPlanCache(const ConvPlanCache&) = delete;
+  ConvPlanCache& operator=(const ConvPlanCache&) = delete;
+
+  // The plan for `p` on the current device. kiln::Error naming `node` and the
+  // shapes when no engine configuration finalizes.
   const ConvPlan& get(const ConvProblem& p, const ir::Node& node);
   // As get(), but nullptr (remembered) when no engine config finalizes: for
   // fused problems, whose caller then runs the unfused one.
   const ConvPlan* try_get(const ConvProblem& p);
 
  private:
-  std::vector<std::pair<ConvProblem, const ConvPlan*>> m_plans;
+  struct Held {
+    int device;
+    ConvProblem problem;
+    ConvPlan* plan;  // null: no fused engine
+  };
+  std::vector<Held> m_plans;
 };
 
 // Executes the plan on the handle's stream (x, w, y as in ConvProblem;

@@ -6,7 +6,8 @@
 // (each step adds the same two operands on both lanes), then the warps'
 // partials in one fixed order: results are deterministic and equal on every
 // thread of the group. The reduction engine's kernels (reduce_engine.cuh)
-// remain for strided rows, longer rows and the ops that also write
+// remain for strided rows, longer rows (SkipLayerNormalization's alone
+// stream them three times in nn_norm_layer.cu) and the ops that also write
 // statistics.
 #pragma once
 
