@@ -49,6 +49,17 @@ namespace {
 // Small integer constants (shapes, axes) stay: shape inference needs them.
 bool is_refittable_weight(const Tensor& t) { return dtype_is_float(t.dtype()) && t.nbytes() >= 1024; }
 
+// "16 FusedConv, 12 Attention, ...": the com.kiln ops the passes made, for
+// the build log (which fusions applied is the first question about speed).
+std::string fused_summary(const ir::Graph& g) {
+  std::map<std::string, int> counts;
+  for (const ir::Node& n : g.nodes)
+    if (n.domain == "com.kiln") ++counts[n.op_type];
+  std::string out;
+  for (const auto& [op, n] : counts) out += (out.empty() ? "" : ", ") + std::to_string(n) + " " + op;
+  return out;
+}
+
 void report(const BuildConfig& c, const char* stage, double fraction) {
   if (c.on_progress) c.on_progress({stage, fraction});
 }
@@ -168,6 +179,7 @@ Engine build_engine(const Model& model, const BuildConfig& config) {
   if (placed.fallbacks > 0)
     log_info(std::to_string(placed.fallbacks) + " node(s) run on the cpu, which " + be.name() +
              " lacks (kiln info lists them); " + std::to_string(placed.transfers) + " copies between memories");
+  if (const std::string fused = fused_summary(g); !fused.empty()) log_info("fused: " + fused);
   if (config.precision != Precision::FP32) {
     const std::string p(precision_name(config.precision));
     log_info(p + ": " + std::to_string(lowering.lowered) + " node(s) in " + p + ", " + std::to_string(lowering.kept) +

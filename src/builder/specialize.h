@@ -25,7 +25,8 @@ struct Specialized {
 
 // Folds constants and prunes, with shapes as they are (symbolic allowed);
 // from level 2 fuses (only into ops `primary` can run); places nodes on
-// `primary` or the host; from level 3 runs the backends' own passes.
+// `primary` or the host; then runs the backends' own passes (each backend
+// names them per level: Backend::passes).
 // `compute` Float16/BFloat16 then lowers float32 nodes `primary` can run in
 // that type (passes::lower_precision) before placement.
 // The result lists nodes no backend can run (the graph is then unusable).

@@ -17,6 +17,7 @@
 #include "cache/cache_entry.h"
 #include "core/log.h"
 #include "core/sha256.h"
+#include "log_capture.h"
 #include "kiln/engine_cache.h"
 
 namespace kiln::test {
@@ -42,36 +43,6 @@ class TempDir {
   std::filesystem::path m_path;
 };
 
-// Collects warnings (and worse) while alive.
-class LogCapture {
- public:
-  LogCapture() {
-    m_previous = set_log_sink([this](LogLevel level, std::string_view msg) {
-      std::lock_guard lock(m_mutex);
-      m_lines.emplace_back(msg);
-    });
-  }
-  ~LogCapture() { set_log_sink(m_previous); }
-  std::vector<std::string> lines() const {
-    std::lock_guard lock(m_mutex);
-    return m_lines;
-  }
-  bool contains(std::string_view needle) const {
-    for (const auto& l : lines())
-      if (l.find(needle) != std::string::npos) return true;
-    return false;
-  }
-  std::string all() const {
-    std::string s;
-    for (const auto& l : lines()) s += l + "\n";
-    return s;
-  }
-
- private:
-  LogSink m_previous;
-  mutable std::mutex m_mutex;
-  std::vector<std::string> m_lines;
-};
 
 // A key that looks like a real one: hex SHA-256 of a label.
 inline std::string key_of(const std::string& label) { return sha256_hex(label); }

@@ -5,9 +5,11 @@
 
 #include <cmath>
 
+#include "core/log.h"
 #include "engine/engine_data.h"
 #include "kiln/builder.h"
 #include "kiln/session.h"
+#include "log_capture.h"
 #include "onnx_test_util.h"
 
 namespace kiln::test {
@@ -71,6 +73,17 @@ TEST(FuseGelu, BothExportedFormsBecomeOneGelu) {
       EXPECT_NEAR(ya.data<float>()[i], yb.data<float>()[i], 1e-5) << i;
     }
   }
+}
+
+TEST(FuseGelu, TheBuildLogSaysWhatWasFused) {
+  const LogLevel before = log_level();
+  set_log_level(LogLevel::Info);
+  {
+    LogCapture log;
+    build(gelu_model(Form::HalfLast), 3);
+    EXPECT_TRUE(log.contains("fused: 1 Gelu")) << log.all();
+  }
+  set_log_level(before);
 }
 
 TEST(FuseGelu, NearMissesStay) {
