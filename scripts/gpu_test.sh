@@ -42,17 +42,35 @@ step() {  # name command...: runs (at most $STEP_TIMEOUT s), logs, prints the ta
 }
 
 models="resnet50 mobilenet_v3_small vit_b_16 ssdlite320_mobilenet_v3_large lraspp_mobilenet_v3_large"
-# The benches read the exported models; a fresh machine (a later call) exports them first.
+suites="$work/onnx/node $work/onnx/simple $work/onnx/pytorch-operator"
+# need_models NAME...: exports those of the models not exported yet (a fresh
+# machine, a later call).
 need_models() {
-  [ -f "$work/models/vit_b_16.onnx" ] ||
-    step export python3 scripts/export_models.py --reference-device cuda "$work/models" $models
+  local m missing=""
+  for m in "$@"; do [ -f "$work/models/$m.onnx" ] || missing="$missing $m"; done
+  # shellcheck disable=SC2086
+  [ -z "$missing" ] || step export python3 scripts/export_models.py --reference-device cuda "$work/models" $missing
+}
+# graph_steps SOAK_S: the soak (8 threads against a purger) and the capture/evict
+# cycles, each a step of its own: each cycle was ~0.1 s on the H100 while a new
+# context rebuilt its cuDNN plans (now pooled, cudnn_conv_plan.cpp).
+graph_steps() {
+  KILN_GRAPH_SOAK_S=${KILN_GRAPH_SOAK_S:-$1} step cuda_graphs "$bin/test_cuda_graphs" --gtest_filter=-*CaptureEvictCycles*
+  KILN_GRAPH_CYCLES=${KILN_GRAPH_CYCLES:-1000} step cuda_graph_cycles "$bin/test_cuda_graphs" \
+    --gtest_filter=*CaptureEvictCycles*
+}
+# The binding is built there, against the bundle's libkiln.so, for that
+# machine's Python (3.12) with PyTorch's pybind11; then the pytest suite.
+python_steps() {
+  step python_ext bash python/build_ext.sh "$work/kiln-gpu/lib" "$work/python"
+  PYTHONPATH=$work/python PYTHONDONTWRITEBYTECODE=1 step python python3 -m pytest -q -rs -p no:cacheprovider tests/python
 }
 
 if [ "$steps" = quick ]; then
   ( step conformance "$bin/kiln_conformance" --device cuda --jobs 6 --skip-list tests/conformance/skip_list.txt \
-      "$work/onnx/node" "$work/onnx/simple" "$work/onnx/pytorch-operator" > "$out/conformance.summary" ) &
+      $suites > "$out/conformance.summary" ) &
   conf=$!
-  ( step export python3 scripts/export_models.py --reference-device cuda "$work/models" $models > "$out/export.summary" ) &
+  ( need_models $models > "$out/export.summary" ) &
   exp=$!
   step cuda_runtime "$bin/test_cuda_runtime"
   step backend_ops "$bin/test_backend_ops"
@@ -94,14 +112,8 @@ for s in $steps; do
       grep -E "Failure|FAILED|error" "$out/backend_ops.log" | head -n 40
       ;;
     graphs)
-      # The soak and cycle counts of the issue: 60 s of 8 threads against a
-      # purger, 1000 capture/evict cycles.
-      # The cycles are a step of their own: each was ~0.1 s on the H100 while a
-      # new context rebuilt its cuDNN plans (now pooled, cudnn_conv_plan.cpp).
-      KILN_GRAPH_SOAK_S=${KILN_GRAPH_SOAK_S:-60} \
-        step cuda_graphs "$bin/test_cuda_graphs" --gtest_filter=-*CaptureEvictCycles*
-      KILN_GRAPH_CYCLES=${KILN_GRAPH_CYCLES:-1000} \
-        step cuda_graph_cycles "$bin/test_cuda_graphs" --gtest_filter=*CaptureEvictCycles*
+      # The soak and cycle counts of the issue: 60 s, 1000 cycles.
+      graph_steps 60
       ;;
     multigpu)
       # Two GPUs of one host (tests skip with fewer): safe mode, per-device
@@ -110,22 +122,19 @@ for s in $steps; do
       grep -E "throughput|per call|safe mode:" "$out/multi_gpu.log"
       ;;
     python)
-      # The binding is built there, against the bundle's libkiln.so, for that
-      # machine's Python (3.12) with PyTorch's pybind11.
-      step python_ext bash python/build_ext.sh "$work/kiln-gpu/lib" "$work/python"
-      PYTHONPATH=$work/python PYTHONDONTWRITEBYTECODE=1 step python python3 -m pytest -q -rs -p no:cacheprovider tests/python
+      python_steps
       ;;
     conformance)
       step conformance "$bin/kiln_conformance" --device cuda --jobs 8 --skip-list tests/conformance/skip_list.txt \
-        "$work/onnx/node" "$work/onnx/simple" "$work/onnx/pytorch-operator"
+        $suites
       grep -E "^FAIL" "$out/conformance.log" | head -n 40
       # The same models built fp16 (float32 references, 16-bit bounds): which ops the lowering breaks.
       step conformance_fp16 "$bin/kiln_conformance" --device cuda --precision fp16 --jobs 8 \
-        --skip-list tests/conformance/skip_list.txt --skip-list tests/conformance/skip_list_fp16.txt "$work/onnx/node" "$work/onnx/simple" "$work/onnx/pytorch-operator"
+        --skip-list tests/conformance/skip_list.txt --skip-list tests/conformance/skip_list_fp16.txt $suites
       tail -n 3 "$out/conformance_fp16.log"; grep -E "^FAIL" "$out/conformance_fp16.log" | head -n 40
       ;;
     models)
-      need_models
+      need_models $models
       step models python3 tests/models/compare_torchvision.py --device cuda "$bin/kiln" "$work/models" $models
       for p in fp16 bf16; do
         step "models_$p" python3 tests/models/compare_torchvision.py --device cuda --precision $p "$bin/kiln" \
@@ -137,7 +146,7 @@ for s in $steps; do
         --precision fp16 "$bin/kiln" "$work/models" resnet50
       ;;
     bench)
-      need_models
+      need_models $models
       for m in resnet50:1,8,32 mobilenet_v3_small:1,8 vit_b_16:1,8; do
         step "bench_${m%%:*}" "$bin/kiln" bench "$work/models/${m%%:*}.onnx" --device cuda --batch "${m#*:}" \
           -n 200 --warmup 20 --cache "$work/cache"
@@ -148,7 +157,7 @@ for s in $steps; do
     speed)
       # fp16 with CUDA graphs, the cuda-fast issue's models and batches, and
       # where the time goes at batches 1 and 32.
-      need_models
+      need_models $models
       for m in resnet50:1,32 mobilenet_v3_small:1 vit_b_16:1,32; do
         step "speed_${m%%:*}" "$bin/kiln" bench "$work/models/${m%%:*}.onnx" --device cuda --batch "${m#*:}" \
           -n 200 --warmup 20 --cache "$work/cache" --precision fp16 --cuda-graphs --device-io
@@ -184,13 +193,9 @@ for s in $steps; do
       step backend_ops "$bin/test_backend_ops"
       grep -E "differ|compared" "$out/backend_ops.log" | head -n 20
       step cuda_runtime "$bin/test_cuda_runtime"
-      KILN_GRAPH_SOAK_S=${KILN_GRAPH_SOAK_S:-20} step cuda_graphs "$bin/test_cuda_graphs" --gtest_filter=-*CaptureEvictCycles*
-      KILN_GRAPH_CYCLES=${KILN_GRAPH_CYCLES:-1000} step cuda_graph_cycles "$bin/test_cuda_graphs" \
-        --gtest_filter=*CaptureEvictCycles*
-      step python_ext bash python/build_ext.sh "$work/kiln-gpu/lib" "$work/python"
-      PYTHONPATH=$work/python PYTHONDONTWRITEBYTECODE=1 step python python3 -m pytest -q -rs -p no:cacheprovider tests/python
-      [ -f "$work/models/vit_b_16.onnx" ] ||
-        step export python3 scripts/export_models.py --reference-device cuda "$work/models" resnet50 vit_b_16
+      graph_steps 20
+      python_steps
+      need_models resnet50 vit_b_16
       step models_fp16 python3 tests/models/compare_torchvision.py --device cuda --precision fp16 "$bin/kiln" \
         "$work/models" resnet50 vit_b_16
       for m in resnet50 vit_b_16; do

@@ -402,12 +402,7 @@ size_t scatter_elements_axis(const KernelContext& ctx) {
   if (indices.dtype() != DataType::Int32 && indices.dtype() != DataType::Int64)
     ctx.fail("indices must be int32 or int64");
   if (indices.shape() != updates.shape()) ctx.fail("indices and updates differ in shape");
-  if (data.rank() != indices.rank()) ctx.fail("data and indices differ in rank");
-  const size_t a = static_cast<size_t>(ir::rules::norm_axis(fail_of(ctx), ctx.node().attr_i("axis", 0), data.rank()));
-  const Shape &ds = data.shape(), &is = indices.shape();
-  for (size_t d = 0; d < ds.size(); ++d)
-    if (d != a && is[d] > ds[d])
-      ctx.fail("indices " + shape_str(is) + " exceed data " + shape_str(ds) + " outside the axis");
+  const size_t a = gather_elements_axis(ctx);
   if (updates.dtype() != data.dtype()) ctx.fail("updates and data differ in dtype");
   return a;
 }

@@ -79,6 +79,14 @@ StridedView slice_view(const KernelContext& ctx);
 StridedView depth_to_space_view(const KernelContext& ctx);
 StridedView space_to_depth_view(const KernelContext& ctx);
 
+// A kernel of a shared plan above and a backend's copy of it: the CPU and
+// CUDA kernels of these ops differ only in how they move the bytes, e.g.
+// planned<reshape_shape, copy_reshaped>.
+template <auto Plan, auto Copy>
+void planned(KernelContext& ctx) {
+  Copy(ctx, Plan(ctx));
+}
+
 struct TilePlan {
   Shape out;
   std::vector<int64_t> repeats;

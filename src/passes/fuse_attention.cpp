@@ -73,10 +73,7 @@ struct Matcher {
 
 bool rank4_known(const ir::Graph& g, ir::ValueId v) {
   const auto& s = g.value(v).shape;
-  if (!s || s->size() != 4) return false;
-  for (const ir::Dim& d : *s)
-    if (!d.known()) return false;
-  return true;
+  return s && s->size() == 4 && ir::shape_known(*s);
 }
 
 int64_t dim(const ir::Graph& g, ir::ValueId v, size_t i) { return (*g.value(v).shape)[i].value; }

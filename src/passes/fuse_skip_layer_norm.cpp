@@ -15,13 +15,6 @@ namespace kiln::passes {
 
 namespace {
 
-bool fully_known(const std::optional<ir::SymShape>& s) {
-  if (!s) return false;
-  for (const ir::Dim& d : *s)
-    if (!d.known()) return false;
-  return true;
-}
-
 bool is_float16_32_or_bf16(DataType dt) {
   return dt == DataType::Float32 || dt == DataType::Float16 || dt == DataType::BFloat16;
 }
@@ -57,7 +50,7 @@ int fuse_skip_layer_norm(ir::Graph& g, const NodeFilter& mine) {
     if (mine && !mine(add)) continue;
     const ir::Value& a = g.value(add.inputs[0]);
     const ir::Value& b = g.value(add.inputs[1]);
-    if (a.dtype != b.dtype || !is_float16_32_or_bf16(a.dtype) || !fully_known(a.shape) || a.shape != b.shape) continue;
+    if (a.dtype != b.dtype || !is_float16_32_or_bf16(a.dtype) || !a.shape || !ir::shape_known(*a.shape) || a.shape != b.shape) continue;
     const ir::ValueId s = add.outputs[0];
     const ir::NodeId ln = norm_reader(g, readers, dead, mine, s);
     if (ln < 0) continue;

@@ -52,7 +52,6 @@ class ExecutionContext {
   // output buffers (overwritten by the next run), data-dependent ones freshly
   // allocated, constants as the engine holds them (in host memory).
   const std::vector<Tensor>& outputs() const { return m_outputs; }
-  // Whether output i is one of the engine's constants (not a buffer of ours).
 
   // A buffer kept for output i in host or device memory, made on first use
   // and whenever the output's dtype or shape changes (pre-allocated outputs).

@@ -270,8 +270,12 @@ std::string unsupported_reason(const std::string& msg) {
   return r.substr(0, 120);
 }
 
-std::map<std::string, std::string> read_skip_list(const std::string& path) {
-  std::map<std::string, std::string> skips;
+struct Skip {
+  std::string reason, list;  // list: the file that names the test
+};
+
+std::map<std::string, Skip> read_skip_list(const std::string& path) {
+  std::map<std::string, Skip> skips;
   std::ifstream in(path);
   if (!in) {
     std::fprintf(stderr, "skip list %s cannot be read\n", path.c_str());
@@ -289,7 +293,7 @@ std::map<std::string, std::string> read_skip_list(const std::string& path) {
       std::fprintf(stderr, "skip list entry '%s' has no reason\n", name.c_str());
       std::exit(2);
     }
-    skips[name] = reason;
+    skips[name] = Skip{reason, fs::path(path).filename().string()};
   }
   return skips;
 }
@@ -321,12 +325,8 @@ int main(int argc, char** argv) {
                  std::string(precision_name(g_precision)).c_str());
     return 2;
   }
-  std::map<std::string, std::string> skips, skip_file;  // every --skip-list given, merged; where each came from
-  for (const std::string& path : skip_paths) {
-    auto more = read_skip_list(path);
-    for (const auto& entry : more) skip_file.emplace(entry.first, fs::path(path).filename().string());
-    skips.merge(more);
-  }
+  std::map<std::string, Skip> skips;  // every --skip-list given, merged
+  for (const std::string& path : skip_paths) skips.merge(read_skip_list(path));
   std::vector<fs::path> tests;
   for (const auto& root : roots) {
     if (!fs::is_directory(root)) {
@@ -354,12 +354,12 @@ int main(int argc, char** argv) {
     if (listed != skips.end()) {
       if (r.outcome == Outcome::Pass) {
         ++failed;
-        std::printf("FAIL %s passes but %s lists it (%s): drop the line\n", name.c_str(), skip_file[name].c_str(),
-                    listed->second.c_str());
+        std::printf("FAIL %s passes but %s lists it (%s): drop the line\n", name.c_str(),
+                    listed->second.list.c_str(), listed->second.reason.c_str());
       } else {
         ++skipped;
-        ++skip_reasons[listed->second];
-        if (verbose) std::printf("SKIP %s: %s\n", name.c_str(), listed->second.c_str());
+        ++skip_reasons[listed->second.reason];
+        if (verbose) std::printf("SKIP %s: %s\n", name.c_str(), listed->second.reason.c_str());
       }
     } else if (r.outcome == Outcome::Pass) {
       ++passed;

@@ -1,5 +1,5 @@
-// Helpers shared by the graph-cache tests on the fake GPU (test_fake_graphs)
-// and on real CUDA graphs (test_cuda_graphs).
+// Helpers shared by the graph-cache tests: the cache itself (test_graph_cache),
+// on the fake GPU (test_fake_graphs) and on real CUDA graphs (test_cuda_graphs).
 #pragma once
 
 #include <cstdint>

@@ -4,6 +4,8 @@
 // for a backend this machine may lack).
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <map>
 #include <optional>
 #include <string>
@@ -44,6 +46,12 @@ struct GraphBuilder {
     return g.nodes.back();
   }
 };
+
+// Float32 tensors of one shape, element by element within `tol`.
+inline void expect_near_all(const Tensor& got, const Tensor& want, double tol) {
+  ASSERT_EQ(got.shape(), want.shape());
+  for (int64_t i = 0; i < want.numel(); ++i) EXPECT_NEAR(got.data<float>()[i], want.data<float>()[i], tol) << i;
+}
 
 inline int count_ops(const ir::Graph& g, const std::string& op) {
   int n = 0;

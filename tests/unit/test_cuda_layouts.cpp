@@ -4,33 +4,19 @@
 #include <gtest/gtest.h>
 
 #include "ir/graph.h"
+#include "pass_test_util.h"
 #include "passes/passes.h"
 
 namespace kiln::test {
 namespace {
 
-struct G {
-  ir::Graph g;
+struct G : GraphBuilder {
+  // A value; a constant (weights) holds 0, 1, 2, ...
   ir::ValueId v(const std::string& name, Shape s, bool constant = false) {
-    ir::Value val;
-    val.name = name;
-    val.dtype = DataType::Float32;
-    val.shape = ir::to_sym(s);
-    if (constant) {
-      Tensor t = Tensor::empty(DataType::Float32, s);
-      for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = static_cast<float>(i);
-      val.constant = t;
-    }
-    return g.add_value(std::move(val));
-  }
-  ir::Node& n(const std::string& op, std::vector<ir::ValueId> in, std::vector<ir::ValueId> out) {
-    ir::Node node;
-    node.name = op + std::to_string(g.nodes.size());
-    node.op_type = op;
-    node.inputs = std::move(in);
-    node.outputs = std::move(out);
-    g.add_node(std::move(node));
-    return g.nodes.back();
+    if (!constant) return GraphBuilder::v(name, s);
+    Tensor t = Tensor::empty(DataType::Float32, s);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = static_cast<float>(i);
+    return GraphBuilder::v(name, s, t);
   }
   const ir::Node& node(const std::string& name) const {
     for (const ir::Node& x : g.nodes)

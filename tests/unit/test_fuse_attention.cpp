@@ -12,6 +12,7 @@
 #include "ir/graph.h"
 #include "ir/op_schema.h"
 #include "passes/passes.h"
+#include "kernel_harness.h"
 #include "pass_test_util.h"
 
 namespace kiln::test {
@@ -50,10 +51,7 @@ GraphBuilder attention(const Opts& o = {}) {
   if (o.k_given_transposed) {
     b.g.inputs[1] = kt;
   } else {
-    ir::Attribute perm;
-    perm.kind = ir::Attribute::Kind::Ints;
-    perm.ints = {0, 1, 3, 2};
-    b.n("Transpose", {k}, {kt}).attrs["perm"] = perm;
+    b.n("Transpose", {k}, {kt}).attrs["perm"] = attr_ints({0, 1, 3, 2});
   }
   ir::ValueId a = q, bt = kt;
   if (o.form == Form::Exporter) {
@@ -71,10 +69,7 @@ GraphBuilder attention(const Opts& o = {}) {
     s = d;
   }
   const ir::ValueId p = b.v("p", {2, 3, 5, 6}), y = b.v("y", {2, 3, 5, 4});
-  ir::Attribute axis;
-  axis.kind = ir::Attribute::Kind::Int;
-  axis.i = o.softmax_axis;
-  b.n("Softmax", {s}, {p}).attrs["axis"] = axis;
+  b.n("Softmax", {s}, {p}).attrs["axis"] = attr_i(o.softmax_axis);
   ir::ValueId vv = v;
   if (o.v_computed_late) {
     vv = b.v("vn", {2, 3, 6, 4});
@@ -103,9 +98,7 @@ void expect_fused_matches(const Opts& o, double scale) {
   EXPECT_EQ(count_ops(fused.g, "Softmax"), 0);
   const std::vector<Tensor> in{filled({2, 3, 5, 4}, 0.4f, 0.1f), filled({2, 3, 6, 4}, -0.3f, 0.2f),
                                filled({2, 3, 6, 4}, 0.5f, -0.1f)};
-  const Tensor want = run_on_cpu(plain.g, in)[0], got = run_on_cpu(fused.g, in)[0];
-  ASSERT_EQ(got.shape(), want.shape());
-  for (int64_t i = 0; i < want.numel(); ++i) EXPECT_NEAR(got.data<float>()[i], want.data<float>()[i], 1e-5) << i;
+  expect_near_all(run_on_cpu(fused.g, in)[0], run_on_cpu(plain.g, in)[0], 1e-5);
 }
 
 TEST(FuseAttention, TheExportersFormBecomesOneAttention) {

@@ -10,6 +10,7 @@
 #include "kiln/builder.h"
 #include "kiln/session.h"
 #include "log_capture.h"
+#include "pass_test_util.h"
 #include "onnx_test_util.h"
 
 namespace kiln::test {
@@ -41,11 +42,7 @@ std::string gelu_model(Form form, float sqrt2 = 1.4142135f, bool extra_reader = 
   return mb.bytes();
 }
 
-int count(const Engine& e, const std::string& op) {
-  int n = 0;
-  for (const auto& node : e.data()->graph.nodes) n += node.op_type == op;
-  return n;
-}
+int count(const Engine& e, const std::string& op) { return count_ops(e.data()->graph, op); }
 
 Engine build(const std::string& bytes, int level) {
   TempDir dir;

@@ -14,6 +14,7 @@
 #include "ir/op_schema.h"
 #include "kiln/error.h"
 #include "passes/passes.h"
+#include "kernel_harness.h"
 #include "pass_test_util.h"
 
 namespace kiln::test {
@@ -48,12 +49,7 @@ Block block(Shape r_shape = {1, 4, 8}, bool stats = false, bool early_reader = f
     ln_out.push_back(b.v("mean", {1, 4, 1}));
     b.g.outputs.push_back(ln_out.back());
   }
-  b.n("LayerNormalization", {b.s, scale, bias}, ln_out).attrs["epsilon"] = [] {
-    ir::Attribute a;
-    a.kind = ir::Attribute::Kind::Float;
-    a.f = 1e-3f;
-    return a;
-  }();
+  b.n("LayerNormalization", {b.s, scale, bias}, ln_out).attrs["epsilon"] = attr_f(1e-3f);
   b.n("Add", {b.s, b.y}, {b.z});
   b.g.outputs.insert(b.g.outputs.begin(), b.z);
   ir::infer_shapes(b.g);
@@ -77,9 +73,7 @@ TEST(FuseSkipLayerNorm, ResidualAddAndNormBecomeOneNodeWithTheSum) {
   EXPECT_EQ(count_ops(fused.g, "Add"), 1);
 
   const std::vector<Tensor> in{filled({1, 4, 8}, 0.3f, 0.5f), filled({1, 4, 8}, -0.2f, 0.1f)};
-  const Tensor want = run_on_cpu(plain.g, in)[0], got = run_on_cpu(fused.g, in)[0];
-  ASSERT_EQ(got.shape(), want.shape());
-  for (int64_t i = 0; i < want.numel(); ++i) EXPECT_NEAR(got.data<float>()[i], want.data<float>()[i], 1e-5) << i;
+  expect_near_all(run_on_cpu(fused.g, in)[0], run_on_cpu(plain.g, in)[0], 1e-5);
 }
 
 TEST(FuseSkipLayerNorm, TheSumIsDroppedWhenOnlyTheNormReadsIt) {

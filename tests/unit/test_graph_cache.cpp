@@ -13,6 +13,7 @@
 #include "kiln/builder.h"
 #include "kiln/graph_cache.h"
 #include "kiln/session.h"
+#include "graph_cache_test_util.h"
 #include "onnx_test_util.h"
 
 namespace kiln::test {
@@ -41,12 +42,6 @@ Tensor rows(int64_t n, float base = 0) {
 GraphKey key(int64_t n) { return GraphKey{{{n, 6}}, {DataType::Float32}, Device{}}; }
 
 std::vector<float> values(const Tensor& t) { return std::vector<float>(t.data<float>(), t.data<float>() + t.numel()); }
-
-SessionOptions with(std::shared_ptr<GraphCache> c) {
-  SessionOptions o;
-  o.graph_cache = std::move(c);
-  return o;
-}
 
 TEST(GraphCache, LeastRecentlyUsedGoesFirst) {
   auto cache = std::make_shared<GraphCache>(2);

@@ -26,6 +26,7 @@
 //
 // Shapes and dtypes are inferred by the ONNX op's own schema, so a fused node
 // promises exactly the shape the unfused chain did.
+#include <algorithm>
 #include <string>
 
 #include "ir/op_schema.h"
@@ -123,18 +124,26 @@ std::pair<Node, Node> conv_dw_stages(const Node& fused, const Graph& graph) {
 
 namespace {
 
-// Runs the ONNX schema of `op` on a copy of the node that keeps its first
-// `n_inputs` inputs (the outputs are the same values, so results land there).
-void infer_as(InferContext& ctx, const std::string& op, size_t n_inputs) {
+// Runs the ONNX schema of `op` on a copy of the node with `inputs` and
+// `outputs` (values of the node, so results land there).
+void infer_as(InferContext& ctx, const std::string& op, std::vector<ValueId> inputs, std::vector<ValueId> outputs) {
   const OpSchema* s = SchemaRegistry::global().find("", op);
   if (!s) throw Error(ErrorCode::Internal, "fused op: no schema for " + op);
   Node inner = ctx.node();
   inner.op_type = op;
   inner.domain = "";
-  if (inner.inputs.size() > n_inputs) inner.inputs.resize(n_inputs);
+  inner.inputs = std::move(inputs);
+  inner.outputs = std::move(outputs);
   while (!inner.inputs.empty() && inner.inputs.back() == k_no_value) inner.inputs.pop_back();
   InferContext inner_ctx(const_cast<Graph&>(ctx.graph()), inner);
   s->infer(inner_ctx);
+}
+
+// The same with the node's first `n_inputs` inputs and all its outputs.
+void infer_as(InferContext& ctx, const std::string& op, size_t n_inputs) {
+  const std::vector<ValueId>& in = ctx.node().inputs;
+  infer_as(ctx, op, {in.begin(), in.begin() + static_cast<std::ptrdiff_t>(std::min(n_inputs, in.size()))},
+           ctx.node().outputs);
 }
 
 void check_arity(InferContext& ctx, size_t lo, size_t hi) {
@@ -238,16 +247,8 @@ void infer_skip_layer_norm(InferContext& ctx) {
   const auto& a = ctx.input_shape(0);
   const auto& b = ctx.input_shape(1);
   if (a && b && *a != *b) ctx.fail("B " + sym_str(*b) + " must have the shape of A " + sym_str(*a));
-  Node inner = ctx.node();
-  inner.op_type = "LayerNormalization";
-  inner.domain = "";
-  inner.inputs = {ctx.node().inputs[0], ctx.node().inputs[2]};
-  if (ctx.has_input(3)) inner.inputs.push_back(ctx.node().inputs[3]);
-  inner.outputs = {ctx.node().outputs[0]};
-  const OpSchema* s = SchemaRegistry::global().find("", "LayerNormalization");
-  if (!s) throw Error(ErrorCode::Internal, "fused op: no schema for LayerNormalization");
-  InferContext inner_ctx(const_cast<Graph&>(ctx.graph()), inner);
-  s->infer(inner_ctx);
+  const std::vector<ValueId>& in = ctx.node().inputs;
+  infer_as(ctx, "LayerNormalization", {in[0], in[2], ctx.has_input(3) ? in[3] : k_no_value}, {ctx.node().outputs[0]});
   if (ctx.has_output(1)) ctx.set_output(1, ctx.input_dtype(0), a);
 }
 

@@ -28,15 +28,15 @@ void tile(KernelContext& ctx) {
 }  // namespace
 
 void register_reshape_kernels(KernelRegistry& r) {
-  r.add_fn("Flatten", reshaped<params::flatten_shape>);
-  r.add_fn("Reshape", reshaped<params::reshape_shape>);
-  r.add_fn("Squeeze", reshaped<params::squeeze_shape>);
-  r.add_fn("Unsqueeze", reshaped<params::unsqueeze_shape>);
-  r.add_fn("Transpose", viewed<params::transpose_view>);
-  r.add_fn("Expand", viewed<params::expand_view>);
+  r.add_fn("Flatten", params::planned<params::flatten_shape, copy_reshaped>);
+  r.add_fn("Reshape", params::planned<params::reshape_shape, copy_reshaped>);
+  r.add_fn("Squeeze", params::planned<params::squeeze_shape, copy_reshaped>);
+  r.add_fn("Unsqueeze", params::planned<params::unsqueeze_shape, copy_reshaped>);
+  r.add_fn("Transpose", params::planned<params::transpose_view, copy_view>);
+  r.add_fn("Expand", params::planned<params::expand_view, copy_view>);
   r.add_fn("Tile", tile);
-  r.add_fn("DepthToSpace", viewed<params::depth_to_space_view>);
-  r.add_fn("SpaceToDepth", viewed<params::space_to_depth_view>);
+  r.add_fn("DepthToSpace", params::planned<params::depth_to_space_view, copy_view>);
+  r.add_fn("SpaceToDepth", params::planned<params::space_to_depth_view, copy_view>);
 }
 
 }  // namespace kiln::backend::cpu

@@ -41,7 +41,7 @@ void split(KernelContext& ctx) {
 }  // namespace
 
 void register_slice_kernels(KernelRegistry& r) {
-  r.add_fn("Slice", viewed<params::slice_view>);
+  r.add_fn("Slice", params::planned<params::slice_view, copy_view>);
   r.add_fn("Concat", concat);
   r.add_fn("Split", split);
 }

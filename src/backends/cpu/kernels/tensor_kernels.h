@@ -30,14 +30,6 @@ void copy_reshaped(KernelContext& ctx, const Shape& shape);
 // Output 0 as the strided view of input 0 a shared plan describes.
 void copy_view(KernelContext& ctx, const params::StridedView& v);
 
-// Kernels made of a shared plan and one of the two copies above.
-template <Shape (*Plan)(const KernelContext&)>
-void reshaped(KernelContext& ctx) {
-  copy_reshaped(ctx, Plan(ctx));
-}
-template <params::StridedView (*Plan)(const KernelContext&)>
-void viewed(KernelContext& ctx) {
-  copy_view(ctx, Plan(ctx));
-}
+// (params::planned<plan, copy_reshaped / copy_view> makes kernels of them.)
 
 }  // namespace kiln::backend::cpu

@@ -164,7 +164,7 @@ class AttentionKernel final : public Kernel {
       if (ctx.has_input(i) && ctx.input(i).dtype() != dt) ctx.fail("Q, K, V and the past must have one dtype");
     dispatch_float(dt, ctx, [&](auto tag) {
       using T = decltype(tag);
-      using S = std::conditional_t<std::is_same_v<T, double>, double, float>;
+      using S = Acc<T>;  // scores: float, double for f64
       run_typed<T, S>(ctx);
     });
   }

@@ -1,4 +1,3 @@
-#include <algorithm>
 #include "backends/cuda/kernels/cublaslt_gemm.h"
 
 #include "kiln/error.h"

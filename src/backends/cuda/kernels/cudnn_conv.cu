@@ -118,6 +118,14 @@ int64_t spatial_size(const Shape& s) {
   return n;
 }
 
+// `p` for these pointers: the candidate's engine and the alignments plans assume.
+void bind(ConvProblem& p, int pick, const void* x, const void* w, const void* y) {
+  p.pick = pick;
+  p.align_x = align16(x);
+  p.align_w = align16(w);
+  p.align_y = align16(y);
+}
+
 // The plan of a forward problem for these pointers, or nullptr when the
 // convolution has no products (C = 0): then y is bias (+ y) only.
 const ConvPlan* forward_plan(KernelContext& ctx, ConvPlanCache& cache, int pick, Forward& f, const void* x,
@@ -125,10 +133,7 @@ const ConvPlan* forward_plan(KernelContext& ctx, ConvPlanCache& cache, int pick,
   if (!has_products) return nullptr;
   ConvProblem& p = f.problem;
   p.accumulate = accumulate;
-  p.pick = pick;
-  p.align_x = align16(x);
-  p.align_w = align16(w);
-  p.align_y = align16(y);
+  bind(p, pick, x, w, y);
   return &cache.get(p, ctx.node());
 }
 
@@ -171,27 +176,22 @@ class ConvKernel final : public Kernel {
     Tensor& y = ctx.output(0, dt, f.y_shape);
     if (!y.numel()) return;
     const bool products = x.numel() > 0 && w.numel() > 0;
-    // Z, bias and Relu inside the convolution when a precompiled cuDNN
-    // engine runs the fused graph (remembered per problem); else the
-    // epilogue after.
+    // Z, bias and Relu inside the convolution when an engine runs the fused
+    // graph (remembered per problem); else the epilogue after. A bias off
+    // 16-byte alignment stays outside.
     const bool relu = m_act.kind == ir::Activation::Relu;
-    if (cudnn_fusion_enabled() && products && (z || b || relu) && (relu || m_act.kind == ir::Activation::None)) {
+    if (cudnn_fusion_enabled() && products && (z || b || relu) && (relu || m_act.kind == ir::Activation::None) &&
+        (!b || align16(b->raw()) >= 16)) {
       ConvProblem fp = f.problem;
       fp.fuse_add = z != nullptr;
       fp.fuse_bias = b != nullptr;
       fp.fuse_relu = relu;
-      fp.pick = m_pick;
-      fp.align_x = align16(x.raw());
-      fp.align_w = align16(w.raw());
-      fp.align_y = align16(y.raw());
+      bind(fp, m_pick, x.raw(), w.raw(), y.raw());
       if (z) fp.align_z = align16(z->raw());
-      if (b && align16(b->raw()) < 16) fp.fuse_add = fp.fuse_bias = fp.fuse_relu = false;
-      if (fp.fuse_add || fp.fuse_bias || fp.fuse_relu) {
-        if (const ConvPlan* fused = m_cache.try_get(fp)) {
-          execute_conv(cuda_stream(ctx).cudnn(), *fused, x.raw(), w.raw(), y.raw(), plan_workspace(ctx, fused),
-                       b ? b->raw() : nullptr, z ? z->raw() : nullptr);
-          return;
-        }
+      if (const ConvPlan* fused = m_cache.try_get(fp)) {
+        execute_conv(cuda_stream(ctx).cudnn(), *fused, x.raw(), w.raw(), y.raw(), plan_workspace(ctx, fused),
+                     b ? b->raw() : nullptr, z ? z->raw() : nullptr);
+        return;
       }
     }
     // Z is accumulated by the convolution (beta = 1): copied into Y first

@@ -440,25 +440,23 @@ ConvPlanCache::~ConvPlanCache() {
     if (h.plan) release_plan(h.device, h.problem, h.plan);
 }
 
-const ConvPlan& ConvPlanCache::get(const ConvProblem& p, const ir::Node& node) {
-  for (const Held& h : m_plans)
-    if (h.problem == p && h.plan) return *h.plan;
-  const int device = current_device();
-  ConvPlan* plan = acquire_plan(device, p, false);
-  if (!plan)
-    throw Error(ErrorCode::Unsupported, node.label() + ": no cuDNN engine configuration finalizes for " + p.str());
-  m_plans.push_back(Held{device, p, plan});
-  return *plan;
-}
-
-const ConvPlan* ConvPlanCache::try_get(const ConvProblem& p) {
+const ConvPlan* ConvPlanCache::find_or_acquire(const ConvProblem& p, bool fused) {
   for (const Held& h : m_plans)
     if (h.problem == p) return h.plan;
   const int device = current_device();
-  ConvPlan* plan = acquire_plan(device, p, true);
-  m_plans.push_back(Held{device, p, plan});
+  ConvPlan* plan = acquire_plan(device, p, fused);
+  if (plan || fused) m_plans.push_back(Held{device, p, plan});  // a refused fused problem is remembered
   return plan;
 }
+
+const ConvPlan& ConvPlanCache::get(const ConvProblem& p, const ir::Node& node) {
+  const ConvPlan* plan = find_or_acquire(p, false);
+  if (!plan)
+    throw Error(ErrorCode::Unsupported, node.label() + ": no cuDNN engine configuration finalizes for " + p.str());
+  return *plan;
+}
+
+const ConvPlan* ConvPlanCache::try_get(const ConvProblem& p) { return find_or_acquire(p, true); }
 
 void execute_conv(cudnnHandle_t handle, const ConvPlan& plan, const void* x, const void* w, void* y,
                   void* workspace, const void* bias, const void* z) {

@@ -71,6 +71,8 @@ class ConvPlanCache {
   const ConvPlan* try_get(const ConvProblem& p);
 
  private:
+  const ConvPlan* find_or_acquire(const ConvProblem& p, bool fused);
+
   struct Held {
     int device;
     ConvProblem problem;

@@ -160,8 +160,7 @@ __global__ void max_pool_2d_kernel(const T* __restrict__ x, T* __restrict__ y, P
   const int32_t c_n = static_cast<int32_t>(g.channels), ih = static_cast<int32_t>(g.in[0]),
                 iw = static_cast<int32_t>(g.in[1]), oh_n = static_cast<int32_t>(g.out[0]),
                 ow_n = static_cast<int32_t>(g.out[1]);
-  for (int64_t at_i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; at_i < total;
-       at_i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+  KILN_GRID_STRIDE(at_i, total) {
     const auto i = static_cast<int32_t>(at_i);
     int32_t r = i, c = 0;
     if (g.nhwc) {

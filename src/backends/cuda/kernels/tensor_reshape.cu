@@ -32,15 +32,15 @@ void check_depth_to_space(const ir::Node& n, const ir::Graph& g) {
 }  // namespace
 
 void register_reshape(KernelRegistry& r) {
-  add_op(r, "Flatten", reshaped<params::flatten_shape>, check_movable);
-  add_op(r, "Reshape", reshaped<params::reshape_shape>, check_movable);
-  add_op(r, "Squeeze", reshaped<params::squeeze_shape>, check_movable);
-  add_op(r, "Unsqueeze", reshaped<params::unsqueeze_shape>, check_movable);
-  add_op(r, "Transpose", viewed<params::transpose_view>, check_movable_ranked);
-  add_op(r, "Expand", viewed<params::expand_view>, check_movable_ranked);
+  add_op(r, "Flatten", params::planned<params::flatten_shape, copy_reshaped>, check_movable);
+  add_op(r, "Reshape", params::planned<params::reshape_shape, copy_reshaped>, check_movable);
+  add_op(r, "Squeeze", params::planned<params::squeeze_shape, copy_reshaped>, check_movable);
+  add_op(r, "Unsqueeze", params::planned<params::unsqueeze_shape, copy_reshaped>, check_movable);
+  add_op(r, "Transpose", params::planned<params::transpose_view, copy_view>, check_movable_ranked);
+  add_op(r, "Expand", params::planned<params::expand_view, copy_view>, check_movable_ranked);
   add_op(r, "Tile", tile, check_movable_ranked);
-  add_op(r, "DepthToSpace", viewed<params::depth_to_space_view>, check_depth_to_space);
-  add_op(r, "SpaceToDepth", viewed<params::space_to_depth_view>, check_depth_to_space);
+  add_op(r, "DepthToSpace", params::planned<params::depth_to_space_view, copy_view>, check_depth_to_space);
+  add_op(r, "SpaceToDepth", params::planned<params::space_to_depth_view, copy_view>, check_depth_to_space);
 }
 
 }  // namespace kiln::backend::cuda::tensor

@@ -81,7 +81,7 @@ void check_concat(const ir::Node& n, const ir::Graph& g) {
 }  // namespace
 
 void register_slice(KernelRegistry& r) {
-  add_op(r, "Slice", viewed<params::slice_view>, check_movable_ranked);
+  add_op(r, "Slice", params::planned<params::slice_view, copy_view>, check_movable_ranked);
   add_op(r, "Concat", concat, check_concat);
   add_op(r, "Split", split, check_movable_ranked);
   add_op(r, "Pad", pad, check_pad);
