@@ -22,6 +22,10 @@ int fold_constants(ir::Graph& graph);
 // Removes Identity and inference-mode Dropout by rewiring their readers.
 int eliminate_identities(ir::Graph& graph);
 
+// Transposes that move only dims of size 1 (known shapes) → Reshape, which
+// copies nothing.
+int transposes_as_reshapes(ir::Graph& graph);
+
 // ---- Fusions (optimization level >= 2); each returns the number of rewrites ----
 // BatchNormalization folded into the weights and bias of the Conv feeding it.
 int fold_batch_norm(ir::Graph& graph);

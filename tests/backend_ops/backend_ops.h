@@ -30,6 +30,10 @@ struct OpCase {
   // Outputs compared (others, e.g. TopK's indices under ties, are not);
   // empty = all.
   std::vector<int> compare;
+  // Candidates that must take this case. The others may refuse it (a
+  // candidate for only some forms of an op, like Attention's "flash") when
+  // the op's preferred candidate takes it; a refusal is counted, not failed.
+  std::vector<std::string> takes;
 };
 
 // ---- attribute and tensor helpers ----

@@ -254,13 +254,32 @@ void attention_cases(Cases& c) {
       {{"q_num_heads", a_int(2)}, {"kv_num_heads", a_int(2)}}, 1, 23, BF16);
   att("f64 mask", {c.r({1, 2, 5, 8}, F64), c.r({1, 2, 6, 8}, F64), c.r({1, 2, 6, 8}, F64), c.r({5, 6}, F64)}, {}, 1, 23, F64);
   // What passes/fuse_attention makes of a ViT-B/16 block (com.kiln, scale only).
-  for (DataType dt : {F32, F16}) {
+  for (DataType dt : {F32, F16, BF16}) {
     OpCase& k = c.add("Attention com.kiln ViT-B/16 " + dn(dt), "Attention",
                       {c.r({2, 12, 197, 64}, dt), c.r({2, 12, 197, 64}, dt), c.r({2, 12, 197, 64}, dt)},
                       {{"scale", a_float(0.125f)}}, dt);
     k.domain = "com.kiln";
     k.opset = 17;
+    if (dt != F32) k.takes = {"flash"};
   }
+  // The flash candidate's forms: each head size, partial and whole tiles of
+  // queries and keys, one query row, GQA, the 3-D layout. Scores of 300 keys
+  // in 16 bits: the tolerance of a 16-bit softmax over that many.
+  const auto flash = [&](std::string name, std::vector<Tensor> in, Attrs at, DataType dt) {
+    OpCase& k = c.add("Attention flash " + name, "Attention", std::move(in), std::move(at), dt);
+    k.opset = 23;
+    k.tol = dt == BF16 ? 2e-2 : 5e-3;
+    k.takes = {"flash"};
+  };
+  flash("f16 head 32 q 70 kv 130", {c.r({2, 3, 70, 32}, F16), c.r({2, 3, 130, 32}, F16), c.r({2, 3, 130, 32}, F16)}, {}, F16);
+  flash("f16 head 128 q 64 kv 64 scale 0.3", {c.r({1, 2, 64, 128}, F16), c.r({1, 2, 64, 128}, F16), c.r({1, 2, 64, 128}, F16)},
+        {{"scale", a_float(0.3f)}}, F16);
+  flash("bf16 GQA 8/2 head 128 q 1 kv 300", {c.r({1, 8, 1, 128}, BF16), c.r({1, 2, 300, 128}, BF16), c.r({1, 2, 300, 128}, BF16)}, {}, BF16);
+  flash("f16 3-D heads 4 head 64 q 65 kv 3", {c.r({2, 65, 256}, F16), c.r({2, 3, 256}, F16), c.r({2, 3, 256}, F16)},
+        {{"q_num_heads", a_int(4)}, {"kv_num_heads", a_int(4)}}, F16);
+  flash("bf16 3-D GQA 6/2 head 32 q 33 kv 129", {c.r({3, 33, 192}, BF16), c.r({3, 129, 64}, BF16), c.r({3, 129, 64}, BF16)},
+        {{"q_num_heads", a_int(6)}, {"kv_num_heads", a_int(2)}}, BF16);
+  flash("f16 large scores", {c.r({1, 2, 20, 64}, F16, -4.f, 4.f), c.r({1, 2, 90, 64}, F16, -4.f, 4.f), c.r({1, 2, 90, 64}, F16)}, {}, F16);
 }
 
 void einsum_cases(Cases& c) {

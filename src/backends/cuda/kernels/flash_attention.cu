@@ -1,0 +1,289 @@
+// Attention's "flash" candidate: softmax(scale * Q K^T) V in one kernel, the
+// scores never leaving the SM (the online softmax of FlashAttention-2), for
+// the plain attention of exported transformers: 16-bit Q, K, V, one head size
+// of 32, 64 or 128 for both products, no mask, causal, padding, softcap, past
+// or extra outputs (the "cublaslt" candidate does those). Q, K, V and Y are
+// read and written where they are, 3-D or 4-D, through (batch, head, seq)
+// strides, so the head split and merge of the 3-D form cost nothing.
+//
+// A block takes 64 query rows of one (batch, head), a warp 16 of them; the
+// key/value tiles of 64 rows go through shared memory, the products through
+// tensor cores (WMMA 16x16x16, fp32 accumulate). Each lane keeps half a row of
+// the output and its row's running max and sum in registers; the score tile
+// and each P.V product pass through the warp's shared scratch, whose fragment
+// layout WMMA does not expose. P is rounded to the input dtype for the second
+// product, as FlashAttention does.
+#include <mma.h>
+
+#include <atomic>
+#include <cmath>
+#include <memory>
+
+#include "backends/cuda/kernels/common.cuh"
+#include "backends/nn_params.h"
+
+namespace kiln::backend::cuda {
+
+namespace {
+
+namespace wmma = nvcuda::wmma;
+
+constexpr int k_rows = 64;   // query rows per block
+constexpr int k_cols = 64;   // key rows per tile
+constexpr int k_warps = 4;   // 16 query rows each
+
+struct FlashParams {
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  void* y = nullptr;
+  int64_t qs[3], ks[3], vs[3], ys[3];  // element strides of batch, head, seq (the head dim is contiguous)
+  int64_t heads = 0, group = 1, sq = 0, skv = 0;
+  float scale_log2 = 0.f;  // scale * log2(e): the softmax in base 2
+};
+
+template <int D>
+struct Layout {
+  static constexpr int ld = D + 8;                               // T rows of Q, K, V tiles (padded: banks)
+  static constexpr int lds = (k_cols > D ? k_cols : D) + 4;      // float scratch rows
+  static constexpr int ldp = k_cols + 8;                         // T rows of P
+  template <typename T>
+  static constexpr size_t bytes() {
+    return sizeof(T) * (size_t{k_rows} * ld + 2 * size_t{k_cols} * ld + size_t{k_warps} * 16 * ldp) +
+           sizeof(float) * size_t{k_warps} * 16 * lds;
+  }
+};
+
+// Rows [row0, row0 + 64) of a [rows, D] matrix with row stride `ss` into
+// shared memory (row stride Layout::ld), 16 bytes a load; rows past the end
+// are zeros.
+template <typename T, int D>
+__device__ inline void load_tile(T* dst, const T* src, int64_t ss, int64_t row0, int64_t rows) {
+  constexpr int vec = 16 / sizeof(T), per_row = D / vec;
+  for (int i = threadIdx.x; i < 64 * per_row; i += blockDim.x) {
+    const int r = i / per_row, c = (i % per_row) * vec;
+    uint4 val = make_uint4(0, 0, 0, 0);
+    if (row0 + r < rows) val = __ldg(reinterpret_cast<const uint4*>(src + (row0 + r) * ss + c));
+    *reinterpret_cast<uint4*>(dst + r * Layout<D>::ld + c) = val;
+  }
+}
+
+template <typename T, int D>
+__global__ void __launch_bounds__(k_warps * 32) flash_attention_kernel(FlashParams p) {
+  using L = Layout<D>;
+  extern __shared__ __align__(128) unsigned char smem[];
+  T* sq = reinterpret_cast<T*>(smem);
+  T* sk = sq + k_rows * L::ld;
+  T* sv = sk + k_cols * L::ld;
+  T* sp = sv + k_cols * L::ld;
+  float* ss = reinterpret_cast<float*>(sp + k_warps * 16 * L::ldp);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int64_t b = blockIdx.y / p.heads, h = blockIdx.y % p.heads, kh = h / p.group;
+  const int64_t q0 = static_cast<int64_t>(blockIdx.x) * k_rows;
+  const T* qb = static_cast<const T*>(p.q) + b * p.qs[0] + h * p.qs[1];
+  const T* kb = static_cast<const T*>(p.k) + b * p.ks[0] + kh * p.ks[1];
+  const T* vb = static_cast<const T*>(p.v) + b * p.vs[0] + kh * p.vs[1];
+
+  load_tile<T, D>(sq, qb, p.qs[2], q0, p.sq);
+  __syncthreads();
+  wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> qf[D / 16];
+#pragma unroll
+  for (int k = 0; k < D / 16; ++k) wmma::load_matrix_sync(qf[k], sq + warp * 16 * L::ld + k * 16, L::ld);
+
+  // This lane's half row: row r of the warp's 16, columns [half * 32, +32)
+  // of a score tile and [half * D/2, +D/2) of the output.
+  const int r = lane >> 1, half_ = lane & 1;
+  float* ws = ss + warp * 16 * L::lds;
+  T* wp = sp + warp * 16 * L::ldp;
+  float m = -INFINITY, l = 0.f, o[D / 2];
+#pragma unroll
+  for (int i = 0; i < D / 2; ++i) o[i] = 0.f;
+
+  for (int64_t k0 = 0; k0 < p.skv; k0 += k_cols) {
+    __syncthreads();  // the last tile's readers are done
+    load_tile<T, D>(sk, kb, p.ks[2], k0, p.skv);
+    load_tile<T, D>(sv, vb, p.vs[2], k0, p.skv);
+    __syncthreads();
+    // S = Q K^T for the warp's rows: K's rows are B's columns (col-major B).
+#pragma unroll
+    for (int n = 0; n < k_cols / 16; ++n) {
+      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+      wmma::fill_fragment(acc, 0.f);
+#pragma unroll
+      for (int k = 0; k < D / 16; ++k) {
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> kf;
+        wmma::load_matrix_sync(kf, sk + n * 16 * L::ld + k * 16, L::ld);
+        wmma::mma_sync(acc, qf[k], kf, acc);
+      }
+      wmma::store_matrix_sync(ws + n * 16, acc, L::lds, wmma::mem_row_major);
+    }
+    __syncwarp();
+    // Online softmax of the half row; the pair of lanes of a row agree
+    // through one shuffle.
+    const int64_t valid = p.skv - k0;
+    float t[32], mx = -INFINITY;
+#pragma unroll
+    for (int c = 0; c < 32; ++c) {
+      t[c] = half_ * 32 + c < valid ? ws[r * L::lds + half_ * 32 + c] * p.scale_log2 : -INFINITY;
+      mx = fmaxf(mx, t[c]);
+    }
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    const float m_new = fmaxf(m, mx);  // finite: every tile has a valid column
+    const float alpha = exp2f(m - m_new);
+    float sum = 0.f;
+#pragma unroll
+    for (int c = 0; c < 32; ++c) {
+      const float e = exp2f(t[c] - m_new);
+      sum += e;
+      wp[r * L::ldp + half_ * 32 + c] = store<T>(e);
+    }
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    l = l * alpha + sum;
+    m = m_new;
+#pragma unroll
+    for (int i = 0; i < D / 2; ++i) o[i] *= alpha;
+    __syncwarp();
+    // P V into the scratch (the scores are read), then into the lane's half row.
+#pragma unroll
+    for (int n = 0; n < D / 16; ++n) {
+      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+      wmma::fill_fragment(acc, 0.f);
+#pragma unroll
+      for (int k = 0; k < k_cols / 16; ++k) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> pf;
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> vf;
+        wmma::load_matrix_sync(pf, wp + k * 16, L::ldp);
+        wmma::load_matrix_sync(vf, sv + k * 16 * L::ld + n * 16, L::ld);
+        wmma::mma_sync(acc, pf, vf, acc);
+      }
+      wmma::store_matrix_sync(ws + n * 16, acc, L::lds, wmma::mem_row_major);
+    }
+    __syncwarp();
+#pragma unroll
+    for (int i = 0; i < D / 2; ++i) o[i] += ws[r * L::lds + half_ * (D / 2) + i];
+    __syncwarp();  // the scratch is rewritten by the next tile's scores
+  }
+
+  const int64_t row = q0 + warp * 16 + r;
+  if (row >= p.sq) return;
+  const float inv = 1.f / l;
+  T* yr = static_cast<T*>(p.y) + b * p.ys[0] + h * p.ys[1] + row * p.ys[2] + half_ * (D / 2);
+  constexpr int vec = 16 / sizeof(T);
+#pragma unroll
+  for (int i = 0; i < D / 2; i += vec) {
+    alignas(16) T out[vec];
+#pragma unroll
+    for (int j = 0; j < vec; ++j) out[j] = store<T>(o[i + j] * inv);
+    *reinterpret_cast<uint4*>(yr + i) = *reinterpret_cast<const uint4*>(out);
+  }
+}
+
+// Opts the kernel into its shared memory (over the 48 KiB default) once per
+// device.
+template <typename T, int D>
+void launch(const FlashParams& p, unsigned q_blocks, unsigned bh, cudaStream_t stream) {
+  static std::atomic<uint64_t> opted{0};
+  int dev = 0;
+  KILN_CUDA(cudaGetDevice(&dev));
+  const size_t smem = Layout<D>::template bytes<T>();
+  const uint64_t bit = uint64_t{1} << (dev & 63);
+  if (!(opted.load() & bit)) {
+    KILN_CUDA(cudaFuncSetAttribute(flash_attention_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                   static_cast<int>(smem)));
+    opted.fetch_or(bit);
+  }
+  flash_attention_kernel<T, D><<<dim3(q_blocks, bh), k_warps * 32, smem, stream>>>(p);
+  KILN_CUDA_LAUNCH("flash_attention_kernel");
+}
+
+template <typename T>
+void launch_typed(const FlashParams& p, int64_t hs, unsigned q_blocks, unsigned bh, cudaStream_t stream) {
+  switch (hs) {
+    case 32: return launch<T, 32>(p, q_blocks, bh, stream);
+    case 64: return launch<T, 64>(p, q_blocks, bh, stream);
+    default: return launch<T, 128>(p, q_blocks, bh, stream);
+  }
+}
+
+// (batch, head, seq) strides of a 4-D [B, heads, seq, dim] or 3-D
+// [B, seq, heads * dim] tensor.
+void strides_of(bool three_d, int64_t heads, int64_t seq, int64_t dim, int64_t out[3]) {
+  out[0] = heads * seq * dim;
+  out[1] = three_d ? dim : seq * dim;
+  out[2] = three_d ? heads * dim : dim;
+}
+
+class FlashAttentionKernel final : public Kernel {
+ public:
+  void run(KernelContext& ctx) override {
+    const params::AttentionParams ap = params::attention_params(ctx);
+    const params::AttentionDims& d = ap.d;
+    const Tensor& q = ctx.input(0);
+    const DataType dt = q.dtype();
+    if (ctx.input(1).dtype() != dt || ctx.input(2).dtype() != dt) ctx.fail("Q, K and V must have one dtype");
+    if (d.hs != d.vhs || (d.hs != 32 && d.hs != 64 && d.hs != 128) || d.past)
+      ctx.fail("the flash kernel takes one head size of 32, 64 or 128 and no past");
+    Tensor& y = ctx.output(0, dt, ap.out);
+    if (!y.numel()) return;
+    CudaStream& st = cuda_stream(ctx);
+    if (d.skv == 0) {  // softmax over nothing: the CPU reference gives zeros
+      KILN_CUDA(cudaMemsetAsync(y.raw(), 0, y.nbytes(), st.get()));
+      return;
+    }
+    FlashParams p;
+    p.q = q.raw();
+    p.k = ctx.input(1).raw();
+    p.v = ctx.input(2).raw();
+    p.y = y.raw();
+    strides_of(d.three_d, d.qh, d.sq, d.hs, p.qs);
+    strides_of(d.three_d, d.kvh, d.skv, d.hs, p.ks);
+    strides_of(d.three_d, d.kvh, d.skv, d.vhs, p.vs);
+    strides_of(d.three_d, d.qh, d.sq, d.vhs, p.ys);
+    for (const void* ptr : {p.q, p.k, p.v, static_cast<const void*>(p.y)})
+      if (reinterpret_cast<uintptr_t>(ptr) % 16) ctx.fail("the flash kernel needs 16-byte aligned tensors");
+    p.heads = d.qh;
+    p.group = d.qh / d.kvh;
+    p.sq = d.sq;
+    p.skv = d.skv;
+    p.scale_log2 = static_cast<float>(ap.scale * 1.4426950408889634);
+    const int64_t q_blocks = (d.sq + k_rows - 1) / k_rows, bh = d.b * d.qh;
+    if (q_blocks > INT32_MAX || bh > 65535) ctx.fail("too many rows or heads for the flash kernel's grid");
+    if (dt == DataType::Float16)
+      launch_typed<half>(p, d.hs, static_cast<unsigned>(q_blocks), static_cast<unsigned>(bh), st.get());
+    else
+      launch_typed<bf16>(p, d.hs, static_cast<unsigned>(q_blocks), static_cast<unsigned>(bh), st.get());
+  }
+};
+
+// The head size of a Q, K or V input when the graph knows it: the last dim,
+// divided by the heads attribute in the 3-D form.
+int64_t known_head_size(const ir::Node& n, const ir::Graph& g, size_t input, const char* heads_attr) {
+  const auto& s = g.value(n.inputs[input]).shape;
+  if (!s || s->empty() || !s->back().known()) return -1;
+  const int64_t last = s->back().value;
+  if (s->size() == 4) return last;
+  const int64_t heads = n.attr_i(heads_attr, 0);
+  return s->size() == 3 && heads > 0 && last % heads == 0 ? last / heads : -1;
+}
+
+}  // namespace
+
+void register_cuda_flash_attention(KernelRegistry& r) {
+  r.add("Attention", [](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
+    const auto refuse = [&](const std::string& why) {
+      return Error(ErrorCode::Unsupported, n.label() + ": the flash kernel takes " + why);
+    };
+    if (n.inputs.size() != 3 || n.outputs.size() != 1) throw refuse("Q, K, V and Y only (no mask, past or extra outputs)");
+    const DataType dt = g.value(n.inputs[0]).dtype;
+    if (dt != DataType::Float16 && dt != DataType::BFloat16) throw refuse("f16 and bf16");
+    if (!dtype_in(g, n.inputs[1], {dt}) || !dtype_in(g, n.inputs[2], {dt})) throw refuse("one dtype for Q, K and V");
+    if (n.attr_i("is_causal", 0) != 0 || n.attr_f("softcap", 0.f) != 0.f) throw refuse("no causal mask or softcap");
+    const int64_t hs = known_head_size(n, g, 0, "q_num_heads");
+    if ((hs != 32 && hs != 64 && hs != 128) || known_head_size(n, g, 1, "kv_num_heads") != hs ||
+        known_head_size(n, g, 2, "kv_num_heads") != hs)
+      throw refuse("one known head size of 32, 64 or 128");
+    return std::make_unique<FlashAttentionKernel>();
+  }, "flash");
+}
+
+}  // namespace kiln::backend::cuda
