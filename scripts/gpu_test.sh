@@ -191,7 +191,7 @@ for s in $steps; do
       # min): kernels against the CPU, the graph soak and cycles, the
       # binding, two models in fp16 against PyTorch and their speed.
       step backend_ops "$bin/test_backend_ops"
-      grep -E "differ|compared" "$out/backend_ops.log" | head -n 20
+      grep -E "differ|compared|Failure|refused" "$out/backend_ops.log" | head -n 20
       step cuda_runtime "$bin/test_cuda_runtime"
       graph_steps 20
       python_steps
@@ -202,6 +202,8 @@ for s in $steps; do
         step "speed_$m" "$bin/kiln" bench "$work/models/$m.onnx" --device cuda --batch 1,32 -n 100 --warmup 10 \
           --no-cache --precision fp16 --cuda-graphs --device-io
       done
+      step profile_vit_b_16 "$bin/kiln" bench "$work/models/vit_b_16.onnx" --device cuda --batch 1,32 -n 50 \
+        --warmup 10 --no-cache --precision fp16 --profile
       ;;
     *) echo "unknown step $s" ;;
   esac
