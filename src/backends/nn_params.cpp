@@ -60,7 +60,24 @@ AttentionDims attention_dims(const KernelContext& ctx) {
 AttentionParams attention_params(const KernelContext& ctx) {
   const ir::Node& node = ctx.node();
   AttentionParams p;
-  const AttentionDims& d = p.d = attention_dims(ctx);
+  p.views = ir::attention_views(node);
+  if (p.views) {
+    const ir::AttentionViews& v = *p.views;
+    if (ctx.has_input(3) || ctx.has_input(4) || ctx.has_input(5) || ctx.has_input(6))
+      ctx.fail("kiln.views takes Q, K and V only");
+    ir::check_view_extents(node, v, ctx.input(0).numel(), ctx.input(1).numel(), ctx.input(2).numel());
+    AttentionDims& vd = p.d;
+    vd.b = v.q.dims[0];
+    vd.qh = v.q.dims[1];
+    vd.sq = v.q.dims[2];
+    vd.hs = v.q.dims[3];
+    vd.kvh = v.k.dims[1];
+    vd.skv = vd.total = v.k.dims[2];
+    vd.vhs = v.v.dims[3];
+  } else {
+    p.d = attention_dims(ctx);
+  }
+  const AttentionDims& d = p.d;
   p.mode = node.attr_i("qk_matmul_output_mode", 0);
   p.causal = node.attr_i("is_causal", 0) != 0;
   p.softcap = node.attr_f("softcap", 0.f);
@@ -81,7 +98,7 @@ AttentionParams attention_params(const KernelContext& ctx) {
     if (ms.back() > d.total) ctx.fail("attn_mask is longer than the total sequence length");
   }
   ms.insert(ms.begin(), 4 - ms.size(), 1);
-  p.out = d.three_d ? Shape{d.b, d.sq, d.qh * d.vhs} : Shape{d.b, d.qh, d.sq, d.vhs};
+  p.out = p.views ? p.views->y_shape : d.three_d ? Shape{d.b, d.sq, d.qh * d.vhs} : Shape{d.b, d.qh, d.sq, d.vhs};
   return p;
 }
 

@@ -8,7 +8,10 @@
 #include <cstdint>
 #include <vector>
 
+#include <optional>
+
 #include "backends/kernel.h"
+#include "ir/attention_views.h"
 #include "ir/ops/nn_attrs.h"
 
 namespace kiln::backend::params {
@@ -31,7 +34,10 @@ struct AttentionParams {
   const Tensor* mask = nullptr;    // attn_mask (checked against the scores), or null
   const Tensor* nonpad = nullptr;  // nonpad_kv_seqlen (one per batch), or null
   Shape mask_dims;        // the mask's dims right-aligned to [B, qh, Sq, mask_len] (1s when no mask)
-  Shape out;              // Y's shape
+  Shape out;              // Y's shape (the output tensor's, kiln.y_shape, with views)
+  // com.kiln Attention's in-place operands, checked against the tensors
+  // (ir/attention_views.h); the dims are then theirs (4-D).
+  std::optional<ir::AttentionViews> views;
 };
 AttentionParams attention_params(const KernelContext& ctx);
 

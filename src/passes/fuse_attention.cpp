@@ -10,10 +10,22 @@
 // after lowering, so the scalars may be 16-bit constants; every intermediate
 // must have no other reader, and q, k and v one dtype and fully known shapes
 // with equal batch, heads and head size.
+//
+// Views: q, k and v are often a chain of Reshape/Transpose/Squeeze/
+// Unsqueeze/Flatten/Gather(constant index) away from the tensor they come
+// from (nn.MultiheadAttention splits one projection into heads that way), and
+// Y as many Reshape/Transpose away from what reads it. When such a chain is a
+// strided view of that tensor (ir/strided_view.h: ViewTracer) with the head dim
+// contiguous, the fused node reads the tensor itself and writes the last
+// value of Y's chain, through kiln.views (ir/attention_views.h): the copies
+// those nodes made are gone (the input chains' nodes die in the prune when
+// nothing else reads them; Y's chain must be read only by itself).
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
 #include "core/half.h"
+#include "ir/attention_views.h"
 #include "passes/fusion_util.h"
 #include "passes/passes.h"
 
@@ -78,6 +90,144 @@ bool rank4_known(const ir::Graph& g, ir::ValueId v) {
 
 int64_t dim(const ir::Graph& g, ir::ValueId v, size_t i) { return (*g.value(v).shape)[i].value; }
 
+// ---- views ----
+
+bool shape_of(const ir::Graph& g, ir::ValueId v, Shape& out) {
+  const auto& s = g.value(v).shape;
+  if (!s || !ir::shape_known(*s)) return false;
+  out = ir::to_shape(*s);
+  return std::find(out.begin(), out.end(), 0) == out.end();
+}
+
+bool is_reshape(const ir::Node& n) {
+  return is_onnx(n, "Reshape") || is_onnx(n, "Flatten") || is_onnx(n, "Squeeze") || is_onnx(n, "Unsqueeze");
+}
+
+std::vector<int64_t> perm_of(const ir::Node& n, size_t rank) {
+  std::vector<int64_t> perm = n.attr_ints("perm");
+  if (perm.empty())
+    for (size_t d = rank; d-- > 0;) perm.push_back(static_cast<int64_t>(d));
+  return perm;
+}
+
+// The index of a Gather with a constant one-element index: which, and
+// whether the dim stays (a 1-D index) or goes (a scalar).
+bool gather_index(const ir::Graph& g, const ir::Node& n, int64_t& index, bool& keep) {
+  if (!is_onnx(n, "Gather") || n.inputs.size() != 2) return false;
+  const auto& c = g.value(n.inputs[1]).constant;
+  if (!c || c->numel() != 1 || c->rank() > 1) return false;
+  if (c->dtype() == DataType::Int64) index = c->data<int64_t>()[0];
+  else if (c->dtype() == DataType::Int32) index = c->data<int32_t>()[0];
+  else return false;
+  keep = c->rank() == 1;
+  return true;
+}
+
+// Applies view op `n` (its input to its output) to `v`; false when the
+// result is no view of the same buffer.
+bool apply_view_op(const ir::Graph& g, const ir::Node& n, ir::ViewTracer& v) {
+  Shape out;
+  if (n.outputs.size() != 1 || !shape_of(g, n.outputs[0], out)) return false;
+  int64_t index = 0;
+  bool keep = false;
+  if (is_onnx(n, "Transpose")) {
+    if (!v.transpose(perm_of(n, v.dims().size()))) return false;
+  } else if (gather_index(g, n, index, keep)) {
+    if (!v.select(n.attr_i("axis", 0), index, keep)) return false;
+  } else if (is_reshape(n)) {
+    if (!v.reshape(out)) return false;
+  } else {
+    return false;
+  }
+  return v.dims() == out;
+}
+
+struct Traced {
+  ir::ValueId value;
+  ir::StridedView view;
+  std::vector<ir::NodeId> absorbed;  // Y's chain
+};
+
+// x (4-D, known) as a view of the farthest tensor up its chain of view ops
+// that gives one with the head dim contiguous; x itself when none does.
+Traced trace_operand(const ir::Graph& g, const std::vector<ir::NodeId>& producer, const std::vector<bool>& dead,
+                     const NodeFilter& mine, ir::ValueId x) {
+  std::vector<const ir::Node*> ops;  // from x backwards
+  ir::ValueId cur = x;
+  Shape in;
+  for (int guard = 0; guard < 32; ++guard) {
+    const ir::NodeId p = producer[static_cast<size_t>(cur)];
+    if (p < 0 || dead[static_cast<size_t>(p)]) break;
+    const ir::Node& n = g.nodes[static_cast<size_t>(p)];
+    int64_t index = 0;
+    bool keep = false;
+    const bool view_op = is_onnx(n, "Transpose") || is_reshape(n) || gather_index(g, n, index, keep);
+    if (!view_op || n.inputs.empty() || (mine && !mine(n)) || !shape_of(g, n.inputs[0], in)) break;
+    ops.push_back(&n);
+    cur = n.inputs[0];
+  }
+  for (size_t len = ops.size(); len > 0; --len) {
+    const ir::ValueId base = ops[len - 1]->inputs[0];
+    shape_of(g, base, in);
+    ir::ViewTracer t(in);
+    bool ok = true;
+    for (size_t i = len; ok && i-- > 0;) ok = apply_view_op(g, *ops[i], t);
+    const std::optional<ir::StridedView> v = ok ? t.flat() : std::nullopt;
+    if (v && v->strides.back() == 1) return {base, *v, {}};
+  }
+  Shape xs;
+  shape_of(g, x, xs);
+  return {x, ir::StridedView::dense(xs), {}};
+}
+
+// y as a view of the last value of the Reshape/Transpose chain reading it
+// (each link its value's only reader), with the head dim contiguous; y itself
+// when the chain is empty or gives none.
+Traced trace_output(const ir::Graph& g, const Readers& readers, const std::vector<bool>& dead, const NodeFilter& mine,
+                    ir::ValueId y) {
+  std::vector<ir::NodeId> chain;
+  ir::ValueId cur = y;
+  Shape s;
+  for (int guard = 0; guard < 32; ++guard) {
+    const ir::NodeId r = readers.sole(cur);
+    if (r < 0 || dead[static_cast<size_t>(r)]) break;
+    const ir::Node& n = g.nodes[static_cast<size_t>(r)];
+    if ((!is_onnx(n, "Transpose") && !is_reshape(n)) || n.inputs[0] != cur || n.outputs.size() != 1 ||
+        (mine && !mine(n)) || !shape_of(g, n.outputs[0], s))
+      break;
+    chain.push_back(r);
+    cur = n.outputs[0];
+  }
+  for (size_t len = chain.size(); len > 0; --len) {
+    const ir::ValueId last = g.nodes[static_cast<size_t>(chain[len - 1])].outputs[0];
+    shape_of(g, last, s);
+    ir::ViewTracer t(s);
+    bool ok = true;
+    for (size_t i = len; ok && i-- > 0;) {
+      // Walking back: the input of a Transpose is its output transposed by
+      // the inverse permutation; of a reshape, its output reshaped back.
+      const ir::Node& n = g.nodes[static_cast<size_t>(chain[i])];
+      Shape in;
+      ok = shape_of(g, n.inputs[0], in);
+      if (ok && is_onnx(n, "Transpose")) {
+        const std::vector<int64_t> perm = perm_of(n, in.size());
+        std::vector<int64_t> inverse(perm.size(), -1);
+        for (size_t k = 0; k < perm.size(); ++k)
+          if (perm[k] >= 0 && perm[k] < static_cast<int64_t>(perm.size())) inverse[static_cast<size_t>(perm[k])] = static_cast<int64_t>(k);
+        ok = t.transpose(inverse) && t.dims() == in;
+      } else if (ok) {
+        ok = t.reshape(in);
+      }
+    }
+    const std::optional<ir::StridedView> v = ok ? t.flat() : std::nullopt;
+    if (v && v->strides.back() == 1 && v->is_dense_permutation())
+      return {last, *v, std::vector<ir::NodeId>(chain.begin(), chain.begin() + static_cast<std::ptrdiff_t>(len))};
+  }
+  Shape ys;
+  shape_of(g, y, ys);
+  return {y, ir::StridedView::dense(ys), {}};
+}
+
 }  // namespace
 
 int fuse_attention(ir::Graph& g, const NodeFilter& mine) {
@@ -135,12 +285,31 @@ int fuse_attention(ir::Graph& g, const NodeFilter& mine) {
     a.f = static_cast<float>(scale);
     f.attrs["scale"] = a;
     keep_placement(out_mm, f);
-    // replace_chain puts the fused node at the last absorbed one: the output
-    // MatMul is last in topological order of the chain.
     std::vector<ir::NodeId> absorbed = m.chain;
     absorbed.push_back(self);
+    const Traced tq = trace_operand(g, producer, dead, mine, q), tk = trace_operand(g, producer, dead, mine, k),
+                 tv = trace_operand(g, producer, dead, mine, v);
+    const Traced ty = trace_output(g, readers, dead, mine, out_mm.outputs[0]);
+    if (tq.value != q || tk.value != k || tv.value != v || ty.value != out_mm.outputs[0]) {
+      const ir::AttentionViews views{tq.view, tk.view, tv.view, ty.view, {}};
+      ir::Attribute va, ya;
+      va.kind = ya.kind = ir::Attribute::Kind::Ints;
+      va.ints = ir::views_attribute(views);
+      Shape ys;
+      shape_of(g, ty.value, ys);
+      ya.ints = ys;
+      f.attrs["kiln.views"] = va;
+      f.attrs["kiln.y_shape"] = ya;
+      f.inputs = {tq.value, tk.value, tv.value};
+      f.outputs = {ty.value};
+      absorbed.insert(absorbed.end(), ty.absorbed.begin(), ty.absorbed.end());
+    }
+    // replace_chain puts the fused node at the last absorbed one, the last in
+    // topological order: after its inputs' producers, before Y's readers.
+    std::sort(absorbed.begin(), absorbed.end());
     const size_t first = static_cast<size_t>(absorbed.front());
     absorbed.erase(absorbed.begin());
+    if (absorbed.empty()) continue;  // cannot happen: the chain has a Softmax and two MatMuls
     replace_chain(g, dead, first, absorbed, std::move(f));
     ++fused;
   }

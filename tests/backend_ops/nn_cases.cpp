@@ -279,6 +279,20 @@ void attention_cases(Cases& c) {
         {{"q_num_heads", a_int(4)}, {"kv_num_heads", a_int(4)}}, F16);
   flash("bf16 3-D GQA 6/2 head 32 q 33 kv 129", {c.r({3, 33, 192}, BF16), c.r({3, 129, 64}, BF16), c.r({3, 129, 64}, BF16)},
         {{"q_num_heads", a_int(6)}, {"kv_num_heads", a_int(2)}}, BF16);
+  // nn.MultiheadAttention in place (passes/fuse_attention.cpp's kiln.views):
+  // q, k, v heads read from the packed [S, B, 3E] projection, Y written as
+  // the [S*B, E] the output projection reads. B 2, S 70, H 2, D 64.
+  for (DataType dt : {F32, F16, BF16}) {
+    const Tensor proj = c.r({70, 2, 384}, dt);
+    std::vector<int64_t> views;
+    for (int64_t off : {0, 128, 256}) views.insert(views.end(), {off, 2, 2, 70, 64, 384, 64, 768, 1});
+    views.insert(views.end(), {0, 2, 2, 70, 64, 128, 64, 256, 1});
+    OpCase& k = c.add("Attention com.kiln in place MHA " + dn(dt), "Attention", {proj, proj, proj},
+                      {{"scale", a_float(0.125f)}, {"kiln.views", a_ints(views)}, {"kiln.y_shape", a_ints({140, 128})}}, dt);
+    k.domain = "com.kiln";
+    k.opset = 17;
+    if (dt != F32) k.takes = {"flash"};
+  }
   flash("f16 large scores", {c.r({1, 2, 20, 64}, F16, -4.f, 4.f), c.r({1, 2, 90, 64}, F16, -4.f, 4.f), c.r({1, 2, 90, 64}, F16)}, {}, F16);
 }
 

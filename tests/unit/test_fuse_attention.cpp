@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "core/half.h"
+#include "ir/attention_views.h"
 #include "ir/graph.h"
 #include "ir/op_schema.h"
 #include "passes/passes.h"
@@ -150,6 +151,92 @@ TEST(FuseAttention, WhatMustStayUnfusedDoes) {
   divided_by.form = Form::DividedBy;  // c / scores is not a scale
   GraphBuilder e = attention(divided_by);
   EXPECT_EQ(passes::fuse_attention(e.g), 0);
+}
+
+// nn.MultiheadAttention(batch_first) as PyTorch exports it, B=2, S=5, H=3,
+// D=4: the packed projection split into q, k, v by Reshape, Unsqueeze,
+// Transpose, Squeeze and Gather, each then Reshape-Transpose-Reshape'd into
+// heads; Y permuted and reshaped back for the output projection.
+GraphBuilder multi_head() {
+  GraphBuilder b;
+  b.g.opsets[""] = 17;
+  const auto ints = [&](const std::string& name, std::vector<int64_t> v) {
+    Tensor t = Tensor::empty(DataType::Int64, {static_cast<int64_t>(v.size())});
+    std::copy(v.begin(), v.end(), t.data<int64_t>());
+    return b.v(name, t.shape(), t);
+  };
+  const ir::ValueId x = b.v("x", {2, 5, 12});
+  b.g.inputs = {x};
+  const ir::ValueId xt = b.v("xt", {5, 2, 12}), proj = b.v("proj", {5, 2, 36}), r1 = b.v("r1", {5, 2, 3, 12}),
+                    u = b.v("u", {1, 5, 2, 3, 12}), t = b.v("t", {3, 5, 2, 1, 12}), sq = b.v("sq", {3, 5, 2, 12});
+  b.n("Transpose", {x}, {xt}).attrs["perm"] = attr_ints({1, 0, 2});
+  b.n("MatMul", {xt, b.v("w", {12, 36}, filled({12, 36}, 0.05f, 0.01f))}, {proj});
+  b.n("Reshape", {proj, ints("s1", {5, 2, 3, 12})}, {r1});
+  b.n("Unsqueeze", {r1, ints("a0", {0})}, {u});
+  b.n("Transpose", {u}, {t}).attrs["perm"] = attr_ints({3, 1, 2, 0, 4});
+  b.n("Squeeze", {t, ints("a3", {3})}, {sq});
+  ir::ValueId heads[3];
+  for (int64_t i = 0; i < 3; ++i) {
+    const std::string n = std::to_string(i);
+    Tensor idx = Tensor::empty(DataType::Int64, {});
+    idx.data<int64_t>()[0] = i;
+    const ir::ValueId gi = b.v("g" + n, {5, 2, 12}), ri = b.v("r" + n, {5, 6, 4}), ti = b.v("t" + n, {6, 5, 4});
+    heads[i] = b.v("h" + n, {2, 3, 5, 4});
+    b.n("Gather", {sq, b.v("i" + n, {}, idx)}, {gi});
+    b.n("Reshape", {gi, ints("sr" + n, {5, 6, 4})}, {ri});
+    b.n("Transpose", {ri}, {ti}).attrs["perm"] = attr_ints({1, 0, 2});
+    b.n("Reshape", {ti, ints("sh" + n, {2, 3, 5, 4})}, {heads[i]});
+  }
+  const ir::ValueId kt = b.v("kt", {2, 3, 4, 5}), s = b.v("s", {2, 3, 5, 5}), p = b.v("p", {2, 3, 5, 5}),
+                    y = b.v("y", {2, 3, 5, 4}), yt = b.v("yt", {5, 2, 3, 4}), yr = b.v("yr", {10, 12}),
+                    out = b.v("out", {10, 12});
+  b.n("Transpose", {heads[1]}, {kt}).attrs["perm"] = attr_ints({0, 1, 3, 2});
+  b.n("MatMul", {heads[0], kt}, {s});
+  b.n("Softmax", {s}, {p}).attrs["axis"] = attr_i(-1);
+  b.n("MatMul", {p, heads[2]}, {y});
+  b.n("Transpose", {y}, {yt}).attrs["perm"] = attr_ints({2, 0, 1, 3});
+  b.n("Reshape", {yt, ints("so", {10, 12})}, {yr});
+  b.n("MatMul", {yr, b.v("wo", {12, 12}, filled({12, 12}, 0.1f, -0.02f))}, {out});
+  b.g.outputs = {out};
+  ir::infer_shapes(b.g);
+  return b;
+}
+
+TEST(FuseAttention, MultiHeadAttentionReadsTheProjectionInPlace) {
+  GraphBuilder plain = multi_head(), fused = multi_head();
+  ASSERT_EQ(passes::fuse_attention(fused.g), 1);
+  ir::infer_shapes(fused.g);
+  // Left: the batch-first Transpose, the two projections and the attention.
+  ASSERT_EQ(fused.g.nodes.size(), 4u);
+  const ir::Node& f = fused.g.nodes[2];
+  ASSERT_EQ(f.op_type, "Attention");
+  const ir::ValueId proj = fused.g.nodes[1].outputs[0];
+  EXPECT_EQ(f.inputs, (std::vector<ir::ValueId>{proj, proj, proj}));
+  EXPECT_EQ(fused.g.value(f.outputs[0]).name, "yr");
+  // q[b, h, s, d] = proj[s, b, h * 4 + d]: strides 36, 4, 72, 1; k and v 12 and 24 further.
+  const std::optional<ir::AttentionViews> views = ir::attention_views(f);
+  ASSERT_TRUE(views);
+  EXPECT_EQ(views->q.strides, (std::vector<int64_t>{36, 4, 72, 1}));
+  EXPECT_EQ(views->k.offset, 12);
+  EXPECT_EQ(views->v.offset, 24);
+  EXPECT_EQ(views->y.strides, (std::vector<int64_t>{12, 4, 24, 1}));  // yr[s * 2 + b, h * 4 + d]
+  EXPECT_EQ(views->y_shape, (Shape{10, 12}));
+  const std::vector<Tensor> in{filled({2, 5, 12}, 0.3f, 0.05f)};
+  expect_near_all(run_on_cpu(fused.g, in)[0], run_on_cpu(plain.g, in)[0], 1e-5);
+}
+
+TEST(FuseAttention, ViewsThatLeaveTheirTensorsAreRefused) {
+  GraphBuilder b = multi_head();
+  ASSERT_EQ(passes::fuse_attention(b.g), 1);
+  ir::Node& f = b.g.nodes[2];
+  std::vector<int64_t> ints = f.attr_ints("kiln.views");
+  ints[9 * 2] = 30;  // v's offset: its last element past proj's end
+  f.attrs["kiln.views"] = attr_ints(ints);
+  EXPECT_THROW(ir::infer_shapes(b.g), Error);
+  ints[9 * 2] = 24;
+  ints[9 * 3 + 5] = 4;  // Y's batch stride onto its head's: elements written twice
+  f.attrs["kiln.views"] = attr_ints(ints);
+  EXPECT_THROW(ir::infer_shapes(b.g), Error);
 }
 
 }  // namespace

@@ -17,7 +17,9 @@
 //       bias (optional) is 1-D with one value per column of Y.
 //   Gelu(X)                    ONNX-20 Gelu at any opset
 //   Attention(Q, K, V)         ONNX-23 Attention at any opset (4-D Q, K, V;
-//       its scale attribute; no mask, cache or causal inputs)
+//       its scale attribute; no mask, cache or causal inputs); or, with
+//       kiln.views, Q, K, V and Y in place in larger tensors
+//       (ir/attention_views.h)
 //   SkipLayerNormalization(A, B, Scale, [Bias]) -> Y, [Sum]
 //                              Sum = A + B (in A's dtype), Y = LayerNorm(Sum)
 //       LayerNormalization's axis and epsilon; A and B of one shape; no
@@ -27,8 +29,10 @@
 // Shapes and dtypes are inferred by the ONNX op's own schema, so a fused node
 // promises exactly the shape the unfused chain did.
 #include <algorithm>
+#include <optional>
 #include <string>
 
+#include "ir/attention_views.h"
 #include "ir/op_schema.h"
 #include "ir/ops/families.h"
 #include "ir/ops/fused_attrs.h"
@@ -254,9 +258,22 @@ void infer_skip_layer_norm(InferContext& ctx) {
 
 // com.kiln Attention (passes/fuse_attention.cpp): the ONNX-23 Attention of
 // Q, K, V at any opset.
+// With kiln.views (ir/attention_views.h) the inputs are the tensors Q, K and
+// V are views of, and the output has kiln.y_shape.
 void infer_kiln_attention(InferContext& ctx) {
   if (ctx.num_inputs() != 3 || ctx.num_outputs() != 1) ctx.fail("expects Q, K, V and one output");
-  infer_attention(ctx);
+  const std::optional<AttentionViews> views = attention_views(ctx.node());
+  if (!views) return infer_attention(ctx);
+  require_float(ctx, 0);
+  require_same_dtype(ctx, 0, 1);
+  require_same_dtype(ctx, 0, 2);
+  int64_t numel[3];
+  for (size_t i = 0; i < 3; ++i) {
+    const auto& s = ctx.input_shape(i);
+    numel[i] = s && shape_known(*s) ? shape_numel(to_shape(*s)) : INT64_MAX;
+  }
+  check_view_extents(ctx.node(), *views, numel[0], numel[1], numel[2]);
+  ctx.set_output(0, ctx.input_dtype(0), to_sym(views->y_shape));
 }
 
 void add(SchemaRegistry& r, const std::string& op, int max_inputs, InferFn fn, int inplace_input = -1,

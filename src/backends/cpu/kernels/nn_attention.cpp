@@ -40,6 +40,21 @@ std::vector<A> to_bhsd(const Tensor& t, int64_t heads, bool three_d) {
   return out;
 }
 
+// A 4-D view (kiln.views) of t as a dense [B, H, S, D] array.
+template <typename A>
+std::vector<A> from_view(const Tensor& t, const ir::StridedView& v) {
+  const AccIn<A> src(t);
+  std::vector<A> out(static_cast<size_t>(v.numel()));
+  size_t o = 0;
+  const Shape& n = v.dims;
+  for (int64_t i = 0; i < n[0]; ++i)
+    for (int64_t h = 0; h < n[1]; ++h)
+      for (int64_t j = 0; j < n[2]; ++j)
+        for (int64_t k = 0; k < n[3]; ++k)
+          out[o++] = src[v.offset + i * v.strides[0] + h * v.strides[1] + j * v.strides[2] + k * v.strides[3]];
+  return out;
+}
+
 // Concatenates past [B, H, P, D] and cur [B, H, S, D] along the sequence.
 template <typename A>
 std::vector<A> concat_seq(const A* past, const std::vector<A>& cur, const Dims& d, int64_t dim) {
@@ -66,9 +81,10 @@ void run_attention(KernelContext& ctx) {
   Tensor& y = ctx.output(0, q.dtype(), p.out);
   nn::dispatch_acc(ctx, q.dtype(), [&](auto tag) {
     using A = decltype(tag);
-    const std::vector<A> qa = to_bhsd<A>(q, d.qh, d.three_d);
-    std::vector<A> ka = to_bhsd<A>(ctx.input(1), d.kvh, d.three_d);
-    std::vector<A> va = to_bhsd<A>(ctx.input(2), d.kvh, d.three_d);
+    const auto& views = p.views;
+    const std::vector<A> qa = views ? from_view<A>(q, views->q) : to_bhsd<A>(q, d.qh, d.three_d);
+    std::vector<A> ka = views ? from_view<A>(ctx.input(1), views->k) : to_bhsd<A>(ctx.input(1), d.kvh, d.three_d);
+    std::vector<A> va = views ? from_view<A>(ctx.input(2), views->v) : to_bhsd<A>(ctx.input(2), d.kvh, d.three_d);
     if (d.past) {
       const AccIn<A> pk(ctx.input(4)), pv(ctx.input(5));
       ka = concat_seq(pk.data(), ka, d, d.hs);
@@ -135,6 +151,12 @@ void run_attention(KernelContext& ctx) {
           std::fill(out.begin(), out.end(), A(0));
           for (int64_t j = 0; j < d.total; ++j)
             for (int64_t c = 0; c < d.vhs; ++c) out[static_cast<size_t>(c)] += s[static_cast<size_t>(j)] * vb[j * d.vhs + c];
+          if (views) {
+            const ir::StridedView& yv = views->y;
+            A* yr = ya.data() + yv.offset + b * yv.strides[0] + h * yv.strides[1] + i * yv.strides[2];
+            for (int64_t c = 0; c < d.vhs; ++c) yr[c * yv.strides[3]] = out[static_cast<size_t>(c)];
+            continue;
+          }
           A* yr = d.three_d ? ya.data() + ((b * d.sq + i) * d.qh + h) * d.vhs : ya.data() + ((b * d.qh + h) * d.sq + i) * d.vhs;
           std::copy(out.begin(), out.end(), yr);
         }

@@ -3,8 +3,8 @@
 // with bias = attn_mask (bool: 0 / -inf; float: added; a short last dim is
 // padded with -inf) + causal mask (offset = past length, or nonpad_kv_seqlen[b]
 // - q_len) + the nonpad padding mask; a fully masked row gives zeros.
-// Q, K, V go to [B, heads, seq, head] in the workspace when 3-D (and K/V with
-// their past prepended); the two products are strided-batched cuBLASLt GEMMs
+// Q, K, V go to [B, heads, seq, head] in the workspace when 3-D or views
+// (kiln.views; and K/V with their past prepended), Y back from it; the two products are strided-batched cuBLASLt GEMMs
 // over (batch, kv head) with the q heads sharing a kv head (GQA) stacked as
 // rows; the softmax is one block per score row, or, when nothing but the
 // scale applies, register rows (row_kernels.cuh: a warp per row up to 256). Scores are fp32 (fp64 for
@@ -24,29 +24,45 @@ namespace {
 
 using Dims = params::AttentionDims;
 
-// out[b, h, t, :] = t < P ? past[b, h, t, :] : cur at (b, h, t - P), cur being
-// [B, S, H*D] (three_d) or [B, H, S, D].
+// Where an operand's elements are: (batch, head, seq, dim) strides and an
+// offset, for 3-D [B, S, H*D], 4-D [B, H, S, D] and kiln.views alike.
+struct Strided {
+  int64_t offset = 0, s[4] = {0, 0, 0, 1};
+};
+
+Strided strided(bool three_d, int64_t heads, int64_t seq, int64_t dim) {
+  Strided t;
+  t.s[0] = heads * seq * dim;
+  t.s[1] = three_d ? dim : seq * dim;
+  t.s[2] = three_d ? heads * dim : dim;
+  return t;
+}
+
+Strided strided(const ir::StridedView& v) {
+  Strided t;
+  t.offset = v.offset;
+  for (int i = 0; i < 4; ++i) t.s[i] = v.strides[static_cast<size_t>(i)];
+  return t;
+}
+
+// out[b, h, t, :] = t < P ? past[b, h, t, :] : cur at (b, h, t - P).
 template <typename T>
-__global__ void gather_bhsd_kernel(T* out, const T* past, const T* cur, int64_t nb, int64_t nh, int64_t np, int64_t ns,
-                                   int64_t nd, bool three_d) {
+__global__ void gather_bhsd_kernel(T* out, const T* past, const T* cur, Strided cs, int64_t nb, int64_t nh, int64_t np,
+                                   int64_t ns, int64_t nd) {
   const int64_t total = np + ns;
   KILN_GRID_STRIDE(i, nb * nh * total * nd) {
     const int64_t d = i % nd, t = (i / nd) % total, h = (i / (nd * total)) % nh, b = i / (nd * total * nh);
-    if (t < np) {
-      out[i] = past[((b * nh + h) * np + t) * nd + d];
-    } else {
-      const int64_t s = t - np;
-      out[i] = three_d ? cur[((b * ns + s) * nh + h) * nd + d] : cur[((b * nh + h) * ns + s) * nd + d];
-    }
+    out[i] = t < np ? past[((b * nh + h) * np + t) * nd + d]
+                    : cur[cs.offset + b * cs.s[0] + h * cs.s[1] + (t - np) * cs.s[2] + d * cs.s[3]];
   }
 }
 
-// [B, H, S, D] -> [B, S, H*D].
+// [B, H, S, D] dense -> Y where it goes.
 template <typename T>
-__global__ void bhsd_to_bshd_kernel(T* out, const T* in, int64_t nb, int64_t nh, int64_t ns, int64_t nd) {
+__global__ void scatter_bhsd_kernel(T* out, Strided ys, const T* in, int64_t nb, int64_t nh, int64_t ns, int64_t nd) {
   KILN_GRID_STRIDE(i, nb * nh * ns * nd) {
-    const int64_t d = i % nd, h = (i / nd) % nh, s = (i / (nd * nh)) % ns, b = i / (nd * nh * ns);
-    out[i] = in[((b * nh + h) * ns + s) * nd + d];
+    const int64_t d = i % nd, s = (i / nd) % ns, h = (i / (nd * ns)) % nh, b = i / (nd * ns * nh);
+    out[ys.offset + b * ys.s[0] + h * ys.s[1] + s * ys.s[2] + d * ys.s[3]] = in[i];
   }
 }
 
@@ -211,8 +227,16 @@ void AttentionKernel::run_typed(KernelContext& ctx) {
   cudaDataType_t t_type = CUDA_R_32F;
   cuda_data_type(dt, &t_type);
   const cudaDataType_t s_type = std::is_same_v<S, double> ? CUDA_R_64F : CUDA_R_32F;
-  const bool q_ws = d.three_d, k_ws = (d.three_d || d.past) && !present_k, v_ws = (d.three_d || d.past) && !present_v;
-  const bool probs_ws = !std::is_same_v<T, S>, y_ws = d.three_d;
+  // Operands not [B, H, S, D] in place (3-D, views, a past to prepend) are
+  // gathered into the workspace, and Y scattered from it.
+  const auto& views = ap.views;
+  const bool moved = d.three_d || views.has_value();
+  const bool q_ws = moved, k_ws = (moved || d.past) && !present_k, v_ws = (moved || d.past) && !present_v;
+  const bool probs_ws = !std::is_same_v<T, S>, y_ws = moved;
+  const Strided qs = views ? strided(views->q) : strided(d.three_d, d.qh, d.sq, d.hs);
+  const Strided ks = views ? strided(views->k) : strided(d.three_d, d.kvh, d.skv, d.hs);
+  const Strided vs = views ? strided(views->v) : strided(d.three_d, d.kvh, d.skv, d.vhs);
+  const Strided ys = views ? strided(views->y) : strided(d.three_d, d.qh, d.sq, d.vhs);
   const auto al = [](const void* p) { return static_cast<uint32_t>(pointer_alignment(p, 256)); };
   GemmProblem p1, p2;
   const GemmPlan* plan1 = nullptr;
@@ -255,7 +279,7 @@ void AttentionKernel::run_typed(KernelContext& ctx) {
   }
 
   const size_t es = sizeof(T);
-  const size_t q_bytes = q_ws ? round256(static_cast<size_t>(q.numel()) * es) : 0;
+  const size_t q_bytes = q_ws ? round256(static_cast<size_t>(d.b * d.qh * d.sq * d.hs) * es) : 0;
   const size_t k_bytes = k_ws ? round256(static_cast<size_t>(d.b * d.kvh * d.total * d.hs) * es) : 0;
   const size_t v_bytes = v_ws ? round256(static_cast<size_t>(d.b * d.kvh * d.total * d.vhs) * es) : 0;
   const size_t s_bytes = need_scores ? round256(static_cast<size_t>(rows * d.total) * sizeof(S)) : 0;
@@ -279,12 +303,12 @@ void AttentionKernel::run_typed(KernelContext& ctx) {
   void* gemm_ws = g_bytes ? take(g_bytes) : nullptr;
 
   // K and V as [B, kv_heads, total, head] (the present outputs when asked for).
-  const auto gather = [&](T* out, const Tensor* past, const Tensor& cur, int64_t heads, int64_t np, int64_t ns,
-                          int64_t dim, bool three_d) {
+  const auto gather = [&](T* out, const Tensor* past, const Tensor& cur, const Strided& cs, int64_t heads, int64_t np,
+                          int64_t ns, int64_t dim) {
     const int64_t n = d.b * heads * (np + ns) * dim;
     if (!n) return;
     gather_bhsd_kernel<T><<<grid_for(n), k_threads, 0, st.get()>>>(out, past ? past->data<T>() : nullptr,
-                                                                   cur.data<T>(), d.b, heads, np, ns, dim, three_d);
+                                                                   cur.data<T>(), cs, d.b, heads, np, ns, dim);
     KILN_CUDA_LAUNCH("gather_bhsd_kernel");
   };
   const Tensor* past_k = d.past ? &ctx.input(4) : nullptr;
@@ -293,12 +317,12 @@ void AttentionKernel::run_typed(KernelContext& ctx) {
   const T* vv = ctx.input(2).data<T>();
   if (present_k || k_ws) {
     T* out = present_k ? present_k->data<T>() : k4;
-    gather(out, past_k, ctx.input(1), d.kvh, d.past, d.skv, d.hs, d.three_d);
+    gather(out, past_k, ctx.input(1), ks, d.kvh, d.past, d.skv, d.hs);
     kk = out;
   }
   if (present_v || v_ws) {
     T* out = present_v ? present_v->data<T>() : v4;
-    gather(out, past_v, ctx.input(2), d.kvh, d.past, d.skv, d.vhs, d.three_d);
+    gather(out, past_v, ctx.input(2), vs, d.kvh, d.past, d.skv, d.vhs);
     vv = out;
   }
   if (!need_scores) {
@@ -307,7 +331,7 @@ void AttentionKernel::run_typed(KernelContext& ctx) {
   }
   const T* qq = q.data<T>();
   if (q_ws) {
-    gather(q4, nullptr, q, d.qh, 0, d.sq, d.hs, true);
+    gather(q4, nullptr, q, qs, d.qh, 0, d.sq, d.hs);
     qq = q4;
   }
   if (plan1) run_gemm(st.cublaslt(), *plan1, scale, qq, kk, 0.0, nullptr, scores, nullptr, gemm_ws, st.get());
@@ -333,8 +357,8 @@ void AttentionKernel::run_typed(KernelContext& ctx) {
   T* yy = y_ws ? y4 : y.data<T>();
   run_gemm(st.cublaslt(), *plan2, 1.0, probs, vv, 0.0, nullptr, yy, nullptr, gemm_ws, st.get());
   if (y_ws) {
-    bhsd_to_bshd_kernel<T><<<grid_for(y.numel()), k_threads, 0, st.get()>>>(y.data<T>(), y4, d.b, d.qh, d.sq, d.vhs);
-    KILN_CUDA_LAUNCH("bhsd_to_bshd_kernel");
+    scatter_bhsd_kernel<T><<<grid_for(y.numel()), k_threads, 0, st.get()>>>(y.data<T>(), ys, y4, d.b, d.qh, d.sq, d.vhs);
+    KILN_CUDA_LAUNCH("scatter_bhsd_kernel");
   }
 }
 

@@ -3,8 +3,8 @@
 // the plain attention of exported transformers: 16-bit Q, K, V, one head size
 // of 32, 64 or 128 for both products, no mask, causal, padding, softcap, past
 // or extra outputs (the "cublaslt" candidate does those). Q, K, V and Y are
-// read and written where they are, 3-D or 4-D, through (batch, head, seq)
-// strides, so the head split and merge of the 3-D form cost nothing.
+// read and written where they are, 3-D, 4-D or views (kiln.views), through
+// (batch, head, seq) strides, so the head split and merge cost nothing.
 //
 // A block takes 64 query rows of one (batch, head), a warp 16 of them; the
 // key/value tiles of 64 rows go through shared memory, the products through
@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cmath>
 #include <memory>
+#include <optional>
 
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/nn_params.h"
@@ -235,10 +236,22 @@ class FlashAttentionKernel final : public Kernel {
     p.k = ctx.input(1).raw();
     p.v = ctx.input(2).raw();
     p.y = y.raw();
-    strides_of(d.three_d, d.qh, d.sq, d.hs, p.qs);
-    strides_of(d.three_d, d.kvh, d.skv, d.hs, p.ks);
-    strides_of(d.three_d, d.kvh, d.skv, d.vhs, p.vs);
-    strides_of(d.three_d, d.qh, d.sq, d.vhs, p.ys);
+    if (ap.views) {  // in place (kiln.views): the factory checked the head dim is contiguous
+      const auto take = [](const ir::StridedView& v, const void* base, size_t es, int64_t out[3]) {
+        for (int i = 0; i < 3; ++i) out[i] = v.strides[static_cast<size_t>(i)];
+        return static_cast<const char*>(base) + v.offset * static_cast<int64_t>(es);
+      };
+      const size_t es = dtype_size(dt);
+      p.q = take(ap.views->q, p.q, es, p.qs);
+      p.k = take(ap.views->k, p.k, es, p.ks);
+      p.v = take(ap.views->v, p.v, es, p.vs);
+      p.y = const_cast<char*>(take(ap.views->y, p.y, es, p.ys));
+    } else {
+      strides_of(d.three_d, d.qh, d.sq, d.hs, p.qs);
+      strides_of(d.three_d, d.kvh, d.skv, d.hs, p.ks);
+      strides_of(d.three_d, d.kvh, d.skv, d.vhs, p.vs);
+      strides_of(d.three_d, d.qh, d.sq, d.vhs, p.ys);
+    }
     for (const void* ptr : {p.q, p.k, p.v, static_cast<const void*>(p.y)})
       if (reinterpret_cast<uintptr_t>(ptr) % 16) ctx.fail("the flash kernel needs 16-byte aligned tensors");
     p.heads = d.qh;
@@ -256,8 +269,10 @@ class FlashAttentionKernel final : public Kernel {
 };
 
 // The head size of a Q, K or V input when the graph knows it: the last dim,
-// divided by the heads attribute in the 3-D form.
-int64_t known_head_size(const ir::Node& n, const ir::Graph& g, size_t input, const char* heads_attr) {
+// divided by the heads attribute in the 3-D form, or the view's.
+int64_t known_head_size(const ir::Node& n, const ir::Graph& g, size_t input, const char* heads_attr,
+                        const std::optional<ir::AttentionViews>& views) {
+  if (views) return (input == 0 ? views->q : input == 1 ? views->k : views->v).dims[3];
   const auto& s = g.value(n.inputs[input]).shape;
   if (!s || s->empty() || !s->back().known()) return -1;
   const int64_t last = s->back().value;
@@ -278,10 +293,17 @@ void register_cuda_flash_attention(KernelRegistry& r) {
     if (dt != DataType::Float16 && dt != DataType::BFloat16) throw refuse("f16 and bf16");
     if (!dtype_in(g, n.inputs[1], {dt}) || !dtype_in(g, n.inputs[2], {dt})) throw refuse("one dtype for Q, K and V");
     if (n.attr_i("is_causal", 0) != 0 || n.attr_f("softcap", 0.f) != 0.f) throw refuse("no causal mask or softcap");
-    const int64_t hs = known_head_size(n, g, 0, "q_num_heads");
-    if ((hs != 32 && hs != 64 && hs != 128) || known_head_size(n, g, 1, "kv_num_heads") != hs ||
-        known_head_size(n, g, 2, "kv_num_heads") != hs)
+    const std::optional<ir::AttentionViews> views = ir::attention_views(n);
+    const int64_t hs = known_head_size(n, g, 0, "q_num_heads", views);
+    if ((hs != 32 && hs != 64 && hs != 128) || known_head_size(n, g, 1, "kv_num_heads", views) != hs ||
+        known_head_size(n, g, 2, "kv_num_heads", views) != hs)
       throw refuse("one known head size of 32, 64 or 128");
+    // Rows of 16-byte vectors: the head dim contiguous, rows and offsets at
+    // multiples of 8 elements.
+    if (views)
+      for (const ir::StridedView* v : {&views->q, &views->k, &views->v, &views->y})
+        if (v->strides[3] != 1 || v->offset % 8 || v->strides[0] % 8 || v->strides[1] % 8 || v->strides[2] % 8)
+          throw refuse("views with a contiguous head dim and rows at multiples of 8 elements");
     return std::make_unique<FlashAttentionKernel>();
   }, "flash");
 }
