@@ -24,10 +24,12 @@ PartitionResult optimize(ir::Graph& g, int optimization_level, const backend::Ba
     // and make only ops the engine's device runs: a FusedConv the device
     // lacks would fall back to the host as a whole.
     const passes::NodeFilter can_run = [&](const ir::Node& n) { return primary.supports(g, n, nullptr); };
+    // The erf GELU first: a MatMul's or Conv's fusion then takes it as its
+    // activation.
     int fused = passes::fold_batch_norm(g);
+    fused += passes::fuse_gelu(g, can_run);
     fused += passes::fuse_conv(g, can_run);
     fused += passes::fuse_gemm(g, can_run);
-    fused += passes::fuse_gelu(g, can_run);
     if (fused > 0) ir::infer_shapes(g);
   }
   if (compute != DataType::Float32) {

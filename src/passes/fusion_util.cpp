@@ -54,7 +54,9 @@ bool const_scalar(const ir::Graph& g, const ir::Node& n, size_t i, float fallbac
 }  // namespace
 
 bool match_activation(const ir::Graph& g, const ir::Node& n, int64_t opset, ir::FusedActivation* out) {
-  if (!n.domain.empty() && n.domain != "ai.onnx") return false;
+  // com.kiln Gelu (passes/fuse_gelu.cpp: the erf form of older exports) too.
+  const bool kiln_gelu = n.domain == "com.kiln" && n.op_type == "Gelu";
+  if (!n.domain.empty() && n.domain != "ai.onnx" && !kiln_gelu) return false;
   if (n.inputs.empty() || n.inputs[0] == ir::k_no_value || n.outputs.size() != 1) return false;
   if (g.value(n.inputs[0]).dtype != DataType::Float32) return false;
   ir::FusedActivation a;
@@ -63,6 +65,13 @@ bool match_activation(const ir::Graph& g, const ir::Node& n, int64_t opset, ir::
   switch (a.kind) {
     case ir::Activation::LeakyRelu: a.alpha = n.attr_f("alpha", 0.01f); break;
     case ir::Activation::Elu: a.alpha = n.attr_f("alpha", 1.f); break;
+    case ir::Activation::Gelu: {
+      const std::string approx = n.attr_s("approximate", "none");
+      if (approx != "none" && approx != "tanh") return false;
+      a.alpha = approx == "tanh" ? 1.f : 0.f;
+      if (n.inputs.size() != 1) return false;
+      break;
+    }
     case ir::Activation::HardSigmoid:
       a.alpha = n.attr_f("alpha", 0.2f);
       a.beta = n.attr_f("beta", 0.5f);

@@ -20,7 +20,8 @@ struct Readers {
 
 // True when `n` is an activation a fused op can absorb, for a float32 input:
 // Relu, LeakyRelu, Clip (constant bounds), HardSwish, HardSigmoid, Sigmoid,
-// Tanh, Elu. `opset` is the graph's ai.onnx opset (Clip changed at 11).
+// Tanh, Elu, Gelu (ONNX or com.kiln). `opset` is the graph's ai.onnx opset
+// (Clip changed at 11).
 bool match_activation(const ir::Graph& g, const ir::Node& n, int64_t opset, ir::FusedActivation* out);
 
 // When the one node reading `cur` (and not dead) is an activation a fused op

@@ -25,7 +25,8 @@ struct Act {
 const std::vector<Act>& activations() {
   static const std::vector<Act> k = {{"Relu"},         {"LeakyRelu", 0.1f},         {"Clip", 0.f, 6.f},
                                      {"HardSwish"},    {"HardSigmoid", 0.2f, 0.5f}, {"Sigmoid"},
-                                     {"Tanh"},         {"Elu", 0.7f},               {"Clip", -0.5f, 0.25f}};
+                                     {"Tanh"},         {"Elu", 0.7f},               {"Clip", -0.5f, 0.25f},
+                                     {"Gelu", 0.f},    {"Gelu", 1.f}};  // Gelu: erf, tanh
   return k;
 }
 void set_act(Attrs& a, const Act& act, const std::string& prefix = "") {
@@ -207,7 +208,8 @@ void matmul_cases(Cases& c) {
   for (const Act& a : activations()) {
     Attrs at;
     set_act(at, a);
-    c.add(std::string("FusedMatMul ") + a.name + " " + std::to_string(a.beta) + " bias [2,13,33]*[33,17]",
+    c.add(std::string("FusedMatMul ") + a.name + " " + std::to_string(a.alpha) + "," + std::to_string(a.beta) +
+              " bias [2,13,33]*[33,17]",
           "FusedMatMul", {c.r({2, 13, 33}), c.r({33, 17}), c.r({17})}, at);
   }
   Attrs relu, swish;
@@ -218,6 +220,14 @@ void matmul_cases(Cases& c) {
   c.add("FusedMatMul HardSwish no bias", "FusedMatMul", {c.r({7, 9}), c.r({9, 4})}, swish);
   c.add("FusedMatMul Relu bias B 1-D", "FusedMatMul", {c.r({2, 5, 8}), c.r({8}), c.r({5})}, relu);
   c.add("FusedMatMul Relu bias broadcast A [5,8]*[3,8,6]", "FusedMatMul", {c.r({5, 8}), c.r({3, 8, 6}), c.r({6})}, relu);
+  // 16-bit GELU: cuBLASLt's epilogue (tanh form) stands for the erf form too.
+  for (DataType dt : {F16, BF16})
+    for (float form : {0.f, 1.f}) {
+      Attrs gelu;
+      set_act(gelu, {"Gelu", form});
+      c.add("FusedMatMul Gelu " + std::string(form != 0.f ? "tanh " : "erf ") + dn(dt) + " bias [2,13,64]*[64,48]",
+            "FusedMatMul", {c.r({2, 13, 64}, dt, -2.f, 2.f), c.r({64, 48}, dt, -0.3f, 0.3f), c.r({48}, dt)}, gelu, dt);
+    }
 }
 
 void attention_cases(Cases& c) {

@@ -18,9 +18,19 @@ namespace {
 
 enum class Form { HalfLast, HalfFirst, MulBySqrtHalf };
 
-std::string gelu_model(Form form, float sqrt2 = 1.4142135f, bool extra_reader = false) {
+// With `projected`, x is first MatMul'd and biased (a transformer's MLP).
+std::string gelu_model(Form form, float sqrt2 = 1.4142135f, bool extra_reader = false, bool projected = false) {
   ModelBuilder mb(13);
-  mb.input("x", ::onnx::TensorProto::FLOAT, {int64_t{2}, int64_t{16}});
+  mb.input(projected ? "x0" : "x", ::onnx::TensorProto::FLOAT, {int64_t{2}, int64_t{16}});
+  if (projected) {
+    std::vector<float> w(16 * 16), b(16);
+    for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(static_cast<int>(i * 7 % 13) - 6) * 0.05f;
+    for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>(i) * 0.02f - 0.1f;
+    mb.init_floats("w", {16, 16}, w);
+    mb.init_floats("b", {16}, b);
+    mb.node("MatMul", {"x0", "w"}, {"xm"}, "mm");
+    mb.node("Add", {"xm", "b"}, {"x"}, "bias");
+  }
   mb.output("y", ::onnx::TensorProto::FLOAT, {int64_t{2}, int64_t{16}});
   mb.init_floats("s2", {}, {form == Form::MulBySqrtHalf ? 0.70710678f : sqrt2});
   mb.init_floats("one", {}, {1.f});
@@ -81,6 +91,21 @@ TEST(FuseGelu, TheBuildLogSaysWhatWasFused) {
     EXPECT_TRUE(log.contains("fused: 1 Gelu")) << log.all();
   }
   set_log_level(before);
+}
+
+TEST(FuseGelu, AMatMulTakesTheGeluAsItsActivation) {
+  Tensor x = Tensor::empty(DataType::Float32, {2, 16});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>(i % 9 - 4) * 0.4f;
+  const std::string model = gelu_model(Form::HalfLast, 1.4142135f, false, true);
+  const Engine fused = build(model, 3), plain = build(model, 1);
+  ASSERT_EQ(fused.data()->graph.nodes.size(), 1u);
+  const ir::Node& n = fused.data()->graph.nodes[0];
+  EXPECT_EQ(n.op_type, "FusedMatMul");
+  EXPECT_EQ(n.attr_s("activation", ""), "Gelu");
+  EXPECT_EQ(n.attr_f("activation_alpha", -1.f), 0.f);  // the erf form
+  Session a(fused), b(plain);
+  const Tensor ya = a.run({{"x0", x}})[0].tensor, yb = b.run({{"x0", x}})[0].tensor;
+  for (int64_t i = 0; i < ya.numel(); ++i) EXPECT_NEAR(ya.data<float>()[i], yb.data<float>()[i], 1e-5) << i;
 }
 
 TEST(FuseGelu, NearMissesStay) {

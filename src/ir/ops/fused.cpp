@@ -45,7 +45,8 @@ bool activation_from_name(const std::string& op, Activation* out) {
   static const std::pair<const char*, Activation> k_names[] = {
       {"Relu", Activation::Relu},           {"LeakyRelu", Activation::LeakyRelu}, {"Clip", Activation::Clip},
       {"HardSwish", Activation::HardSwish}, {"HardSigmoid", Activation::HardSigmoid},
-      {"Sigmoid", Activation::Sigmoid},     {"Tanh", Activation::Tanh},           {"Elu", Activation::Elu}};
+      {"Sigmoid", Activation::Sigmoid},     {"Tanh", Activation::Tanh},           {"Elu", Activation::Elu},
+      {"Gelu", Activation::Gelu}};
   if (op.empty()) { *out = Activation::None; return true; }
   for (const auto& [name, kind] : k_names)
     if (op == name) { *out = kind; return true; }
@@ -63,6 +64,7 @@ std::string activation_name(Activation a) {
     case Activation::Sigmoid: return "Sigmoid";
     case Activation::Tanh: return "Tanh";
     case Activation::Elu: return "Elu";
+    case Activation::Gelu: return "Gelu";
   }
   return "";
 }

@@ -13,11 +13,12 @@
 
 namespace kiln::ir {
 
-enum class Activation { None, Relu, LeakyRelu, Clip, HardSwish, HardSigmoid, Sigmoid, Tanh, Elu };
+enum class Activation { None, Relu, LeakyRelu, Clip, HardSwish, HardSigmoid, Sigmoid, Tanh, Elu, Gelu };
 
 struct FusedActivation {
   Activation kind = Activation::None;
   // LeakyRelu/Elu: alpha. HardSigmoid: alpha*x + beta. Clip: [alpha, beta].
+  // Gelu: alpha 0 the erf form (approximate "none"), 1 the tanh form.
   float alpha = 0.f, beta = 0.f;
 };
 
@@ -59,6 +60,10 @@ inline C apply_activation(const FusedActivation& a, C x) {
     }
     case Activation::Tanh: return std::tanh(x);
     case Activation::Elu: return x < C(0) ? C(a.alpha) * std::expm1(x) : x;
+    case Activation::Gelu:
+      if (a.alpha != 0.f)
+        return C(0.5) * x * (C(1) + std::tanh(C(0.7978845608028654) * (x + C(0.044715) * x * x * x)));
+      return C(0.5) * x * (C(1) + std::erf(x * C(0.7071067811865476)));
   }
   return x;
 }

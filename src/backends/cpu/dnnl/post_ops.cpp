@@ -21,6 +21,9 @@ bool append_activation(dnnl::post_ops& po, const ir::FusedActivation& a) {
     case ir::Activation::Sigmoid: po.append_eltwise(1.f, alg::eltwise_logistic, 0.f, 0.f); return true;
     case ir::Activation::Tanh: po.append_eltwise(1.f, alg::eltwise_tanh, 0.f, 0.f); return true;
     case ir::Activation::Elu: po.append_eltwise(1.f, alg::eltwise_elu, a.alpha, 0.f); return true;
+    case ir::Activation::Gelu:
+      po.append_eltwise(1.f, a.alpha != 0.f ? alg::eltwise_gelu_tanh : alg::eltwise_gelu_erf, 0.f, 0.f);
+      return true;
   }
   return false;
 }

@@ -10,6 +10,7 @@
 
 #include "backends/kernel.h"
 #include "core/dispatch.h"
+#include "core/half.h"
 #include "ir/ops/fused_attrs.h"
 #include "kiln/error.h"
 
@@ -61,20 +62,26 @@ class FusedReference final : public Kernel {
                                        : addend->shape() == y.shape();
       if (!ok) ctx.fail("added input " + shape_str(addend->shape()) + " does not fit the output " + shape_str(y.shape()));
     }
-    const auto apply = [&](auto tag) {
+    // 16-bit values are added and activated in float, then rounded once.
+    const auto apply = [&](auto tag, auto compute) {
       using T = decltype(tag);
+      using C = decltype(compute);
       T* p = y.data<T>();
       const T* a = addend ? addend->data<T>() : nullptr;
       const int64_t n = y.numel(), cols = m_addend_is_bias && a ? addend->shape()[0] : 1;
       for (int64_t i = 0; i < n; ++i) {
-        T v = p[i];
-        if (a) v += m_addend_is_bias ? a[i % cols] : a[i];
-        p[i] = ir::apply_activation(m_act, v);
+        C v = static_cast<C>(p[i]);
+        if (a) v += static_cast<C>(m_addend_is_bias ? a[i % cols] : a[i]);
+        p[i] = static_cast<T>(ir::apply_activation(m_act, v));
       }
     };
-    if (y.dtype() == DataType::Float32) apply(float{});
-    else if (y.dtype() == DataType::Float64) apply(double{});
-    else unsupported_dtype(y.dtype(), m_node.label());
+    switch (y.dtype()) {
+      case DataType::Float32: apply(float{}, float{}); break;
+      case DataType::Float64: apply(double{}, double{}); break;
+      case DataType::Float16: apply(Half{}, float{}); break;
+      case DataType::BFloat16: apply(BFloat16{}, float{}); break;
+      default: unsupported_dtype(y.dtype(), m_node.label());
+    }
   }
 
  private:

@@ -38,6 +38,9 @@ __device__ inline C activate(const ActParams& a, C x) {
     }
     case ir::Activation::Tanh: return tanh(x);
     case ir::Activation::Elu: return x < C(0) ? C(a.alpha) * expm1(x) : x;
+    case ir::Activation::Gelu:
+      if (a.alpha != 0.f) return C(0.5) * x * (C(1) + tanh(C(0.7978845608028654) * (x + C(0.044715) * x * x * x)));
+      return C(0.5) * x * (C(1) + erf(x * C(0.7071067811865476)));
   }
   return x;
 }

@@ -1,11 +1,14 @@
 // Gemm, MatMul and com.kiln FusedGemm / FusedMatMul on cuBLASLt
-// (cublaslt_gemm.h). A bias per output column and a Relu ride in cuBLASLt's
-// epilogue (BIAS, RELU, RELU_BIAS) where an algorithm takes it; any other
+// (cublaslt_gemm.h). A bias per output column and a Relu or GELU ride in
+// cuBLASLt's epilogue (BIAS, RELU(_BIAS), GELU(_BIAS)) where an algorithm
+// takes it; any other
 // activation, or an epilogue no algorithm takes, runs after as one
 // elementwise pass (cublaslt_epilogue.h). MatMul's batch dims broadcast as in
 // NumPy: one strided-batched call over the trailing batch dims where each
 // operand is either whole or broadcast (batch stride 0), a loop over the rest.
+#include <cstdlib>
 #include <memory>
+#include <string>
 
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/cublaslt_epilogue.h"
@@ -48,7 +51,24 @@ void broadcast_c(const KernelContext& ctx, DataType dt, void* y, const void* c, 
   });
 }
 
-cublasLtEpilogue_t epilogue_for(bool bias, bool relu) {
+// The activations cuBLASLt's epilogue computes: Relu, and GELU in its tanh
+// form, which also stands for the erf form in 16-bit (|difference| < 5e-4,
+// half an fp16 step at 1; the separate pass it saves reads and writes the
+// whole output) unless KILN_EXACT_GELU=1.
+bool epilogue_takes(const ir::FusedActivation& act, DataType dt) {
+  if (act.kind == ir::Activation::Relu) return true;
+  if (act.kind != ir::Activation::Gelu) return false;
+  if (act.alpha != 0.f) return true;
+  static const bool exact = [] {
+    const char* v = std::getenv("KILN_EXACT_GELU");
+    return v && std::string(v) == "1";
+  }();
+  return !exact && (dt == DataType::Float16 || dt == DataType::BFloat16);
+}
+
+cublasLtEpilogue_t epilogue_for(bool bias, const ir::FusedActivation& act, bool with_act) {
+  if (with_act && act.kind == ir::Activation::Gelu) return bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
+  const bool relu = with_act && act.kind == ir::Activation::Relu;
   if (bias) return relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
   return relu ? CUBLASLT_EPILOGUE_RELU : CUBLASLT_EPILOGUE_DEFAULT;
 }
@@ -124,15 +144,15 @@ class GemmKernel final : public Kernel {
     p.align_b = lt_align(b.raw());
     p.align_c = std::min(lt_align(y.raw()), c_ptr ? lt_align(c_ptr) : 256u);
     p.align_bias = bias ? lt_align(bias) : 256u;
-    const bool relu = m_act.kind == ir::Activation::Relu;
-    p.epilogue = epilogue_for(bias != nullptr, relu);
+    const bool epi_act = epilogue_takes(m_act, dt);
+    p.epilogue = epilogue_for(bias != nullptr, m_act, epi_act);
     bool fused = false;
     const GemmPlan& plan = plan_with_fallback(ctx, m_cache, p, fused);
     void* ws = plan.workspace ? s.workspace(plan.workspace) : nullptr;
     run_gemm(s.cublaslt(), plan, alpha, a.raw(), b.raw(), beta_eff, c_ptr, y.raw(), fused ? bias : nullptr, ws, s.get());
     // Whatever the epilogue did not do.
     bias_activation(ctx, dt, y.raw(), fused ? nullptr : bias, m * n, 1, n,
-                    fused && relu ? ir::FusedActivation{} : m_act);
+                    fused && epi_act ? ir::FusedActivation{} : m_act);
   }
 
  private:
@@ -271,13 +291,12 @@ class MatMulKernel final : public Kernel {
     // The bias epilogue adds one value per column of each matrix: FusedMatMul's
     // bias when Y's last dim is N (B not 1-D).
     const bool epi_bias = bias && !s.b_vector;
-    const bool relu = m_act.kind == ir::Activation::Relu;
-    // Review fix: Relu rides in the epilogue only when no bias is left to add
+    // The activation rides in the epilogue only when no bias is left to add
     // after the GEMM (1-D B: the bias runs per row, after), else Y would be
-    // relu(AB) + bias instead of relu(AB + bias).
-    const bool epi_relu = relu && (epi_bias || !bias);
+    // act(AB) + bias instead of act(AB + bias).
+    const bool epi_act = epilogue_takes(m_act, dt) && (epi_bias || !bias);
     p.align_bias = epi_bias ? lt_align(bias_ptr) : 256u;
-    p.epilogue = epilogue_for(epi_bias, epi_relu);
+    p.epilogue = epilogue_for(epi_bias, m_act, epi_act);
     bool fused = false;
     const GemmPlan& plan = plan_with_fallback(ctx, m_cache, p, fused);
     void* ws = plan.workspace ? st.workspace(plan.workspace) : nullptr;
@@ -286,7 +305,7 @@ class MatMulKernel final : public Kernel {
                b0 + split.b_off[i] * s.k * s.n * static_cast<int64_t>(es), 0.0, nullptr,
                y0 + split.y_off[i] * s.m * s.n * static_cast<int64_t>(es), fused && epi_bias ? bias_ptr : nullptr, ws,
                st.get());
-    const bool bias_done = fused && epi_bias, act_done = fused && epi_relu;
+    const bool bias_done = fused && epi_bias, act_done = fused && epi_act;
     bias_activation(ctx, dt, y.raw(), bias_done ? nullptr : bias_ptr, y.numel(), 1, cols,
                     act_done ? ir::FusedActivation{} : m_act);
   }
