@@ -9,6 +9,7 @@ int run_backend_pass(const std::string& name, ir::Graph& graph, const NodeFilter
   if (name == "assign_cuda_layouts") return assign_cuda_layouts(graph, mine);
   if (name == "fuse_skip_layer_norm") return fuse_skip_layer_norm(graph, mine);
   if (name == "fuse_attention") return fuse_attention(graph, mine);
+  if (name == "conv_patches_as_matmul") return conv_patches_as_matmul(graph, mine);
   throw Error(ErrorCode::Internal, "unknown backend pass '" + name + "'");
 }
 

@@ -79,6 +79,11 @@ int fuse_skip_layer_norm(ir::Graph& graph, const NodeFilter& mine = {});
 // exported transformers → com.kiln::Attention (see fuse_attention.cpp).
 int fuse_attention(ir::Graph& graph, const NodeFilter& mine = {});
 
+// CUDA: a vision transformer's patch embedding (a Conv whose kernel is its
+// stride, reshaped and transposed into tokens) → one FusedMatMul of the
+// image's patches (conv_patches_as_matmul.cpp).
+int conv_patches_as_matmul(ir::Graph& graph, const NodeFilter& mine = {});
+
 // Runs a backend pass by name; kiln::Error(Internal) for an unknown name.
 int run_backend_pass(const std::string& name, ir::Graph& graph, const NodeFilter& mine);
 
