@@ -145,8 +145,41 @@ bool apply_view_op(const ir::Graph& g, const ir::Node& n, ir::ViewTracer& v) {
 struct Traced {
   ir::ValueId value;
   ir::StridedView view;
-  std::vector<ir::NodeId> absorbed;  // Y's chain
+  std::vector<ir::NodeId> absorbed;     // Y's chain
+  std::vector<const ir::Node*> ops;     // an operand's view ops, from `value` on
 };
+
+std::vector<int64_t> inverse_of(const std::vector<int64_t>& perm) {
+  std::vector<int64_t> inverse(perm.size(), -1);
+  for (size_t k = 0; k < perm.size(); ++k)
+    if (perm[k] >= 0 && perm[k] < static_cast<int64_t>(perm.size())) inverse[static_cast<size_t>(perm[k])] = static_cast<int64_t>(k);
+  return inverse;
+}
+
+// Y's chain walked back from its last value (the tracer starts there): the
+// input of a Transpose is its output transposed by the inverse permutation;
+// of a reshape, its output reshaped back.
+bool walk_back(const ir::Graph& g, const std::vector<ir::NodeId>& chain, size_t len, ir::ViewTracer& t) {
+  for (size_t i = len; i-- > 0;) {
+    const ir::Node& n = g.nodes[static_cast<size_t>(chain[i])];
+    Shape in;
+    if (!shape_of(g, n.inputs[0], in)) return false;
+    if (is_onnx(n, "Transpose")) {
+      if (!t.transpose(inverse_of(perm_of(n, in.size()))) || t.dims() != in) return false;
+    } else if (!t.reshape(in)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Y's view when it suits the kernels: the head dim contiguous, every element
+// of its tensor once.
+std::optional<ir::StridedView> output_view(const ir::ViewTracer& t) {
+  std::optional<ir::StridedView> v = t.flat();
+  if (v && (v->strides.back() != 1 || !v->is_dense_permutation())) v.reset();
+  return v;
+}
 
 // x (4-D, known) as a view of the farthest tensor up its chain of view ops
 // that gives one with the head dim contiguous; x itself when none does.
@@ -173,11 +206,12 @@ Traced trace_operand(const ir::Graph& g, const std::vector<ir::NodeId>& producer
     bool ok = true;
     for (size_t i = len; ok && i-- > 0;) ok = apply_view_op(g, *ops[i], t);
     const std::optional<ir::StridedView> v = ok ? t.flat() : std::nullopt;
-    if (v && v->strides.back() == 1) return {base, *v, {}};
+    if (v && v->strides.back() == 1)
+      return {base, *v, {}, std::vector<const ir::Node*>(ops.rbegin() + static_cast<std::ptrdiff_t>(ops.size() - len), ops.rend())};
   }
   Shape xs;
   shape_of(g, x, xs);
-  return {x, ir::StridedView::dense(xs), {}};
+  return {x, ir::StridedView::dense(xs), {}, {}};
 }
 
 // y as a view of the last value of the Reshape/Transpose chain reading it
@@ -202,37 +236,153 @@ Traced trace_output(const ir::Graph& g, const Readers& readers, const std::vecto
     const ir::ValueId last = g.nodes[static_cast<size_t>(chain[len - 1])].outputs[0];
     shape_of(g, last, s);
     ir::ViewTracer t(s);
-    bool ok = true;
-    for (size_t i = len; ok && i-- > 0;) {
-      // Walking back: the input of a Transpose is its output transposed by
-      // the inverse permutation; of a reshape, its output reshaped back.
-      const ir::Node& n = g.nodes[static_cast<size_t>(chain[i])];
-      Shape in;
-      ok = shape_of(g, n.inputs[0], in);
-      if (ok && is_onnx(n, "Transpose")) {
-        const std::vector<int64_t> perm = perm_of(n, in.size());
-        std::vector<int64_t> inverse(perm.size(), -1);
-        for (size_t k = 0; k < perm.size(); ++k)
-          if (perm[k] >= 0 && perm[k] < static_cast<int64_t>(perm.size())) inverse[static_cast<size_t>(perm[k])] = static_cast<int64_t>(k);
-        ok = t.transpose(inverse) && t.dims() == in;
-      } else if (ok) {
-        ok = t.reshape(in);
-      }
-    }
-    const std::optional<ir::StridedView> v = ok ? t.flat() : std::nullopt;
-    if (v && v->strides.back() == 1 && v->is_dense_permutation())
-      return {last, *v, std::vector<ir::NodeId>(chain.begin(), chain.begin() + static_cast<std::ptrdiff_t>(len))};
+    const std::optional<ir::StridedView> v = walk_back(g, chain, len, t) ? output_view(t) : std::nullopt;
+    if (v) return {last, *v, std::vector<ir::NodeId>(chain.begin(), chain.begin() + static_cast<std::ptrdiff_t>(len)), {}};
   }
   Shape ys;
   shape_of(g, y, ys);
-  return {y, ir::StridedView::dense(ys), {}};
+  return {y, ir::StridedView::dense(ys), {}, {}};
+}
+
+// ---- row permutations into the views ----
+// A MatMul by a 2-D B, or a Gemm without transA, maps each row of A (the
+// last axis) on its own: permuting A's leading dims permutes its output's
+// the same way. nn.MultiheadAttention(batch_first) transposes [B, S, E] to
+// [S, B, E] before the projection and back after the output projection;
+// moved to the projections' other side, the permutations fold into the
+// attention's views and no Transpose runs.
+
+bool keeps_last(const std::vector<int64_t>& perm) {
+  return !perm.empty() && perm.back() == static_cast<int64_t>(perm.size()) - 1;
+}
+
+bool rowwise(const ir::Graph& g, const ir::Node& n) {
+  const bool gemm = is_onnx(n, "Gemm") || (n.domain == "com.kiln" && n.op_type == "FusedGemm");
+  const bool matmul = is_onnx(n, "MatMul") || (n.domain == "com.kiln" && n.op_type == "FusedMatMul");
+  if ((!gemm && !matmul) || n.inputs.size() < 2 || n.outputs.size() != 1) return false;
+  if (gemm) return n.attr_i("transA", 0) == 0;
+  const auto& b = g.value(n.inputs[1]).shape;
+  return b && b->size() == 2;
+}
+
+// q, k and v views of one projection P = MatMul(Transpose(x, perm), W): P is
+// computed from x instead (rows in x's order) and the views start with the
+// transpose. Every reader of P and of the view chains must be the chains'.
+bool fold_input_transpose(ir::Graph& g, const Readers& readers, const std::vector<ir::NodeId>& producer,
+                          std::vector<bool>& dead, const NodeFilter& mine, Traced* const (&operands)[3],
+                          const std::vector<ir::NodeId>& core) {
+  Traced* const* ops = operands;
+  const ir::ValueId p = ops[0]->value;
+  if (ops[1]->value != p || ops[2]->value != p) return false;
+  std::vector<bool> in_chains(g.nodes.size(), false);
+  for (int i = 0; i < 3; ++i) {
+    if (ops[i]->ops.empty()) return false;
+    for (const ir::Node* n : ops[i]->ops) in_chains[static_cast<size_t>(n - g.nodes.data())] = true;
+  }
+  for (ir::NodeId c : core) in_chains[static_cast<size_t>(c)] = true;
+  const auto read_only_by_chains = [&](ir::ValueId v) {
+    if (readers.is_output[static_cast<size_t>(v)]) return false;
+    for (ir::NodeId r : readers.nodes[static_cast<size_t>(v)])
+      if (!in_chains[static_cast<size_t>(r)]) return false;
+    return true;
+  };
+  if (!read_only_by_chains(p)) return false;
+  for (int i = 0; i < 3; ++i)
+    for (const ir::Node* n : ops[i]->ops)
+      if (!read_only_by_chains(n->outputs[0])) return false;
+  const ir::NodeId m = producer[static_cast<size_t>(p)];
+  if (m < 0 || dead[static_cast<size_t>(m)]) return false;
+  ir::Node& mm = g.nodes[static_cast<size_t>(m)];
+  if (!rowwise(g, mm) || (!is_onnx(mm, "MatMul") && mm.op_type != "FusedMatMul")) return false;
+  if (mine && !mine(mm)) return false;
+  const ir::NodeId t = producer[static_cast<size_t>(mm.inputs[0])];
+  if (t < 0 || dead[static_cast<size_t>(t)] || readers.sole(mm.inputs[0]) != m) return false;
+  const ir::Node& tr = g.nodes[static_cast<size_t>(t)];
+  Shape x, ps;
+  if (!is_onnx(tr, "Transpose") || (mine && !mine(tr)) || !shape_of(g, tr.inputs[0], x) || !shape_of(g, p, ps)) return false;
+  const std::vector<int64_t> perm = perm_of(tr, x.size());
+  if (!keeps_last(perm) || ps.size() != x.size()) return false;
+  Shape p_new = x;
+  p_new.back() = ps.back();
+  ir::StridedView views[3];
+  for (int i = 0; i < 3; ++i) {
+    ir::ViewTracer vt(p_new);
+    bool ok = vt.transpose(perm) && vt.dims() == ps;
+    for (const ir::Node* n : ops[i]->ops) ok = ok && apply_view_op(g, *n, vt);
+    const std::optional<ir::StridedView> v = ok ? vt.flat() : std::nullopt;
+    if (!v || v->strides.back() != 1) return false;
+    views[i] = *v;
+  }
+  for (int i = 0; i < 3; ++i) ops[i]->view = views[i];
+  mm.inputs[0] = tr.inputs[0];
+  g.value(p).shape = ir::to_sym(p_new);
+  dead[static_cast<size_t>(t)] = true;
+  return true;
+}
+
+// Y written to F, read only by G = rowwise(F) (F 2-D) -> Reshape -> Z =
+// Transpose(perm keeping the last axis): Y is written to F' instead, F's rows
+// in Z's order, G reads F' and the Reshape gives Z directly.
+bool fold_output_transpose(ir::Graph& g, const Readers& readers, std::vector<bool>& dead, const NodeFilter& mine,
+                           Traced& ty) {
+  if (ty.absorbed.empty()) return false;
+  const ir::ValueId f = ty.value;
+  Shape fs, gs, rs, zs;
+  if (!shape_of(g, f, fs) || fs.size() != 2) return false;
+  const ir::NodeId gi = readers.sole(f);
+  if (gi < 0 || dead[static_cast<size_t>(gi)]) return false;
+  ir::Node& gn = g.nodes[static_cast<size_t>(gi)];
+  if (!rowwise(g, gn) || gn.inputs[0] != f || gn.inputs[1] == f || (mine && !mine(gn))) return false;
+  for (size_t i = 2; i < gn.inputs.size(); ++i)
+    if (gn.inputs[i] == f) return false;
+  const ir::NodeId ri = readers.sole(gn.outputs[0]);
+  if (ri < 0 || dead[static_cast<size_t>(ri)]) return false;
+  ir::Node& rn = g.nodes[static_cast<size_t>(ri)];
+  if (!is_onnx(rn, "Reshape") || rn.inputs.size() < 2 || rn.inputs[0] != gn.outputs[0] || rn.outputs.size() != 1 ||
+      (mine && !mine(rn)) ||
+      !shape_of(g, gn.outputs[0], gs) || !shape_of(g, rn.outputs[0], rs) || rs.size() < 2 || rs.back() != gs.back())
+    return false;
+  const ir::NodeId zi = readers.sole(rn.outputs[0]);
+  if (zi < 0 || dead[static_cast<size_t>(zi)]) return false;
+  const ir::Node& zn = g.nodes[static_cast<size_t>(zi)];
+  if (!is_onnx(zn, "Transpose") || (mine && !mine(zn)) || !shape_of(g, zn.outputs[0], zs)) return false;
+  const std::vector<int64_t> perm = perm_of(zn, rs.size());
+  if (!keeps_last(perm)) return false;
+  // F as a view of F' (rows in Z's order), then Y's chain back from F.
+  Shape lead(zs.begin(), zs.end() - 1);
+  lead.push_back(fs.back());
+  ir::ViewTracer t(fs);
+  if (!t.reshape(lead) || !t.transpose(inverse_of(perm)) || !t.reshape(fs)) return false;
+  if (!walk_back(g, ty.absorbed, ty.absorbed.size(), t)) return false;
+  const std::optional<ir::StridedView> v = output_view(t);
+  if (!v) return false;
+  ir::Value fv;
+  fv.name = g.value(f).name + "/rows";
+  fv.dtype = g.value(f).dtype;
+  fv.shape = ir::to_sym(fs);
+  const ir::ValueId f_new = g.add_value(std::move(fv));
+  Tensor shape = Tensor::empty(DataType::Int64, {static_cast<int64_t>(zs.size())});
+  std::copy(zs.begin(), zs.end(), shape.data<int64_t>());
+  ir::Value sv;
+  sv.name = rn.name + "/rows_shape";
+  sv.dtype = DataType::Int64;
+  sv.shape = ir::to_sym(shape.shape());
+  sv.constant = std::move(shape);
+  const ir::ValueId shape_id = g.add_value(std::move(sv));
+  gn.inputs[0] = f_new;
+  rn.inputs[1] = shape_id;
+  rn.outputs[0] = zn.outputs[0];
+  dead[static_cast<size_t>(zi)] = true;
+  ty.value = f_new;
+  ty.view = *v;
+  return true;
 }
 
 }  // namespace
 
 int fuse_attention(ir::Graph& g, const NodeFilter& mine) {
-  const Readers readers(g);
-  const std::vector<ir::NodeId> producer = g.producers();
+  Readers readers(g);
+  std::vector<ir::NodeId> producer = g.producers();
   std::vector<bool> dead(g.nodes.size(), false);
   const int64_t opset = g.opset("");
   int fused = 0;
@@ -287,9 +437,11 @@ int fuse_attention(ir::Graph& g, const NodeFilter& mine) {
     keep_placement(out_mm, f);
     std::vector<ir::NodeId> absorbed = m.chain;
     absorbed.push_back(self);
-    const Traced tq = trace_operand(g, producer, dead, mine, q), tk = trace_operand(g, producer, dead, mine, k),
-                 tv = trace_operand(g, producer, dead, mine, v);
-    const Traced ty = trace_output(g, readers, dead, mine, out_mm.outputs[0]);
+    Traced tq = trace_operand(g, producer, dead, mine, q), tk = trace_operand(g, producer, dead, mine, k),
+           tv = trace_operand(g, producer, dead, mine, v);
+    Traced ty = trace_output(g, readers, dead, mine, out_mm.outputs[0]);
+    fold_input_transpose(g, readers, producer, dead, mine, {&tq, &tk, &tv}, absorbed);
+    const bool added_values = fold_output_transpose(g, readers, dead, mine, ty);
     if (tq.value != q || tk.value != k || tv.value != v || ty.value != out_mm.outputs[0]) {
       const ir::AttentionViews views{tq.view, tk.view, tv.view, ty.view, {}};
       ir::Attribute va, ya;
@@ -312,6 +464,10 @@ int fuse_attention(ir::Graph& g, const NodeFilter& mine) {
     if (absorbed.empty()) continue;  // cannot happen: the chain has a Softmax and two MatMuls
     replace_chain(g, dead, first, absorbed, std::move(f));
     ++fused;
+    if (added_values) {  // later matches index both by value
+      readers = Readers(g);
+      producer = g.producers();
+    }
   }
   finish_fusions(g, dead, fused);
   return fused;

@@ -156,8 +156,9 @@ TEST(FuseAttention, WhatMustStayUnfusedDoes) {
 // nn.MultiheadAttention(batch_first) as PyTorch exports it, B=2, S=5, H=3,
 // D=4: the packed projection split into q, k, v by Reshape, Unsqueeze,
 // Transpose, Squeeze and Gather, each then Reshape-Transpose-Reshape'd into
-// heads; Y permuted and reshaped back for the output projection.
-GraphBuilder multi_head() {
+// heads; Y permuted and reshaped back for the output projection, whose rows
+// go back to batch first (with `batch_first_out`).
+GraphBuilder multi_head(bool batch_first_out = false) {
   GraphBuilder b;
   b.g.opsets[""] = 17;
   const auto ints = [&](const std::string& name, std::vector<int64_t> v) {
@@ -198,6 +199,12 @@ GraphBuilder multi_head() {
   b.n("Reshape", {yt, ints("so", {10, 12})}, {yr});
   b.n("MatMul", {yr, b.v("wo", {12, 12}, filled({12, 12}, 0.1f, -0.02f))}, {out});
   b.g.outputs = {out};
+  if (batch_first_out) {
+    const ir::ValueId o3 = b.v("o3", {5, 2, 12}), ob = b.v("ob", {2, 5, 12});
+    b.n("Reshape", {out, ints("s3", {5, 2, 12})}, {o3});
+    b.n("Transpose", {o3}, {ob}).attrs["perm"] = attr_ints({1, 0, 2});
+    b.g.outputs = {ob};
+  }
   ir::infer_shapes(b.g);
   return b;
 }
@@ -206,17 +213,19 @@ TEST(FuseAttention, MultiHeadAttentionReadsTheProjectionInPlace) {
   GraphBuilder plain = multi_head(), fused = multi_head();
   ASSERT_EQ(passes::fuse_attention(fused.g), 1);
   ir::infer_shapes(fused.g);
-  // Left: the batch-first Transpose, the two projections and the attention.
-  ASSERT_EQ(fused.g.nodes.size(), 4u);
-  const ir::Node& f = fused.g.nodes[2];
+  // Left: the two projections and the attention; the batch-first Transpose
+  // moved after the input projection and into the views.
+  ASSERT_EQ(fused.g.nodes.size(), 3u);
+  const ir::Node& f = fused.g.nodes[1];
   ASSERT_EQ(f.op_type, "Attention");
-  const ir::ValueId proj = fused.g.nodes[1].outputs[0];
+  const ir::ValueId proj = fused.g.nodes[0].outputs[0];
+  EXPECT_EQ(fused.g.nodes[0].inputs[0], fused.g.inputs[0]);
   EXPECT_EQ(f.inputs, (std::vector<ir::ValueId>{proj, proj, proj}));
   EXPECT_EQ(fused.g.value(f.outputs[0]).name, "yr");
-  // q[b, h, s, d] = proj[s, b, h * 4 + d]: strides 36, 4, 72, 1; k and v 12 and 24 further.
+  // q[b, h, s, d] = proj[b, s, h * 4 + d]: strides 180, 4, 36, 1; k and v 12 and 24 further.
   const std::optional<ir::AttentionViews> views = ir::attention_views(f);
   ASSERT_TRUE(views);
-  EXPECT_EQ(views->q.strides, (std::vector<int64_t>{36, 4, 72, 1}));
+  EXPECT_EQ(views->q.strides, (std::vector<int64_t>{180, 4, 36, 1}));
   EXPECT_EQ(views->k.offset, 12);
   EXPECT_EQ(views->v.offset, 24);
   EXPECT_EQ(views->y.strides, (std::vector<int64_t>{12, 4, 24, 1}));  // yr[s * 2 + b, h * 4 + d]
@@ -225,10 +234,24 @@ TEST(FuseAttention, MultiHeadAttentionReadsTheProjectionInPlace) {
   expect_near_all(run_on_cpu(fused.g, in)[0], run_on_cpu(plain.g, in)[0], 1e-5);
 }
 
+TEST(FuseAttention, TheOutputProjectionsRowsComeBatchFirst) {
+  GraphBuilder plain = multi_head(true), fused = multi_head(true);
+  ASSERT_EQ(passes::fuse_attention(fused.g), 1);
+  ir::infer_shapes(fused.g);
+  // The projections, the attention and a Reshape: no Transpose is left.
+  EXPECT_EQ(count_ops(fused.g, "Transpose"), 0);
+  ASSERT_EQ(fused.g.nodes.size(), 4u);
+  const std::optional<ir::AttentionViews> views = ir::attention_views(fused.g.nodes[1]);
+  ASSERT_TRUE(views);
+  EXPECT_EQ(views->y.strides, (std::vector<int64_t>{60, 4, 12, 1}));  // rows b * 5 + s
+  const std::vector<Tensor> in{filled({2, 5, 12}, 0.3f, 0.05f)};
+  expect_near_all(run_on_cpu(fused.g, in)[0], run_on_cpu(plain.g, in)[0], 1e-5);
+}
+
 TEST(FuseAttention, ViewsThatLeaveTheirTensorsAreRefused) {
   GraphBuilder b = multi_head();
   ASSERT_EQ(passes::fuse_attention(b.g), 1);
-  ir::Node& f = b.g.nodes[2];
+  ir::Node& f = b.g.nodes[1];
   std::vector<int64_t> ints = f.attr_ints("kiln.views");
   ints[9 * 2] = 30;  // v's offset: its last element past proj's end
   f.attrs["kiln.views"] = attr_ints(ints);
