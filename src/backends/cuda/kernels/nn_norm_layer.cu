@@ -85,7 +85,28 @@ __global__ void __launch_bounds__(1024)
   KILN_ROWS(r, count) {
     const int64_t base = r * n;
     double total = 0;
-    if (held) {
+    // Whole 16-byte shares move as vectors (the rows of x, skip, sum and y
+    // start alike: each is r * n elements into its tensor).
+    const bool chunk = held && rows::chunk_ok(x + base, static_cast<int>(n)) &&
+                       (!skip || rows::chunk_ok(skip + base, static_cast<int>(n))) &&
+                       (!sum || rows::chunk_ok(sum + base, static_cast<int>(n))) &&
+                       rows::chunk_ok(y + base, static_cast<int>(n));
+    if (chunk) {
+      T cx[rows::k_vpt];
+      rows::chunk_load(cx, x + base + rows::at(0));
+      if (skip) {
+        T cs[rows::k_vpt];
+        rows::chunk_load(cs, skip + base + rows::at(0));
+#pragma unroll
+        for (int k = 0; k < rows::k_vpt; ++k) cx[k] = store<T>(load(cx[k]) + load(cs[k]));
+        if (sum) rows::chunk_store(sum + base + rows::at(0), cx);
+      }
+#pragma unroll
+      for (int k = 0; k < rows::k_vpt; ++k) {
+        v[k] = static_cast<A>(load(cx[k]));
+        total += v[k];
+      }
+    } else if (held) {
 #pragma unroll
       for (int k = 0; k < rows::k_vpt; ++k) {
         const int j = rows::at(k);
@@ -117,7 +138,16 @@ __global__ void __launch_bounds__(1024)
       y[base + j] = store<T>((value - mu) * inv * static_cast<A>(load(scale[j])) +
                              (bias ? static_cast<A>(load(bias[j])) : A(0)));
     };
-    if (held) {
+    if (chunk) {
+      T cy[rows::k_vpt];
+#pragma unroll
+      for (int k = 0; k < rows::k_vpt; ++k) {
+        const int j = rows::at(k);
+        cy[k] = store<T>((v[k] - mu) * inv * static_cast<A>(load(scale[j])) +
+                         (bias ? static_cast<A>(load(bias[j])) : A(0)));
+      }
+      rows::chunk_store(y + base + rows::at(0), cy);
+    } else if (held) {
 #pragma unroll
       for (int k = 0; k < rows::k_vpt; ++k)
         if (rows::at(k) < n) write(rows::at(k), v[k]);

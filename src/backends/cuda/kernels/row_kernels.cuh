@@ -12,6 +12,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstring>
 #include <cstdint>
 
 #include "backends/cuda/kernels/common.cuh"
@@ -47,8 +48,35 @@ inline Launch plan(int64_t count, int64_t n) {
   for (int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.y + threadIdx.y; \
        r < (count); r += static_cast<int64_t>(gridDim.x) * blockDim.y)
 
-// Element k of this thread's share of a row: index j, valid when j < n.
-__device__ inline int at(int k) { return static_cast<int>(threadIdx.x) + k * static_cast<int>(blockDim.x); }
+// Element k of this thread's share of a row: index j, valid when j < n. A
+// thread holds k_vpt consecutive elements, so a share of 16-bit values is one
+// 16-byte load (chunk_* below).
+__device__ inline int at(int k) { return static_cast<int>(threadIdx.x) * k_vpt + k; }
+
+// Whether this thread's share of `row` is whole and can move as 16-byte
+// vectors (the row 16-byte aligned, the share a multiple of 16 bytes).
+template <typename T>
+__device__ inline bool chunk_ok(const T* row, int n) {
+  return (k_vpt * sizeof(T)) % 16 == 0 && at(0) + k_vpt <= n && reinterpret_cast<uintptr_t>(row) % 16 == 0;
+}
+
+// The share at p (= row + at(0)) in 16-byte moves.
+template <typename T>
+__device__ inline void chunk_load(T (&c)[k_vpt], const T* __restrict__ p) {
+  constexpr int moves = static_cast<int>(k_vpt * sizeof(T) / 16);
+  uint4 tmp[moves];
+#pragma unroll
+  for (int i = 0; i < moves; ++i) tmp[i] = reinterpret_cast<const uint4*>(p)[i];
+  memcpy(c, tmp, sizeof(c));
+}
+template <typename T>
+__device__ inline void chunk_store(T* __restrict__ p, const T (&c)[k_vpt]) {
+  constexpr int moves = static_cast<int>(k_vpt * sizeof(T) / 16);
+  uint4 tmp[moves];
+  memcpy(tmp, c, sizeof(c));
+#pragma unroll
+  for (int i = 0; i < moves; ++i) reinterpret_cast<uint4*>(p)[i] = tmp[i];
+}
 
 // op over the group, equal on every thread of it. `sh` holds 32 values
 // (used by block rows only).
@@ -79,6 +107,13 @@ struct Max {
 // This thread's share of row `r` as A values (`fill` past the end).
 template <typename T, typename A>
 __device__ inline void load(A (&v)[k_vpt], const T* __restrict__ row, int n, A fill) {
+  if (chunk_ok(row, n)) {
+    T c[k_vpt];
+    chunk_load(c, row + at(0));
+#pragma unroll
+    for (int k = 0; k < k_vpt; ++k) v[k] = static_cast<A>(cuda::load(c[k]));
+    return;
+  }
 #pragma unroll
   for (int k = 0; k < k_vpt; ++k) {
     const int j = at(k);
@@ -101,13 +136,19 @@ __device__ inline void softmax(const A (&v)[k_vpt], int n, T* out, A* sh) {
     if (at(k) < n) sum += exp(v[k] - mx);
   sum = reduce(sum, Sum{}, sh);
   const A log_sum = Log ? log(sum) : A(0);
+  T c[k_vpt];
 #pragma unroll
   for (int k = 0; k < k_vpt; ++k) {
-    const int j = at(k);
-    if (j >= n) continue;
-    if constexpr (Log) out[j] = store<T>(v[k] - mx - log_sum);
-    else out[j] = store<T>(exp(v[k] - mx) / sum);
+    if constexpr (Log) c[k] = store<T>(v[k] - mx - log_sum);
+    else c[k] = store<T>(exp(v[k] - mx) / sum);
   }
+  if (chunk_ok(out, n)) {
+    chunk_store(out + at(0), c);
+    return;
+  }
+#pragma unroll
+  for (int k = 0; k < k_vpt; ++k)
+    if (at(k) < n) out[at(k)] = c[k];
 }
 
 }  // namespace kiln::backend::cuda::rows
