@@ -111,16 +111,7 @@ int conv_patches_as_matmul(ir::Graph& g, const NodeFilter& mine) {
       v.shape = ir::to_sym(s);
       return g.add_value(std::move(v));
     };
-    const auto shape_const = [&](const std::string& name, const Shape& s) {
-      Tensor t = Tensor::empty(DataType::Int64, {static_cast<int64_t>(s.size())});
-      std::copy(s.begin(), s.end(), t.data<int64_t>());
-      ir::Value v;
-      v.name = base + name;
-      v.dtype = DataType::Int64;
-      v.shape = ir::to_sym(t.shape());
-      v.constant = std::move(t);
-      return g.add_value(std::move(v));
-    };
+    const auto shape_const = [&](const std::string& name, const Shape& s) { return add_shape_constant(g, base + name, s); };
     const auto node = [&](const std::string& op, const std::string& name, std::vector<ir::ValueId> in,
                           ir::ValueId out) {
       ir::Node nd;

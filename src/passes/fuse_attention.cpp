@@ -361,14 +361,7 @@ bool fold_output_transpose(ir::Graph& g, const Readers& readers, std::vector<boo
   fv.dtype = g.value(f).dtype;
   fv.shape = ir::to_sym(fs);
   const ir::ValueId f_new = g.add_value(std::move(fv));
-  Tensor shape = Tensor::empty(DataType::Int64, {static_cast<int64_t>(zs.size())});
-  std::copy(zs.begin(), zs.end(), shape.data<int64_t>());
-  ir::Value sv;
-  sv.name = rn.name + "/rows_shape";
-  sv.dtype = DataType::Int64;
-  sv.shape = ir::to_sym(shape.shape());
-  sv.constant = std::move(shape);
-  const ir::ValueId shape_id = g.add_value(std::move(sv));
+  const ir::ValueId shape_id = add_shape_constant(g, rn.name + "/rows_shape", zs);
   gn.inputs[0] = f_new;
   rn.inputs[1] = shape_id;
   rn.outputs[0] = zn.outputs[0];

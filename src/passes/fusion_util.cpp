@@ -28,6 +28,17 @@ ir::FusedActivation absorb_activation(const ir::Graph& g, const Readers& readers
   return act;
 }
 
+ir::ValueId add_shape_constant(ir::Graph& g, const std::string& name, const Shape& shape) {
+  Tensor t = Tensor::empty(DataType::Int64, {static_cast<int64_t>(shape.size())});
+  std::copy(shape.begin(), shape.end(), t.data<int64_t>());
+  ir::Value v;
+  v.name = name;
+  v.dtype = DataType::Int64;
+  v.shape = ir::to_sym(t.shape());
+  v.constant = std::move(t);
+  return g.add_value(std::move(v));
+}
+
 void keep_placement(const ir::Node& from, ir::Node& to) {
   for (const char* key : {"kiln.device", "kiln.fallback"})
     if (const ir::Attribute* a = from.attr(key)) to.attrs[key] = *a;

@@ -34,6 +34,9 @@ ir::FusedActivation absorb_activation(const ir::Graph& g, const Readers& readers
 // builder/partition.h) of `from` onto a node made from it.
 void keep_placement(const ir::Node& from, ir::Node& to);
 
+// A new int64 constant holding `shape` (a Reshape's second input), named `name`.
+ir::ValueId add_shape_constant(ir::Graph& g, const std::string& name, const Shape& shape);
+
 // Whether v is a float32 value of fully known shape.
 bool is_static_f32(const ir::Graph& g, ir::ValueId v);
 

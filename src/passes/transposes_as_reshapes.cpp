@@ -5,6 +5,7 @@
 // batch_first swaps ([1, S, E] <-> [S, 1, E]), permutes around a head of one.
 #include <algorithm>
 
+#include "passes/fusion_util.h"
 #include "passes/passes.h"
 
 namespace kiln::passes {
@@ -45,15 +46,7 @@ int transposes_as_reshapes(ir::Graph& g) {
       a.ints = o;
       n.attrs["shape"] = a;
     } else {
-      Tensor shape = Tensor::empty(DataType::Int64, {static_cast<int64_t>(o.size())});
-      std::copy(o.begin(), o.end(), shape.data<int64_t>());
-      ir::Value sv;
-      sv.name = n.name + "/as_reshape_shape";
-      sv.dtype = DataType::Int64;
-      sv.shape = ir::to_sym(shape.shape());
-      sv.constant = std::move(shape);
-      const ir::ValueId shape_id = g.add_value(std::move(sv));
-      n.inputs.push_back(shape_id);
+      n.inputs.push_back(add_shape_constant(g, n.name + "/as_reshape_shape", o));
     }
     n.op_type = "Reshape";
     n.attrs.erase("perm");
