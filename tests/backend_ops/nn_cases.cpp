@@ -270,7 +270,7 @@ void attention_cases(Cases& c) {
                       {{"scale", a_float(0.125f)}}, dt);
     k.domain = "com.kiln";
     k.opset = 17;
-    if (dt != F32) k.takes = {"flash"};
+    if (dt != F32) k.takes = {"flash", "flash_mma"};
   }
   // The flash candidate's forms: each head size, partial and whole tiles of
   // queries and keys, one query row, GQA, the 3-D layout. Scores of 300 keys
@@ -279,7 +279,7 @@ void attention_cases(Cases& c) {
     OpCase& k = c.add("Attention flash " + name, "Attention", std::move(in), std::move(at), dt);
     k.opset = 23;
     k.tol = dt == BF16 ? 2e-2 : 5e-3;
-    k.takes = {"flash"};
+    k.takes = {"flash", "flash_mma"};
   };
   flash("f16 head 32 q 70 kv 130", {c.r({2, 3, 70, 32}, F16), c.r({2, 3, 130, 32}, F16), c.r({2, 3, 130, 32}, F16)}, {}, F16);
   flash("f16 head 128 q 64 kv 64 scale 0.3", {c.r({1, 2, 64, 128}, F16), c.r({1, 2, 64, 128}, F16), c.r({1, 2, 64, 128}, F16)},
@@ -301,7 +301,7 @@ void attention_cases(Cases& c) {
                       {{"scale", a_float(0.125f)}, {"kiln.views", a_ints(views)}, {"kiln.y_shape", a_ints({140, 128})}}, dt);
     k.domain = "com.kiln";
     k.opset = 17;
-    if (dt != F32) k.takes = {"flash"};
+    if (dt != F32) k.takes = {"flash", "flash_mma"};
   }
   flash("f16 large scores", {c.r({1, 2, 20, 64}, F16, -4.f, 4.f), c.r({1, 2, 90, 64}, F16, -4.f, 4.f), c.r({1, 2, 90, 64}, F16)}, {}, F16);
 }

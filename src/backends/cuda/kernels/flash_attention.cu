@@ -1,4 +1,4 @@
-// Attention's "flash" candidate: softmax(scale * Q K^T) V in one kernel, the
+// Attention's "flash" candidates: softmax(scale * Q K^T) V in one kernel, the
 // scores never leaving the SM (the online softmax of FlashAttention-2), for
 // the plain attention of exported transformers: 16-bit Q, K, V, one head size
 // of 32, 64 or 128 for both products, no mask, causal, padding, softcap, past
@@ -8,10 +8,13 @@
 //
 // A block takes 64 query rows of one (batch, head), a warp 16 of them; the
 // key/value tiles of 64 rows go through shared memory, the products through
-// tensor cores (WMMA 16x16x16, fp32 accumulate). Each lane keeps half a row of
-// the output and its row's running max and sum in registers; the score tile
-// and each P.V product pass through the warp's shared scratch, whose fragment
-// layout WMMA does not expose. P is rounded to the input dtype for the second
+// tensor cores with fp32 accumulation. Two kernels, two candidates the
+// builder times: "flash" on WMMA 16x16x16, where each lane keeps half a row
+// of the output and its row's running max and sum in registers and the score
+// tile and each P.V product pass through the warp's shared scratch (WMMA
+// does not expose its fragments' layout); "flash_mma" on mma.sync
+// (flash_attention_mma.cuh), FlashAttention-2's design, nothing but Q, K and
+// V in shared memory. P is rounded to the input dtype for the second
 // product, as FlashAttention does.
 #include <mma.h>
 
@@ -58,16 +61,19 @@ struct Layout {
 // Rows [row0, row0 + 64) of a [rows, D] matrix with row stride `ss` into
 // shared memory (row stride Layout::ld), 16 bytes a load; rows past the end
 // are zeros.
-template <typename T, int D>
+template <typename T, int D, int LD = Layout<D>::ld>
 __device__ inline void load_tile(T* dst, const T* src, int64_t ss, int64_t row0, int64_t rows) {
   constexpr int vec = 16 / sizeof(T), per_row = D / vec;
   for (int i = threadIdx.x; i < 64 * per_row; i += blockDim.x) {
     const int r = i / per_row, c = (i % per_row) * vec;
     uint4 val = make_uint4(0, 0, 0, 0);
     if (row0 + r < rows) val = __ldg(reinterpret_cast<const uint4*>(src + (row0 + r) * ss + c));
-    *reinterpret_cast<uint4*>(dst + r * Layout<D>::ld + c) = val;
+    *reinterpret_cast<uint4*>(dst + r * LD + c) = val;
   }
 }
+
+// The mma.sync kernel, on these helpers.
+#include "backends/cuda/kernels/flash_attention_mma.cuh"
 
 template <typename T, int D>
 __global__ void __launch_bounds__(k_warps * 32) flash_attention_kernel(FlashParams p) {
@@ -180,29 +186,29 @@ __global__ void __launch_bounds__(k_warps * 32) flash_attention_kernel(FlashPara
 }
 
 // Opts the kernel into its shared memory (over the 48 KiB default) once per
-// device.
-template <typename T, int D>
+// device, then launches it.
+template <typename T, int D, bool Mma>
 void launch(const FlashParams& p, unsigned q_blocks, unsigned bh, cudaStream_t stream) {
   static std::atomic<uint64_t> opted{0};
   int dev = 0;
   KILN_CUDA(cudaGetDevice(&dev));
-  const size_t smem = Layout<D>::template bytes<T>();
+  const auto kernel = Mma ? flash_mma_kernel<T, D> : flash_attention_kernel<T, D>;
+  const size_t smem = Mma ? MmaLayout<D>::template bytes<T>() : Layout<D>::template bytes<T>();
   const uint64_t bit = uint64_t{1} << (dev & 63);
   if (!(opted.load() & bit)) {
-    KILN_CUDA(cudaFuncSetAttribute(flash_attention_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                   static_cast<int>(smem)));
+    KILN_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
     opted.fetch_or(bit);
   }
-  flash_attention_kernel<T, D><<<dim3(q_blocks, bh), k_warps * 32, smem, stream>>>(p);
-  KILN_CUDA_LAUNCH("flash_attention_kernel");
+  kernel<<<dim3(q_blocks, bh), k_warps * 32, smem, stream>>>(p);
+  KILN_CUDA_LAUNCH(Mma ? "flash_mma_kernel" : "flash_attention_kernel");
 }
 
-template <typename T>
+template <typename T, bool Mma>
 void launch_typed(const FlashParams& p, int64_t hs, unsigned q_blocks, unsigned bh, cudaStream_t stream) {
   switch (hs) {
-    case 32: return launch<T, 32>(p, q_blocks, bh, stream);
-    case 64: return launch<T, 64>(p, q_blocks, bh, stream);
-    default: return launch<T, 128>(p, q_blocks, bh, stream);
+    case 32: return launch<T, 32, Mma>(p, q_blocks, bh, stream);
+    case 64: return launch<T, 64, Mma>(p, q_blocks, bh, stream);
+    default: return launch<T, 128, Mma>(p, q_blocks, bh, stream);
   }
 }
 
@@ -214,6 +220,8 @@ void strides_of(bool three_d, int64_t heads, int64_t seq, int64_t dim, int64_t o
   out[2] = three_d ? heads * dim : dim;
 }
 
+// Mma: the mma.sync kernel (flash_attention_mma.cuh), else the WMMA one.
+template <bool Mma>
 class FlashAttentionKernel final : public Kernel {
  public:
   void run(KernelContext& ctx) override {
@@ -262,9 +270,9 @@ class FlashAttentionKernel final : public Kernel {
     const int64_t q_blocks = (d.sq + k_rows - 1) / k_rows, bh = d.b * d.qh;
     if (q_blocks > INT32_MAX || bh > 65535) ctx.fail("too many rows or heads for the flash kernel's grid");
     if (dt == DataType::Float16)
-      launch_typed<half>(p, d.hs, static_cast<unsigned>(q_blocks), static_cast<unsigned>(bh), st.get());
+      launch_typed<half, Mma>(p, d.hs, static_cast<unsigned>(q_blocks), static_cast<unsigned>(bh), st.get());
     else
-      launch_typed<bf16>(p, d.hs, static_cast<unsigned>(q_blocks), static_cast<unsigned>(bh), st.get());
+      launch_typed<bf16, Mma>(p, d.hs, static_cast<unsigned>(q_blocks), static_cast<unsigned>(bh), st.get());
   }
 };
 
@@ -281,31 +289,40 @@ int64_t known_head_size(const ir::Node& n, const ir::Graph& g, size_t input, con
   return s->size() == 3 && heads > 0 && last % heads == 0 ? last / heads : -1;
 }
 
+// The node when the flash kernels take it, else Error(Unsupported) saying why.
+void check_flash(const ir::Node& n, const ir::Graph& g) {
+  const auto refuse = [&](const std::string& why) {
+    return Error(ErrorCode::Unsupported, n.label() + ": the flash kernel takes " + why);
+  };
+  if (n.inputs.size() != 3 || n.outputs.size() != 1) throw refuse("Q, K, V and Y only (no mask, past or extra outputs)");
+  const DataType dt = g.value(n.inputs[0]).dtype;
+  if (dt != DataType::Float16 && dt != DataType::BFloat16) throw refuse("f16 and bf16");
+  if (!dtype_in(g, n.inputs[1], {dt}) || !dtype_in(g, n.inputs[2], {dt})) throw refuse("one dtype for Q, K and V");
+  if (n.attr_i("is_causal", 0) != 0 || n.attr_f("softcap", 0.f) != 0.f) throw refuse("no causal mask or softcap");
+  const std::optional<ir::AttentionViews> views = ir::attention_views(n);
+  const int64_t hs = known_head_size(n, g, 0, "q_num_heads", views);
+  if ((hs != 32 && hs != 64 && hs != 128) || known_head_size(n, g, 1, "kv_num_heads", views) != hs ||
+      known_head_size(n, g, 2, "kv_num_heads", views) != hs)
+    throw refuse("one known head size of 32, 64 or 128");
+  // Rows of 16-byte vectors: the head dim contiguous, rows and offsets at
+  // multiples of 8 elements.
+  if (views)
+    for (const ir::StridedView* v : {&views->q, &views->k, &views->v, &views->y})
+      if (v->strides[3] != 1 || v->offset % 8 || v->strides[0] % 8 || v->strides[1] % 8 || v->strides[2] % 8)
+        throw refuse("views with a contiguous head dim and rows at multiples of 8 elements");
+}
+
 }  // namespace
 
 void register_cuda_flash_attention(KernelRegistry& r) {
   r.add("Attention", [](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
-    const auto refuse = [&](const std::string& why) {
-      return Error(ErrorCode::Unsupported, n.label() + ": the flash kernel takes " + why);
-    };
-    if (n.inputs.size() != 3 || n.outputs.size() != 1) throw refuse("Q, K, V and Y only (no mask, past or extra outputs)");
-    const DataType dt = g.value(n.inputs[0]).dtype;
-    if (dt != DataType::Float16 && dt != DataType::BFloat16) throw refuse("f16 and bf16");
-    if (!dtype_in(g, n.inputs[1], {dt}) || !dtype_in(g, n.inputs[2], {dt})) throw refuse("one dtype for Q, K and V");
-    if (n.attr_i("is_causal", 0) != 0 || n.attr_f("softcap", 0.f) != 0.f) throw refuse("no causal mask or softcap");
-    const std::optional<ir::AttentionViews> views = ir::attention_views(n);
-    const int64_t hs = known_head_size(n, g, 0, "q_num_heads", views);
-    if ((hs != 32 && hs != 64 && hs != 128) || known_head_size(n, g, 1, "kv_num_heads", views) != hs ||
-        known_head_size(n, g, 2, "kv_num_heads", views) != hs)
-      throw refuse("one known head size of 32, 64 or 128");
-    // Rows of 16-byte vectors: the head dim contiguous, rows and offsets at
-    // multiples of 8 elements.
-    if (views)
-      for (const ir::StridedView* v : {&views->q, &views->k, &views->v, &views->y})
-        if (v->strides[3] != 1 || v->offset % 8 || v->strides[0] % 8 || v->strides[1] % 8 || v->strides[2] % 8)
-          throw refuse("views with a contiguous head dim and rows at multiples of 8 elements");
-    return std::make_unique<FlashAttentionKernel>();
+    check_flash(n, g);
+    return std::make_unique<FlashAttentionKernel<false>>();
   }, "flash");
+  r.add("Attention", [](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
+    check_flash(n, g);
+    return std::make_unique<FlashAttentionKernel<true>>();
+  }, "flash_mma");
 }
 
 }  // namespace kiln::backend::cuda
