@@ -72,7 +72,7 @@ int conv_patches_as_matmul(ir::Graph& g, const NodeFilter& mine) {
     const auto& rshape = g.value(rs.outputs.empty() ? c.outputs[0] : rs.outputs[0]).shape;
     const int64_t n = x[0], k = w->shape()[0], hp = x[2] / kernel[0], wp = x[3] / kernel[1];
     if (!is_onnx(rs, "Reshape") || rs.outputs.size() != 1 || rs.inputs[0] != c.outputs[0] || (mine && !mine(rs)) ||
-        !rshape || ir::to_shape(*rshape) != Shape{n, k, hp * wp})
+        !rshape || !ir::shape_known(*rshape) || ir::to_shape(*rshape) != Shape{n, k, hp * wp})
       continue;
     const ir::NodeId t = readers.sole(rs.outputs[0]);
     if (t < 0) continue;

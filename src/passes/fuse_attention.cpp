@@ -260,7 +260,14 @@ bool rowwise(const ir::Graph& g, const ir::Node& n) {
   const bool gemm = is_onnx(n, "Gemm") || (n.domain == "com.kiln" && n.op_type == "FusedGemm");
   const bool matmul = is_onnx(n, "MatMul") || (n.domain == "com.kiln" && n.op_type == "FusedMatMul");
   if ((!gemm && !matmul) || n.inputs.size() < 2 || n.outputs.size() != 1) return false;
-  if (gemm) return n.attr_i("transA", 0) == 0;
+  if (gemm) {
+    // C must be the same for every row (absent, a scalar, [N] or [1, N]): a
+    // C with a value per row would stay with the old row order.
+    if (n.attr_i("transA", 0) != 0) return false;
+    if (!n.has_input(2)) return true;
+    const auto& c = g.value(n.inputs[2]).shape;
+    return c && (c->size() <= 1 || (c->size() == 2 && (*c)[0].known() && (*c)[0].value == 1));
+  }
   const auto& b = g.value(n.inputs[1]).shape;
   return b && b->size() == 2;
 }
@@ -317,6 +324,8 @@ bool fold_input_transpose(ir::Graph& g, const Readers& readers, const std::vecto
   mm.inputs[0] = tr.inputs[0];
   g.value(p).shape = ir::to_sym(p_new);
   dead[static_cast<size_t>(t)] = true;
+  g.nodes[static_cast<size_t>(t)].inputs.clear();  // a dead node names no value (producers() after this)
+  g.nodes[static_cast<size_t>(t)].outputs.clear();
   return true;
 }
 
@@ -366,6 +375,8 @@ bool fold_output_transpose(ir::Graph& g, const Readers& readers, std::vector<boo
   rn.inputs[1] = shape_id;
   rn.outputs[0] = zn.outputs[0];
   dead[static_cast<size_t>(zi)] = true;
+  g.nodes[static_cast<size_t>(zi)].inputs.clear();  // a dead node names no value: Z is rn's now
+  g.nodes[static_cast<size_t>(zi)].outputs.clear();
   ty.value = f_new;
   ty.view = *v;
   return true;

@@ -158,7 +158,9 @@ TEST(FuseAttention, WhatMustStayUnfusedDoes) {
 // Transpose, Squeeze and Gather, each then Reshape-Transpose-Reshape'd into
 // heads; Y permuted and reshaped back for the output projection, whose rows
 // go back to batch first (with `batch_first_out`).
-GraphBuilder multi_head(bool batch_first_out = false) {
+// With `per_row_c`, the output projection is a Gemm whose C has a value per
+// row (which pins the rows' order).
+GraphBuilder multi_head(bool batch_first_out = false, bool per_row_c = false) {
   GraphBuilder b;
   b.g.opsets[""] = 17;
   const auto ints = [&](const std::string& name, std::vector<int64_t> v) {
@@ -197,7 +199,11 @@ GraphBuilder multi_head(bool batch_first_out = false) {
   b.n("MatMul", {p, heads[2]}, {y});
   b.n("Transpose", {y}, {yt}).attrs["perm"] = attr_ints({2, 0, 1, 3});
   b.n("Reshape", {yt, ints("so", {10, 12})}, {yr});
-  b.n("MatMul", {yr, b.v("wo", {12, 12}, filled({12, 12}, 0.1f, -0.02f))}, {out});
+  if (per_row_c)
+    b.n("Gemm", {yr, b.v("wo", {12, 12}, filled({12, 12}, 0.1f, -0.02f)), b.v("c", {10, 12}, filled({10, 12}, 0.2f, 0.f))},
+        {out});
+  else
+    b.n("MatMul", {yr, b.v("wo", {12, 12}, filled({12, 12}, 0.1f, -0.02f))}, {out});
   b.g.outputs = {out};
   if (batch_first_out) {
     const ir::ValueId o3 = b.v("o3", {5, 2, 12}), ob = b.v("ob", {2, 5, 12});
@@ -244,6 +250,15 @@ TEST(FuseAttention, TheOutputProjectionsRowsComeBatchFirst) {
   const std::optional<ir::AttentionViews> views = ir::attention_views(fused.g.nodes[1]);
   ASSERT_TRUE(views);
   EXPECT_EQ(views->y.strides, (std::vector<int64_t>{60, 4, 12, 1}));  // rows b * 5 + s
+  const std::vector<Tensor> in{filled({2, 5, 12}, 0.3f, 0.05f)};
+  expect_near_all(run_on_cpu(fused.g, in)[0], run_on_cpu(plain.g, in)[0], 1e-5);
+}
+
+TEST(FuseAttention, AGemmWithAValuePerRowKeepsItsRowOrder) {
+  GraphBuilder plain = multi_head(true, true), fused = multi_head(true, true);
+  ASSERT_EQ(passes::fuse_attention(fused.g), 1);
+  ir::infer_shapes(fused.g);
+  EXPECT_EQ(count_ops(fused.g, "Transpose"), 1);  // the batch-first one after the Gemm stays
   const std::vector<Tensor> in{filled({2, 5, 12}, 0.3f, 0.05f)};
   expect_near_all(run_on_cpu(fused.g, in)[0], run_on_cpu(plain.g, in)[0], 1e-5);
 }

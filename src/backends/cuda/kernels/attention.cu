@@ -364,6 +364,8 @@ void AttentionKernel::run_typed(KernelContext& ctx) {
 
 }  // namespace
 
+std::unique_ptr<Kernel> make_cublaslt_attention() { return std::make_unique<AttentionKernel>(); }
+
 void register_cuda_attention(KernelRegistry& r) {
   r.add("Attention", [](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
     const std::initializer_list<DataType> floats = {DataType::Float32, DataType::Float16, DataType::BFloat16,

@@ -28,6 +28,8 @@
 
 namespace kiln::backend::cuda {
 
+std::unique_ptr<Kernel> make_cublaslt_attention();  // attention.cu: every form of the op
+
 namespace {
 
 namespace wmma = nvcuda::wmma;
@@ -260,8 +262,13 @@ class FlashAttentionKernel final : public Kernel {
       strides_of(d.three_d, d.kvh, d.skv, d.vhs, p.vs);
       strides_of(d.three_d, d.qh, d.sq, d.vhs, p.ys);
     }
+    // Tensors the plan placed are 256-byte aligned; a caller's buffer bound
+    // as an input or output may not be: cuBLASLt's candidate takes those.
     for (const void* ptr : {p.q, p.k, p.v, static_cast<const void*>(p.y)})
-      if (reinterpret_cast<uintptr_t>(ptr) % 16) ctx.fail("the flash kernel needs 16-byte aligned tensors");
+      if (reinterpret_cast<uintptr_t>(ptr) % 16) {
+        if (!m_fallback) m_fallback = make_cublaslt_attention();
+        return m_fallback->run(ctx);
+      }
     p.heads = d.qh;
     p.group = d.qh / d.kvh;
     p.sq = d.sq;
@@ -274,6 +281,9 @@ class FlashAttentionKernel final : public Kernel {
     else
       launch_typed<bf16, Mma>(p, d.hs, static_cast<unsigned>(q_blocks), static_cast<unsigned>(bh), st.get());
   }
+
+ private:
+  std::unique_ptr<Kernel> m_fallback;
 };
 
 // The head size of a Q, K or V input when the graph knows it: the last dim,
