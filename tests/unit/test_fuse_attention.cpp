@@ -254,6 +254,31 @@ TEST(FuseAttention, TheOutputProjectionsRowsComeBatchFirst) {
   expect_near_all(run_on_cpu(fused.g, in)[0], run_on_cpu(plain.g, in)[0], 1e-5);
 }
 
+// The CUDA backend's pass order on an encoder block's first half: the
+// residual Add and the norm after the attention fuse first, then the
+// attention, whose output fold hands the Add's operand to a Reshape.
+TEST(FuseAttention, AfterTheSkipNormFusionOfTheResidual) {
+  const auto block = [] {
+    GraphBuilder b = multi_head(true);
+    const ir::ValueId x = b.g.inputs[0], ob = b.g.outputs[0];
+    const ir::ValueId s = b.v("s", {2, 5, 12}), y = b.v("y", {2, 5, 12});
+    b.n("Add", {x, ob}, {s});
+    b.n("LayerNormalization", {s, b.v("ln_scale", {12}, filled({12}, 0.05f, 1.f))}, {y}).attrs["axis"] = attr_i(-1);
+    b.g.outputs = {y};
+    ir::infer_shapes(b.g);
+    return b;
+  };
+  GraphBuilder plain = block(), fused = block();
+  ASSERT_EQ(passes::fuse_skip_layer_norm(fused.g), 1);
+  ir::infer_shapes(fused.g);
+  ASSERT_EQ(passes::fuse_attention(fused.g), 1);
+  ir::infer_shapes(fused.g);
+  EXPECT_EQ(count_ops(fused.g, "Transpose"), 0);
+  EXPECT_EQ(count_ops(fused.g, "SkipLayerNormalization"), 1);
+  const std::vector<Tensor> in{filled({2, 5, 12}, 0.3f, 0.05f)};
+  expect_near_all(run_on_cpu(fused.g, in)[0], run_on_cpu(plain.g, in)[0], 1e-4);
+}
+
 TEST(FuseAttention, AGemmWithAValuePerRowKeepsItsRowOrder) {
   GraphBuilder plain = multi_head(true, true), fused = multi_head(true, true);
   ASSERT_EQ(passes::fuse_attention(fused.g), 1);
