@@ -366,21 +366,21 @@ void AttentionKernel::run_typed(KernelContext& ctx) {
 
 std::unique_ptr<Kernel> make_cublaslt_attention() { return std::make_unique<AttentionKernel>(); }
 
-void register_cuda_attention(KernelRegistry& r) {
-  r.add("Attention", [](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
-    const std::initializer_list<DataType> floats = {DataType::Float32, DataType::Float16, DataType::BFloat16,
-                                                    DataType::Float64};
-    for (size_t i : {size_t{0}, size_t{1}, size_t{2}, size_t{4}, size_t{5}})
-      if (i < n.inputs.size() && !dtype_in(g, n.inputs[i], floats))
-        throw Error(ErrorCode::Unsupported, n.label() + ": Attention on cuda takes f32, f16, bf16 and f64");
-    if (n.has_input(3) && g.value(n.inputs[3]).dtype != DataType::Bool && !dtype_in(g, n.inputs[3], floats))
-      throw Error(ErrorCode::Unsupported, n.label() + ": attn_mask must be bool or float on cuda");
-    if (n.has_input(6) && !dtype_in(g, n.inputs[6], {DataType::Int64}))
-      throw Error(ErrorCode::Unsupported, n.label() + ": nonpad_kv_seqlen must be int64 on cuda");
-    const int64_t mode = n.attr_i("qk_matmul_output_mode", 0);
-    if (mode < 0 || mode > 3) throw Error(ErrorCode::InvalidModel, n.label() + ": qk_matmul_output_mode must be 0..3");
-    return std::make_unique<AttentionKernel>();
-  }, "cublaslt");
+std::unique_ptr<Kernel> cublaslt_attention_for(const ir::Node& n, const ir::Graph& g) {
+  const std::initializer_list<DataType> floats = {DataType::Float32, DataType::Float16, DataType::BFloat16,
+                                                  DataType::Float64};
+  for (size_t i : {size_t{0}, size_t{1}, size_t{2}, size_t{4}, size_t{5}})
+    if (i < n.inputs.size() && !dtype_in(g, n.inputs[i], floats))
+      throw Error(ErrorCode::Unsupported, n.label() + ": Attention on cuda takes f32, f16, bf16 and f64");
+  if (n.has_input(3) && g.value(n.inputs[3]).dtype != DataType::Bool && !dtype_in(g, n.inputs[3], floats))
+    throw Error(ErrorCode::Unsupported, n.label() + ": attn_mask must be bool or float on cuda");
+  if (n.has_input(6) && !dtype_in(g, n.inputs[6], {DataType::Int64}))
+    throw Error(ErrorCode::Unsupported, n.label() + ": nonpad_kv_seqlen must be int64 on cuda");
+  const int64_t mode = n.attr_i("qk_matmul_output_mode", 0);
+  if (mode < 0 || mode > 3) throw Error(ErrorCode::InvalidModel, n.label() + ": qk_matmul_output_mode must be 0..3");
+  return std::make_unique<AttentionKernel>();
 }
+
+void register_cuda_attention(KernelRegistry& r) { r.add("Attention", cublaslt_attention_for, "cublaslt"); }
 
 }  // namespace kiln::backend::cuda

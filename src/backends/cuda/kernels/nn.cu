@@ -14,7 +14,7 @@ namespace kiln::backend::cuda {
 void register_cuda_conv(KernelRegistry& r);       // cudnn_conv.cu: Conv, FusedConv, FusedConvDw, ConvTranspose
 void register_cuda_matmul(KernelRegistry& r);     // cublaslt_matmul.cu: Gemm, MatMul, FusedGemm, FusedMatMul
 void register_cuda_attention(KernelRegistry& r);  // attention.cu: Attention
-void register_cuda_flash_attention(KernelRegistry& r);  // flash_attention.cu: Attention, plain 16-bit forms only
+void register_cuda_flash_attention(KernelRegistry& r);  // flash_attention.cu: Attention (flash, flash_mma)
 void register_cuda_einsum(KernelRegistry& r);     // einsum.cu: Einsum
 void register_cuda_nn_norm(KernelRegistry& r);    // nn_norm*.cu: BatchNorm, Instance/Group/Layer/RMS/Lp/MVN norms, LRN
 void register_cuda_nn_softmax(KernelRegistry& r); // nn_softmax.cu: Softmax, LogSoftmax, Hardmax
@@ -26,10 +26,10 @@ void register_cuda_nn(KernelRegistry& r) {
   register_cuda_nn_pool(r);
   register_cuda_conv(r);
   register_cuda_matmul(r);
-  // "cublaslt" registered last stays the preferred candidate (it takes every
-  // form); the builder times "flash" against it where flash takes the node.
-  register_cuda_flash_attention(r);
+  // cuBLASLt first: the flash file's last candidate is the preferred one and
+  // hands the forms it does not take to cuBLASLt's kernel.
   register_cuda_attention(r);
+  register_cuda_flash_attention(r);
   register_cuda_einsum(r);
 }
 
