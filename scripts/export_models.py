@@ -12,7 +12,10 @@ count: their post-processing (NonZero, TopK, NMS inside an If) is exported too.
 Segmenters (NAME in SEGMENTERS) return the per-pixel class scores "out".
 
 --reference-device cuda computes the references with PyTorch on the GPU
-(TF32 off, so both sides compute in fp32), for comparing kiln's CUDA engines.
+(TF32 off, so both sides compute in fp32), for comparing kiln's CUDA engines,
+and also PyTorch's own 16-bit outputs (autocast fp16 and bf16) as
+DIR/NAME.reference_fp16.npz and NAME.reference_bf16.npz: how close a 16-bit
+run of the same model can be expected to come (compare_torchvision.py).
 
 usage: export_models.py [--reference-device cpu|cuda] OUT_DIR NAME [NAME ...]
 """
@@ -125,6 +128,19 @@ def reference(model, x, device):
     return [t.detach().cpu().numpy() for t in outputs]
 
 
+def autocast_reference(model, x, dtype):
+    """PyTorch's outputs under CUDA autocast to `dtype` (fp32 numpy arrays),
+    or None where the model does not run that way."""
+    try:
+        with torch.no_grad(), torch.autocast("cuda", dtype=dtype):
+            y = model.to("cuda")(x.to("cuda"))
+    except Exception as e:  # a model autocast cannot run is no reason to fail the export
+        print(f"  no {dtype} autocast reference: {e}")
+        return None
+    outputs = y if isinstance(y, tuple) else (y,)
+    return [t.detach().float().cpu().numpy() if t.is_floating_point() else t.detach().cpu().numpy() for t in outputs]
+
+
 def export(name, out_dir, device):
     onnx_path = os.path.join(out_dir, name + ".onnx")
     ref_path = os.path.join(out_dir, name + ".reference.npz")
@@ -142,6 +158,11 @@ def export(name, out_dir, device):
         torch.onnx.export(model, x, tmp, **kwargs)
     np.save(os.path.join(out_dir, name + ".input.npy"), x.numpy())
     np.savez(ref_path, **dict(zip(output_names, reference(model, x, device))))
+    if device == "cuda":
+        for tag, dtype in (("fp16", torch.float16), ("bf16", torch.bfloat16)):
+            outs = autocast_reference(model, x, dtype)
+            if outs is not None:
+                np.savez(os.path.join(out_dir, f"{name}.reference_{tag}.npz"), **dict(zip(output_names, outs)))
     os.replace(tmp, onnx_path)
     print(f"exported {onnx_path} ({os.path.getsize(onnx_path) / 1e6:.1f} MB)")
 

@@ -206,6 +206,10 @@ for s in $steps; do
       done
       step profile_vit_b_16 "$bin/kiln" bench "$work/models/vit_b_16.onnx" --device cuda --batch 1,32 -n 50 \
         --warmup 10 --no-cache --precision fp16 --profile
+      # bf16 ssdlite against PyTorch's own bf16 (the export's autocast reference).
+      need_models ssdlite320_mobilenet_v3_large
+      step models_bf16_ssdlite python3 tests/models/compare_torchvision.py --device cuda --precision bf16 "$bin/kiln" \
+        "$work/models" ssdlite320_mobilenet_v3_large
       ;;
     *) echo "unknown step $s" ;;
   esac

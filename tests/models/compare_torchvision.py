@@ -20,6 +20,12 @@ of the output scale, kiln's top-1 among the reference's top 5 (random-weight
 classifiers have near-ties), pixels agreeing on at least 99%, and at least
 90% (fp16) / 95% (bf16, with looser score and box bounds) of the reference
 detections matched with score within 1e-2 and box corners within 1 pixel.
+Where the export left PyTorch's own 16-bit outputs (NAME.reference_fp16.npz,
+NAME.reference_bf16.npz: autocast on the GPU), a detector's bound is instead
+what PyTorch itself reaches in that precision, less 5 points, when that is
+lower: which 300 detections of thousands of near-equal random-weight scores
+survive is not stable in 8 bits of mantissa, and kiln is asked to be no
+worse than the peer, not better than the arithmetic allows.
 
 usage: compare_torchvision.py [--device D] [--precision P] KILN_BINARY MODELS_DIR NAME [NAME ...]
 Exits non-zero when a model is missing, fails to run, or differs.
@@ -68,7 +74,27 @@ def compare_segmenter(got, want):
     return ok, f"max abs err {err:.3g} (scale {scale:.3g}), per-pixel class agrees on {100 * agree:.2f}%"
 
 
-def compare_detector(got, want):
+def match_detections(got, want):
+    """want's detections matched one-to-one in got within B's bounds (same
+    label, the closest score): (indices of want left unmatched, worst score
+    error, worst box error)."""
+    used = np.zeros(got["scores"].shape[0], dtype=bool)
+    worst_score, worst_box, unmatched = 0.0, 0.0, []
+    for i in range(want["scores"].shape[0]):
+        cand = np.where(~used & (got["labels"] == want["labels"][i])
+                        & (np.abs(got["scores"] - want["scores"][i]) <= B["score"])
+                        & (np.abs(got["boxes"] - want["boxes"][i]).max(axis=1) <= B["box"]))[0]
+        if cand.size == 0:
+            unmatched.append(i)
+            continue
+        j = cand[np.argmin(np.abs(got["scores"][cand] - want["scores"][i]))]
+        used[j] = True
+        worst_score = max(worst_score, abs(float(got["scores"][j] - want["scores"][i])))
+        worst_box = max(worst_box, float(np.abs(got["boxes"][j] - want["boxes"][i]).max()))
+    return unmatched, worst_score, worst_box
+
+
+def compare_detector(got, want, peer=None):
     exact = B["matched"] >= 1.0
     for k in ("boxes", "scores", "labels"):
         if exact and got[k].shape[0] != want[k].shape[0]:
@@ -76,26 +102,22 @@ def compare_detector(got, want):
     n = want["scores"].shape[0]
     if n == 0:
         return False, "the reference has no detections: the test would prove nothing"
-    used = np.zeros(got["scores"].shape[0], dtype=bool)
-    worst_score, worst_box, unmatched = 0.0, 0.0, 0
-    for i in range(n):
-        cand = np.where(~used & (got["labels"] == want["labels"][i])
-                        & (np.abs(got["scores"] - want["scores"][i]) <= B["score"])
-                        & (np.abs(got["boxes"] - want["boxes"][i]).max(axis=1) <= B["box"]))[0]
-        if cand.size == 0:
-            if exact:
-                return False, (f"reference detection {i} (label {want['labels'][i]}, score {want['scores'][i]:.6f}, "
-                               f"box {want['boxes'][i]}) has no match in kiln's output")
-            unmatched += 1
-            continue
-        j = cand[np.argmin(np.abs(got["scores"][cand] - want["scores"][i]))]
-        used[j] = True
-        worst_score = max(worst_score, abs(float(got["scores"][j] - want["scores"][i])))
-        worst_box = max(worst_box, float(np.abs(got["boxes"][j] - want["boxes"][i]).max()))
-    if unmatched > (1 - B["matched"]) * n:
-        return False, f"{unmatched} of {n} reference detections unmatched"
+    missed, worst_score, worst_box = match_detections(got, want)
+    if exact and missed:
+        i = missed[0]
+        return False, (f"reference detection {i} (label {want['labels'][i]}, score {want['scores'][i]:.6f}, "
+                       f"box {want['boxes'][i]}) has no match in kiln's output")
+    unmatched = len(missed)
+    need, peer_note = B["matched"], ""
+    if peer is not None and not exact:
+        peer_matched = n - len(match_detections(peer, want)[0])
+        need = min(need, peer_matched / n - 0.05)
+        peer_note = f"; PyTorch's own run in this precision matches {peer_matched}, so {need:.0%} are needed"
+    if unmatched > (1 - need) * n:
+        return False, f"{unmatched} of {n} reference detections unmatched{peer_note}"
     if unmatched:
-        return True, f"{n - unmatched} of {n} detections matched (max score err {worst_score:.3g}, box {worst_box:.3g} px)"
+        return True, (f"{n - unmatched} of {n} detections matched (max score err {worst_score:.3g}, "
+                      f"box {worst_box:.3g} px){peer_note}")
     in_order = int((got["labels"] == want["labels"]).sum()) if got["labels"].shape == want["labels"].shape else 0
     return True, (f"{n} detections all matched (max score err {worst_score:.3g}, max box err {worst_box:.3g} px, "
                   f"{in_order} in the same row)")
@@ -142,7 +164,11 @@ def main():
             compare = compare_segmenter
         else:
             compare = compare_classifier
-        ok, detail = compare(got, want)
+        peer_path = os.path.join(models_dir, f"{name}.reference_{precision}.npz")
+        if compare is compare_detector and precision != "fp32" and os.path.exists(peer_path):
+            ok, detail = compare(got, want, dict(np.load(peer_path)))
+        else:
+            ok, detail = compare(got, want)
         print(f"{'PASS' if ok else 'FAIL'} {name} on {device} {precision}: {detail}")
         for line in r.stdout.splitlines():
             if "run on the cpu" in line or line.startswith("  ") and "shape computation" in line:
