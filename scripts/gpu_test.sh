@@ -204,8 +204,9 @@ for s in $steps; do
         step "speed_$m" "$bin/kiln" bench "$work/models/$m.onnx" --device cuda --batch $batches -n 100 --warmup 10 \
           --no-cache --precision fp16 --cuda-graphs --device-io
       done
-      step profile_vit_b_16 "$bin/kiln" bench "$work/models/vit_b_16.onnx" --device cuda --batch 1,32 -n 50 \
-        --warmup 10 --no-cache --precision fp16 --profile
+      KILN_LOG_LEVEL=debug step profile_vit_b_16 "$bin/kiln" bench "$work/models/vit_b_16.onnx" --device cuda \
+        --batch 1,32 -n 50 --warmup 10 --no-cache --precision fp16 --profile
+      grep -E "attention: timed" "$out/profile_vit_b_16.log" | head -n 4  # each candidate's time
       # bf16 ssdlite against PyTorch's own bf16 (the export's autocast reference).
       need_models ssdlite320_mobilenet_v3_large
       step models_bf16_ssdlite python3 tests/models/compare_torchvision.py --device cuda --precision bf16 "$bin/kiln" \

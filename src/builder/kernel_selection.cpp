@@ -1,6 +1,7 @@
 #include "builder/kernel_selection.h"
 
 #include <chrono>
+#include <cstdio>
 #include <limits>
 #include <map>
 #include <random>
@@ -226,14 +227,19 @@ SelectionStats select_kernels(ir::Graph& g, backend::Backend& primary, TimingCac
       Bench bench{be, *stream, g, n, {}};
       for (const Tensor& t : inputs) bench.ins.push_back(t.defined() ? &t : nullptr);
       double best_ms = std::numeric_limits<double>::infinity();
+      std::string timings;  // "name ms, ..." for the debug log
       for (const Timed& c : time_candidates(names, bench)) {
         if (c.best_ms == std::numeric_limits<double>::infinity()) continue;
         if (cache) cache->record(sig, device, c.name, c.best_ms);
+        char ms[32];
+        std::snprintf(ms, sizeof ms, " %.4f ms", c.best_ms);
+        timings += (timings.empty() ? "" : ", ") + c.name + ms;
         if (c.best_ms < best_ms) {
           best_ms = c.best_ms;
           choice = c.name;
         }
       }
+      if (!choice.empty()) log_debug(n.label() + ": timed " + timings + " -> " + choice);
       ++stats.timed;
     }
     if (choice.empty()) continue;  // every candidate refused: keep the default, the run will say why
