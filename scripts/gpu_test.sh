@@ -187,18 +187,22 @@ for s in $steps; do
       tail -n 12 "$out/peers.log"
       ;;
     verify)
-      # What a session changed since the last GPU run, in one short call (~4
-      # min): kernels against the CPU, the graph soak and cycles, the
-      # binding, two models in fp16 against PyTorch and their speed.
+      # What a session changed since the last GPU run, in one short call (~5
+      # min), the figures first (a call cut short keeps the steps done): kernels
+      # against the CPU, two models in fp16 against PyTorch and their speed, the
+      # attention candidates' times, the binding, the graph soak and cycles,
+      # bf16 ssdlite against PyTorch's own bf16. The export runs beside the
+      # kernel tests.
+      ( need_models resnet50 vit_b_16 ssdlite320_mobilenet_v3_large > "$out/export.summary" ) &
+      exp=$!
       step backend_ops "$bin/test_backend_ops"
       grep -E "differ|compared|Failure|refused" "$out/backend_ops.log" | head -n 20
       step cuda_runtime "$bin/test_cuda_runtime"
-      graph_steps 20
-      python_steps
-      need_models resnet50 vit_b_16
+      wait $exp
+      cat "$out/export.summary"
       step models_fp16 python3 tests/models/compare_torchvision.py --device cuda --precision fp16 "$bin/kiln" \
         "$work/models" resnet50 vit_b_16
-      for m in resnet50 vit_b_16; do
+      for m in vit_b_16 resnet50; do
         batches=1,32
         [ $m = resnet50 ] && batches=1,32,256  # the issue's throughput goal is at 256
         step "speed_$m" "$bin/kiln" bench "$work/models/$m.onnx" --device cuda --batch $batches -n 100 --warmup 10 \
@@ -207,8 +211,8 @@ for s in $steps; do
       KILN_LOG_LEVEL=debug step profile_vit_b_16 "$bin/kiln" bench "$work/models/vit_b_16.onnx" --device cuda \
         --batch 1,32 -n 50 --warmup 10 --no-cache --precision fp16 --profile
       grep -E "attention: timed" "$out/profile_vit_b_16.log" | head -n 4  # each candidate's time
-      # bf16 ssdlite against PyTorch's own bf16 (the export's autocast reference).
-      need_models ssdlite320_mobilenet_v3_large
+      python_steps
+      graph_steps 20
       step models_bf16_ssdlite python3 tests/models/compare_torchvision.py --device cuda --precision bf16 "$bin/kiln" \
         "$work/models" ssdlite320_mobilenet_v3_large
       ;;
