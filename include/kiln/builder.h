@@ -17,6 +17,8 @@ namespace kiln {
 
 enum class Precision { FP32, FP16, BF16 };
 std::string_view precision_name(Precision p);
+// "fp32"/"float32", "fp16"/"float16", "bf16"/"bfloat16"; Error(InvalidArgument) otherwise.
+Precision parse_precision(std::string_view name);
 
 // An optimization profile for one input: the engine accepts any shape between
 // min and max (per dimension) and plans memory for opt.

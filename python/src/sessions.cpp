@@ -18,13 +18,6 @@ namespace kiln::python {
 
 namespace {
 
-Precision parse_precision(const std::string& p) {
-  if (p == "fp32" || p == "float32") return Precision::FP32;
-  if (p == "fp16" || p == "float16") return Precision::FP16;
-  if (p == "bf16" || p == "bfloat16") return Precision::BF16;
-  throw Error(ErrorCode::InvalidArgument, "precision '" + p + "': fp32, fp16 or bf16");
-}
-
 // Only the switches compile() was asked for reach the wrapped cache: the
 // seeds' reuse_cached_engines / cache_built_engines.
 class GatedCache final : public EngineCache {

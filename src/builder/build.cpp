@@ -27,6 +27,13 @@ std::string_view precision_name(Precision p) {
   return "?";
 }
 
+Precision parse_precision(std::string_view p) {
+  if (p == "fp32" || p == "float32") return Precision::FP32;
+  if (p == "fp16" || p == "float16") return Precision::FP16;
+  if (p == "bf16" || p == "bfloat16") return Precision::BF16;
+  throw Error(ErrorCode::InvalidArgument, "precision '" + std::string(p) + "': fp32, fp16 or bf16");
+}
+
 std::vector<std::string> BuildConfig::invariant_fields() const {
   // The one list of engine-invariant settings. Adding a field to BuildConfig
   // that changes the engine means adding it here, or caches will serve stale

@@ -334,7 +334,9 @@ TEST(CudaRuntime, ProfileUsesDeviceEvents) {
   for (const auto& n : prof) {
     EXPECT_EQ(n.runs, 3) << n.node;
     total += n.total_ms;
-    if (n.op_type == "Conv" || n.op_type == "com.kiln.FusedConv") EXPECT_EQ(n.device, "cuda:0");
+    if (n.op_type == "Conv" || n.op_type == "com.kiln.FusedConv") {
+      EXPECT_EQ(n.device, "cuda:0");
+    }
   }
   EXPECT_GT(total, 0.0);
 }

@@ -50,7 +50,7 @@ BuildConfig BuildOptions::config() const {
   c.device = resolved_device();
   c.cpu_threads = threads;
   c.optimization_level = optimization_level;
-  c.precision = precision == "fp16" ? Precision::FP16 : precision == "bf16" ? Precision::BF16 : Precision::FP32;
+  c.precision = parse_precision(precision);
   for (const std::string& s : shapes) {
     const auto eq = s.find('=');
     if (eq == std::string::npos || eq == 0)
