@@ -63,7 +63,9 @@ graph_steps() {
 # machine's Python (3.12) with PyTorch's pybind11; then the pytest suite.
 python_steps() {
   step python_ext bash python/build_ext.sh "$work/kiln-gpu/lib" "$work/python"
-  PYTHONPATH=$work/python PYTHONDONTWRITEBYTECODE=1 step python python3 -m pytest -q -rs -p no:cacheprovider tests/python
+  # KILN_PY_BACKTRACE: a crash in the module prints its native frames too.
+  KILN_PY_BACKTRACE=1 PYTHONPATH=$work/python PYTHONDONTWRITEBYTECODE=1 step python \
+    python3 -m pytest -q -rs -p no:cacheprovider -p no:faulthandler tests/python
 }
 
 if [ "$steps" = quick ]; then

@@ -1,5 +1,9 @@
 // kiln._kiln: the extension module. Errors, models, engines and timing caches
 // here; tensors, engine caches and sessions in their own files.
+#include <execinfo.h>
+
+#include <csignal>
+#include <cstdlib>
 #include <pybind11/stl/filesystem.h>
 
 #include "backends/backend.h"
@@ -189,8 +193,30 @@ void register_models(py::module_& m) {
 
 }  // namespace kiln::python
 
+namespace {
+
+// KILN_PY_BACKTRACE=1: a crash prints the native frames (glibc's backtrace)
+// to stderr before the default action, where Python's faulthandler shows
+// only Python's. For the machines where no debugger is installed.
+void native_backtrace(int sig) {
+  void* frames[64];
+  const int n = backtrace(frames, 64);
+  backtrace_symbols_fd(frames, n, 2);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+void install_backtrace() {
+  const char* v = std::getenv("KILN_PY_BACKTRACE");
+  if (!v || std::string(v) != "1") return;
+  for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) signal(sig, native_backtrace);
+}
+
+}  // namespace
+
 PYBIND11_MODULE(_kiln, m) {
   using namespace kiln::python;
+  install_backtrace();
   m.doc() = "kiln's C++ API (the kiln package wraps it; import kiln, not kiln._kiln).";
 #ifdef KILN_PY_VERSION
   m.attr("__version__") = KILN_PY_VERSION;
