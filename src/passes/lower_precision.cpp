@@ -16,6 +16,13 @@
 // Kernels accumulate 16-bit inputs in float32 (softmax, normalizations,
 // reductions, GEMM), so only storage and bandwidth drop to 16 bits.
 //
+// A detector's post-processing stays float32 as well, as PyTorch's autocast
+// keeps it: every node between the last convolution or GEMM and the boxes and
+// scores that NonMaxSuppression or TopK read (box decoding adds offsets to
+// coordinates of hundreds of pixels, where bfloat16's step is 2; which
+// detections survive turns on the last bits of near-equal scores). NMS may
+// sit in an If's branch: the outer values a branch reads are the If's inputs.
+//
 // Idempotent: a second run finds no float32 value a lowerable node reads
 // (only boundary Casts and kept nodes remain float32), which lets
 // builder::specialize re-optimize a lowered graph.
@@ -68,6 +75,50 @@ Tensor convert(const Tensor& src, DataType target) {
 
 std::string suffix(DataType t) { return t == DataType::Float16 ? "_fp16" : "_bf16"; }
 
+// The ops whose 16-bit speed is worth lowering for; a walk back from the
+// post-processing stops at them.
+bool heavy(const ir::Node& n) {
+  static const std::set<std::string> ops = {"Conv", "ConvTranspose", "MatMul", "Gemm", "FusedConv",
+                                            "FusedConvDw", "FusedGemm", "FusedMatMul", "Attention", "Einsum"};
+  return ops.count(n.op_type) > 0;
+}
+
+bool ranks_detections(const ir::Node& n) { return n.op_type == "NonMaxSuppression" || n.op_type == "TopK"; }
+
+// Whether a (sub)graph holds NMS or TopK, at any depth.
+bool holds_ranking(const ir::Graph& g) {
+  for (const ir::Node& n : g.nodes) {
+    if (ranks_detections(n)) return true;
+    for (const auto& [_, a] : n.attrs)
+      if (a.g && holds_ranking(*a.g)) return true;
+  }
+  return false;
+}
+
+// Nodes of the post-processing that feeds NMS/TopK (see the file's header).
+std::vector<bool> post_processing(const ir::Graph& g) {
+  const std::vector<ir::NodeId> producer = g.producers();
+  std::vector<bool> keep(g.nodes.size(), false);
+  std::vector<ir::ValueId> stack;
+  for (const ir::Node& n : g.nodes) {
+    // An If's captured values are its inputs (ir/ops/control_flow.cpp).
+    bool ranks = ranks_detections(n);
+    for (const auto& [_, a] : n.attrs) ranks |= a.g && holds_ranking(*a.g);
+    if (ranks) stack.insert(stack.end(), n.inputs.begin(), n.inputs.end());
+  }
+  while (!stack.empty()) {
+    const ir::ValueId v = stack.back();
+    stack.pop_back();
+    if (v == ir::k_no_value) continue;
+    const ir::NodeId p = producer[static_cast<size_t>(v)];
+    if (p < 0 || keep[static_cast<size_t>(p)] || heavy(g.nodes[static_cast<size_t>(p)])) continue;
+    keep[static_cast<size_t>(p)] = true;
+    const ir::Node& n = g.nodes[static_cast<size_t>(p)];
+    stack.insert(stack.end(), n.inputs.begin(), n.inputs.end());
+  }
+  return keep;
+}
+
 }  // namespace
 
 LoweringResult lower_precision(ir::Graph& g, DataType target, const LowerableFilter& supports,
@@ -97,13 +148,14 @@ LoweringResult lower_precision(ir::Graph& g, DataType target, const LowerableFil
   for (size_t v = 0; v < trial.values.size(); ++v)
     if (trial.values[v].dtype == DataType::Float32 && !keep_value[v]) trial.values[v].dtype = target;
   std::vector<bool> lower(n_nodes, false);
+  const std::vector<bool> post = post_processing(g);
   for (size_t i = 0; i < n_nodes; ++i) {
     const ir::Node& n = g.nodes[i];
     bool touches_f32 = false;
     for (size_t k = 0; k < n.inputs.size(); ++k) touches_f32 |= is_f32(n.inputs[k]) && !stays_f32(n, k);
     for (ir::ValueId v : n.outputs) touches_f32 |= is_f32(v) && !keep_value[v];
     if (!touches_f32) continue;
-    bool ok = !kept_ops().count(n.op_type) && supports(trial, trial.nodes[i]);
+    bool ok = !kept_ops().count(n.op_type) && !post[i] && supports(trial, trial.nodes[i]);
     if (ok) {
       // Inference writes the outputs: saved and put back after.
       std::vector<ir::Value> saved;

@@ -123,6 +123,59 @@ TEST(LowerPrecision, KeepsWhatTheBackendCannotRunAndHostInputs) {
   }
 }
 
+// A detector: a GEMM's raw boxes scaled and offset into pixels, and scores
+// through a Sigmoid, into NonMaxSuppression. The GEMM is lowered; the box
+// arithmetic and the Sigmoid stay float32 (bfloat16's step at 300 px is 2).
+// Built twice: NMS in the graph, and NMS in an If's branch reading them.
+TEST(LowerPrecision, ADetectorsPostProcessingStaysFloat32) {
+  for (bool in_branch : {false, true}) {
+    SCOPED_TRACE(in_branch ? "NMS in an If's branch" : "NMS in the graph");
+    ir::Graph g;
+    const Tensor w = Tensor::from_vector(DataType::Float32, {3, 3}, std::vector<float>(9, 0.5f));
+    const Tensor scale = Tensor::from_vector(DataType::Float32, {2, 3}, std::vector<float>(6, 300.f));
+    const ir::ValueId x = value(g, "x", DataType::Float32), wv = value(g, "w", DataType::Float32, w),
+                      raw = value(g, "raw", DataType::Float32), sv = value(g, "scale", DataType::Float32, scale),
+                      px = value(g, "px", DataType::Float32), s = value(g, "s", DataType::Float32),
+                      sc = value(g, "sc", DataType::Float32), keep = value(g, "keep", DataType::Int64);
+    g.value(wv).shape = ir::SymShape{3, 3};
+    node(g, "MatMul", {x, wv}, {raw});
+    node(g, "Mul", {raw, sv}, {px});
+    node(g, "Sigmoid", {s}, {sc});
+    if (!in_branch) {
+      node(g, "NonMaxSuppression", {px, sc}, {keep});
+    } else {
+      // The branch reads px and sc: the importer makes captured values the
+      // If's inputs after the condition, and the branch's inputs.
+      auto branch = std::make_shared<ir::Graph>();
+      const ir::ValueId bp = value(*branch, "bp", DataType::Float32), bs = value(*branch, "bs", DataType::Float32),
+                        bk = value(*branch, "keep_b", DataType::Int64);
+      node(*branch, "NonMaxSuppression", {bp, bs}, {bk});
+      branch->inputs = {bp, bs};
+      branch->outputs = {bk};
+      Tensor t = Tensor::empty(DataType::Bool, {});
+      t.data<bool>()[0] = true;
+      const ir::ValueId cond = value(g, "cond", DataType::Bool, t);
+      node(g, "If", {cond, px, sc}, {keep});
+      ir::Attribute a;
+      a.kind = ir::Attribute::Kind::Graph;
+      a.g = branch;
+      g.nodes.back().attrs["then_branch"] = a;
+      g.nodes.back().attrs["else_branch"] = a;
+    }
+    g.inputs = {x, s};
+    g.outputs = {keep};
+    const passes::LoweringResult r = passes::lower_precision(g, DataType::BFloat16, k_all);
+    EXPECT_EQ(r.lowered, 1);  // the MatMul
+    const ir::Node* mul = producer_of(g, "px");
+    const ir::Node* sigmoid = producer_of(g, "sc");
+    ASSERT_TRUE(mul && sigmoid);
+    EXPECT_EQ(mul->op_type, "Mul");
+    EXPECT_EQ(g.value(mul->inputs[0]).dtype, DataType::Float32);  // the MatMul's output cast back
+    EXPECT_EQ(sigmoid->op_type, "Sigmoid");
+    EXPECT_EQ(g.value(sigmoid->inputs[0]).dtype, DataType::Float32);
+  }
+}
+
 // Clip's bounds are read on the host but typed as X: they follow X. A value
 // with no producer yet (a weightless engine's weight) gets a Cast placed
 // before its reader, not a re-sort that would refuse it.
