@@ -116,29 +116,17 @@ def make(name):
     return model, x, ["output"], {"input": {0: "N"}, "output": {0: "N"}}
 
 
-def reference(model, x, device):
-    """PyTorch's outputs on `device`, as numpy arrays."""
+def reference(model, x, device, autocast=None):
+    """PyTorch's outputs on `device` as numpy arrays (floats as float32), under
+    CUDA autocast to the dtype `autocast` when given."""
     if device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         model, x = model.to("cuda"), x.to("cuda")
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast("cuda", dtype=autocast or torch.float16, enabled=autocast is not None):
         y = model(x)
     outputs = y if isinstance(y, tuple) else (y,)
-    return [t.detach().cpu().numpy() for t in outputs]
-
-
-def autocast_reference(model, x, dtype):
-    """PyTorch's outputs under CUDA autocast to `dtype` (fp32 numpy arrays),
-    or None where the model does not run that way."""
-    try:
-        with torch.no_grad(), torch.autocast("cuda", dtype=dtype):
-            y = model.to("cuda")(x.to("cuda"))
-    except Exception as e:  # a model autocast cannot run is no reason to fail the export
-        print(f"  no {dtype} autocast reference: {e}")
-        return None
-    outputs = y if isinstance(y, tuple) else (y,)
-    return [t.detach().float().cpu().numpy() if t.is_floating_point() else t.detach().cpu().numpy() for t in outputs]
+    return [(t.float() if t.is_floating_point() else t).detach().cpu().numpy() for t in outputs]
 
 
 def export(name, out_dir, device):
@@ -160,9 +148,12 @@ def export(name, out_dir, device):
     np.savez(ref_path, **dict(zip(output_names, reference(model, x, device))))
     if device == "cuda":
         for tag, dtype in (("fp16", torch.float16), ("bf16", torch.bfloat16)):
-            outs = autocast_reference(model, x, dtype)
-            if outs is not None:
-                np.savez(os.path.join(out_dir, f"{name}.reference_{tag}.npz"), **dict(zip(output_names, outs)))
+            try:
+                outs = reference(model, x, device, autocast=dtype)
+            except Exception as e:  # a model autocast cannot run is no reason to fail the export
+                print(f"  no {tag} autocast reference: {e}")
+                continue
+            np.savez(os.path.join(out_dir, f"{name}.reference_{tag}.npz"), **dict(zip(output_names, outs)))
     os.replace(tmp, onnx_path)
     print(f"exported {onnx_path} ({os.path.getsize(onnx_path) / 1e6:.1f} MB)")
 

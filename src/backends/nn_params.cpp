@@ -57,6 +57,26 @@ AttentionDims attention_dims(const KernelContext& ctx) {
   return d;
 }
 
+namespace {
+
+// [B, heads, seq, dim] in the 3-D [B, seq, heads * dim] or 4-D tensor it is.
+OperandLayout bhsd(bool three_d, int64_t heads, int64_t seq, int64_t dim) {
+  OperandLayout l;
+  l.strides[0] = heads * seq * dim;
+  l.strides[1] = three_d ? dim : seq * dim;
+  l.strides[2] = three_d ? heads * dim : dim;
+  return l;
+}
+
+OperandLayout of_view(const ir::StridedView& v) {
+  OperandLayout l;
+  l.offset = v.offset;
+  for (size_t i = 0; i < 4; ++i) l.strides[i] = v.strides[i];
+  return l;
+}
+
+}  // namespace
+
 AttentionParams attention_params(const KernelContext& ctx) {
   const ir::Node& node = ctx.node();
   AttentionParams p;
@@ -99,6 +119,11 @@ AttentionParams attention_params(const KernelContext& ctx) {
   }
   ms.insert(ms.begin(), 4 - ms.size(), 1);
   p.out = p.views ? p.views->y_shape : d.three_d ? Shape{d.b, d.sq, d.qh * d.vhs} : Shape{d.b, d.qh, d.sq, d.vhs};
+  if (p.views)
+    p.layout = {of_view(p.views->q), of_view(p.views->k), of_view(p.views->v), of_view(p.views->y)};
+  else
+    p.layout = {bhsd(d.three_d, d.qh, d.sq, d.hs), bhsd(d.three_d, d.kvh, d.skv, d.hs),
+                bhsd(d.three_d, d.kvh, d.skv, d.vhs), bhsd(d.three_d, d.qh, d.sq, d.vhs)};
   return p;
 }
 

@@ -25,6 +25,16 @@ struct AttentionDims {
 };
 AttentionDims attention_dims(const KernelContext& ctx);
 
+// Where one operand's [B, heads, seq, head] elements are in its tensor: an
+// offset and four strides, in elements. Plain data: a CUDA kernel argument too.
+struct OperandLayout {
+  int64_t offset = 0;
+  int64_t strides[4] = {0, 0, 0, 1};
+};
+struct AttentionLayout {
+  OperandLayout q, k, v, y;
+};
+
 struct AttentionParams {
   AttentionDims d;
   int64_t mode = 0;       // qk_matmul_output_mode
@@ -38,6 +48,10 @@ struct AttentionParams {
   // com.kiln Attention's in-place operands, checked against the tensors
   // (ir/attention_views.h); the dims are then theirs (4-D).
   std::optional<ir::AttentionViews> views;
+  // Where Q, K, V (the current ones, without the past) and Y are in their
+  // tensors as [B, heads, seq, head] views, whatever the form: the views, or
+  // the strides of the 3-D [B, S, H*D] or 4-D [B, H, S, D] layout.
+  AttentionLayout layout;
 };
 AttentionParams attention_params(const KernelContext& ctx);
 

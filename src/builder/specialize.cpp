@@ -17,7 +17,7 @@ PartitionResult optimize(ir::Graph& g, int optimization_level, const backend::Ba
     passes::eliminate_identities(g);
     if (passes::fold_constants(g) > 0) g.prune();
     ir::infer_shapes(g);
-    if (passes::transposes_as_reshapes(g) > 0) ir::infer_shapes(g);
+    passes::transposes_as_reshapes(g);  // keeps every value's shape and dtype: nothing to infer again
   }
   if (optimization_level >= 2) {
     // Fusions need the static shapes inference just gave (e.g. Z must match),

@@ -126,13 +126,7 @@ int conv_patches_as_matmul(ir::Graph& g, const NodeFilter& mine) {
     const ir::ValueId xt = value("/gathered", {n, hp, wp, ch, kh, kw}, dt);
     const ir::ValueId p = value("/rows", {n * hp * wp, ch * kh * kw}, dt);
     const ir::ValueId y = value("/gemm", {n * hp * wp, k}, dt);
-    ir::Value wm;
-    wm.name = base + "/weight";
-    wm.dtype = w.dtype();
-    Tensor wt = weight_matrix(w);
-    wm.shape = ir::to_sym(wt.shape());
-    wm.constant = std::move(wt);
-    const ir::ValueId wm_id = g.add_value(std::move(wm));
+    const ir::ValueId wm_id = add_constant(g, base + "/weight", weight_matrix(w));
     nodes.push_back(node("Reshape", "/split", {c.inputs[0], shape_const("/split_shape", {n, ch, hp, kh, wp, kw})}, xr));
     ir::Node t = node("Transpose", "/gather", {xr}, xt);
     ir::Attribute perm;

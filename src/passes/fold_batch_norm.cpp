@@ -43,16 +43,8 @@ bool fold_one(ir::Graph& g, ir::Node& conv, const ir::Node& bn) {
     const double b0 = bias_in ? bias_in->data<float>()[o] : 0.0;
     b.data<float>()[o] = static_cast<float>((b0 - mean->data<float>()[o]) * s + shift->data<float>()[o]);
   }
-  const auto add_const = [&](const std::string& suffix, Tensor t) {
-    ir::Value v;
-    v.name = conv.name + suffix;
-    v.dtype = DataType::Float32;
-    v.shape = ir::to_sym(t.shape());
-    v.constant = std::move(t);
-    return g.add_value(std::move(v));
-  };
-  const ir::ValueId w_id = add_const("/bn_folded_W", std::move(w));
-  const ir::ValueId b_id = add_const("/bn_folded_B", std::move(b));
+  const ir::ValueId w_id = add_constant(g, conv.name + "/bn_folded_W", std::move(w));
+  const ir::ValueId b_id = add_constant(g, conv.name + "/bn_folded_B", std::move(b));
   conv.inputs.resize(3, ir::k_no_value);
   conv.inputs[1] = w_id;
   conv.inputs[2] = b_id;

@@ -24,7 +24,7 @@
 #include <cmath>
 #include <optional>
 
-#include "core/half.h"
+#include "core/dispatch.h"
 #include "ir/attention_views.h"
 #include "passes/fusion_util.h"
 #include "passes/passes.h"
@@ -35,14 +35,8 @@ namespace {
 
 std::optional<double> scalar_of(const ir::Graph& g, ir::ValueId v) {
   const auto& c = g.value(v).constant;
-  if (!c || c->numel() != 1) return std::nullopt;
-  switch (c->dtype()) {
-    case DataType::Float32: return c->data<float>()[0];
-    case DataType::Float64: return c->data<double>()[0];
-    case DataType::Float16: return static_cast<float>(c->data<Half>()[0]);
-    case DataType::BFloat16: return static_cast<float>(c->data<BFloat16>()[0]);
-    default: return std::nullopt;
-  }
+  if (!c || c->numel() != 1 || !dtype_is_float(c->dtype())) return std::nullopt;
+  return read_double(*c, 0);
 }
 
 struct Matcher {
@@ -103,22 +97,14 @@ bool is_reshape(const ir::Node& n) {
   return is_onnx(n, "Reshape") || is_onnx(n, "Flatten") || is_onnx(n, "Squeeze") || is_onnx(n, "Unsqueeze");
 }
 
-std::vector<int64_t> perm_of(const ir::Node& n, size_t rank) {
-  std::vector<int64_t> perm = n.attr_ints("perm");
-  if (perm.empty())
-    for (size_t d = rank; d-- > 0;) perm.push_back(static_cast<int64_t>(d));
-  return perm;
-}
-
 // The index of a Gather with a constant one-element index: which, and
 // whether the dim stays (a 1-D index) or goes (a scalar).
 bool gather_index(const ir::Graph& g, const ir::Node& n, int64_t& index, bool& keep) {
   if (!is_onnx(n, "Gather") || n.inputs.size() != 2) return false;
   const auto& c = g.value(n.inputs[1]).constant;
-  if (!c || c->numel() != 1 || c->rank() > 1) return false;
-  if (c->dtype() == DataType::Int64) index = c->data<int64_t>()[0];
-  else if (c->dtype() == DataType::Int32) index = c->data<int32_t>()[0];
-  else return false;
+  if (!c || c->numel() != 1 || c->rank() > 1 || (c->dtype() != DataType::Int64 && c->dtype() != DataType::Int32))
+    return false;
+  index = read_int(*c, 0);
   keep = c->rank() == 1;
   return true;
 }
@@ -131,7 +117,7 @@ bool apply_view_op(const ir::Graph& g, const ir::Node& n, ir::ViewTracer& v) {
   int64_t index = 0;
   bool keep = false;
   if (is_onnx(n, "Transpose")) {
-    if (!v.transpose(perm_of(n, v.dims().size()))) return false;
+    if (!v.transpose(transpose_perm(n, v.dims().size()))) return false;
   } else if (gather_index(g, n, index, keep)) {
     if (!v.select(n.attr_i("axis", 0), index, keep)) return false;
   } else if (is_reshape(n)) {
@@ -165,7 +151,7 @@ bool walk_back(const ir::Graph& g, const std::vector<ir::NodeId>& chain, size_t 
     Shape in;
     if (!shape_of(g, n.inputs[0], in)) return false;
     if (is_onnx(n, "Transpose")) {
-      if (!t.transpose(inverse_of(perm_of(n, in.size()))) || t.dims() != in) return false;
+      if (!t.transpose(inverse_of(transpose_perm(n, in.size()))) || t.dims() != in) return false;
     } else if (!t.reshape(in)) {
       return false;
     }
@@ -252,6 +238,14 @@ Traced trace_output(const ir::Graph& g, const Readers& readers, const std::vecto
 // moved to the projections' other side, the permutations fold into the
 // attention's views and no Transpose runs.
 
+// A node a fold made useless: dead, and naming no value, so producers()
+// after the fold finds the value's new producer.
+void kill(ir::Graph& g, std::vector<bool>& dead, ir::NodeId n) {
+  dead[static_cast<size_t>(n)] = true;
+  g.nodes[static_cast<size_t>(n)].inputs.clear();
+  g.nodes[static_cast<size_t>(n)].outputs.clear();
+}
+
 bool keeps_last(const std::vector<int64_t>& perm) {
   return !perm.empty() && perm.back() == static_cast<int64_t>(perm.size()) - 1;
 }
@@ -307,7 +301,7 @@ bool fold_input_transpose(ir::Graph& g, const Readers& readers, const std::vecto
   const ir::Node& tr = g.nodes[static_cast<size_t>(t)];
   Shape x, ps;
   if (!is_onnx(tr, "Transpose") || (mine && !mine(tr)) || !shape_of(g, tr.inputs[0], x) || !shape_of(g, p, ps)) return false;
-  const std::vector<int64_t> perm = perm_of(tr, x.size());
+  const std::vector<int64_t> perm = transpose_perm(tr, x.size());
   if (!keeps_last(perm) || ps.size() != x.size()) return false;
   Shape p_new = x;
   p_new.back() = ps.back();
@@ -323,9 +317,7 @@ bool fold_input_transpose(ir::Graph& g, const Readers& readers, const std::vecto
   for (int i = 0; i < 3; ++i) ops[i]->view = views[i];
   mm.inputs[0] = tr.inputs[0];
   g.value(p).shape = ir::to_sym(p_new);
-  dead[static_cast<size_t>(t)] = true;
-  g.nodes[static_cast<size_t>(t)].inputs.clear();  // a dead node names no value (producers() after this)
-  g.nodes[static_cast<size_t>(t)].outputs.clear();
+  kill(g, dead, t);
   return true;
 }
 
@@ -355,7 +347,7 @@ bool fold_output_transpose(ir::Graph& g, const Readers& readers, std::vector<boo
   if (zi < 0 || dead[static_cast<size_t>(zi)]) return false;
   const ir::Node& zn = g.nodes[static_cast<size_t>(zi)];
   if (!is_onnx(zn, "Transpose") || (mine && !mine(zn)) || !shape_of(g, zn.outputs[0], zs)) return false;
-  const std::vector<int64_t> perm = perm_of(zn, rs.size());
+  const std::vector<int64_t> perm = transpose_perm(zn, rs.size());
   if (!keeps_last(perm)) return false;
   // F as a view of F' (rows in Z's order), then Y's chain back from F.
   Shape lead(zs.begin(), zs.end() - 1);
@@ -374,9 +366,7 @@ bool fold_output_transpose(ir::Graph& g, const Readers& readers, std::vector<boo
   gn.inputs[0] = f_new;
   rn.inputs[1] = shape_id;
   rn.outputs[0] = zn.outputs[0];
-  dead[static_cast<size_t>(zi)] = true;
-  g.nodes[static_cast<size_t>(zi)].inputs.clear();  // a dead node names no value: Z is rn's now
-  g.nodes[static_cast<size_t>(zi)].outputs.clear();
+  kill(g, dead, zi);  // Z is rn's now
   ty.value = f_new;
   ty.view = *v;
   return true;
@@ -465,7 +455,6 @@ int fuse_attention(ir::Graph& g, const NodeFilter& mine) {
     std::sort(absorbed.begin(), absorbed.end());
     const size_t first = static_cast<size_t>(absorbed.front());
     absorbed.erase(absorbed.begin());
-    if (absorbed.empty()) continue;  // cannot happen: the chain has a Softmax and two MatMuls
     replace_chain(g, dead, first, absorbed, std::move(f));
     ++fused;
     if (added_values) {  // later matches index both by value

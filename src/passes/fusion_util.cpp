@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "ir/ops/shape_rules.h"
+
 namespace kiln::passes {
 
 Readers::Readers(const ir::Graph& g) : nodes(g.values.size()), is_output(g.values.size(), false) {
@@ -28,15 +30,24 @@ ir::FusedActivation absorb_activation(const ir::Graph& g, const Readers& readers
   return act;
 }
 
-ir::ValueId add_shape_constant(ir::Graph& g, const std::string& name, const Shape& shape) {
-  Tensor t = Tensor::empty(DataType::Int64, {static_cast<int64_t>(shape.size())});
-  std::copy(shape.begin(), shape.end(), t.data<int64_t>());
+std::vector<int64_t> transpose_perm(const ir::Node& transpose, size_t rank) {
+  return ir::rules::transpose_perm(ir::rules::Fail(transpose, ErrorCode::InvalidModel), transpose.attr_ints("perm"),
+                                   static_cast<int64_t>(rank));
+}
+
+ir::ValueId add_constant(ir::Graph& g, const std::string& name, Tensor t) {
   ir::Value v;
   v.name = name;
-  v.dtype = DataType::Int64;
+  v.dtype = t.dtype();
   v.shape = ir::to_sym(t.shape());
   v.constant = std::move(t);
   return g.add_value(std::move(v));
+}
+
+ir::ValueId add_shape_constant(ir::Graph& g, const std::string& name, const Shape& shape) {
+  Tensor t = Tensor::empty(DataType::Int64, {static_cast<int64_t>(shape.size())});
+  std::copy(shape.begin(), shape.end(), t.data<int64_t>());
+  return add_constant(g, name, std::move(t));
 }
 
 void keep_placement(const ir::Node& from, ir::Node& to) {

@@ -34,6 +34,12 @@ ir::FusedActivation absorb_activation(const ir::Graph& g, const Readers& readers
 // builder/partition.h) of `from` onto a node made from it.
 void keep_placement(const ir::Node& from, ir::Node& to);
 
+// A Transpose node's permutation for an input of `rank` dims (the default
+// reverses them): ir::rules::transpose_perm, whose checks inference has run.
+std::vector<int64_t> transpose_perm(const ir::Node& transpose, size_t rank);
+
+// A new constant value holding `t`, named `name`.
+ir::ValueId add_constant(ir::Graph& g, const std::string& name, Tensor t);
 // A new int64 constant holding `shape` (a Reshape's second input), named `name`.
 ir::ValueId add_shape_constant(ir::Graph& g, const std::string& name, const Shape& shape);
 

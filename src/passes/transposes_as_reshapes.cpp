@@ -35,10 +35,7 @@ int transposes_as_reshapes(ir::Graph& g) {
     const ir::Value& out = g.value(n.outputs[0]);
     if (in.constant || !in.shape || !out.shape || !ir::shape_known(*in.shape) || !ir::shape_known(*out.shape)) continue;
     const Shape s = ir::to_shape(*in.shape), o = ir::to_shape(*out.shape);
-    std::vector<int64_t> perm = n.attr_ints("perm");
-    if (perm.empty())  // the default reverses the dims
-      for (int64_t d = static_cast<int64_t>(s.size()) - 1; d >= 0; --d) perm.push_back(d);
-    if (perm.size() != s.size() || !moves_only_ones(s, perm)) continue;
+    if (!moves_only_ones(s, transpose_perm(n, s.size()))) continue;
     if (std::find(o.begin(), o.end(), 0) != o.end()) continue;  // Reshape reads 0 as "keep"
     if (g.opset("") < 5) {  // Reshape-1 takes the shape as an attribute
       ir::Attribute a;

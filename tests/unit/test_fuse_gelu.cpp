@@ -105,7 +105,7 @@ TEST(FuseGelu, AMatMulTakesTheGeluAsItsActivation) {
   EXPECT_EQ(n.attr_f("activation_alpha", -1.f), 0.f);  // the erf form
   Session a(fused), b(plain);
   const Tensor ya = a.run({{"x0", x}})[0].tensor, yb = b.run({{"x0", x}})[0].tensor;
-  for (int64_t i = 0; i < ya.numel(); ++i) EXPECT_NEAR(ya.data<float>()[i], yb.data<float>()[i], 1e-5) << i;
+  expect_near_all(ya, yb, 1e-5);
 }
 
 TEST(FuseGelu, NearMissesStay) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "ir/op_schema.h"
+#include "kernel_harness.h"
 #include "pass_test_util.h"
 #include "passes/passes.h"
 
@@ -26,12 +27,7 @@ void check(const Case& c, int64_t opset = 17) {
   for (int64_t p : perm) out.push_back(c.in[static_cast<size_t>(p)]);
   const ir::ValueId x = b.v("x", c.in), y = b.v("y", out);
   ir::Node& t = b.n("Transpose", {x}, {y});
-  if (!c.perm.empty()) {
-    ir::Attribute a;
-    a.kind = ir::Attribute::Kind::Ints;
-    a.ints = c.perm;
-    t.attrs["perm"] = a;
-  }
+  if (!c.perm.empty()) t.attrs["perm"] = attr_ints(c.perm);
   b.g.inputs = {x};
   b.g.outputs = {y};
   const Tensor input = filled(c.in, 0.5f, 0.25f);

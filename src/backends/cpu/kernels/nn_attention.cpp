@@ -22,31 +22,12 @@ using nn::AccOut;
 
 using Dims = params::AttentionDims;
 
-// [B, S, H*D] (3-D) → [B, H, S, D] as a dense array; 4-D inputs are copied as is.
+// An operand in its tensor (AttentionParams::layout) as a dense [B, H, S, D] array.
 template <typename A>
-std::vector<A> to_bhsd(const Tensor& t, int64_t heads, bool three_d) {
+std::vector<A> from_view(const Tensor& t, const params::OperandLayout& v, const Shape& n) {
   const AccIn<A> src(t);
-  std::vector<A> out(static_cast<size_t>(t.numel()));
-  if (!three_d) {
-    std::copy(src.data(), src.data() + t.numel(), out.begin());
-    return out;
-  }
-  const int64_t b = t.shape()[0], s = t.shape()[1], d = t.shape()[2] / heads;
-  for (int64_t i = 0; i < b; ++i)
-    for (int64_t j = 0; j < s; ++j)
-      for (int64_t h = 0; h < heads; ++h)
-        for (int64_t k = 0; k < d; ++k)
-          out[static_cast<size_t>(((i * heads + h) * s + j) * d + k)] = src[((i * s + j) * heads + h) * d + k];
-  return out;
-}
-
-// A 4-D view (kiln.views) of t as a dense [B, H, S, D] array.
-template <typename A>
-std::vector<A> from_view(const Tensor& t, const ir::StridedView& v) {
-  const AccIn<A> src(t);
-  std::vector<A> out(static_cast<size_t>(v.numel()));
+  std::vector<A> out(static_cast<size_t>(n[0] * n[1] * n[2] * n[3]));
   size_t o = 0;
-  const Shape& n = v.dims;
   for (int64_t i = 0; i < n[0]; ++i)
     for (int64_t h = 0; h < n[1]; ++h)
       for (int64_t j = 0; j < n[2]; ++j)
@@ -81,10 +62,9 @@ void run_attention(KernelContext& ctx) {
   Tensor& y = ctx.output(0, q.dtype(), p.out);
   nn::dispatch_acc(ctx, q.dtype(), [&](auto tag) {
     using A = decltype(tag);
-    const auto& views = p.views;
-    const std::vector<A> qa = views ? from_view<A>(q, views->q) : to_bhsd<A>(q, d.qh, d.three_d);
-    std::vector<A> ka = views ? from_view<A>(ctx.input(1), views->k) : to_bhsd<A>(ctx.input(1), d.kvh, d.three_d);
-    std::vector<A> va = views ? from_view<A>(ctx.input(2), views->v) : to_bhsd<A>(ctx.input(2), d.kvh, d.three_d);
+    const std::vector<A> qa = from_view<A>(q, p.layout.q, {d.b, d.qh, d.sq, d.hs});
+    std::vector<A> ka = from_view<A>(ctx.input(1), p.layout.k, {d.b, d.kvh, d.skv, d.hs});
+    std::vector<A> va = from_view<A>(ctx.input(2), p.layout.v, {d.b, d.kvh, d.skv, d.vhs});
     if (d.past) {
       const AccIn<A> pk(ctx.input(4)), pv(ctx.input(5));
       ka = concat_seq(pk.data(), ka, d, d.hs);
@@ -151,14 +131,9 @@ void run_attention(KernelContext& ctx) {
           std::fill(out.begin(), out.end(), A(0));
           for (int64_t j = 0; j < d.total; ++j)
             for (int64_t c = 0; c < d.vhs; ++c) out[static_cast<size_t>(c)] += s[static_cast<size_t>(j)] * vb[j * d.vhs + c];
-          if (views) {
-            const ir::StridedView& yv = views->y;
-            A* yr = ya.data() + yv.offset + b * yv.strides[0] + h * yv.strides[1] + i * yv.strides[2];
-            for (int64_t c = 0; c < d.vhs; ++c) yr[c * yv.strides[3]] = out[static_cast<size_t>(c)];
-            continue;
-          }
-          A* yr = d.three_d ? ya.data() + ((b * d.sq + i) * d.qh + h) * d.vhs : ya.data() + ((b * d.qh + h) * d.sq + i) * d.vhs;
-          std::copy(out.begin(), out.end(), yr);
+          const params::OperandLayout& yv = p.layout.y;
+          A* yr = ya.data() + yv.offset + b * yv.strides[0] + h * yv.strides[1] + i * yv.strides[2];
+          for (int64_t c = 0; c < d.vhs; ++c) yr[c * yv.strides[3]] = out[static_cast<size_t>(c)];
         }
       }
     }

@@ -24,45 +24,26 @@ namespace {
 
 using Dims = params::AttentionDims;
 
-// Where an operand's elements are: (batch, head, seq, dim) strides and an
-// offset, for 3-D [B, S, H*D], 4-D [B, H, S, D] and kiln.views alike.
-struct Strided {
-  int64_t offset = 0, s[4] = {0, 0, 0, 1};
-};
-
-Strided strided(bool three_d, int64_t heads, int64_t seq, int64_t dim) {
-  Strided t;
-  t.s[0] = heads * seq * dim;
-  t.s[1] = three_d ? dim : seq * dim;
-  t.s[2] = three_d ? heads * dim : dim;
-  return t;
-}
-
-Strided strided(const ir::StridedView& v) {
-  Strided t;
-  t.offset = v.offset;
-  for (int i = 0; i < 4; ++i) t.s[i] = v.strides[static_cast<size_t>(i)];
-  return t;
-}
+using params::OperandLayout;
 
 // out[b, h, t, :] = t < P ? past[b, h, t, :] : cur at (b, h, t - P).
 template <typename T>
-__global__ void gather_bhsd_kernel(T* out, const T* past, const T* cur, Strided cs, int64_t nb, int64_t nh, int64_t np,
+__global__ void gather_bhsd_kernel(T* out, const T* past, const T* cur, OperandLayout cs, int64_t nb, int64_t nh, int64_t np,
                                    int64_t ns, int64_t nd) {
   const int64_t total = np + ns;
   KILN_GRID_STRIDE(i, nb * nh * total * nd) {
     const int64_t d = i % nd, t = (i / nd) % total, h = (i / (nd * total)) % nh, b = i / (nd * total * nh);
     out[i] = t < np ? past[((b * nh + h) * np + t) * nd + d]
-                    : cur[cs.offset + b * cs.s[0] + h * cs.s[1] + (t - np) * cs.s[2] + d * cs.s[3]];
+                    : cur[cs.offset + b * cs.strides[0] + h * cs.strides[1] + (t - np) * cs.strides[2] + d * cs.strides[3]];
   }
 }
 
 // [B, H, S, D] dense -> Y where it goes.
 template <typename T>
-__global__ void scatter_bhsd_kernel(T* out, Strided ys, const T* in, int64_t nb, int64_t nh, int64_t ns, int64_t nd) {
+__global__ void scatter_bhsd_kernel(T* out, OperandLayout ys, const T* in, int64_t nb, int64_t nh, int64_t ns, int64_t nd) {
   KILN_GRID_STRIDE(i, nb * nh * ns * nd) {
     const int64_t d = i % nd, s = (i / nd) % ns, h = (i / (nd * ns)) % nh, b = i / (nd * ns * nh);
-    out[ys.offset + b * ys.s[0] + h * ys.s[1] + s * ys.s[2] + d * ys.s[3]] = in[i];
+    out[ys.offset + b * ys.strides[0] + h * ys.strides[1] + s * ys.strides[2] + d * ys.strides[3]] = in[i];
   }
 }
 
@@ -233,10 +214,7 @@ void AttentionKernel::run_typed(KernelContext& ctx) {
   const bool moved = d.three_d || views.has_value();
   const bool q_ws = moved, k_ws = (moved || d.past) && !present_k, v_ws = (moved || d.past) && !present_v;
   const bool probs_ws = !std::is_same_v<T, S>, y_ws = moved;
-  const Strided qs = views ? strided(views->q) : strided(d.three_d, d.qh, d.sq, d.hs);
-  const Strided ks = views ? strided(views->k) : strided(d.three_d, d.kvh, d.skv, d.hs);
-  const Strided vs = views ? strided(views->v) : strided(d.three_d, d.kvh, d.skv, d.vhs);
-  const Strided ys = views ? strided(views->y) : strided(d.three_d, d.qh, d.sq, d.vhs);
+  const OperandLayout &qs = ap.layout.q, &ks = ap.layout.k, &vs = ap.layout.v, &ys = ap.layout.y;
   const auto al = [](const void* p) { return static_cast<uint32_t>(pointer_alignment(p, 256)); };
   GemmProblem p1, p2;
   const GemmPlan* plan1 = nullptr;
@@ -303,7 +281,7 @@ void AttentionKernel::run_typed(KernelContext& ctx) {
   void* gemm_ws = g_bytes ? take(g_bytes) : nullptr;
 
   // K and V as [B, kv_heads, total, head] (the present outputs when asked for).
-  const auto gather = [&](T* out, const Tensor* past, const Tensor& cur, const Strided& cs, int64_t heads, int64_t np,
+  const auto gather = [&](T* out, const Tensor* past, const Tensor& cur, const OperandLayout& cs, int64_t heads, int64_t np,
                           int64_t ns, int64_t dim) {
     const int64_t n = d.b * heads * (np + ns) * dim;
     if (!n) return;

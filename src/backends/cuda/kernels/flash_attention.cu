@@ -193,10 +193,10 @@ __global__ void __launch_bounds__(k_warps * 32) flash_attention_kernel(FlashPara
 // Opts the kernel into its shared memory (over the 48 KiB default) once per
 // device, then launches it.
 template <typename T, int D, bool Mma>
-void launch(const FlashParams& p, unsigned q_blocks, unsigned bh, cudaStream_t stream) {
+void launch(const FlashParams& p, unsigned q_blocks, unsigned bh, CudaStream& st) {
   static std::atomic<uint64_t> opted{0};
-  int dev = 0;
-  KILN_CUDA(cudaGetDevice(&dev));
+  const int dev = st.device();
+  const cudaStream_t stream = st.get();
   const auto kernel = Mma ? flash_mma_kernel<T, D> : flash_attention_kernel<T, D>;
   const size_t smem = Mma ? MmaLayout<D>::template bytes<T>() : Layout<D>::template bytes<T>();
   const uint64_t bit = uint64_t{1} << (dev & 63);
@@ -209,20 +209,12 @@ void launch(const FlashParams& p, unsigned q_blocks, unsigned bh, cudaStream_t s
 }
 
 template <typename T, bool Mma>
-void launch_typed(const FlashParams& p, int64_t hs, unsigned q_blocks, unsigned bh, cudaStream_t stream) {
+void launch_typed(const FlashParams& p, int64_t hs, unsigned q_blocks, unsigned bh, CudaStream& st) {
   switch (hs) {
-    case 32: return launch<T, 32, Mma>(p, q_blocks, bh, stream);
-    case 64: return launch<T, 64, Mma>(p, q_blocks, bh, stream);
-    default: return launch<T, 128, Mma>(p, q_blocks, bh, stream);
+    case 32: return launch<T, 32, Mma>(p, q_blocks, bh, st);
+    case 64: return launch<T, 64, Mma>(p, q_blocks, bh, st);
+    default: return launch<T, 128, Mma>(p, q_blocks, bh, st);
   }
-}
-
-// (batch, head, seq) strides of a 4-D [B, heads, seq, dim] or 3-D
-// [B, seq, heads * dim] tensor.
-void strides_of(bool three_d, int64_t heads, int64_t seq, int64_t dim, int64_t out[3]) {
-  out[0] = heads * seq * dim;
-  out[1] = three_d ? dim : seq * dim;
-  out[2] = three_d ? heads * dim : dim;
 }
 
 // Mma: the mma.sync kernel (flash_attention_mma.cuh), else the WMMA one.
@@ -244,27 +236,18 @@ class FlashAttentionKernel final : public Kernel {
       KILN_CUDA(cudaMemsetAsync(y.raw(), 0, y.nbytes(), st.get()));
       return;
     }
+    // Each operand's first element and (batch, head, seq) strides; its head
+    // dim is contiguous (3-D, 4-D, or views the factory checked).
     FlashParams p;
-    p.q = q.raw();
-    p.k = ctx.input(1).raw();
-    p.v = ctx.input(2).raw();
-    p.y = y.raw();
-    if (ap.views) {  // in place (kiln.views): the factory checked the head dim is contiguous
-      const auto take = [](const ir::StridedView& v, const void* base, size_t es, int64_t out[3]) {
-        for (int i = 0; i < 3; ++i) out[i] = v.strides[static_cast<size_t>(i)];
-        return static_cast<const char*>(base) + v.offset * static_cast<int64_t>(es);
-      };
-      const size_t es = dtype_size(dt);
-      p.q = take(ap.views->q, p.q, es, p.qs);
-      p.k = take(ap.views->k, p.k, es, p.ks);
-      p.v = take(ap.views->v, p.v, es, p.vs);
-      p.y = const_cast<char*>(take(ap.views->y, p.y, es, p.ys));
-    } else {
-      strides_of(d.three_d, d.qh, d.sq, d.hs, p.qs);
-      strides_of(d.three_d, d.kvh, d.skv, d.hs, p.ks);
-      strides_of(d.three_d, d.kvh, d.skv, d.vhs, p.vs);
-      strides_of(d.three_d, d.qh, d.sq, d.vhs, p.ys);
-    }
+    const int64_t es = static_cast<int64_t>(dtype_size(dt));
+    const auto place = [&](const params::OperandLayout& v, const void* base, int64_t out[3]) {
+      for (int i = 0; i < 3; ++i) out[i] = v.strides[i];
+      return static_cast<const char*>(base) + v.offset * es;
+    };
+    p.q = place(ap.layout.q, q.raw(), p.qs);
+    p.k = place(ap.layout.k, ctx.input(1).raw(), p.ks);
+    p.v = place(ap.layout.v, ctx.input(2).raw(), p.vs);
+    p.y = const_cast<char*>(place(ap.layout.y, y.raw(), p.ys));
     // Tensors the plan placed are 256-byte aligned; a caller's buffer bound
     // as an input or output may not be: cuBLASLt's candidate takes those.
     for (const void* ptr : {p.q, p.k, p.v, static_cast<const void*>(p.y)})
@@ -280,9 +263,9 @@ class FlashAttentionKernel final : public Kernel {
     const int64_t q_blocks = (d.sq + k_rows - 1) / k_rows, bh = d.b * d.qh;
     if (q_blocks > INT32_MAX || bh > 65535) ctx.fail("too many rows or heads for the flash kernel's grid");
     if (dt == DataType::Float16)
-      launch_typed<half, Mma>(p, d.hs, static_cast<unsigned>(q_blocks), static_cast<unsigned>(bh), st.get());
+      launch_typed<half, Mma>(p, d.hs, static_cast<unsigned>(q_blocks), static_cast<unsigned>(bh), st);
     else
-      launch_typed<bf16, Mma>(p, d.hs, static_cast<unsigned>(q_blocks), static_cast<unsigned>(bh), st.get());
+      launch_typed<bf16, Mma>(p, d.hs, static_cast<unsigned>(q_blocks), static_cast<unsigned>(bh), st);
   }
 
  private:

@@ -134,18 +134,14 @@ __global__ void __launch_bounds__(1024)
     sq = rows::reduce(sq, rows::Sum{}, sh);
     const A inv = static_cast<A>(1.0 / sqrt(sq / static_cast<double>(n) + eps));
     const A mu = static_cast<A>(mean);
-    const auto write = [&](int64_t j, A value) {
-      y[base + j] = store<T>((value - mu) * inv * static_cast<A>(load(scale[j])) +
-                             (bias ? static_cast<A>(load(bias[j])) : A(0)));
+    const auto affine = [&](int64_t j, A value) {
+      return store<T>((value - mu) * inv * static_cast<A>(load(scale[j])) + (bias ? static_cast<A>(load(bias[j])) : A(0)));
     };
+    const auto write = [&](int64_t j, A value) { y[base + j] = affine(j, value); };
     if (chunk) {
       T cy[rows::k_vpt];
 #pragma unroll
-      for (int k = 0; k < rows::k_vpt; ++k) {
-        const int j = rows::at(k);
-        cy[k] = store<T>((v[k] - mu) * inv * static_cast<A>(load(scale[j])) +
-                         (bias ? static_cast<A>(load(bias[j])) : A(0)));
-      }
+      for (int k = 0; k < rows::k_vpt; ++k) cy[k] = affine(rows::at(k), v[k]);
       rows::chunk_store(y + base + rows::at(0), cy);
     } else if (held) {
 #pragma unroll
