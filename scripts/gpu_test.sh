@@ -212,6 +212,12 @@ for s in $steps; do
       KILN_LOG_LEVEL=debug step profile_vit_b_16 "$bin/kiln" bench "$work/models/vit_b_16.onnx" --device cuda \
         --batch 1,32 -n 50 --warmup 10 --no-cache --precision fp16 --profile
       grep -E "\(Attention\): timed" "$out/profile_vit_b_16.log" | head -n 4  # each candidate's time
+      # resnet50 at batch 256 (the throughput goal): where the time goes, and
+      # with cuDNN's runtime-compiled fusion engines allowed.
+      step profile_resnet50_256 "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda --batch 256 -n 20 \
+        --warmup 5 --no-cache --precision fp16 --profile
+      KILN_CUDNN_RUNTIME_FUSION=1 step speed_resnet50_256_rtfusion "$bin/kiln" bench "$work/models/resnet50.onnx" \
+        --device cuda --batch 256 -n 50 --warmup 5 --no-cache --precision fp16 --cuda-graphs --device-io
       python_steps
       graph_steps 20
       step models_bf16_ssdlite python3 tests/models/compare_torchvision.py --device cuda --precision bf16 "$bin/kiln" \
