@@ -285,6 +285,9 @@ void attention_cases(Cases& c) {
   flash("f16 head 128 q 64 kv 64 scale 0.3", {c.r({1, 2, 64, 128}, F16), c.r({1, 2, 64, 128}, F16), c.r({1, 2, 64, 128}, F16)},
         {{"scale", a_float(0.3f)}}, F16);
   flash("bf16 GQA 8/2 head 128 q 1 kv 300", {c.r({1, 8, 1, 128}, BF16), c.r({1, 2, 300, 128}, BF16), c.r({1, 2, 300, 128}, BF16)}, {}, BF16);
+  // ViT-B/16's shape: 197 = 3 whole key tiles and 5 keys (the last tile's
+  // products past them skipped).
+  flash("f16 head 64 q 197 kv 197", {c.r({2, 3, 197, 64}, F16), c.r({2, 3, 197, 64}, F16), c.r({2, 3, 197, 64}, F16)}, {}, F16);
   flash("f16 3-D heads 4 head 64 q 65 kv 3", {c.r({2, 65, 256}, F16), c.r({2, 3, 256}, F16), c.r({2, 3, 256}, F16)},
         {{"q_num_heads", a_int(4)}, {"kv_num_heads", a_int(4)}}, F16);
   flash("bf16 3-D GQA 6/2 head 32 q 33 kv 129", {c.r({3, 33, 192}, BF16), c.r({3, 129, 64}, BF16), c.r({3, 129, 64}, BF16)},

@@ -156,11 +156,15 @@ __global__ void __launch_bounds__(128) flash_mma_kernel(FlashParams p) {
     const T* sk = skv + (j & 1) * 2 * tile;
     const T* sv = sk + tile;
     // S = Q K^T: 8 tiles of 8 keys. B's column n is key n, K's row: one x4
-    // gives the (b0, b1) of two 16-wide k steps.
+    // gives the (b0, b1) of two 16-wide k steps. The last tile's products
+    // past the end are skipped (uniform over the block): a sequence of 197
+    // leaves 5 keys there.
+    const int64_t valid = p.skv - j * 64;
     float s[8][4];
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt) {
       s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+      if (nt * 8 >= valid) continue;
       const T* kr = sk + (nt * 8 + lr) * ld + lm * 8;
 #pragma unroll
       for (int kt = 0; kt < D / 16; kt += 2) {
@@ -171,7 +175,6 @@ __global__ void __launch_bounds__(128) flash_mma_kernel(FlashParams p) {
       }
     }
     // Online softmax in base 2; keys past the end are -inf.
-    const int64_t valid = p.skv - j * 64;
     float mx0 = -INFINITY, mx1 = -INFINITY;
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
@@ -210,6 +213,7 @@ __global__ void __launch_bounds__(128) flash_mma_kernel(FlashParams p) {
     // rows: matrices (keys 0-7 | 8-15) x (dims of tile dn | dn + 1).
 #pragma unroll
     for (int kk = 0; kk < 4; ++kk) {
+      if (kk * 16 >= valid) break;  // probabilities of keys past the end are 0
       const uint32_t pa[4] = {pack<T>(s[2 * kk][0], s[2 * kk][1]), pack<T>(s[2 * kk][2], s[2 * kk][3]),
                               pack<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]),
                               pack<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
