@@ -222,6 +222,12 @@ for s in $steps; do
       graph_steps 60  # the graphs issue asks for 60 s
       step models_bf16_ssdlite python3 tests/models/compare_torchvision.py --device cuda --precision bf16 "$bin/kiln" \
         "$work/models" ssdlite320_mobilenet_v3_large
+      # Other convolution candidates at batch 256: heuristics mode B, one
+      # engine's other knobs.
+      for sw in KILN_CUDNN_HEUR_B KILN_CUDNN_KNOBS; do
+        step "speed_resnet50_256_$sw" env "$sw=1" "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda \
+          --batch 256 -n 50 --warmup 5 --no-cache --precision fp16 --cuda-graphs --device-io
+      done
       ;;
     *) echo "unknown step $s" ;;
   esac

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/env.h"
 #include "core/log.h"
 #include "kiln/error.h"
 #include "runtime/graph_cache_impl.h"
@@ -210,19 +211,12 @@ GraphCacheStats GraphCache::stats() const {
 }
 
 namespace {
-bool env_true(const char* name) {
-  const char* v = std::getenv(name);
-  if (!v) return false;
-  std::string s(v);
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s == "1" || s == "true" || s == "yes" || s == "on";
-}
 std::atomic<bool> g_cuda_graphs{true};
 }  // namespace
 
 std::shared_ptr<GraphCache> establish_graph_cache(size_t default_capacity, std::shared_ptr<GraphCache> cache) {
   if (cache) return cache;
-  if (!env_true("KILN_AUTO_CUDA_GRAPHS")) return nullptr;
+  if (!env_flag("KILN_AUTO_CUDA_GRAPHS", false)) return nullptr;
   return std::make_shared<GraphCache>(default_capacity);
 }
 

@@ -133,7 +133,11 @@ TEST(GraphCache, EstablishedAsTheSeedsDo) {
   auto made = establish_graph_cache(16);
   ASSERT_NE(made, nullptr);
   EXPECT_EQ(made->capacity(), 16u);
+  setenv("KILN_AUTO_CUDA_GRAPHS", "ON", 1);  // any case
+  EXPECT_NE(establish_graph_cache(16), nullptr);
   setenv("KILN_AUTO_CUDA_GRAPHS", "0", 1);
+  EXPECT_EQ(establish_graph_cache(16), nullptr);
+  setenv("KILN_AUTO_CUDA_GRAPHS", "maybe", 1);  // not a switch: the default (off)
   EXPECT_EQ(establish_graph_cache(16), nullptr);
   unsetenv("KILN_AUTO_CUDA_GRAPHS");
 }

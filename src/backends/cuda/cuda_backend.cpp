@@ -17,6 +17,7 @@
 #include "backends/cuda/cuda_stream.h"
 #include "backends/cuda/device_guard.h"
 #include "backends/cuda/kernels/families.h"
+#include "core/env.h"
 #include "kiln/error.h"
 
 namespace kiln::backend::cuda {
@@ -172,8 +173,7 @@ bool CudaBackend::supports(const ir::Graph& graph, const ir::Node& node, std::st
 }
 
 bool CudaBackend::nhwc_enabled() {
-  const char* v = std::getenv("KILN_CUDA_NHWC");
-  return !(v && std::string(v) == "0");
+  return env_flag("KILN_CUDA_NHWC", true);
 }
 
 std::vector<std::string> CudaBackend::passes(int optimization_level) const {

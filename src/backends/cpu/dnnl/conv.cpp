@@ -20,6 +20,7 @@
 #include "backends/cpu/dnnl/dnnl_kernel.h"
 #include "backends/cpu/dnnl/kernels.h"
 #include "backends/cpu/dnnl/post_ops.h"
+#include "core/env.h"
 #include "ir/ops/nn_attrs.h"
 #include "kiln/error.h"
 
@@ -64,7 +65,7 @@ std::optional<ConvGeometry> geometry(const ir::Node& node, const Shape& x, const
 // slow implementations); others are faster plain than with two reorders.
 // KILN_DNNL_CONV_ANY=1/0 forces the choice, for measuring.
 bool prefer_native_layout(const ConvGeometry& g, const Shape& x, const Shape& w) {
-  if (const char* env = std::getenv("KILN_DNNL_CONV_ANY")) return env[0] == '1';
+  if (const std::optional<bool> forced = env_switch("KILN_DNNL_CONV_ANY")) return *forced;
   const bool depthwise = g.group > 1 && g.group == x[1] && w[0] == g.group;
   return depthwise;
 }

@@ -15,6 +15,7 @@
 #include "backends/cuda/kernels/cublaslt_gemm.h"
 #include "backends/cuda/kernels/cudnn_util.h"
 #include "backends/nn_params.h"
+#include "core/env.h"
 #include "ir/ops/fused_attrs.h"
 
 namespace kiln::backend::cuda {
@@ -59,10 +60,7 @@ bool epilogue_takes(const ir::FusedActivation& act, DataType dt) {
   if (act.kind == ir::Activation::Relu) return true;
   if (act.kind != ir::Activation::Gelu) return false;
   if (act.alpha != 0.f) return true;
-  static const bool exact = [] {
-    const char* v = std::getenv("KILN_EXACT_GELU");
-    return v && std::string(v) == "1";
-  }();
+  static const bool exact = env_flag("KILN_EXACT_GELU", false);
   return !exact && (dt == DataType::Float16 || dt == DataType::BFloat16);
 }
 

@@ -9,6 +9,7 @@
 
 #include "backends/cuda/capture_gate.h"
 #include "backends/cuda/cuda_check.h"
+#include "core/env.h"
 #include "core/log.h"
 #include "kiln/error.h"
 
@@ -126,10 +127,7 @@ bool strict_ok(const EngineInfo& e, const ConvProblem& p) {
 }
 
 bool runtime_fusion_allowed() {
-  static const bool allowed = [] {
-    const char* v = std::getenv("KILN_CUDNN_RUNTIME_FUSION");
-    return v && std::string(v) == "1";
-  }();
+  static const bool allowed = env_flag("KILN_CUDNN_RUNTIME_FUSION", false);
   return allowed;
 }
 
@@ -262,7 +260,11 @@ bool try_plan(cudnnHandle_t handle, const CudnnDesc& cfg, ConvPlan& out, int64_t
 std::unique_ptr<ConvPlan> build_plan(cudnnHandle_t handle, const ConvProblem& p) {
   auto out = std::make_unique<ConvPlan>();
   CudnnDesc graph = operation_graph(handle, p, out->keep);
-  std::vector<CudnnDesc> configs = engine_configs(graph, CUDNN_HEUR_MODE_A);
+  // Measuring switches (README): heuristics mode B (slower to ask, sometimes
+  // a better order) and configs of one engine with other knobs (tile sizes,
+  // splits) as candidates of their own instead of only distinct engines.
+  static const bool mode_b = env_flag("KILN_CUDNN_HEUR_B", false), knobs = env_flag("KILN_CUDNN_KNOBS", false);
+  std::vector<CudnnDesc> configs = engine_configs(graph, mode_b ? CUDNN_HEUR_MODE_B : CUDNN_HEUR_MODE_A);
   for (CudnnDesc& c : engine_configs(graph, CUDNN_HEUR_MODE_FALLBACK)) configs.push_back(std::move(c));
   std::vector<EngineInfo> infos;
   for (const CudnnDesc& c : configs) infos.push_back(engine_info(c));
@@ -282,7 +284,7 @@ std::unique_ptr<ConvPlan> build_plan(cudnnHandle_t handle, const ConvProblem& p)
     for (size_t i = 0; i < configs.size() && static_cast<int>(found.size()) <= p.pick; ++i) {
       if (strict && !strict_ok(infos[i], p)) continue;
       bool seen = false;
-      for (const auto& f : found) seen |= infos[f.second].index == infos[i].index;
+      for (const auto& f : found) seen |= !knobs && infos[f.second].index == infos[i].index;
       if (seen) continue;
       auto cand = std::make_unique<ConvPlan>();
       if (!try_plan(handle, configs[i], *cand, strict ? k_max_workspace : INT64_MAX)) continue;
@@ -305,10 +307,7 @@ std::unique_ptr<ConvPlan> build_plan(cudnnHandle_t handle, const ConvProblem& p)
 }  // namespace
 
 bool cudnn_fusion_enabled() {
-  static const bool enabled = [] {
-    const char* v = std::getenv("KILN_CUDNN_FUSION");
-    return !(v && std::string(v) == "0");
-  }();
+  static const bool enabled = env_flag("KILN_CUDNN_FUSION", true);
   return enabled;
 }
 
