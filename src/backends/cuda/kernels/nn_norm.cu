@@ -55,6 +55,29 @@ void run_batch_norm(KernelContext& ctx) {
   });
 }
 
+// A row's mean and sum of squared deviations, in double, two passes (the
+// shifted form keeps the variance of large-mean rows exact). Every lane of
+// the block calls it: the reductions are block-wide; dead lanes add nothing.
+struct Moments {
+  double mean, sq;
+};
+template <typename T>
+__device__ inline Moments row_moments(const T* __restrict__ x, const ReduceGeom& g, int64_t b, bool live, double* sh,
+                                      const Lanes& ln, const Launch& l) {
+  const int64_t n = g.count;
+  double sum = 0;
+  if (live)
+    for (int64_t j = ln.ty; j < n; j += l.y) sum += static_cast<double>(load(x[b + g.roff(j)]));
+  const double mean = rdx::group_reduce(sum, rdx::SumC<double>{}, sh, ln, l) / static_cast<double>(n);
+  double sq = 0;
+  if (live)
+    for (int64_t j = ln.ty; j < n; j += l.y) {
+      const double d = static_cast<double>(load(x[b + g.roff(j)])) - mean;
+      sq += d * d;
+    }
+  return {mean, rdx::group_reduce(sq, rdx::SumC<double>{}, sh, ln, l)};
+}
+
 // ---- Instance/GroupNormalization: a row per (image, group) ----
 template <typename T, typename A>
 __global__ void __launch_bounds__(k_threads)
@@ -68,17 +91,7 @@ __global__ void __launch_bounds__(k_threads)
     const int64_t o = ob + ln.tx;
     const bool live = o < g.outputs;
     const int64_t b = live ? g.base(o) : 0;
-    double sum = 0;
-    if (live)
-      for (int64_t j = ln.ty; j < n; j += l.y) sum += static_cast<double>(load(x[b + g.roff(j)]));
-    const double mean = rdx::group_reduce(sum, rdx::SumC<double>{}, sh, ln, l) / static_cast<double>(n);
-    double sq = 0;
-    if (live)
-      for (int64_t j = ln.ty; j < n; j += l.y) {
-        const double d = static_cast<double>(load(x[b + g.roff(j)])) - mean;
-        sq += d * d;
-      }
-    sq = rdx::group_reduce(sq, rdx::SumC<double>{}, sh, ln, l);
+    const auto [mean, sq] = row_moments(x, g, b, live, sh, ln, l);
     if (!live) continue;
     const double inv = 1.0 / sqrt(sq / static_cast<double>(n) + eps);
     const int64_t grp = o % groups;
@@ -137,17 +150,7 @@ __global__ void __launch_bounds__(k_threads)
     const int64_t o = ob + ln.tx;
     const bool live = o < g.outputs;
     const int64_t b = live ? g.base(o) : 0;
-    double sum = 0;
-    if (live)
-      for (int64_t j = ln.ty; j < n; j += l.y) sum += static_cast<double>(load(x[b + g.roff(j)]));
-    const double mean = rdx::group_reduce(sum, rdx::SumC<double>{}, sh, ln, l) / static_cast<double>(n);
-    double sq = 0;
-    if (live)
-      for (int64_t j = ln.ty; j < n; j += l.y) {
-        const double d = static_cast<double>(load(x[b + g.roff(j)])) - mean;
-        sq += d * d;
-      }
-    sq = rdx::group_reduce(sq, rdx::SumC<double>{}, sh, ln, l);
+    const auto [mean, sq] = row_moments(x, g, b, live, sh, ln, l);
     if (!live) continue;
     const double denom = sqrt(sq / static_cast<double>(n)) + 1e-9;
     for (int64_t j = ln.ty; j < n; j += l.y) {
