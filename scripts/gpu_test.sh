@@ -63,9 +63,11 @@ graph_steps() {
 # machine's Python (3.12) with PyTorch's pybind11; then the pytest suite.
 python_steps() {
   step python_ext bash python/build_ext.sh "$work/kiln-gpu/lib" "$work/python"
-  # KILN_PY_BACKTRACE: a crash in the module prints its native frames too.
+  # KILN_PY_BACKTRACE: a crash in the module prints its native frames, then
+  # faulthandler the Python ones; -s, or pytest's capture of fd 2 loses them;
+  # -v names the test.
   KILN_PY_BACKTRACE=1 PYTHONPATH=$work/python PYTHONDONTWRITEBYTECODE=1 step python \
-    python3 -m pytest -q -rs -p no:cacheprovider -p no:faulthandler tests/python
+    python3 -m pytest -v -s -rs -p no:cacheprovider tests/python
 }
 
 if [ "$steps" = quick ]; then
@@ -222,12 +224,9 @@ for s in $steps; do
       graph_steps 60  # the graphs issue asks for 60 s
       step models_bf16_ssdlite python3 tests/models/compare_torchvision.py --device cuda --precision bf16 "$bin/kiln" \
         "$work/models" ssdlite320_mobilenet_v3_large
-      # Other convolution candidates at batch 256: heuristics mode B, one
-      # engine's other knobs.
-      for sw in KILN_CUDNN_HEUR_B KILN_CUDNN_KNOBS; do
-        step "speed_resnet50_256_$sw" env "$sw=1" "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda \
-          --batch 256 -n 50 --warmup 5 --no-cache --precision fp16 --cuda-graphs --device-io
-      done
+      # The stem without its padded candidate (cudnn_c8), for comparison.
+      KILN_CUDNN_PAD_CHANNELS=0 step speed_resnet50_nopad "$bin/kiln" bench "$work/models/resnet50.onnx" \
+        --device cuda --batch 1,32,256 -n 50 --warmup 5 --no-cache --precision fp16 --cuda-graphs --device-io
       ;;
     *) echo "unknown step $s" ;;
   esac

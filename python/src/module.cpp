@@ -1,6 +1,7 @@
 // kiln._kiln: the extension module. Errors, models, engines and timing caches
 // here; tensors, engine caches and sessions in their own files.
 #include <execinfo.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdlib>
@@ -8,6 +9,7 @@
 
 #include "backends/backend.h"
 #include "common.h"
+#include "core/env.h"
 #include "core/log.h"
 #include "kiln/builder.h"
 #include "kiln/engine.h"
@@ -196,20 +198,36 @@ void register_models(py::module_& m) {
 namespace {
 
 // KILN_PY_BACKTRACE=1: a crash prints the native frames (glibc's backtrace)
-// to stderr before the default action, where Python's faulthandler shows
-// only Python's. For the machines where no debugger is installed.
+// to stderr, then the handler that was there before runs (Python's
+// faulthandler, which adds the Python frames). For the machines where no
+// debugger is installed. On an alternate stack, so that a stack overflow is
+// reported too; run pytest with -s, or its capture of fd 2 swallows it.
+struct sigaction g_previous[NSIG];
+
 void native_backtrace(int sig) {
+  static const char head[] = "\nkiln: fatal signal; native frames:\n";
+  (void)!write(2, head, sizeof head - 1);
   void* frames[64];
   const int n = backtrace(frames, 64);
   backtrace_symbols_fd(frames, n, 2);
-  signal(sig, SIG_DFL);
+  sigaction(sig, &g_previous[sig], nullptr);
   raise(sig);
 }
 
 void install_backtrace() {
-  const char* v = std::getenv("KILN_PY_BACKTRACE");
-  if (!v || std::string(v) != "1") return;
-  for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) signal(sig, native_backtrace);
+  if (!kiln::env_flag("KILN_PY_BACKTRACE", false)) return;
+  void* warm[1];
+  backtrace(warm, 1);  // loads libgcc's unwinder now, not inside the handler
+  static char alt_stack[64 * 1024];
+  stack_t ss{};
+  ss.ss_sp = alt_stack;
+  ss.ss_size = sizeof alt_stack;
+  sigaltstack(&ss, nullptr);
+  struct sigaction sa {};
+  sa.sa_handler = native_backtrace;
+  sa.sa_flags = SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) sigaction(sig, &sa, &g_previous[sig]);
 }
 
 }  // namespace

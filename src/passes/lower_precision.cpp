@@ -16,9 +16,11 @@
 // Kernels accumulate 16-bit inputs in float32 (softmax, normalizations,
 // reductions, GEMM), so only storage and bandwidth drop to 16 bits.
 //
-// A detector's post-processing stays float32 as well, as PyTorch's autocast
-// keeps it: every node between the last convolution or GEMM and the boxes and
-// scores that NonMaxSuppression or TopK read (box decoding adds offsets to
+// Both ends of a network stay float32, as PyTorch's autocast keeps them:
+// what comes before the first convolution or GEMM (an image's normalization
+// and resize, rounded once by that convolution rather than at every step),
+// and a detector's post-processing: every node between the last convolution
+// or GEMM and the boxes and scores that NonMaxSuppression or TopK read (box decoding adds offsets to
 // coordinates of hundreds of pixels, where bfloat16's step is 2; which
 // detections survive turns on the last bits of near-equal scores). NMS may
 // sit in an If's branch: the outer values a branch reads are the If's inputs.
@@ -119,6 +121,37 @@ std::vector<bool> post_processing(const ir::Graph& g) {
   return keep;
 }
 
+// Nodes of the pre-processing: those no convolution or GEMM precedes (an
+// image's normalization and resize ahead of a detector's backbone), which
+// autocast leaves in float32 too: in 16 bits the image would be rounded at
+// every step before the first convolution rounds it once.
+std::vector<bool> pre_processing(const ir::Graph& g) {
+  std::vector<std::vector<ir::NodeId>> readers(g.values.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (ir::ValueId v : g.nodes[i].inputs)
+      if (v != ir::k_no_value) readers[static_cast<size_t>(v)].push_back(static_cast<ir::NodeId>(i));
+  std::vector<bool> after(g.nodes.size(), false);  // a heavy node, or one reading what one made
+  std::vector<ir::NodeId> stack;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (heavy(g.nodes[i])) stack.push_back(static_cast<ir::NodeId>(i));
+  while (!stack.empty()) {
+    const ir::NodeId n = stack.back();
+    stack.pop_back();
+    if (after[static_cast<size_t>(n)]) continue;
+    after[static_cast<size_t>(n)] = true;
+    for (ir::ValueId v : g.nodes[static_cast<size_t>(n)].outputs)
+      if (v != ir::k_no_value)
+        for (ir::NodeId r : readers[static_cast<size_t>(v)])
+          if (!after[static_cast<size_t>(r)]) stack.push_back(r);
+  }
+  // A graph without a convolution or GEMM has no backbone to come before:
+  // nothing of it is pre-processing.
+  std::vector<bool> pre(g.nodes.size(), false);
+  if (std::find(after.begin(), after.end(), true) == after.end()) return pre;
+  for (size_t i = 0; i < g.nodes.size(); ++i) pre[i] = !after[i];
+  return pre;
+}
+
 }  // namespace
 
 LoweringResult lower_precision(ir::Graph& g, DataType target, const LowerableFilter& supports,
@@ -148,14 +181,14 @@ LoweringResult lower_precision(ir::Graph& g, DataType target, const LowerableFil
   for (size_t v = 0; v < trial.values.size(); ++v)
     if (trial.values[v].dtype == DataType::Float32 && !keep_value[v]) trial.values[v].dtype = target;
   std::vector<bool> lower(n_nodes, false);
-  const std::vector<bool> post = post_processing(g);
+  const std::vector<bool> post = post_processing(g), pre = pre_processing(g);
   for (size_t i = 0; i < n_nodes; ++i) {
     const ir::Node& n = g.nodes[i];
     bool touches_f32 = false;
     for (size_t k = 0; k < n.inputs.size(); ++k) touches_f32 |= is_f32(n.inputs[k]) && !stays_f32(n, k);
     for (ir::ValueId v : n.outputs) touches_f32 |= is_f32(v) && !keep_value[v];
     if (!touches_f32) continue;
-    bool ok = !kept_ops().count(n.op_type) && !post[i] && supports(trial, trial.nodes[i]);
+    bool ok = !kept_ops().count(n.op_type) && !post[i] && !pre[i] && supports(trial, trial.nodes[i]);
     if (ok) {
       // Inference writes the outputs: saved and put back after.
       std::vector<ir::Value> saved;

@@ -258,6 +258,72 @@ TEST(CudaRuntime, ReducedPrecisionMatchesFp32) {
   }
 }
 
+// x[2,3,20,20] -> Conv 7x7 s2 p3 (3 -> 16, bias) -> Relu -> MaxPool 3x3 s2 p1
+// -> Conv 3x3 p1 -> Add(pool) -> Relu -> GlobalAveragePool -> y[2,16,1,1]:
+// an image network's stem, whose 3-channel convolution cudnn_c8 pads to 8
+// and whose pool is channels last over 16 channels (16-byte vectors).
+std::string stem_model() {
+  ModelBuilder mb(13);
+  mb.input("x", ::onnx::TensorProto::FLOAT, {int64_t{2}, int64_t{3}, int64_t{20}, int64_t{20}});
+  mb.output("y", ::onnx::TensorProto::FLOAT, {int64_t{2}, int64_t{16}, int64_t{1}, int64_t{1}});
+  std::vector<float> w1(16 * 3 * 7 * 7), w2(16 * 16 * 3 * 3), b1(16);
+  for (size_t i = 0; i < w1.size(); ++i) w1[i] = std::sin(static_cast<float>(i) * 0.37f) * 0.1f;
+  for (size_t i = 0; i < w2.size(); ++i) w2[i] = std::cos(static_cast<float>(i) * 0.53f) * 0.08f;
+  for (size_t i = 0; i < b1.size(); ++i) b1[i] = 0.05f * static_cast<float>(i % 5) - 0.1f;
+  mb.init_floats("W1", {16, 3, 7, 7}, w1);
+  mb.init_floats("B1", {16}, b1);
+  mb.init_floats("W2", {16, 16, 3, 3}, w2);
+  auto& c1 = mb.node("Conv", {"x", "W1", "B1"}, {"c1"}, "stem");
+  add_ints_attr(c1, "strides", {2, 2});
+  add_ints_attr(c1, "pads", {3, 3, 3, 3});
+  mb.node("Relu", {"c1"}, {"r1"}, "relu1");
+  auto& mp = mb.node("MaxPool", {"r1"}, {"m"}, "maxpool");
+  add_ints_attr(mp, "kernel_shape", {3, 3});
+  add_ints_attr(mp, "strides", {2, 2});
+  add_ints_attr(mp, "pads", {1, 1, 1, 1});
+  auto& c2 = mb.node("Conv", {"m", "W2"}, {"c2"}, "conv2");
+  add_ints_attr(c2, "pads", {1, 1, 1, 1});
+  mb.node("Add", {"c2", "m"}, {"s"}, "add");
+  mb.node("Relu", {"s"}, {"r2"}, "relu2");
+  mb.node("GlobalAveragePool", {"r2"}, {"y"}, "gap");
+  return mb.bytes();
+}
+
+// The padded stem (cudnn_c8, forced by KILN_CUDNN_PAD_CHANNELS=1) and the
+// plain one (=0) both agree with the fp32 CPU engine to fp16/bf16 accuracy.
+TEST(CudaRuntime, PaddedStemMatchesTheCpu) {
+  REQUIRE_GPU();
+  Tensor x = Tensor::empty(DataType::Float32, {2, 3, 20, 20});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(static_cast<float>(i) * 0.11f);
+  Session cpu(build(stem_model(), "cpu"));
+  const Tensor want = cpu.run({{"x", x}})[0].tensor;
+  float range = 0.f;
+  for (int64_t i = 0; i < want.numel(); ++i) range = std::max(range, std::fabs(want.data<float>()[i]));
+  for (const char* pad : {"1", "0"})
+    for (Precision p : {Precision::FP16, Precision::BF16}) {
+      setenv("KILN_CUDNN_PAD_CHANNELS", pad, 1);
+      TempDir dir;
+      BuildConfig c;
+      c.device = "cuda";
+      c.precision = p;
+      const Engine e = build_engine(Model::load(dir.write("m.onnx", stem_model())), c);
+      std::string stem_kernel;
+      for (const ir::Node& n : e.data()->graph.nodes)
+        if (n.name == "stem" && n.attr("kiln.kernel")) stem_kernel = n.attr("kiln.kernel")->s;
+      if (pad[0] == '1') EXPECT_EQ(stem_kernel, "cudnn_c8");
+      else EXPECT_NE(stem_kernel, "cudnn_c8");
+      const Tensor got = Session(e).run({{"x", x}})[0].tensor;
+      const float tol = (p == Precision::FP16 ? 4e-3f : 3e-2f) * std::max(range, 1.f);
+      float worst = 0.f;
+      for (int64_t i = 0; i < want.numel(); ++i)
+        worst = std::max(worst, std::fabs(got.data<float>()[i] - want.data<float>()[i]));
+      EXPECT_LE(worst, tol) << "pad " << pad << " " << precision_name(p) << ": max |diff| " << worst;
+      std::printf("stem: pad %s %s kernel %s max |diff| %.3g (range %.3g)\n", pad,
+                  std::string(precision_name(p)).c_str(), stem_kernel.c_str(), worst, range);
+    }
+  unsetenv("KILN_CUDNN_PAD_CHANNELS");
+}
+
 TEST(CudaRuntime, WeightsAreSharedBetweenSessions) {
   REQUIRE_GPU();
   const Engine e = build(small_model(), "cuda");

@@ -176,6 +176,40 @@ TEST(LowerPrecision, ADetectorsPostProcessingStaysFloat32) {
   }
 }
 
+// An image normalized before the first GEMM (x - mean) / std stays float32,
+// as autocast keeps it: one Cast, at the MatMul, rounds it once. What follows
+// the GEMM is lowered.
+TEST(LowerPrecision, PreProcessingBeforeTheFirstGemmStaysFloat32) {
+  ir::Graph g;
+  const Tensor c = Tensor::from_vector(DataType::Float32, {2, 3}, std::vector<float>{1, 2, 3, 4, 5, 6});
+  const Tensor w = Tensor::from_vector(DataType::Float32, {3, 3}, std::vector<float>(9, 0.5f));
+  const ir::ValueId x = value(g, "x", DataType::Float32), mean = value(g, "mean", DataType::Float32, c),
+                    sd = value(g, "std", DataType::Float32, c), wv = value(g, "w", DataType::Float32, w),
+                    a = value(g, "a", DataType::Float32), n = value(g, "n", DataType::Float32),
+                    m = value(g, "m", DataType::Float32), y = value(g, "y", DataType::Float32);
+  g.value(wv).shape = ir::SymShape{3, 3};
+  node(g, "Sub", {x, mean}, {a});
+  node(g, "Div", {a, sd}, {n});
+  node(g, "MatMul", {n, wv}, {m});
+  node(g, "Relu", {m}, {y});
+  g.inputs = {x};
+  g.outputs = {y};
+  const passes::LoweringResult r = passes::lower_precision(g, DataType::BFloat16, k_all);
+  EXPECT_EQ(r.lowered, 2);  // MatMul, Relu
+  EXPECT_EQ(r.casts, 2);    // into the MatMul, out of the Relu
+  for (const char* v : {"a", "n"}) {
+    const ir::Node* p = producer_of(g, v);
+    ASSERT_TRUE(p) << v;
+    EXPECT_NE(p->op_type, "Cast") << v;
+    for (ir::ValueId in : p->inputs) EXPECT_EQ(g.value(in).dtype, DataType::Float32) << p->label();
+  }
+  for (const ir::Node& nd : g.nodes)
+    if (nd.op_type == "MatMul") {
+      EXPECT_EQ(g.value(nd.inputs[0]).dtype, DataType::BFloat16);
+      EXPECT_EQ(producer_of(g, g.value(nd.inputs[0]).name)->op_type, "Cast");
+    }
+}
+
 // Clip's bounds are read on the host but typed as X: they follow X. A value
 // with no producer yet (a weightless engine's weight) gets a Cast placed
 // before its reader, not a re-sort that would refuse it.
