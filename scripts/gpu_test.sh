@@ -202,6 +202,8 @@ for s in $steps; do
       step backend_ops "$bin/test_backend_ops"
       grep -E "differ|compared|Failure|refused" "$out/backend_ops.log" | head -n 20
       step cuda_runtime "$bin/test_cuda_runtime"
+      step graph_cache "$bin/test_graph_cache"
+      step runtime_controls "$bin/test_runtime_controls"
       wait $exp
       cat "$out/export.summary"
       step models_fp16 python3 tests/models/compare_torchvision.py --device cuda --precision fp16 "$bin/kiln" \
