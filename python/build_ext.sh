@@ -35,5 +35,13 @@ if [ "$cuda_symbols" -gt 0 ]; then
 fi
 mkdir -p "$out/kiln"
 cp python/kiln/*.py python/kiln/*.pyi python/kiln/py.typed "$out/kiln/"
+# The module exports PyInit__kiln and nothing else. Python loads it first in
+# its own symbol scope, so whatever it exported would interpose on
+# libkiln.so's lookups: on the GPU machine it carried copies of libstdc++'s
+# stream code (std::ostream::_M_insert<long>), and libkiln's engine-cache
+# key, printing a number, ran the module's copy and crashed.
+printf '{ global: PyInit__kiln; local: *; };\n' > "$out/kiln.map"
+libs+=(-Wl,--version-script="$out/kiln.map")
 "${CXX:-c++}" "${flags[@]}" python/src/*.cpp "${libs[@]}" -o "$out/kiln/_kiln$suffix"
-echo "built $out/kiln/_kiln$suffix"
+echo "built $out/kiln/_kiln$suffix (exports: $(nm -D --defined-only "$out/kiln/_kiln$suffix" | awk '{print $3}' | paste -sd' '))"
+ldd "$out/kiln/_kiln$suffix" | grep -E "stdc|kiln" || true
