@@ -220,7 +220,7 @@ for s in $steps; do
       # with cuDNN's runtime-compiled fusion engines allowed.
       KILN_LOG_LEVEL=debug step profile_resnet50_256 "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda \
         --batch 256 -n 20 --warmup 5 --no-cache --precision fp16 --profile
-      grep -E "/conv1/Conv: timed" "$out/profile_resnet50_256.log" | head -n 2  # the stem's candidates, cudnn_c8 too
+      grep -E "'/conv1/Conv' \(FusedConv\): timed" "$out/profile_resnet50_256.log" | head -n 2  # the stem's candidates, cudnn_c8 too
       [ -n "${VERIFY_SHORT:-}" ] || KILN_CUDNN_RUNTIME_FUSION=1 step speed_resnet50_256_rtfusion "$bin/kiln" bench "$work/models/resnet50.onnx" \
         --device cuda --batch 256 -n 50 --warmup 5 --no-cache --precision fp16 --cuda-graphs --device-io
       python_steps
