@@ -210,17 +210,20 @@ for s in $steps; do
         "$work/models" resnet50 vit_b_16
       for mb in vit_b_16:1,32 resnet50:1,32,256; do  # the throughput goal is at 256
         m=${mb%%:*}
-        step "speed_$m" "$bin/kiln" bench "$work/models/$m.onnx" --device cuda --batch "${mb#*:}" -n 100 \
-          --warmup 10 --no-cache --precision fp16 --cuda-graphs --device-io
+        # debug: the builder logs each candidate's time where it times (the
+        # profiles after reuse these choices from the timing cache).
+        KILN_LOG_LEVEL=debug step "speed_$m" "$bin/kiln" bench "$work/models/$m.onnx" --device cuda \
+          --batch "${mb#*:}" -n 100 --warmup 10 --no-cache --precision fp16 --cuda-graphs --device-io
+        grep -E "^batch" "$out/speed_$m.log"
       done
-      KILN_LOG_LEVEL=debug step profile_vit_b_16 "$bin/kiln" bench "$work/models/vit_b_16.onnx" --device cuda \
+      grep -E "\(Attention\): timed" "$out/speed_vit_b_16.log" | head -n 4  # each attention candidate's time
+      grep -E "'/conv1/Conv' \(FusedConv\): timed" "$out/speed_resnet50.log" | head -n 3  # the stem's, cudnn_c8 too
+      step profile_vit_b_16 "$bin/kiln" bench "$work/models/vit_b_16.onnx" --device cuda \
         --batch 1,32 -n 50 --warmup 10 --no-cache --precision fp16 --profile
-      grep -E "\(Attention\): timed" "$out/profile_vit_b_16.log" | head -n 4  # each candidate's time
       # resnet50 at batch 256 (the throughput goal): where the time goes, and
       # with cuDNN's runtime-compiled fusion engines allowed.
-      KILN_LOG_LEVEL=debug step profile_resnet50_256 "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda \
+      step profile_resnet50_256 "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda \
         --batch 256 -n 20 --warmup 5 --no-cache --precision fp16 --profile
-      grep -E "'/conv1/Conv' \(FusedConv\): timed" "$out/profile_resnet50_256.log" | head -n 2  # the stem's candidates, cudnn_c8 too
       [ -n "${VERIFY_SHORT:-}" ] || KILN_CUDNN_RUNTIME_FUSION=1 step speed_resnet50_256_rtfusion "$bin/kiln" bench "$work/models/resnet50.onnx" \
         --device cuda --batch 256 -n 50 --warmup 5 --no-cache --precision fp16 --cuda-graphs --device-io
       python_steps
