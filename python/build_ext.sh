@@ -40,8 +40,7 @@ cp python/kiln/*.py python/kiln/*.pyi python/kiln/py.typed "$out/kiln/"
 # libkiln.so's lookups: on the GPU machine it carried copies of libstdc++'s
 # stream code (std::ostream::_M_insert<long>), and libkiln's engine-cache
 # key, printing a number, ran the module's copy and crashed.
-printf '{ global: PyInit__kiln; local: *; };\n' > "$out/kiln.map"
-libs+=(-Wl,--version-script="$out/kiln.map")
+libs+=(-Wl,--version-script="$PWD/python/module.map")
 "${CXX:-c++}" "${flags[@]}" python/src/*.cpp "${libs[@]}" -o "$out/kiln/_kiln$suffix"
 echo "built $out/kiln/_kiln$suffix (exports: $(nm -D --defined-only "$out/kiln/_kiln$suffix" | awk '{print $3}' | paste -sd' '))"
 ldd "$out/kiln/_kiln$suffix" | grep -E "stdc|kiln" || true

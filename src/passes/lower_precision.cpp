@@ -20,9 +20,10 @@
 // what comes before the first convolution or GEMM (an image's normalization
 // and resize, rounded once by that convolution rather than at every step),
 // and a detector's post-processing: every node between the last convolution
-// or GEMM and the boxes and scores that NonMaxSuppression or TopK read (box decoding adds offsets to
-// coordinates of hundreds of pixels, where bfloat16's step is 2; which
-// detections survive turns on the last bits of near-equal scores). NMS may
+// or GEMM and the boxes and scores that NonMaxSuppression or TopK read (box
+// decoding adds offsets to coordinates of hundreds of pixels, where
+// bfloat16's step is 2; which detections survive turns on the last bits of
+// near-equal scores). NMS may
 // sit in an If's branch: the outer values a branch reads are the If's inputs.
 //
 // Idempotent: a second run finds no float32 value a lowerable node reads
@@ -38,6 +39,7 @@
 #include "ir/graph.h"
 #include "ir/op_schema.h"
 #include "kiln/error.h"
+#include "passes/fusion_util.h"
 #include "passes/passes.h"
 
 namespace kiln::passes {
@@ -126,29 +128,24 @@ std::vector<bool> post_processing(const ir::Graph& g) {
 // autocast leaves in float32 too: in 16 bits the image would be rounded at
 // every step before the first convolution rounds it once.
 std::vector<bool> pre_processing(const ir::Graph& g) {
-  std::vector<std::vector<ir::NodeId>> readers(g.values.size());
-  for (size_t i = 0; i < g.nodes.size(); ++i)
-    for (ir::ValueId v : g.nodes[i].inputs)
-      if (v != ir::k_no_value) readers[static_cast<size_t>(v)].push_back(static_cast<ir::NodeId>(i));
-  std::vector<bool> after(g.nodes.size(), false);  // a heavy node, or one reading what one made
   std::vector<ir::NodeId> stack;
   for (size_t i = 0; i < g.nodes.size(); ++i)
     if (heavy(g.nodes[i])) stack.push_back(static_cast<ir::NodeId>(i));
-  while (!stack.empty()) {
-    const ir::NodeId n = stack.back();
-    stack.pop_back();
-    if (after[static_cast<size_t>(n)]) continue;
-    after[static_cast<size_t>(n)] = true;
-    for (ir::ValueId v : g.nodes[static_cast<size_t>(n)].outputs)
-      if (v != ir::k_no_value)
-        for (ir::NodeId r : readers[static_cast<size_t>(v)])
-          if (!after[static_cast<size_t>(r)]) stack.push_back(r);
-  }
   // A graph without a convolution or GEMM has no backbone to come before:
   // nothing of it is pre-processing.
-  std::vector<bool> pre(g.nodes.size(), false);
-  if (std::find(after.begin(), after.end(), true) == after.end()) return pre;
-  for (size_t i = 0; i < g.nodes.size(); ++i) pre[i] = !after[i];
+  if (stack.empty()) return std::vector<bool>(g.nodes.size(), false);
+  const Readers readers(g);
+  std::vector<bool> pre(g.nodes.size(), true);  // cleared for heavy nodes and all they reach
+  while (!stack.empty()) {
+    const auto n = static_cast<size_t>(stack.back());
+    stack.pop_back();
+    if (!pre[n]) continue;
+    pre[n] = false;
+    for (ir::ValueId v : g.nodes[n].outputs)
+      if (v != ir::k_no_value)
+        for (ir::NodeId r : readers.nodes[static_cast<size_t>(v)])
+          if (pre[static_cast<size_t>(r)]) stack.push_back(r);
+  }
   return pre;
 }
 

@@ -151,6 +151,13 @@ void execute_forward(KernelContext& ctx, const ConvPlan* plan, const Forward& f,
   bias_activation(ctx, dt, y, bias, y_numel, y_nhwc ? 1 : spatial_size(f.y_shape), f.m, act);
 }
 
+// The stream's workspace is pool memory, 256-byte aligned: a tensor placed
+// in it takes whole 256-byte blocks, so what follows stays aligned, and plans
+// are looked up with this stand-in address (alignment 16) until the
+// workspace, sized by the plan, is taken.
+size_t scratch_bytes(size_t bytes) { return (bytes + 255) / 256 * 256; }
+const void* const k_scratch = reinterpret_cast<const void*>(uintptr_t{256});
+
 void* plan_workspace(KernelContext& ctx, const ConvPlan* plan) {
   return plan && plan->workspace ? cuda_stream(ctx).workspace(static_cast<size_t>(plan->workspace)) : nullptr;
 }
@@ -179,11 +186,8 @@ __global__ void pad_channels_kernel(const uint16_t* __restrict__ x, uint4* __res
   }
 }
 
-// Bytes of a padded [n, hw, 8] 16-bit copy, rounded up to keep what follows
-// it in the scratch 256-byte aligned.
-size_t padded_bytes(int64_t n, int64_t hw) {
-  return (static_cast<size_t>(n * hw * k_pad_channels) * 2 + 255) / 256 * 256;
-}
+// Scratch bytes of a padded [n, hw, 8] 16-bit copy.
+size_t padded_bytes(int64_t n, int64_t hw) { return scratch_bytes(static_cast<size_t>(n * hw * k_pad_channels) * 2); }
 
 void pad_channels(KernelContext& ctx, const Tensor& t, bool nhwc, void* out) {
   const Shape& s = t.shape();
@@ -238,9 +242,8 @@ class ConvKernel final : public Kernel {
     Tensor& y = ctx.output(0, dt, f.y_shape);
     if (!y.numel()) return;
     const bool products = x.numel() > 0 && w.numel() > 0;
-    const void* k_aligned = reinterpret_cast<const void*>(uintptr_t{256});
-    const void* xr = pad && products ? k_aligned : x.raw();
-    const void* wr = pad && products ? k_aligned : w.raw();
+    const void* xr = pad && products ? k_scratch : x.raw();
+    const void* wr = pad && products ? k_scratch : w.raw();
     const size_t x_bytes = pad ? padded_bytes(xs[0], spatial_size(xs)) : 0;
     const size_t pad_bytes = pad ? x_bytes + padded_bytes(ws[0], spatial_size(ws)) : 0;
     // The plan's scratch after the padded copies, which are written now.
@@ -316,12 +319,11 @@ class ConvDwKernel final : public Kernel {
     const Tensor* b2 = bias_input(ctx, 4, f2.m);
     Tensor& y = ctx.output(0, dt, f2.y_shape);
     if (!y.numel()) return;
-    const void* const k_aligned = reinterpret_cast<const void*>(uintptr_t{256});  // the workspace, in plan lookups
     const size_t mid_elems = static_cast<size_t>(shape_numel(f1.y_shape));
-    const size_t mid_bytes = (mid_elems * dtype_size(dt) + 255) / 256 * 256;
+    const size_t mid_bytes = scratch_bytes(mid_elems * dtype_size(dt));
     const bool products1 = x.numel() > 0 && w1.numel() > 0, products2 = mid_elems > 0 && w2.numel() > 0;
-    const ConvPlan* p1 = forward_plan(ctx, m_cache, 0, f1, x.raw(), w1.raw(), k_aligned, products1, false);
-    const ConvPlan* p2 = forward_plan(ctx, m_cache, 0, f2, k_aligned, w2.raw(), y.raw(), products2, false);
+    const ConvPlan* p1 = forward_plan(ctx, m_cache, 0, f1, x.raw(), w1.raw(), k_scratch, products1, false);
+    const ConvPlan* p2 = forward_plan(ctx, m_cache, 0, f2, k_scratch, w2.raw(), y.raw(), products2, false);
     const int64_t ws = std::max(p1 ? p1->workspace : 0, p2 ? p2->workspace : 0);
     char* base = static_cast<char*>(cuda_stream(ctx).workspace(mid_bytes + static_cast<size_t>(ws)));
     if (align16(base) < 16) ctx.fail("internal: the workspace is not 16-byte aligned");
@@ -430,7 +432,7 @@ class ConvTransposeKernel final : public Kernel {
       const std::vector<int64_t> y_strides = p.y_strides;
       if (!covers) p.y_strides = packed_strides(p.y_dims);
       const int64_t region_numel = shape_numel(Shape(p.y_dims.begin(), p.y_dims.end()));
-      const size_t region_bytes = covers ? 0 : (static_cast<size_t>(region_numel) * dtype_size(dt) + 255) / 256 * 256;
+      const size_t region_bytes = covers ? 0 : scratch_bytes(static_cast<size_t>(region_numel) * dtype_size(dt));
       p.align_x = align16(x.raw());
       p.align_w = align16(w.raw());
       p.align_y = covers ? align16(y.raw()) : 16;

@@ -297,7 +297,8 @@ void run_max_pool(KernelContext& ctx) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, half> || std::is_same_v<T, bf16> || std::is_same_v<T, float>) {
       constexpr int64_t v = 16 / sizeof(T);
-      if (fast && g.nhwc && g.channels % v == 0 && (reinterpret_cast<uintptr_t>(x.raw()) | reinterpret_cast<uintptr_t>(y.raw())) % 16 == 0) {
+      const uintptr_t addresses = reinterpret_cast<uintptr_t>(x.raw()) | reinterpret_cast<uintptr_t>(y.raw());
+      if (fast && g.nhwc && g.channels % v == 0 && addresses % 16 == 0) {
         const int64_t total_vec = total / v;
         max_pool_2d_vec_kernel<T><<<grid_for(total_vec), k_threads, 0, cuda_stream(ctx).get()>>>(
             static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()), g, static_cast<int32_t>(total_vec));
