@@ -217,25 +217,30 @@ for s in $steps; do
         grep -E "^batch" "$out/speed_$m.log"
       done
       grep -E "\(Attention\): timed" "$out/speed_vit_b_16.log" | head -n 4  # each attention candidate's time
-      grep -E "'/conv1/Conv' \(FusedConv\): timed" "$out/speed_resnet50.log" | head -n 3  # the stem's, cudnn_c8 too
+      grep -E "'/conv1/Conv' \(FusedConv\): timed" "$out/speed_resnet50.log" | head -n 3  # the stem's, its rewrites too
       step profile_vit_b_16 "$bin/kiln" bench "$work/models/vit_b_16.onnx" --device cuda \
         --batch 1,32 -n 50 --warmup 10 --no-cache --precision fp16 --profile
       # resnet50 at batch 256 (the throughput goal): where the time goes, and
       # with cuDNN's runtime-compiled fusion engines allowed.
       step profile_resnet50_256 "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda \
-        --batch 256 -n 20 --warmup 5 --no-cache --precision fp16 --profile
+        --batch 256 -n 20 --warmup 5 --no-cache --precision fp16 --profile --json
+      python3 scripts/profile_nodes.py "$out/profile_resnet50_256.log" > "$out/profile_resnet50_256.txt"
+      head -n 30 "$out/profile_resnet50_256.txt"
       [ -n "${VERIFY_SHORT:-}" ] || KILN_CUDNN_RUNTIME_FUSION=1 step speed_resnet50_256_rtfusion "$bin/kiln" bench "$work/models/resnet50.onnx" \
         --device cuda --batch 256 -n 50 --warmup 5 --no-cache --precision fp16 --cuda-graphs --device-io
-      python_steps
+      # VERIFY_NO_PYTHON=1: the binding is unchanged since its last GPU run.
+      [ -n "${VERIFY_NO_PYTHON:-}" ] || python_steps
       # The graphs issue asks for 60 s. VERIFY_SHORT=1 leaves out the soak
       # where it already ran on the same graph code, and the speed comparisons
       # of switches.
       [ -n "${VERIFY_SHORT:-}" ] || graph_steps 60
       step models_bf16_ssdlite python3 tests/models/compare_torchvision.py --device cuda --precision bf16 "$bin/kiln" \
         "$work/models" ssdlite320_mobilenet_v3_large
-      # The stem without its padded candidate (cudnn_c8), for comparison.
-      [ -n "${VERIFY_SHORT:-}" ] || KILN_CUDNN_PAD_CHANNELS=0 step speed_resnet50_nopad "$bin/kiln" bench "$work/models/resnet50.onnx" \
-        --device cuda --batch 1,32,256 -n 50 --warmup 5 --no-cache --precision fp16 --cuda-graphs --device-io
+      # The stem without its rewrites (cudnn_s2d, cudnn_c8), for comparison.
+      KILN_CUDNN_SPACE_TO_DEPTH=0 KILN_CUDNN_PAD_CHANNELS=0 step speed_resnet50_norewrite "$bin/kiln" bench \
+        "$work/models/resnet50.onnx" --device cuda --batch 256 -n 50 --warmup 5 --no-cache --precision fp16 \
+        --cuda-graphs --device-io
+      grep -E "^batch" "$out/speed_resnet50_norewrite.log"
       ;;
     *) echo "unknown step $s" ;;
   esac

@@ -91,6 +91,36 @@ void conv_cases(Cases& c) {
           {c.r({2, 8, 17, 19}, dt), c.r({16, 8, 3, 3}, dt, -0.5f, 0.5f), c.r({16}, dt)},
           {{"pads", a_ints({1, 1, 1, 1})}}, dt);
 
+  // 16-bit convolutions over few channels, which direct_mma (conv_direct.h)
+  // and the rewrites of cudnn_conv_reform.h take (cudnn_s2d: stride 2 over
+  // 1-4 channels; cudnn_c8: 1-7): odd and even begin pads (the space-to-depth
+  // shift), asymmetric and automatic pads, odd sizes, 1-5 channels, rows of
+  // more than one 128-position tile, output channels not a multiple of 8.
+  struct Few {
+    const char* what;
+    Shape x, w;
+    Attrs attrs;
+  };
+  const std::vector<Few> few = {
+      {"7x7 stride 2 pads 3", {2, 3, 23, 21}, {64, 3, 7, 7}, {{"strides", a_ints({2, 2})}, {"pads", a_ints({3, 3, 3, 3})}}},
+      {"3x3 stride 2 wide rows", {1, 3, 9, 300}, {8, 3, 3, 3}, {{"strides", a_ints({2, 2})}, {"pads", a_ints({1, 1, 1, 1})}}},
+      {"3x3 stride 1 wide rows", {1, 2, 5, 260}, {12, 2, 3, 3}, {{"pads", a_ints({1, 1, 1, 1})}}},
+      {"3x3 stride 2 pads 1", {1, 2, 12, 13}, {8, 2, 3, 3}, {{"strides", a_ints({2, 2})}, {"pads", a_ints({1, 1, 1, 1})}}},
+      {"4x4 stride 2 asymmetric pads", {1, 4, 10, 9}, {8, 4, 4, 4}, {{"strides", a_ints({2, 2})}, {"pads", a_ints({0, 1, 2, 0})}}},
+      {"1x1 stride 2", {1, 1, 9, 9}, {4, 1, 1, 1}, {{"strides", a_ints({2, 2})}}},
+      {"5x5 stride 2 SAME_UPPER", {2, 3, 15, 16}, {8, 3, 5, 5}, {{"strides", a_ints({2, 2})}, {"auto_pad", a_str("SAME_UPPER")}}},
+      {"3x3 stride 1 pads 1", {1, 5, 9, 10}, {8, 5, 3, 3}, {{"pads", a_ints({1, 1, 1, 1})}}},
+  };
+  for (DataType dt : {F16, BF16})
+    for (const Few& f : few)
+      c.add("Conv " + dn(dt) + " few channels " + f.what + " " + shape_str(f.x) + "*" + shape_str(f.w), "Conv",
+            {c.r(f.x, dt), c.r(f.w, dt, -0.5f, 0.5f), c.r({f.w[0]}, dt)}, f.attrs, dt);
+  Attrs stem = {{"strides", a_ints({2, 2})}, {"pads", a_ints({3, 3, 3, 3})}};
+  set_act(stem, {"Relu"});
+  c.add("FusedConv f16 Relu few channels 7x7 stride 2 +Z", "FusedConv",
+        {c.r({2, 3, 20, 20}, F16), c.r({16, 3, 7, 7}, F16, -0.5f, 0.5f), c.r({16}, F16), c.r({2, 16, 10, 10}, F16)},
+        stem, F16);
+
   // FusedConv: Z and each activation; Y = act(Conv + B + Z).
   const Attrs geo = {{"pads", a_ints({1, 1, 1, 1})}, {"strides", a_ints({1, 1})}};
   for (const Act& a : activations()) {

@@ -224,6 +224,14 @@ std::string attention_model() {
   return mb.bytes();
 }
 
+// max |a - b| over float32 tensors of one shape (max |a| without b).
+float max_abs_diff(const Tensor& a, const Tensor* b = nullptr) {
+  float worst = 0.f;
+  for (int64_t i = 0; i < a.numel(); ++i)
+    worst = std::max(worst, std::fabs(a.data<float>()[i] - (b ? b->data<float>()[i] : 0.f)));
+  return worst;
+}
+
 // fp16 and bf16 engines keep the model's fp32 inputs and outputs and agree
 // with the fp32 CPU engine to 16-bit accuracy (relative to the output range).
 TEST(CudaRuntime, ReducedPrecisionMatchesFp32) {
@@ -235,8 +243,7 @@ TEST(CudaRuntime, ReducedPrecisionMatchesFp32) {
     for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(static_cast<float>(i) * 0.37f);
     Session cpu(build(m.bytes, "cpu"));
     const Tensor want = cpu.run({{"x", x}})[0].tensor;
-    float range = 0.f;
-    for (int64_t i = 0; i < want.numel(); ++i) range = std::max(range, std::fabs(want.data<float>()[i]));
+    const float range = max_abs_diff(want);
     for (Precision p : {Precision::FP16, Precision::BF16}) {
       TempDir dir;
       BuildConfig c;
@@ -248,9 +255,7 @@ TEST(CudaRuntime, ReducedPrecisionMatchesFp32) {
       const Tensor got = s.run({{"x", x}})[0].tensor;
       ASSERT_EQ(got.dtype(), DataType::Float32);
       const float tol = (p == Precision::FP16 ? 4e-3f : 3e-2f) * std::max(range, 1.f);
-      float worst = 0.f;
-      for (int64_t i = 0; i < want.numel(); ++i)
-        worst = std::max(worst, std::fabs(got.data<float>()[i] - want.data<float>()[i]));
+      const float worst = max_abs_diff(got, &want);
       EXPECT_LE(worst, tol) << m.name << " " << precision_name(p) << ": max |diff| " << worst << ", range " << range;
       std::printf("reduced precision: %s %s max |diff| %.3g (range %.3g)\n", m.name.c_str(),
                   std::string(precision_name(p)).c_str(), worst, range);
@@ -258,70 +263,86 @@ TEST(CudaRuntime, ReducedPrecisionMatchesFp32) {
   }
 }
 
-// x[2,3,20,20] -> Conv 7x7 s2 p3 (3 -> 16, bias) -> Relu -> MaxPool 3x3 s2 p1
-// -> Conv 3x3 p1 -> Add(pool) -> Relu -> GlobalAveragePool -> y[2,16,1,1]:
-// an image network's stem, whose 3-channel convolution cudnn_c8 pads to 8
-// and whose pool is channels last over 16 channels (16-byte vectors).
+// x[2,3,20,20] -> Conv 7x7 s2 p3 (3 -> 4, bias) -> Relu -> Conv 3x3 s2 p1
+// (4 -> 16) -> Relu -> MaxPool 3x3 s2 p1 -> Conv 3x3 p1 -> Add(pool) -> Relu
+// -> GlobalAveragePool -> y[2,16,1,1]: an image network's stem. Both
+// few-channel convolutions have the candidates of their own (direct_mma, the
+// cuDNN rewrites), the first reading plain X and K,C,R,S weights and writing
+// 4 channels (fewer than a tensor-core tile), the second reading
+// channels-last X and K,R,S,C weights; the pool and the global pool are
+// channels last over 16 channels (16-byte vectors).
 std::string stem_model() {
   ModelBuilder mb(13);
   mb.input("x", ::onnx::TensorProto::FLOAT, {int64_t{2}, int64_t{3}, int64_t{20}, int64_t{20}});
   mb.output("y", ::onnx::TensorProto::FLOAT, {int64_t{2}, int64_t{16}, int64_t{1}, int64_t{1}});
-  std::vector<float> w1(16 * 3 * 7 * 7), w2(16 * 16 * 3 * 3), b1(16);
+  std::vector<float> w1(4 * 3 * 7 * 7), b1(4), w2(16 * 4 * 3 * 3), w3(16 * 16 * 3 * 3);
   for (size_t i = 0; i < w1.size(); ++i) w1[i] = std::sin(static_cast<float>(i) * 0.37f) * 0.1f;
-  for (size_t i = 0; i < w2.size(); ++i) w2[i] = std::cos(static_cast<float>(i) * 0.53f) * 0.08f;
   for (size_t i = 0; i < b1.size(); ++i) b1[i] = 0.05f * static_cast<float>(i % 5) - 0.1f;
-  mb.init_floats("W1", {16, 3, 7, 7}, w1);
-  mb.init_floats("B1", {16}, b1);
-  mb.init_floats("W2", {16, 16, 3, 3}, w2);
+  for (size_t i = 0; i < w2.size(); ++i) w2[i] = std::sin(static_cast<float>(i) * 0.71f) * 0.2f;
+  for (size_t i = 0; i < w3.size(); ++i) w3[i] = std::cos(static_cast<float>(i) * 0.53f) * 0.08f;
+  mb.init_floats("W1", {4, 3, 7, 7}, w1);
+  mb.init_floats("B1", {4}, b1);
+  mb.init_floats("W2", {16, 4, 3, 3}, w2);
+  mb.init_floats("W3", {16, 16, 3, 3}, w3);
   auto& c1 = mb.node("Conv", {"x", "W1", "B1"}, {"c1"}, "stem");
   add_ints_attr(c1, "strides", {2, 2});
   add_ints_attr(c1, "pads", {3, 3, 3, 3});
   mb.node("Relu", {"c1"}, {"r1"}, "relu1");
-  auto& mp = mb.node("MaxPool", {"r1"}, {"m"}, "maxpool");
+  auto& c2 = mb.node("Conv", {"r1", "W2"}, {"c2"}, "down");
+  add_ints_attr(c2, "strides", {2, 2});
+  add_ints_attr(c2, "pads", {1, 1, 1, 1});
+  mb.node("Relu", {"c2"}, {"r2"}, "relu2");
+  auto& mp = mb.node("MaxPool", {"r2"}, {"m"}, "maxpool");
   add_ints_attr(mp, "kernel_shape", {3, 3});
   add_ints_attr(mp, "strides", {2, 2});
   add_ints_attr(mp, "pads", {1, 1, 1, 1});
-  auto& c2 = mb.node("Conv", {"m", "W2"}, {"c2"}, "conv2");
-  add_ints_attr(c2, "pads", {1, 1, 1, 1});
-  mb.node("Add", {"c2", "m"}, {"s"}, "add");
-  mb.node("Relu", {"s"}, {"r2"}, "relu2");
-  mb.node("GlobalAveragePool", {"r2"}, {"y"}, "gap");
+  auto& c3 = mb.node("Conv", {"m", "W3"}, {"c3"}, "conv3");
+  add_ints_attr(c3, "pads", {1, 1, 1, 1});
+  mb.node("Add", {"c3", "m"}, {"s"}, "add");
+  mb.node("Relu", {"s"}, {"r3"}, "relu3");
+  mb.node("GlobalAveragePool", {"r3"}, {"y"}, "gap");
   return mb.bytes();
 }
 
-// The padded stem (cudnn_c8, forced by KILN_CUDNN_PAD_CHANNELS=1) and the
-// plain one (=0) both agree with the fp32 CPU engine to fp16/bf16 accuracy.
-TEST(CudaRuntime, PaddedStemMatchesTheCpu) {
+// Each candidate for the few-channel convolutions, forced by its switch
+// (KILN_CONV_DIRECT=1: direct_mma, KILN_CUDNN_SPACE_TO_DEPTH=1,
+// KILN_CUDNN_PAD_CHANNELS=1), and none (all =0), agrees with the fp32 CPU
+// engine to fp16/bf16 accuracy.
+TEST(CudaRuntime, FewChannelStemMatchesTheCpu) {
   REQUIRE_GPU();
   Tensor x = Tensor::empty(DataType::Float32, {2, 3, 20, 20});
   for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(static_cast<float>(i) * 0.11f);
   Session cpu(build(stem_model(), "cpu"));
   const Tensor want = cpu.run({{"x", x}})[0].tensor;
-  float range = 0.f;
-  for (int64_t i = 0; i < want.numel(); ++i) range = std::max(range, std::fabs(want.data<float>()[i]));
-  for (const char* pad : {"1", "0"})
+  const float range = max_abs_diff(want);
+  const char* const switches[] = {"KILN_CONV_DIRECT", "KILN_CUDNN_SPACE_TO_DEPTH", "KILN_CUDNN_PAD_CHANNELS"};
+  const char* const kernels_of[] = {"direct_mma", "cudnn_s2d", "cudnn_c8"};  // name prefixes
+  for (int forced = 0; forced <= 3; ++forced)  // 3: none
     for (Precision p : {Precision::FP16, Precision::BF16}) {
-      setenv("KILN_CUDNN_PAD_CHANNELS", pad, 1);
+      for (int i = 0; i < 3; ++i) setenv(switches[i], i == forced ? "1" : "0", 1);
       TempDir dir;
       BuildConfig c;
       c.device = "cuda";
       c.precision = p;
       const Engine e = build_engine(Model::load(dir.write("m.onnx", stem_model())), c);
-      std::string stem_kernel;
-      for (const ir::Node& n : e.data()->graph.nodes)
-        if (n.name == "stem" && n.attr("kiln.kernel")) stem_kernel = n.attr("kiln.kernel")->s;
-      if (pad[0] == '1') EXPECT_EQ(stem_kernel, "cudnn_c8");
-      else EXPECT_NE(stem_kernel, "cudnn_c8");
+      std::string kernels;
+      for (const ir::Node& n : e.data()->graph.nodes) {
+        if ((n.name != "stem" && n.name != "down") || !n.attr("kiln.kernel")) continue;
+        const std::string k = n.attr("kiln.kernel")->s;
+        kernels += n.name + ":" + k + " ";
+        for (int i = 0; i < 3; ++i)
+          EXPECT_EQ(k.rfind(kernels_of[i], 0) == 0, i == forced) << n.name << " ran " << k;
+      }
+      EXPECT_NE(kernels.find("stem:"), std::string::npos) << kernels;
+      EXPECT_NE(kernels.find("down:"), std::string::npos) << kernels;
       const Tensor got = Session(e).run({{"x", x}})[0].tensor;
       const float tol = (p == Precision::FP16 ? 4e-3f : 3e-2f) * std::max(range, 1.f);
-      float worst = 0.f;
-      for (int64_t i = 0; i < want.numel(); ++i)
-        worst = std::max(worst, std::fabs(got.data<float>()[i] - want.data<float>()[i]));
-      EXPECT_LE(worst, tol) << "pad " << pad << " " << precision_name(p) << ": max |diff| " << worst;
-      std::printf("stem: pad %s %s kernel %s max |diff| %.3g (range %.3g)\n", pad,
-                  std::string(precision_name(p)).c_str(), stem_kernel.c_str(), worst, range);
+      const float worst = max_abs_diff(got, &want);
+      EXPECT_LE(worst, tol) << kernels << precision_name(p) << ": max |diff| " << worst;
+      std::printf("stem: %s%s max |diff| %.3g (range %.3g)\n", kernels.c_str(),
+                  std::string(precision_name(p)).c_str(), worst, range);
     }
-  unsetenv("KILN_CUDNN_PAD_CHANNELS");
+  for (const char* s : switches) unsetenv(s);
 }
 
 TEST(CudaRuntime, WeightsAreSharedBetweenSessions) {

@@ -13,6 +13,8 @@
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/cublaslt_epilogue.h"
 #include "backends/cuda/kernels/cudnn_conv_plan.h"
+#include "backends/cuda/kernels/cudnn_conv_reform.h"
+#include "backends/cuda/kernels/conv_direct.h"
 #include "backends/nn_params.h"
 #include "core/env.h"
 #include "ir/ops/fused_attrs.h"
@@ -63,12 +65,6 @@ struct Forward {
   Shape y_shape;
   int64_t m = 0;
 };
-
-// Strides of NCHW-ordered dims [N,C,H,W] laid out as NHWC (or K,C,R,S
-// weights as K,R,S,C): what cuDNN is told for channels-last operands.
-std::vector<int64_t> nhwc_strides(const std::vector<int64_t>& d) {
-  return {d[1] * d[2] * d[3], 1, d[3] * d[1], d[1]};
-}
 
 // Channels-last flags of a Conv/FusedConv (passes/assign_cuda_layouts.cpp).
 struct Layouts {
@@ -151,68 +147,19 @@ void execute_forward(KernelContext& ctx, const ConvPlan* plan, const Forward& f,
   bias_activation(ctx, dt, y, bias, y_numel, y_nhwc ? 1 : spatial_size(f.y_shape), f.m, act);
 }
 
-// The stream's workspace is pool memory, 256-byte aligned: a tensor placed
-// in it takes whole 256-byte blocks, so what follows stays aligned, and plans
+// Plans of operands in the workspace (scratch_bytes: whole 256-byte blocks)
 // are looked up with this stand-in address (alignment 16) until the
 // workspace, sized by the plan, is taken.
-size_t scratch_bytes(size_t bytes) { return (bytes + 255) / 256 * 256; }
 const void* const k_scratch = reinterpret_cast<const void*>(uintptr_t{256});
 
 void* plan_workspace(KernelContext& ctx, const ConvPlan* plan) {
   return plan && plan->workspace ? cuda_stream(ctx).workspace(static_cast<size_t>(plan->workspace)) : nullptr;
 }
 
-// ---- padded input channels (candidate cudnn_c8) ----
-// A 16-bit convolution over fewer than 8 input channels (an image network's
-// stem, C = 3) finds no tensor-core engine for its operands: cuDNN runs it
-// several times slower than the same convolution over 8 channels. This
-// candidate copies X and W into 8-channel NHWC scratch, zeros past C (which
-// add nothing), and convolves that; the builder keeps it only where it is
-// faster. KILN_CUDNN_PAD_CHANNELS=1 makes it the only candidate where it
-// applies, =0 removes it (tests, measuring).
-constexpr int64_t k_pad_channels = 8;
-
-// X [n, c, hw] (plain) or [n, hw, c] (channels last), 16-bit, as [n, hw, 8]:
-// a thread per output row, one 16-byte store.
-__global__ void pad_channels_kernel(const uint16_t* __restrict__ x, uint4* __restrict__ y, int64_t n, int64_t c,
-                                    int64_t hw, bool nhwc) {
-  KILN_GRID_STRIDE(i, n * hw) {
-    const int64_t img = i / hw, p = i - img * hw;
-    uint16_t v[k_pad_channels] = {};
-    for (int64_t k = 0; k < c; ++k) v[k] = nhwc ? x[i * c + k] : x[(img * c + k) * hw + p];
-    uint4 o;
-    memcpy(&o, v, sizeof o);
-    y[i] = o;
-  }
-}
-
-// Scratch bytes of a padded [n, hw, 8] 16-bit copy.
-size_t padded_bytes(int64_t n, int64_t hw) { return scratch_bytes(static_cast<size_t>(n * hw * k_pad_channels) * 2); }
-
-void pad_channels(KernelContext& ctx, const Tensor& t, bool nhwc, void* out) {
-  const Shape& s = t.shape();
-  const int64_t hw = spatial_size(s);
-  pad_channels_kernel<<<grid_for(s[0] * hw), k_threads, 0, cuda_stream(ctx).get()>>>(
-      static_cast<const uint16_t*>(t.raw()), static_cast<uint4*>(out), s[0], s[1], hw, nhwc);
-  KILN_CUDA_LAUNCH("pad_channels_kernel");
-}
-
-// Where cudnn_c8 applies: a 2-D, ungrouped Conv/FusedConv in fp16 or bf16
-// over 1 to 7 input channels (W's shape known).
-bool pads_channels(const ir::Node& n, const ir::Graph& g) {
-  if (n.inputs.size() < 2 || n.attr_i("group", 1) != 1) return false;
-  const DataType dt = g.value(n.inputs[0]).dtype;
-  if (dt != DataType::Float16 && dt != DataType::BFloat16) return false;
-  const auto& ws = g.value(n.inputs[1]).shape;
-  if (!ws || ws->size() != 4 || !(*ws)[1].known()) return false;
-  const int64_t c = (*ws)[1].value;
-  return c >= 1 && c < k_pad_channels;
-}
-
 class ConvKernel final : public Kernel {
  public:
-  ConvKernel(const ir::Node& node, int pick, bool pad = false)
-      : m_fused(node.domain == "com.kiln"), m_pick(pick), m_pad(pad), m_layouts(read_layouts(node)) {
+  ConvKernel(const ir::Node& node, int pick, Reform reform = Reform::None)
+      : m_fused(node.domain == "com.kiln"), m_pick(pick), m_reform(reform), m_layouts(read_layouts(node)) {
     if (m_fused) m_act = ir::read_activation(node);
   }
 
@@ -223,18 +170,7 @@ class ConvKernel final : public Kernel {
     check_same_dtype(ctx, dt, 1, "W");
     check_same_dtype(ctx, dt, 2, "B");
     if (m_fused) check_same_dtype(ctx, dt, 3, "Z");
-    // cudnn_c8: the problem over 8 channels, X and W from the scratch (an
-    // aligned stand-in address until the plan is known).
-    const bool pad = m_pad && x.rank() == 4 && w.rank() == 4 && x.shape()[1] == w.shape()[1] &&
-                     x.shape()[1] < k_pad_channels && dtype_size(dt) == 2;
-    if (m_pad && !pad) ctx.fail("internal: the padded candidate takes 16-bit 2-D X with fewer than 8 channels");
-    Shape xs = x.shape(), ws = w.shape();
-    Layouts layouts = m_layouts;
-    if (pad) {
-      xs[1] = ws[1] = k_pad_channels;
-      layouts.x = layouts.w = true;
-    }
-    Forward f = forward_geometry(ctx, ctx.node(), xs, ws, dt, layouts);
+    Forward f = forward_geometry(ctx, ctx.node(), x.shape(), w.shape(), dt, m_layouts);
     const Tensor* b = bias_input(ctx, 2, f.m);
     const Tensor* z = m_fused && ctx.has_input(3) ? &ctx.input(3) : nullptr;
     if (z && z->shape() != f.y_shape)
@@ -242,20 +178,23 @@ class ConvKernel final : public Kernel {
     Tensor& y = ctx.output(0, dt, f.y_shape);
     if (!y.numel()) return;
     const bool products = x.numel() > 0 && w.numel() > 0;
-    const void* xr = pad && products ? k_scratch : x.raw();
-    const void* wr = pad && products ? k_scratch : w.raw();
-    const size_t x_bytes = pad ? padded_bytes(xs[0], spatial_size(xs)) : 0;
-    const size_t pad_bytes = pad ? x_bytes + padded_bytes(ws[0], spatial_size(ws)) : 0;
-    // The plan's scratch after the padded copies, which are written now.
+    // A reformed candidate (cudnn_c8, cudnn_s2d) convolves copies of X and W
+    // in the workspace, looked up at an aligned stand-in address until the
+    // plan, and so the workspace's size, is known.
+    const bool reformed = m_reform != Reform::None && products;
+    const Reformed rf = reformed ? reform_problem(ctx, m_reform, f.problem) : Reformed{};
+    const void* xr = reformed ? k_scratch : x.raw();
+    const void* wr = reformed ? k_scratch : w.raw();
+    const size_t copies = rf.x_bytes + rf.w_bytes;
+    // The plan's scratch after the copies, which are written now.
     const auto scratch = [&](const ConvPlan* plan) -> void* {
       const size_t plan_ws = plan ? static_cast<size_t>(plan->workspace) : 0;
-      if (!pad_bytes) return plan_workspace(ctx, plan);
-      char* base = static_cast<char*>(cuda_stream(ctx).workspace(pad_bytes + plan_ws));
-      pad_channels(ctx, x, m_layouts.x, base);
-      pad_channels(ctx, w, m_layouts.w, base + x_bytes);
+      if (!reformed) return plan_workspace(ctx, plan);
+      char* base = static_cast<char*>(cuda_stream(ctx).workspace(copies + plan_ws));
+      reform_operands(ctx, rf, x, m_layouts.x, w, m_layouts.w, base, base + rf.x_bytes);
       xr = base;
-      wr = base + x_bytes;
-      return plan_ws ? base + pad_bytes : nullptr;
+      wr = base + rf.x_bytes;
+      return plan_ws ? base + copies : nullptr;
     };
     // Z, bias and Relu inside the convolution when an engine runs the fused
     // graph (remembered per problem); else the epilogue after. A bias off
@@ -289,7 +228,7 @@ class ConvKernel final : public Kernel {
  private:
   bool m_fused;
   int m_pick;
-  bool m_pad;  // cudnn_c8
+  Reform m_reform;  // cudnn_c8, cudnn_s2d
   Layouts m_layouts;  // Z shares Y's layout (the pass joins them), so Y's copy of Z is a plain copy
   ir::FusedActivation m_act;
   ConvPlanCache m_cache;
@@ -485,18 +424,48 @@ void check_node(const ir::Node& n, const ir::Graph& g, size_t min_rank, size_t m
     throw Error(ErrorCode::Unsupported, n.label() + ": channels-last layouts only for 2-D Conv/FusedConv on cuda");
 }
 
+// Candidates for 16-bit convolutions over few input channels, which cuDNN
+// runs slowly as they are: the rewrites of cudnn_conv_reform.h and kiln's own
+// direct_mma (conv_direct.h). Each has a switch: =1 makes it the only
+// candidate where it applies (tests, measuring), =0 removes it.
+struct FewChannels {
+  const char* name;
+  const char* env;
+  Reform reform;  // None: direct_mma
+  int pick;
+};
+constexpr FewChannels k_few_channels[] = {
+    {"direct_mma", "KILN_CONV_DIRECT", Reform::None, 0},
+    {"cudnn_s2d_alt", "KILN_CUDNN_SPACE_TO_DEPTH", Reform::SpaceToDepth, 1},
+    {"cudnn_s2d", "KILN_CUDNN_SPACE_TO_DEPTH", Reform::SpaceToDepth, 0},
+    {"cudnn_c8", "KILN_CUDNN_PAD_CHANNELS", Reform::PadChannels, 0},
+};
+
+bool few_applies(const FewChannels& f, const ir::Node& n, const ir::Graph& g) {
+  return f.reform == Reform::None ? direct_conv_applies(n, g) : reform_applies(f.reform, n, g);
+}
+
+// The switch forced to 1 that applies to `n`, if any.
+const char* forced_few(const ir::Node& n, const ir::Graph& g) {
+  for (const FewChannels& f : k_few_channels)
+    if (env_switch(f.env) == true && few_applies(f, n, g)) return f.env;
+  return nullptr;
+}
+
 }  // namespace
 
 void register_cuda_conv(KernelRegistry& r) {
-  // Fewer than 8 input channels in 16 bits: padded to 8 (pad_channels_kernel).
-  // First, so that it is never the default of an untimed node.
-  for (const char* op : {"Conv", "FusedConv"})
-    r.add(op, [](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
-      check_node(n, g, 4, 4, true);
-      if (!pads_channels(n, g) || !env_flag("KILN_CUDNN_PAD_CHANNELS", true))
-        throw Error(ErrorCode::Unsupported, n.label() + ": cudnn_c8 takes 16-bit 2-D convolutions over 1-7 channels");
-      return std::make_unique<ConvKernel>(n, 0, true);
-    }, "cudnn_c8");
+  // First, so that none is the default of an untimed node.
+  for (const FewChannels& f : k_few_channels)
+    for (const char* op : {"Conv", "FusedConv"})
+      r.add(op, [&f](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
+        check_node(n, g, 4, 4, true);
+        const char* forced = forced_few(n, g);
+        if (!few_applies(f, n, g) || !env_flag(f.env, true) || (forced && std::string(forced) != f.env))
+          throw Error(ErrorCode::Unsupported, n.label() + ": " + f.name + " does not apply (or " + f.env + ")");
+        if (f.reform == Reform::None) return make_direct_conv(n);
+        return std::make_unique<ConvKernel>(n, f.pick, f.reform);
+      }, f.name);
   // Four engines to time per convolution (the heuristics' first four
   // distinct ones that finalize), the default last: the builder keeps the fastest.
   for (const int pick : {3, 2, 1, 0}) {
@@ -504,8 +473,8 @@ void register_cuda_conv(KernelRegistry& r) {
     for (const char* op : {"Conv", "FusedConv"})
       r.add(op, [pick](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
         check_node(n, g, 3, 5, true);
-        if (env_switch("KILN_CUDNN_PAD_CHANNELS") == true && pads_channels(n, g))
-          throw Error(ErrorCode::Unsupported, n.label() + ": KILN_CUDNN_PAD_CHANNELS=1 leaves it to cudnn_c8");
+        if (const char* forced = forced_few(n, g))
+          throw Error(ErrorCode::Unsupported, n.label() + ": " + forced + "=1 leaves it to that candidate");
         return std::make_unique<ConvKernel>(n, pick);
       }, name);
     r.add("ConvTranspose", [pick](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {

@@ -317,6 +317,10 @@ std::vector<int64_t> packed_strides(const std::vector<int64_t>& dims) {
   return st;
 }
 
+std::vector<int64_t> nhwc_strides(const std::vector<int64_t>& d) {
+  return {d[1] * d[2] * d[3], 1, d[3] * d[1], d[1]};
+}
+
 std::string ConvProblem::str() const {
   const char* dt = data_type == CUDNN_DATA_FLOAT ? "f32" : data_type == CUDNN_DATA_HALF ? "f16" : "bf16";
   return std::string(backward_data ? "backward-data " : "") + dt + " x " + dims_str(x_dims) + " w " +

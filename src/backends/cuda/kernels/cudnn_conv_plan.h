@@ -96,5 +96,8 @@ bool cudnn_fusion_enabled();
 
 // Contiguous row-major strides of `dims`.
 std::vector<int64_t> packed_strides(const std::vector<int64_t>& dims);
+// Strides of NCHW-ordered dims [N,C,H,W] laid out as NHWC (or K,C,R,S
+// weights as K,R,S,C): what cuDNN is told for channels-last operands.
+std::vector<int64_t> nhwc_strides(const std::vector<int64_t>& dims);
 
 }  // namespace kiln::backend::cuda

@@ -24,6 +24,7 @@
 #include <optional>
 
 #include "backends/cuda/kernels/common.cuh"
+#include "backends/cuda/kernels/mma.cuh"
 #include "backends/nn_params.h"
 
 namespace kiln::backend::cuda {

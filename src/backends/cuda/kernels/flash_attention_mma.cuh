@@ -1,49 +1,16 @@
 // Attention's "flash_mma" kernel: FlashAttention-2's register design on
 // mma.sync m16n8k16 (fp32 accumulate). Only Q, K and V tiles pass through
 // shared memory; scores, probabilities and the output stay in the fragments
-// the tensor cores use, whose layout PTX defines (lane = 4 * g + t):
-//   A 16x16 (row): regs {row g | g+8} x {cols 2t, 2t+1 | +8}, two 16-bit values each
-//   B 16x8  (col): regs {k 2t, 2t+1 | +8} at col g
-//   C 16x8  (f32): c0, c1 at row g, cols 2t, 2t+1; c2, c3 at row g+8
-// The score tile's C fragments are the probability tile's A fragments (two n
+// the tensor cores use (their layouts: mma.cuh). The score tile's C fragments are the probability tile's A fragments (two n
 // tiles make one k tile), so P never leaves registers. A row's max and sum
 // are held by the four lanes of its quad (g): shuffles over xor 1 and 2.
 // Included by flash_attention.cu (FlashParams). The next K/V tile is copied
 // (cp.async) while this one is in use.
 #pragma once
 
-namespace mma_detail {
+namespace flash_detail {
 
-template <typename T>
-__device__ inline uint32_t pack(float lo, float hi) {
-  uint32_t r;
-  if constexpr (std::is_same_v<T, half>) {
-    const __half2 h = __floats2half2_rn(lo, hi);
-    memcpy(&r, &h, 4);
-  } else {
-    const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
-    memcpy(&r, &h, 4);
-  }
-  return r;
-}
-
-// d = a . b + d
-template <typename T>
-__device__ inline void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  if constexpr (std::is_same_v<T, half>) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  } else {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  }
-}
+using namespace mma_detail;
 
 __device__ inline float quad_max(float v) {
   v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
@@ -52,32 +19,6 @@ __device__ inline float quad_max(float v) {
 __device__ inline float quad_sum(float v) {
   v += __shfl_xor_sync(0xffffffffu, v, 1);
   return v + __shfl_xor_sync(0xffffffffu, v, 2);
-}
-
-
-// cp.async (16 bytes, zero-filled when !valid) and ldmatrix: the tiles reach
-// shared memory without passing through registers, the next K/V tile while
-// this one is in use, and a warp takes four 8x8 fragments an instruction.
-__device__ inline void cp_async16(void* dst, const void* src, bool valid) {
-  const auto s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(valid ? 16 : 0));
-}
-__device__ inline void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ inline void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
-__device__ inline void ldmatrix_x4(uint32_t (&r)[4], const void* p) {
-  const auto s = static_cast<unsigned>(__cvta_generic_to_shared(p));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(s));
-}
-__device__ inline void ldmatrix_x4_trans(uint32_t (&r)[4], const void* p) {
-  const auto s = static_cast<unsigned>(__cvta_generic_to_shared(p));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(s));
 }
 
 // Rows [row0, row0 + 64) of a [rows, D] matrix (row stride ss) into shared
@@ -92,7 +33,7 @@ __device__ inline void load_tile_async(T* dst, const T* src, int64_t ss, int64_t
   }
 }
 
-}  // namespace mma_detail
+}  // namespace flash_detail
 
 template <int D>
 struct MmaLayout {
@@ -109,6 +50,7 @@ struct MmaLayout {
 template <typename T, int D>
 __global__ void __launch_bounds__(128) flash_mma_kernel(FlashParams p) {
   using namespace mma_detail;
+  using namespace flash_detail;
   constexpr int ld = MmaLayout<D>::ld, tile = MmaLayout<D>::tile;
   extern __shared__ __align__(128) unsigned char smem_mma[];
   T* sq = reinterpret_cast<T*>(smem_mma);
