@@ -4,7 +4,7 @@
 # (/usr/local/cuda/lib64) and cuDNN/cuBLAS (PyTorch's venv), and python3 with
 # torch, torchvision and onnx for the real-model comparisons.
 #
-# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs python conformance models bench speed peers verify
+# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs python conformance models bench speed peers verify conv
 #                                          (default: unit graphs python conformance models bench)
 #        scripts/gpu_test.sh multigpu      on a two-GPU machine
 #        scripts/gpu_test.sh quick         every step at once where they can share the GPU (conformance
@@ -189,6 +189,32 @@ for s in $steps; do
         --models ${PEERS_MODELS:-resnet50:1,32 mobilenet_v3_small:1 vit_b_16:1,32} --iters "${PEERS_ITERS:-200}" \
         --json "$out/peers.json"
       tail -n 12 "$out/peers.log"
+      ;;
+    conv)
+      # A convolution kernel's change in as little device time as possible:
+      # the kernels against the CPU, ResNet-50 in fp16 against PyTorch, its
+      # speed with each candidate's time, the stem on cuDNN alone beside it,
+      # and the batch-256 profile.
+      ( need_models resnet50 > "$out/export.summary" ) &
+      exp=$!
+      step backend_ops "$bin/test_backend_ops"
+      grep -E "differ|compared|Failure|refused" "$out/backend_ops.log" | head -n 20
+      step cuda_runtime "$bin/test_cuda_runtime"
+      wait $exp
+      step models_fp16 python3 tests/models/compare_torchvision.py --device cuda --precision fp16 "$bin/kiln" \
+        "$work/models" resnet50
+      KILN_LOG_LEVEL=debug step speed_resnet50 "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda \
+        --batch 1,32,256 -n 100 --warmup 10 --no-cache --precision fp16 --cuda-graphs --device-io
+      grep -E "^batch" "$out/speed_resnet50.log"
+      grep -E "'/conv1/Conv' \(FusedConv\): timed" "$out/speed_resnet50.log" | head -n 3
+      KILN_CONV_DIRECT=0 KILN_CUDNN_SPACE_TO_DEPTH=0 KILN_CUDNN_PAD_CHANNELS=0 step speed_resnet50_cudnn_stem "$bin/kiln" \
+        bench "$work/models/resnet50.onnx" --device cuda --batch 1,32,256 -n 100 --warmup 10 --no-cache \
+        --precision fp16 --cuda-graphs --device-io
+      grep -E "^batch" "$out/speed_resnet50_cudnn_stem.log"
+      step profile_resnet50_256 "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda \
+        --batch 256 -n 20 --warmup 5 --no-cache --precision fp16 --profile --json
+      python3 scripts/profile_nodes.py "$out/profile_resnet50_256.log" > "$out/profile_resnet50_256.txt"
+      head -n 16 "$out/profile_resnet50_256.txt"
       ;;
     verify)
       # What a session changed since the last GPU run, in one short call (~5
