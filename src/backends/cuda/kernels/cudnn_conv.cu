@@ -5,16 +5,19 @@
 // and Relu (and FusedConv's Z) go into the convolution's cuDNN graph where an
 // engine runs it; otherwise Z is accumulated by the convolution itself (beta
 // = 1, so Y may share Z's buffer) and bias and the fused activation run after
-// as one elementwise pass (cublaslt_epilogue.h).
+// as one elementwise pass (cublaslt_epilogue.h). The Conv/FusedConv
+// candidates for few input channels are registered here too, beside the
+// engines they compete with: cuDNN over rewritten operands
+// (cudnn_conv_reform.h) and kiln's direct_mma (conv_direct.h).
 #include <cstdint>
 #include <memory>
 #include <tuple>
 
 #include "backends/cuda/kernels/common.cuh"
+#include "backends/cuda/kernels/conv_direct.h"
 #include "backends/cuda/kernels/cublaslt_epilogue.h"
 #include "backends/cuda/kernels/cudnn_conv_plan.h"
 #include "backends/cuda/kernels/cudnn_conv_reform.h"
-#include "backends/cuda/kernels/conv_direct.h"
 #include "backends/nn_params.h"
 #include "core/env.h"
 #include "ir/ops/fused_attrs.h"

@@ -3,7 +3,8 @@
 // axes. Windowed pools run a thread per output element over its window in
 // row-major tap order (the CPU's order: the first maximum wins); the window
 // geometry (pads, auto_pad, dilations, ceil_mode) comes from ir::read_window /
-// window_out_dim, as on the CPU. Global pools are engine reductions.
+// window_out_dim, as on the CPU. Global pools are engine reductions, or
+// 16-byte vector walks over channels-last X.
 // Channels-last (NHWC, marked by passes/assign_cuda_layouts.cpp): a windowed
 // pool reads and writes it (MaxPool without Indices), a global pool reads it.
 #include "backends/cuda/kernels/families.h"
@@ -376,7 +377,8 @@ struct GlobalMaxOp {
 // A global pool of channels-last X [n, hw, c]: a thread per image and 16
 // bytes of channels, walking the positions with one 16-byte load each (the
 // reduction engine's middle-axis walk made ResNet-50's pool, 51 MB at batch
-// 256, 0.115 ms: 7x its bandwidth time). Same op, so the same results.
+// 256, 0.115 ms: 7x its bandwidth time). The engine's ops, each channel
+// summed in position order.
 template <typename T, typename Op>
 __global__ void global_pool_nhwc_vec_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t hw, int32_t cv_n,
                                             int32_t total_vec, Op op) {
