@@ -70,6 +70,37 @@ python_steps() {
     python3 -m pytest -v -s -rs -p no:cacheprovider tests/python
 }
 
+# The kernels against the CPU (every candidate) and the CUDA runtime tests.
+kernel_steps() {
+  step backend_ops "$bin/test_backend_ops"
+  grep -E "differ|compared|Failure|refused" "$out/backend_ops.log" | head -n 20
+  step cuda_runtime "$bin/test_cuda_runtime"
+}
+# timed_speed MODEL BATCHES: fp16, CUDA graphs, device tensors; at debug
+# level the builder logs each candidate's time where it times (later steps
+# reuse these choices from the timing cache).
+timed_speed() {
+  KILN_LOG_LEVEL=debug step "speed_$1" "$bin/kiln" bench "$work/models/$1.onnx" --device cuda --batch "$2" -n 100 \
+    --warmup 10 --no-cache --precision fp16 --cuda-graphs --device-io
+  grep -E "^batch" "$out/speed_$1.log"
+}
+# cudnn_stem_speed BATCHES N WARMUP: ResNet-50 with its stem on cuDNN alone
+# (no direct_mma, cudnn_s2d, cudnn_c8), for comparison.
+cudnn_stem_speed() {
+  KILN_CONV_DIRECT=0 KILN_CUDNN_SPACE_TO_DEPTH=0 KILN_CUDNN_PAD_CHANNELS=0 step speed_resnet50_cudnn_stem "$bin/kiln" \
+    bench "$work/models/resnet50.onnx" --device cuda --batch "$1" -n "$2" --warmup "$3" --no-cache --precision fp16 \
+    --cuda-graphs --device-io
+  grep -E "^batch" "$out/speed_resnet50_cudnn_stem.log"
+}
+# profile_resnet50_256 LINES: where batch 256's time goes, per node.
+profile_resnet50_256() {
+  step profile_resnet50_256 "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda \
+    --batch 256 -n 20 --warmup 5 --no-cache --precision fp16 --profile --json
+  python3 scripts/profile_nodes.py "$out/profile_resnet50_256.log" > "$out/profile_resnet50_256.txt"
+  head -n "$1" "$out/profile_resnet50_256.txt"
+}
+stem_times() { grep -E "'/conv1/Conv' \(FusedConv\): timed" "$out/speed_resnet50.log" | head -n 3; }
+
 if [ "$steps" = quick ]; then
   ( step conformance "$bin/kiln_conformance" --device cuda --jobs 6 --skip-list tests/conformance/skip_list.txt \
       $suites > "$out/conformance.summary" ) &
@@ -197,24 +228,14 @@ for s in $steps; do
       # and the batch-256 profile.
       ( need_models resnet50 > "$out/export.summary" ) &
       exp=$!
-      step backend_ops "$bin/test_backend_ops"
-      grep -E "differ|compared|Failure|refused" "$out/backend_ops.log" | head -n 20
-      step cuda_runtime "$bin/test_cuda_runtime"
+      kernel_steps
       wait $exp
       step models_fp16 python3 tests/models/compare_torchvision.py --device cuda --precision fp16 "$bin/kiln" \
         "$work/models" resnet50
-      KILN_LOG_LEVEL=debug step speed_resnet50 "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda \
-        --batch 1,32,256 -n 100 --warmup 10 --no-cache --precision fp16 --cuda-graphs --device-io
-      grep -E "^batch" "$out/speed_resnet50.log"
-      grep -E "'/conv1/Conv' \(FusedConv\): timed" "$out/speed_resnet50.log" | head -n 3
-      KILN_CONV_DIRECT=0 KILN_CUDNN_SPACE_TO_DEPTH=0 KILN_CUDNN_PAD_CHANNELS=0 step speed_resnet50_cudnn_stem "$bin/kiln" \
-        bench "$work/models/resnet50.onnx" --device cuda --batch 1,32,256 -n 100 --warmup 10 --no-cache \
-        --precision fp16 --cuda-graphs --device-io
-      grep -E "^batch" "$out/speed_resnet50_cudnn_stem.log"
-      step profile_resnet50_256 "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda \
-        --batch 256 -n 20 --warmup 5 --no-cache --precision fp16 --profile --json
-      python3 scripts/profile_nodes.py "$out/profile_resnet50_256.log" > "$out/profile_resnet50_256.txt"
-      head -n 16 "$out/profile_resnet50_256.txt"
+      timed_speed resnet50 1,32,256
+      stem_times
+      cudnn_stem_speed 1,32,256 100 10
+      profile_resnet50_256 16
       ;;
     verify)
       # What a session changed since the last GPU run, in one short call (~5
@@ -225,33 +246,22 @@ for s in $steps; do
       # kernel tests.
       ( need_models resnet50 vit_b_16 ssdlite320_mobilenet_v3_large > "$out/export.summary" ) &
       exp=$!
-      step backend_ops "$bin/test_backend_ops"
-      grep -E "differ|compared|Failure|refused" "$out/backend_ops.log" | head -n 20
-      step cuda_runtime "$bin/test_cuda_runtime"
+      kernel_steps
       step graph_cache "$bin/test_graph_cache"
       step runtime_controls "$bin/test_runtime_controls"
       wait $exp
       cat "$out/export.summary"
       step models_fp16 python3 tests/models/compare_torchvision.py --device cuda --precision fp16 "$bin/kiln" \
         "$work/models" resnet50 vit_b_16
-      for mb in vit_b_16:1,32 resnet50:1,32,256; do  # the issue's throughput goal is at 256
-        m=${mb%%:*}
-        # debug: the builder logs each candidate's time where it times (the
-        # profiles after reuse these choices from the timing cache).
-        KILN_LOG_LEVEL=debug step "speed_$m" "$bin/kiln" bench "$work/models/$m.onnx" --device cuda \
-          --batch "${mb#*:}" -n 100 --warmup 10 --no-cache --precision fp16 --cuda-graphs --device-io
-        grep -E "^batch" "$out/speed_$m.log"
-      done
+      timed_speed vit_b_16 1,32
+      timed_speed resnet50 1,32,256  # the issue's throughput goal is at 256
       grep -E "\(Attention\): timed" "$out/speed_vit_b_16.log" | head -n 4  # each attention candidate's time
-      grep -E "'/conv1/Conv' \(FusedConv\): timed" "$out/speed_resnet50.log" | head -n 3  # the stem's, its rewrites too
+      stem_times  # the stem's, every few-channel candidate too
       step profile_vit_b_16 "$bin/kiln" bench "$work/models/vit_b_16.onnx" --device cuda \
         --batch 1,32 -n 50 --warmup 10 --no-cache --precision fp16 --profile
       # resnet50 at batch 256 (the throughput goal): where the time goes, and
       # with cuDNN's runtime-compiled fusion engines allowed.
-      step profile_resnet50_256 "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda \
-        --batch 256 -n 20 --warmup 5 --no-cache --precision fp16 --profile --json
-      python3 scripts/profile_nodes.py "$out/profile_resnet50_256.log" > "$out/profile_resnet50_256.txt"
-      head -n 30 "$out/profile_resnet50_256.txt"
+      profile_resnet50_256 30
       [ -n "${VERIFY_SHORT:-}" ] || KILN_CUDNN_RUNTIME_FUSION=1 step speed_resnet50_256_rtfusion "$bin/kiln" bench "$work/models/resnet50.onnx" \
         --device cuda --batch 256 -n 50 --warmup 5 --no-cache --precision fp16 --cuda-graphs --device-io
       # VERIFY_NO_PYTHON=1: the binding is unchanged since its last GPU run.
@@ -262,11 +272,7 @@ for s in $steps; do
       [ -n "${VERIFY_SHORT:-}" ] || graph_steps 60
       step models_bf16_ssdlite python3 tests/models/compare_torchvision.py --device cuda --precision bf16 "$bin/kiln" \
         "$work/models" ssdlite320_mobilenet_v3_large
-      # The stem on cuDNN alone (no direct_mma, cudnn_s2d, cudnn_c8), for comparison.
-      KILN_CONV_DIRECT=0 KILN_CUDNN_SPACE_TO_DEPTH=0 KILN_CUDNN_PAD_CHANNELS=0 step speed_resnet50_cudnn_stem "$bin/kiln" bench \
-        "$work/models/resnet50.onnx" --device cuda --batch 256 -n 50 --warmup 5 --no-cache --precision fp16 \
-        --cuda-graphs --device-io
-      grep -E "^batch" "$out/speed_resnet50_cudnn_stem.log"
+      cudnn_stem_speed 256 50 5
       ;;
     *) echo "unknown step $s" ;;
   esac

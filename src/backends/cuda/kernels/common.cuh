@@ -47,6 +47,10 @@ inline unsigned grid_for(int64_t n, int threads = k_threads) {
 #define KILN_GRID_STRIDE(i, n) \
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); i += static_cast<int64_t>(blockDim.x) * gridDim.x)
 
+// The stream's workspace is pool memory, 256-byte aligned: a block laid out
+// in it takes whole 256-byte blocks, so what follows stays aligned.
+inline size_t scratch_bytes(size_t bytes) { return (bytes + 255) / 256 * 256; }
+
 // ---- element types ----
 using half = __half;
 using bf16 = __nv_bfloat16;

@@ -3,7 +3,7 @@
 
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/conv_direct.h"
-#include "backends/cuda/kernels/cudnn_conv_reform.h"
+#include "backends/cuda/kernels/conv_few_channels.h"
 #include "backends/cuda/kernels/mma.cuh"
 #include "backends/nn_params.h"
 #include "ir/ops/fused_attrs.h"
@@ -166,12 +166,6 @@ __global__ void pack_direct_weights_kernel(const uint16_t* __restrict__ w, uint1
   }
 }
 
-bool is_16bit(DataType dt) { return dt == DataType::Float16 || dt == DataType::BFloat16; }
-
-bool all_ones(const std::vector<int64_t>& v) {
-  return std::all_of(v.begin(), v.end(), [](int64_t d) { return d == 1; });
-}
-
 class DirectConvKernel final : public Kernel {
  public:
   explicit DirectConvKernel(const ir::Node& node) {
@@ -234,7 +228,7 @@ class DirectConvKernel final : public Kernel {
 
     // W packed into the workspace every run (a few KiB): refitted or
     // streamed weights are read as they are now.
-    auto* packed = static_cast<uint16_t*>(s.workspace(scratch_bytes(static_cast<size_t>(nt) * 8 * a.kp * 2)));
+    auto* packed = static_cast<uint16_t*>(s.workspace(static_cast<size_t>(nt) * 8 * a.kp * 2));
     pack_direct_weights_kernel<<<grid_for(int64_t{nt} * 8 * a.kp), k_threads, 0, s.get()>>>(
         static_cast<const uint16_t*>(w.raw()), packed, a.m, nt * 8, a.c, a.kh, static_cast<int32_t>(geo.kernel[1]),
         a.kp, m_w_krsc);
@@ -278,16 +272,14 @@ class DirectConvKernel final : public Kernel {
 }  // namespace
 
 bool direct_conv_applies(const ir::Node& n, const ir::Graph& g) {
-  if (n.inputs.size() < 2 || n.attr_i("group", 1) != 1 || !is_16bit(g.value(n.inputs[0]).dtype)) return false;
+  const ir::SymShape* ws = sixteen_bit_conv_weights(n, g);
+  if (!ws) return false;
   if (n.domain == "com.kiln") {
     if (n.has_input(3)) return false;  // Z
     const ir::Activation act = ir::read_activation(n).kind;
     if (act != ir::Activation::None && act != ir::Activation::Relu) return false;
   }
-  const auto& ws = g.value(n.inputs[1]).shape;
-  if (!ws || ws->size() != 4) return false;
-  for (const ir::Dim& d : *ws)
-    if (!d.known()) return false;
+  if (!ir::shape_known(*ws)) return false;
   const int64_t m = (*ws)[0].value, c = (*ws)[1].value, kh = (*ws)[2].value, kw = (*ws)[3].value;
   const std::vector<int64_t> strides = n.attr_ints("strides");
   const int64_t sw = strides.size() == 2 ? strides[1] : 1;

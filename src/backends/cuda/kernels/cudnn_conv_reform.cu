@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "backends/cuda/kernels/common.cuh"
+#include "backends/cuda/kernels/conv_few_channels.h"
 #include "backends/cuda/kernels/cudnn_conv_reform.h"
 
 namespace kiln::backend::cuda {
@@ -72,20 +73,15 @@ __global__ void space_to_depth_weights_kernel(const uint16_t* __restrict__ w, ui
   }
 }
 
-bool is_16bit(DataType dt) { return dt == DataType::Float16 || dt == DataType::BFloat16; }
-
 }  // namespace
 
 bool reform_applies(Reform r, const ir::Node& n, const ir::Graph& g) {
-  if (r == Reform::None || n.inputs.size() < 2 || n.attr_i("group", 1) != 1) return false;
-  if (!is_16bit(g.value(n.inputs[0]).dtype)) return false;
-  const auto& ws = g.value(n.inputs[1]).shape;
-  if (!ws || ws->size() != 4 || !(*ws)[1].known()) return false;
+  const ir::SymShape* ws = sixteen_bit_conv_weights(n, g);
+  if (r == Reform::None || !ws || !(*ws)[1].known()) return false;
   const int64_t c = (*ws)[1].value;
   if (r == Reform::PadChannels) return c >= 1 && c < k_pad_channels;
-  const std::vector<int64_t> dil = n.attr_ints("dilations");
   return c >= 1 && c <= k_s2d_max_c && n.attr_ints("strides") == std::vector<int64_t>{2, 2} &&
-         std::all_of(dil.begin(), dil.end(), [](int64_t d) { return d == 1; });
+         all_ones(n.attr_ints("dilations"));
 }
 
 Reformed reform_problem(KernelContext& ctx, Reform r, ConvProblem& p) {

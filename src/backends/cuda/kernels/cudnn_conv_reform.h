@@ -34,10 +34,6 @@ namespace kiln::backend::cuda {
 
 enum class Reform { None, PadChannels, SpaceToDepth };
 
-// The stream's workspace is pool memory, 256-byte aligned: a tensor placed in
-// it takes whole 256-byte blocks, so what follows stays aligned.
-inline size_t scratch_bytes(size_t bytes) { return (bytes + 255) / 256 * 256; }
-
 // Build time, from the graph: a 2-D ungrouped Conv/FusedConv in fp16 or bf16
 // with W's shape known, over 1-7 channels (PadChannels) or, with strides 2,2
 // and no dilation, over 1-4 (SpaceToDepth).
@@ -52,7 +48,7 @@ struct Reformed {
   int64_t qh = 0, qw = 0;           // SpaceToDepth: S's begin pad in 2x2 blocks
   int64_t ah = 0, aw = 0;           // SpaceToDepth: W''s kernel
   int64_t lh = 0, lw = 0;           // SpaceToDepth: S's padded height and width
-  size_t x_bytes = 0, w_bytes = 0;  // scratch of each copy, whole 256-byte blocks
+  size_t x_bytes = 0, w_bytes = 0;  // scratch of each copy, whole 256-byte blocks (scratch_bytes)
 };
 
 // Rewrites `p`, the node's own forward problem (2-D, X's and W's dims from the

@@ -42,6 +42,16 @@ __device__ inline void pool_site(const PoolGeom& g, int64_t i, int64_t* p, int64
   }
 }
 
+// The channels-last vector kernels: element types they take, and whether X
+// and Y (16-byte aligned) split into 16-byte vectors of `channels`.
+template <typename T>
+constexpr bool k_vec16 = std::is_same_v<T, half> || std::is_same_v<T, bf16> || std::is_same_v<T, float>;
+template <typename T>
+bool vec16_fits(const Tensor& x, const Tensor& y, int64_t channels) {
+  const uintptr_t addresses = reinterpret_cast<uintptr_t>(x.raw()) | reinterpret_cast<uintptr_t>(y.raw());
+  return channels % static_cast<int64_t>(16 / sizeof(T)) == 0 && addresses % 16 == 0;
+}
+
 bool reads_nhwc(const ir::Node& n) {
   const std::vector<int64_t> in = n.attr_ints("kiln_in_layouts");
   return !in.empty() && in[0] == 1;
@@ -300,10 +310,9 @@ void run_max_pool(KernelContext& ctx) {
   const bool fast = g.nd == 2 && !ind && total < INT32_MAX;
   dispatch_numeric(x.dtype(), ctx, [&](auto tag) {
     using T = decltype(tag);
-    if constexpr (std::is_same_v<T, half> || std::is_same_v<T, bf16> || std::is_same_v<T, float>) {
+    if constexpr (k_vec16<T>) {
       constexpr int64_t v = 16 / sizeof(T);
-      const uintptr_t addresses = reinterpret_cast<uintptr_t>(x.raw()) | reinterpret_cast<uintptr_t>(y.raw());
-      if (fast && g.nhwc && g.channels % v == 0 && addresses % 16 == 0) {
+      if (fast && g.nhwc && vec16_fits<T>(x, y, g.channels)) {
         const int64_t total_vec = total / v;
         const auto launch = [&](auto kernel) {
           kernel<<<grid_for(total_vec), k_threads, 0, cuda_stream(ctx).get()>>>(
@@ -418,12 +427,11 @@ void run_global_pool(KernelContext& ctx) {
     bool done = false;
     dispatch_float(x.dtype(), ctx, [&](auto tag) {
       using T = decltype(tag);
-      if constexpr (std::is_same_v<T, half> || std::is_same_v<T, bf16> || std::is_same_v<T, float>) {
+      if constexpr (k_vec16<T>) {
         constexpr int64_t v = 16 / sizeof(T);
         const int64_t c = x.shape()[1];
-        const uintptr_t addresses = reinterpret_cast<uintptr_t>(x.raw()) | reinterpret_cast<uintptr_t>(y.raw());
         const int64_t total_vec = p.planes / v;
-        if (c % v != 0 || addresses % 16 != 0 || total_vec >= INT32_MAX) return;
+        if (!vec16_fits<T>(x, y, c) || total_vec >= INT32_MAX) return;
         using Op = std::conditional_t<Max, GlobalMaxOp<T>, GlobalAvgOp<T>>;
         Op op;
         if constexpr (!Max) op.size = p.size;

@@ -238,7 +238,7 @@ void run_reduce(const ReduceGeom& g, const Launch& l, const T* x, typename Op::O
 class Scratch {
  public:
   size_t add(size_t bytes) {
-    m_bytes = (m_bytes + 255) / 256 * 256;
+    m_bytes = scratch_bytes(m_bytes);
     const size_t at = m_bytes;
     m_bytes += bytes;
     return at;

@@ -70,7 +70,7 @@ class Scratch {
  public:
   size_t add(size_t bytes) {
     const size_t at = m_total;
-    m_total += (bytes + 255) / 256 * 256;
+    m_total += scratch_bytes(bytes);
     return at;
   }
   // Takes the stream's workspace once; returns its base.

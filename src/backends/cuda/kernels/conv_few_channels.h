@@ -1,0 +1,27 @@
+// What the candidates for 16-bit convolutions over few input channels
+// (direct_mma, conv_direct.h; the cuDNN rewrites, cudnn_conv_reform.h) ask of
+// a node before their own limits: build-time checks on the graph.
+#pragma once
+
+#include <algorithm>
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace kiln::backend::cuda {
+
+inline bool is_16bit(DataType dt) { return dt == DataType::Float16 || dt == DataType::BFloat16; }
+
+inline bool all_ones(const std::vector<int64_t>& v) {
+  return std::all_of(v.begin(), v.end(), [](int64_t d) { return d == 1; });
+}
+
+// W's shape [M, C, KH, KW] (dims possibly unknown) of a 2-D, ungrouped
+// Conv/FusedConv over fp16 or bf16 X; nullptr for any other node.
+inline const ir::SymShape* sixteen_bit_conv_weights(const ir::Node& n, const ir::Graph& g) {
+  if (n.inputs.size() < 2 || n.attr_i("group", 1) != 1 || !is_16bit(g.value(n.inputs[0]).dtype)) return nullptr;
+  const auto& ws = g.value(n.inputs[1]).shape;
+  return ws && ws->size() == 4 ? &*ws : nullptr;
+}
+
+}  // namespace kiln::backend::cuda
