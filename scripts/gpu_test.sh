@@ -99,7 +99,14 @@ profile_resnet50_256() {
   python3 scripts/profile_nodes.py "$out/profile_resnet50_256.log" > "$out/profile_resnet50_256.txt"
   head -n "$1" "$out/profile_resnet50_256.txt"
 }
-stem_times() { grep -E "'/conv1/Conv' \(FusedConv\): timed" "$out/speed_resnet50.log" | head -n 3; }
+stem_times() { grep -E "'/conv1/Conv' \(FusedConv(Pool)?\): timed" "$out/speed_resnet50.log" | head -n 3; }
+# unpooled_speed BATCHES: ResNet-50 with direct_mma's stem and the MaxPool
+# apart (KILN_CONV_POOL=0), for comparison with the fused FusedConvPool.
+unpooled_speed() {
+  KILN_CONV_POOL=0 step speed_resnet50_unpooled "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda \
+    --batch "$1" -n 100 --warmup 10 --no-cache --precision fp16 --cuda-graphs --device-io
+  grep -E "^batch" "$out/speed_resnet50_unpooled.log"
+}
 
 if [ "$steps" = quick ]; then
   ( step conformance "$bin/kiln_conformance" --device cuda --jobs 6 --skip-list tests/conformance/skip_list.txt \
@@ -234,6 +241,7 @@ for s in $steps; do
         "$work/models" resnet50
       timed_speed resnet50 1,32,256
       stem_times
+      unpooled_speed 1,32,256
       cudnn_stem_speed 1,32,256 100 10
       profile_resnet50_256 16
       ;;

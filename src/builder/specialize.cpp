@@ -50,8 +50,10 @@ PartitionResult optimize(ir::Graph& g, int optimization_level, const backend::Ba
     if (!done.insert(b).second) continue;
     const bool b_is_host = b->device().is_host();
     const passes::NodeFilter mine = [&](const ir::Node& n) { return runs_on_host(n, primary) == b_is_host; };
+    const passes::NodeFilter runs = [&](const ir::Node& n) { return b->supports(g, n, nullptr); };
     int changed = 0;
-    for (const std::string& pass : b->passes(optimization_level)) changed += passes::run_backend_pass(pass, g, mine);
+    for (const std::string& pass : b->passes(optimization_level))
+      changed += passes::run_backend_pass(pass, g, mine, runs);
     if (changed > 0) ir::infer_shapes(g);
   }
   return placed;

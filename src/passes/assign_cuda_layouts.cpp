@@ -6,7 +6,7 @@
 // shape and byte size; producer and readers agree through attributes:
 //   kiln_out_layout  (int)   layout of output 0
 //   kiln_in_layouts  (ints)  layout of each input
-//   kiln_w_layout    (int)   Conv/FusedConv: 1 when input 1 (the constant
+//   kiln_w_layout    (int)   Conv/FusedConv/FusedConvPool: 1 when input 1 (the constant
 //                            weights) holds K,R,S,C data, 0 when K,C,R,S
 // with 0 = plain row-major and 1 = NHWC. Unlike oneDNN's kernels, most CUDA
 // kernels are pointwise: they compute in whatever layout their operands
@@ -36,7 +36,9 @@ namespace kiln::passes {
 
 namespace {
 
-bool is_conv(const ir::Node& n) { return onnx_or_kiln(n) && (n.op_type == "Conv" || n.op_type == "FusedConv"); }
+bool is_conv(const ir::Node& n) {
+  return onnx_or_kiln(n) && (n.op_type == "Conv" || n.op_type == "FusedConv" || n.op_type == "FusedConvPool");
+}
 
 bool is_window_pool(const ir::Node& n) {
   if (!onnx_or_kiln(n)) return false;

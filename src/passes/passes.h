@@ -84,7 +84,12 @@ int fuse_attention(ir::Graph& graph, const NodeFilter& mine = {});
 // image's patches (conv_patches_as_matmul.cpp).
 int conv_patches_as_matmul(ir::Graph& graph, const NodeFilter& mine = {});
 
+// CUDA: Conv/FusedConv (no Z) → MaxPool → com.kiln::FusedConvPool, where
+// `runs` accepts the fused node (see fuse_conv_pool.cpp).
+int fuse_conv_pool(ir::Graph& graph, const NodeFilter& mine = {}, const NodeFilter& runs = {});
+
 // Runs a backend pass by name; kiln::Error(Internal) for an unknown name.
-int run_backend_pass(const std::string& name, ir::Graph& graph, const NodeFilter& mine);
+// `runs`: whether the backend has a kernel for a node a fusion would make.
+int run_backend_pass(const std::string& name, ir::Graph& graph, const NodeFilter& mine, const NodeFilter& runs = {});
 
 }  // namespace kiln::passes

@@ -1,5 +1,5 @@
 // Consistency cases of the CUDA nn family's library-backed core (see
-// backend_ops.h): Conv / FusedConv / FusedConvDw / ConvTranspose (cuDNN),
+// backend_ops.h): Conv / FusedConv / FusedConvDw / FusedConvPool / ConvTranspose (cuDNN),
 // Gemm / MatMul / FusedGemm / FusedMatMul (cuBLASLt), Attention and Einsum.
 // fp32 products accumulate in another order than the CPU's: 1e-4 relative;
 // f16/bf16 1e-2; f64 1e-9.
@@ -120,6 +120,46 @@ void conv_cases(Cases& c) {
   c.add("FusedConv f16 Relu few channels 7x7 stride 2 +Z", "FusedConv",
         {c.r({2, 3, 20, 20}, F16), c.r({16, 3, 7, 7}, F16, -0.5f, 0.5f), c.r({16}, F16), c.r({2, 16, 10, 10}, F16)},
         stem, F16);
+
+  // FusedConvPool (direct_mma pooling as it computes): a ResNet stem's
+  // 7x7/2 convolution and 3x3/2 MaxPool, conv rows up to one 128-wide tile,
+  // Relu or none, no bias, output channels not a multiple of 8, 2x2 and
+  // asymmetric pools, and enough images for bands of several pooled rows.
+  struct Pooled {
+    const char* what;
+    Shape x, w;
+    std::vector<int64_t> pk, ps, pp;
+    const char* act;
+    bool bias;
+  };
+  const std::vector<Pooled> pooled = {
+      {"stem", {2, 3, 30, 26}, {64, 3, 7, 7}, {3, 3}, {2, 2}, {1, 1, 1, 1}, "Relu", true},
+      {"stem wide", {1, 3, 21, 256}, {16, 3, 7, 7}, {3, 3}, {2, 2}, {1, 1, 1, 1}, "Relu", true},
+      {"stem m12 no bias", {3, 3, 17, 19}, {12, 3, 7, 7}, {3, 3}, {2, 2}, {1, 1, 1, 1}, "", false},
+      {"2x2 pool", {2, 2, 16, 18}, {8, 2, 7, 7}, {2, 2}, {2, 2}, {0, 0, 0, 0}, "Relu", true},
+      {"asymmetric pool", {2, 3, 19, 15}, {24, 3, 7, 7}, {3, 2}, {2, 2}, {0, 1, 1, 0}, "", true},
+      {"many images", {40, 3, 24, 24}, {32, 3, 7, 7}, {3, 3}, {2, 2}, {1, 1, 1, 1}, "Relu", true},
+  };
+  for (DataType dt : {F16, BF16})
+    for (const Pooled& p : pooled) {
+      Attrs at = {{"strides", a_ints({2, 2})}, {"pads", a_ints({3, 3, 3, 3})}, {"pool_kernel_shape", a_ints(p.pk)},
+                  {"pool_strides", a_ints(p.ps)}, {"pool_pads", a_ints(p.pp)}};
+      set_act(at, {p.act});
+      std::vector<Tensor> in = {c.r(p.x, dt), c.r(p.w, dt, -0.5f, 0.5f)};
+      if (p.bias) in.push_back(c.r({p.w[0]}, dt));
+      c.add("FusedConvPool " + dn(dt) + " " + p.what + " " + shape_str(p.x) + "*" + shape_str(p.w), "FusedConvPool",
+            in, at, dt);
+    }
+
+  // FusedConvPool over a float32 X (lowering's input Cast absorbed): X is
+  // rounded to W's dtype as it is read.
+  for (DataType dt : {F16, BF16}) {
+    Attrs at = {{"strides", a_ints({2, 2})}, {"pads", a_ints({3, 3, 3, 3})}, {"pool_kernel_shape", a_ints({3, 3})},
+                {"pool_strides", a_ints({2, 2})}, {"pool_pads", a_ints({1, 1, 1, 1})}};
+    set_act(at, {"Relu"});
+    c.add("FusedConvPool f32 X " + dn(dt) + " W stem [2,3,30,26]*[64,3,7,7]", "FusedConvPool",
+          {c.r({2, 3, 30, 26}, F32), c.r({64, 3, 7, 7}, dt, -0.5f, 0.5f), c.r({64}, dt)}, at, dt);
+  }
 
   // FusedConv: Z and each activation; Y = act(Conv + B + Z).
   const Attrs geo = {{"pads", a_ints({1, 1, 1, 1})}, {"strides", a_ints({1, 1})}};

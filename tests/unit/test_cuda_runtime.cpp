@@ -307,7 +307,8 @@ std::string stem_model() {
 // Each candidate for the few-channel convolutions, forced by its switch
 // (KILN_CONV_DIRECT=1: direct_mma, KILN_CUDNN_SPACE_TO_DEPTH=1,
 // KILN_CUDNN_PAD_CHANNELS=1), and none (all =0), agrees with the fp32 CPU
-// engine to fp16/bf16 accuracy.
+// engine to fp16/bf16 accuracy; with direct_mma the second convolution and
+// the MaxPool run as one FusedConvPool (channels-last X and Y).
 TEST(CudaRuntime, FewChannelStemMatchesTheCpu) {
   REQUIRE_GPU();
   Tensor x = Tensor::empty(DataType::Float32, {2, 3, 20, 20});
@@ -326,7 +327,12 @@ TEST(CudaRuntime, FewChannelStemMatchesTheCpu) {
       c.precision = p;
       const Engine e = build_engine(Model::load(dir.write("m.onnx", stem_model())), c);
       std::string kernels;
+      int pools = 0;
       for (const ir::Node& n : e.data()->graph.nodes) {
+        pools += n.op_type == "MaxPool";
+        // direct_mma pools as it computes: "down" and the MaxPool are one
+        // FusedConvPool then (passes/fuse_conv_pool.cpp).
+        if (n.name == "down") EXPECT_EQ(n.op_type == "FusedConvPool", forced == 0) << n.op_type;
         if ((n.name != "stem" && n.name != "down") || !n.attr("kiln.kernel")) continue;
         const std::string k = n.attr("kiln.kernel")->s;
         kernels += n.name + ":" + k + " ";
@@ -335,6 +341,7 @@ TEST(CudaRuntime, FewChannelStemMatchesTheCpu) {
       }
       EXPECT_NE(kernels.find("stem:"), std::string::npos) << kernels;
       EXPECT_NE(kernels.find("down:"), std::string::npos) << kernels;
+      EXPECT_EQ(pools, forced == 0 ? 0 : 1) << kernels;
       const Tensor got = Session(e).run({{"x", x}})[0].tensor;
       const float tol = (p == Precision::FP16 ? 4e-3f : 3e-2f) * std::max(range, 1.f);
       const float worst = max_abs_diff(got, &want);

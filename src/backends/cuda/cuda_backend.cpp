@@ -180,10 +180,13 @@ std::vector<std::string> CudaBackend::passes(int optimization_level) const {
   // Transformer rewrites first (a patch embedding's convolution as a GEMM; a
   // residual add into the LayerNormalization after it; the
   // MatMul-Softmax-MatMul of attention into one op), so the fused nodes are
-  // boundaries to the layouts; then channels-last between convolutions
+  // boundaries to the layouts; a stem's convolution and MaxPool into one op
+  // where a kernel pools as it computes (after lowering: direct_mma takes
+  // 16-bit data); then channels-last between convolutions
   // (passes/assign_cuda_layouts.cpp).
   std::vector<std::string> out;
-  if (optimization_level >= 2) out = {"conv_patches_as_matmul", "fuse_skip_layer_norm", "fuse_attention"};
+  if (optimization_level >= 2)
+    out = {"conv_patches_as_matmul", "fuse_skip_layer_norm", "fuse_attention", "fuse_conv_pool"};
   if (optimization_level >= 3 && nhwc_enabled()) out.push_back("assign_cuda_layouts");
   return out;
 }

@@ -11,6 +11,14 @@
 //       pads 1, strides `dw_strides`), its activation in dw_activation*: a
 //       MobileNet block's expansion and depthwise stages, which oneDNN runs
 //       as one primitive without writing the expanded tensor to memory.
+//   FusedConvPool(X, W, [B])   Y = MaxPool(act(Conv(X, W, B)))
+//       Conv's attributes, then the 2-D MaxPool's as pool_kernel_shape,
+//       pool_strides and pool_pads (explicit; no dilations, ceil_mode 0, no
+//       Indices): an image network's stem, whose convolution output is
+//       written and read again only to be pooled 4:1 (passes/fuse_conv_pool.cpp).
+//       X may be float32 with 16-bit W and B (the Cast of a 16-bit engine's
+//       float32 input, absorbed): X is rounded to W's dtype as it is read,
+//       and Y has W's dtype.
 //   FusedGemm(A, B, [C])       Y = act(Gemm(A, B, C))
 //       Gemm's attributes (alpha, beta, transA, transB).
 //   FusedMatMul(A, B, [bias])  Y = act(MatMul(A, B) + bias)
@@ -36,6 +44,7 @@
 #include "ir/op_schema.h"
 #include "ir/ops/families.h"
 #include "ir/ops/fused_attrs.h"
+#include "ir/ops/nn_attrs.h"
 #include "ir/ops/nn_schema.h"
 #include "kiln/error.h"
 
@@ -128,6 +137,31 @@ std::pair<Node, Node> conv_dw_stages(const Node& fused, const Graph& graph) {
   return {std::move(pw), std::move(dw)};
 }
 
+std::pair<Node, Node> conv_pool_stages(const Node& fused) {
+  if (!fused.has_input(0) || !fused.has_input(1) || fused.outputs.size() != 1)
+    throw Error(ErrorCode::InvalidModel, fused.label() + ": FusedConvPool needs X, W and one output");
+  const auto ints = [](std::vector<int64_t> v) {
+    Attribute a;
+    a.kind = Attribute::Kind::Ints;
+    a.ints = std::move(v);
+    return a;
+  };
+  Node conv = fused;
+  conv.name = fused.name + "/conv";
+  conv.op_type = "FusedConv";
+  conv.inputs = {fused.inputs[0], fused.inputs[1], fused.has_input(2) ? fused.inputs[2] : k_no_value};
+  for (const char* a : {"pool_kernel_shape", "pool_strides", "pool_pads"}) conv.attrs.erase(a);
+  Node pool;
+  pool.name = fused.name + "/pool";
+  pool.op_type = "MaxPool";
+  pool.inputs = fused.outputs;
+  pool.outputs = fused.outputs;
+  pool.attrs["kernel_shape"] = ints(fused.attr_ints("pool_kernel_shape"));
+  pool.attrs["strides"] = ints(fused.attr_ints("pool_strides"));
+  pool.attrs["pads"] = ints(fused.attr_ints("pool_pads"));
+  return {std::move(conv), std::move(pool)};
+}
+
 namespace {
 
 // Runs the ONNX schema of `op` on a copy of the node with `inputs` and
@@ -214,6 +248,60 @@ void infer_fused_conv_dw(InferContext& ctx) {
   ctx.set_output(0, ctx.input_dtype(0), y);
 }
 
+// A float32 X with 16-bit W (the model's input, its Cast absorbed): Conv's
+// checks and output shape without its one-dtype rule.
+SymShape conv_shape_of_float_x(InferContext& ctx) {
+  const auto& xs = ctx.input_shape(0);
+  const auto& ws = ctx.input_shape(1);
+  if (!xs || !ws || xs->size() != 4 || ws->size() != 4) ctx.fail("a float32 X needs 4-D X and W");
+  if (ctx.node().attr_i("group", 1) != 1) ctx.fail("a float32 X needs group 1");
+  unify_dim(ctx, (*xs)[1], (*ws)[1], "X channels vs W dim 1");
+  if (ctx.has_input(2)) {
+    require_same_dtype(ctx, 1, 2);
+    require_vector(ctx, 2, (*ws)[0], "bias B, one value per output channel");
+  }
+  std::vector<int64_t> kernel(2, -1);
+  for (size_t i = 0; i < 2; ++i)
+    if ((*ws)[i + 2].known()) kernel[i] = (*ws)[i + 2].value;
+  Window w = read_window(ctx.node(), 2, kernel, false);
+  SymShape y{(*xs)[0], (*ws)[0]};
+  for (size_t i = 0; i < 2; ++i)
+    y.push_back((*xs)[i + 2].known() && kernel[i] >= 0 ? Dim(window_out_dim(ctx.node(), w, i, (*xs)[i + 2].value))
+                                                        : ctx.new_symbol("out" + std::to_string(i)));
+  return y;
+}
+
+// The Conv stage's shape (into Y's value), then the pool's spatial dims:
+// (d + pad_begin + pad_end - k) / s + 1. Y has W's dtype.
+void infer_fused_conv_pool(InferContext& ctx) {
+  check_arity(ctx, 2, 3);
+  const std::vector<int64_t> k = ctx.node().attr_ints("pool_kernel_shape"), s = ctx.node().attr_ints("pool_strides"),
+                             p = ctx.node().attr_ints("pool_pads");
+  const bool ok = k.size() == 2 && s.size() == 2 && p.size() == 4 && k[0] >= 1 && k[1] >= 1 && s[0] >= 1 &&
+                  s[1] >= 1 && std::all_of(p.begin(), p.end(), [](int64_t v) { return v >= 0; }) && p[0] < k[0] &&
+                  p[2] < k[0] && p[1] < k[1] && p[3] < k[1];
+  if (!ok) ctx.fail("pool_kernel_shape, pool_strides and pool_pads must describe a 2-D window (pads < kernel)");
+  const DataType xt = ctx.input_dtype(0), wt = ctx.input_dtype(1);
+  std::optional<SymShape> y1;
+  if (xt == DataType::Float32 && (wt == DataType::Float16 || wt == DataType::BFloat16)) {
+    y1 = conv_shape_of_float_x(ctx);
+  } else {
+    infer_as(ctx, "Conv", 3);
+    y1 = output_shape(ctx);
+  }
+  if (!y1) return ctx.set_output(0, wt, std::nullopt);
+  if (y1->size() != 4) ctx.fail("is 2-D only");
+  SymShape y = *y1;
+  for (size_t i = 0; i < 2; ++i) {
+    Dim& d = y[i + 2];
+    if (!d.known()) continue;
+    const int64_t span = d.value + p[i] + p[i + 2] - k[i];
+    if (span < 0) ctx.fail("the pool window " + std::to_string(k[i]) + " exceeds the padded convolution output");
+    d = Dim(span / s[i] + 1);
+  }
+  ctx.set_output(0, wt, y);
+}
+
 void infer_fused_gemm(InferContext& ctx) {
   check_arity(ctx, 2, 3);
   infer_as(ctx, "Gemm", 3);
@@ -296,6 +384,7 @@ void add(SchemaRegistry& r, const std::string& op, int max_inputs, InferFn fn, i
 void register_fused_schemas(SchemaRegistry& r) {
   add(r, "FusedConv", 4, infer_fused_conv, /*inplace_input=*/3);
   add(r, "FusedConvDw", 5, infer_fused_conv_dw, -1, /*min_inputs=*/4);
+  add(r, "FusedConvPool", 3, infer_fused_conv_pool);
   add(r, "FusedGemm", 3, infer_fused_gemm);
   add(r, "FusedMatMul", 3, infer_fused_matmul);
   add(r, "Gelu", 1, infer_kiln_gelu, -1, /*min_inputs=*/1);

@@ -40,6 +40,12 @@ void write_activation(Node& node, const FusedActivation& a, const std::string& p
 // buffer. kiln::Error(Unsupported) when Wdw's shape is not known.
 std::pair<Node, Node> conv_dw_stages(const Node& fused, const Graph& graph);
 
+// The FusedConv (X, W, B and the activation) and MaxPool (pool_* as its
+// kernel_shape, strides, pads) a FusedConvPool stands for; both name the
+// fused node's output value as theirs (the pool reads it: kernels give the
+// convolution's output a buffer of its own).
+std::pair<Node, Node> conv_pool_stages(const Node& fused);
+
 // The activation in the arithmetic of the reference kernels (elementwise_activation.cpp).
 template <typename C>
 inline C apply_activation(const FusedActivation& a, C x) {

@@ -1,5 +1,5 @@
-// Reference kernels of FusedConv, FusedGemm and FusedMatMul (and
-// SkipLayerNormalization: Add, then LayerNormalization): the captured
+// Reference kernels of FusedConv, FusedGemm and FusedMatMul (FusedConvDw,
+// FusedConvPool and SkipLayerNormalization run as their stages): the captured
 // reference kernel of the ONNX op writes Y, then Z/bias is added and the
 // activation applied in place, in the compute type of the reference kernels.
 // Y may share Z's buffer (the memory planner's in-place outputs).
@@ -8,6 +8,7 @@
 #include <memory>
 #include <tuple>
 
+#include "backends/cpu/kernels/elementwise_util.h"
 #include "backends/kernel.h"
 #include "core/dispatch.h"
 #include "core/half.h"
@@ -129,6 +130,40 @@ class FusedConvDwReference final : public Kernel {
   std::unique_ptr<Kernel> m_first, m_second;
 };
 
+// FusedConvPool as its FusedConv stage into a buffer of its own (a float32 X
+// rounded to W's dtype first), then the reference MaxPool.
+class FusedConvPoolReference final : public Kernel {
+ public:
+  FusedConvPoolReference(const ir::Node& node, const ir::Graph& graph, const KernelFactory& fused_conv,
+                         const KernelFactory& max_pool) {
+    std::tie(m_conv_node, m_pool_node) = ir::conv_pool_stages(node);
+    m_conv = fused_conv(m_conv_node, graph);
+    m_pool = max_pool(m_pool_node, graph);
+  }
+
+  void run(KernelContext& ctx) override {
+    const Tensor* x = &ctx.input(0);
+    if (x->rank() != 4) ctx.fail("input " + shape_str(x->shape()) + " is not 4-D");
+    // A float32 X with 16-bit W: X rounded to W's dtype first (the schema).
+    Tensor rounded;
+    if (x->dtype() != ctx.input(1).dtype()) {
+      rounded = ew::cast_tensor(*x, ctx.input(1).dtype(), m_conv_node.label());
+      x = &rounded;
+    }
+    std::vector<Tensor> mid(1), out(1);
+    KernelContext conv(m_conv_node, 1, {x, &ctx.input(1), ctx.has_input(2) ? &ctx.input(2) : nullptr}, mid,
+                       [](size_t, DataType dt, const Shape& s) { return Tensor::empty(dt, s); }, ctx.stream());
+    m_conv->run(conv);
+    KernelContext pool(m_pool_node, k_inner_opset, {&mid[0]}, out,
+                       [&ctx](size_t, DataType dt, const Shape& s) { return ctx.output(0, dt, s); }, ctx.stream());
+    m_pool->run(pool);
+  }
+
+ private:
+  ir::Node m_conv_node, m_pool_node;
+  std::unique_ptr<Kernel> m_conv, m_pool;
+};
+
 // SkipLayerNormalization as the reference Add (Sum, in A's dtype), then the
 // reference LayerNormalization of Sum.
 class SkipLayerNormReference final : public Kernel {
@@ -178,6 +213,11 @@ void register_cpu_fused(KernelRegistry& r) {
   const KernelFactory fused_conv = *r.find("FusedConv");  // a copy: later registrations must not change it
   r.add("FusedConvDw", [fused_conv](const ir::Node& node, const ir::Graph& graph) {
     return std::make_unique<FusedConvDwReference>(node, graph, fused_conv);
+  });
+  const KernelFactory* max_pool = r.find("MaxPool");
+  if (!max_pool) throw Error(ErrorCode::Internal, "register_cpu_fused: no reference MaxPool");
+  r.add("FusedConvPool", [fused_conv, max_pool = *max_pool](const ir::Node& node, const ir::Graph& graph) {
+    return std::make_unique<FusedConvPoolReference>(node, graph, fused_conv, max_pool);
   });
   add_fused(r, "FusedGemm", "Gemm", 3);
   add_fused(r, "FusedMatMul", "MatMul", 2);

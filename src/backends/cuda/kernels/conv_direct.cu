@@ -7,6 +7,7 @@
 #include "backends/cuda/kernels/mma.cuh"
 #include "backends/nn_params.h"
 #include "ir/ops/fused_attrs.h"
+#include "ir/ops/nn_attrs.h"
 
 namespace kiln::backend::cuda {
 
@@ -30,8 +31,12 @@ struct DirectArgs {
   int32_t pwp;       // patch row width: (k_tile - 1) * sw + 8, even
   int32_t ldw;       // shared W row stride: kp + 8 (conflict-free B fragments)
   int32_t tiles_per_row;
-  int64_t tiles;
+  int64_t units;     // work items: tiles (a row's k_tile positions), or (image, pooled band)
   bool x_nhwc, y_nhwc, relu, y_vec;  // y_vec: 16-byte stores (m % 8 == 0, Y aligned)
+  // FusedConvPool: Y is MaxPool(conv), [n, m, poh, pow]; conv rows are one
+  // tile wide (ow <= k_tile); a unit is `band` pooled rows of one image.
+  bool pool;
+  int32_t pkh, pkw, psh, psw, pph, ppw, poh, pow, band, bands;
 };
 
 int32_t round_even(int32_t v) { return (v + 1) / 2 * 2; }
@@ -46,54 +51,251 @@ __device__ inline uint32_t load_pair(const uint16_t* p) {
   }
 }
 
-template <typename T, int NT, int S>  // NT even
-__global__ void __launch_bounds__(k_block) direct_conv_kernel(DirectArgs a) {
+// The larger of two pairs of T, per half (a NaN loses to a number).
+template <typename T>
+__device__ inline uint32_t max2(uint32_t a, uint32_t b) {
+  uint32_t r;
+  if constexpr (std::is_same_v<T, half>) {
+    __half2 x, y;
+    memcpy(&x, &a, 4);
+    memcpy(&y, &b, 4);
+    const __half2 m = __hmax2(x, y);
+    memcpy(&r, &m, 4);
+  } else {
+    __nv_bfloat162 x, y;
+    memcpy(&x, &a, 4);
+    memcpy(&y, &b, 4);
+    const __nv_bfloat162 m = __hmax2(x, y);
+    memcpy(&r, &m, 4);
+  }
+  return r;
+}
+
+template <typename T>
+__device__ inline uint4 max8(uint4 a, const uint4& b) {
+  a.x = max2<T>(a.x, b.x);
+  a.y = max2<T>(a.y, b.y);
+  a.z = max2<T>(a.z, b.z);
+  a.w = max2<T>(a.w, b.w);
+  return a;
+}
+
+// A unit of work: conv rows lo..hi of one image, columns ox0 .. ox0 + cnt;
+// with a pool, pooled rows pb0 .. pb1 - 1 of Y.
+struct Unit {
+  int32_t img, ox0, cnt, lo, hi, pb0, pb1;
+};
+__device__ inline Unit unit_at(const DirectArgs& a, int64_t u) {
+  Unit r;
+  if (!a.pool) {
+    const int64_t row = u / a.tiles_per_row;
+    r.ox0 = static_cast<int32_t>(u - row * a.tiles_per_row) * k_tile;
+    r.img = static_cast<int32_t>(row / a.oh);
+    r.lo = r.hi = static_cast<int32_t>(row % a.oh);
+    r.cnt = min(k_tile, a.ow - r.ox0);
+    r.pb0 = r.pb1 = 0;
+  } else {
+    r.img = static_cast<int32_t>(u / a.bands);
+    r.pb0 = static_cast<int32_t>(u - static_cast<int64_t>(r.img) * a.bands) * a.band;
+    r.pb1 = min(r.pb0 + a.band, a.poh);
+    r.lo = max(r.pb0 * a.psh - a.pph, 0);
+    r.hi = min((r.pb1 - 1) * a.psh - a.pph + a.pkh - 1, a.oh - 1);
+    r.ox0 = 0;
+    r.cnt = a.ow;
+  }
+  return r;
+}
+
+// The patch rows a warp copies (rp <= 24 rows over 8 warps) and the 32-wide
+// chunks of a row (pwp <= (k_tile - 1) * 2 + 8).
+constexpr int k_rows_per_warp = k_max_rows / k_warps;
+template <int S>
+constexpr int k_chunks = ((k_tile - 1) * S + 8 + 31) / 32;
+
+// X's element as T's bits: a 16-bit X as it is, a float32 one rounded.
+template <typename T, typename XT>
+__device__ inline uint16_t x_bits(XT v) {
+  if constexpr (std::is_same_v<XT, uint16_t>) {
+    return v;
+  } else {
+    const T h = store<T>(v);
+    uint16_t r;
+    memcpy(&r, &h, 2);
+    return r;
+  }
+}
+
+// Conv row oy's patch into registers: row r = (c, ky) holds X[img, c, oy * sh
+// - ph + ky, ox0 * S - pw ...], zeros outside X and in the padding rows. A
+// warp per row, its lanes along it; every load is issued before any is used,
+// so their latencies overlap (storing each value as it came waited for each
+// load in turn: 0.73 ms for ResNet-50's stem at batch 256 on an H100).
+template <typename T, typename XT, int S>
+__device__ inline void load_patch(const DirectArgs& a, const XT* x, int32_t img, int32_t oy, int32_t ox0,
+                                  int warp, int lane, uint16_t (&v)[k_rows_per_warp][k_chunks<S>]) {
+  const int32_t iy0 = oy * a.sh - a.ph, ix0 = ox0 * S - a.pw;
+  const int64_t step = a.x_nhwc ? a.c : 1;  // element ix of a row is xr[ix * step]
+#pragma unroll
+  for (int i = 0; i < k_rows_per_warp; ++i) {
+    const int r = warp + i * k_warps;
+    const int c = r / a.kh, iy = iy0 + r - c * a.kh;
+    const bool row_in = r < a.rows && iy >= 0 && iy < a.h;
+    const XT* xr = x + (a.x_nhwc ? (static_cast<int64_t>(img) * a.h + iy) * a.w * a.c + c
+                                       : ((static_cast<int64_t>(img) * a.c + c) * a.h + iy) * a.w);
+#pragma unroll
+    for (int q = 0; q < k_chunks<S>; ++q) {
+      const int ix = ix0 + lane + 32 * q;
+      v[i][q] = row_in && ix >= 0 && ix < a.w ? x_bits<T>(xr[ix * step]) : uint16_t{0};
+    }
+  }
+}
+
+template <int S>
+__device__ inline void store_patch(const DirectArgs& a, uint16_t* patch, int warp, int lane,
+                                   const uint16_t (&v)[k_rows_per_warp][k_chunks<S>]) {
+#pragma unroll
+  for (int i = 0; i < k_rows_per_warp; ++i) {
+    const int r = warp + i * k_warps;
+#pragma unroll
+    for (int q = 0; q < k_chunks<S>; ++q) {
+      const int j = lane + 32 * q;
+      if (r < a.rp && j < a.pwp) patch[r * a.pwp + j] = v[i][q];
+    }
+  }
+}
+
+// A conv row's values (bias and activation applied, rounded to T) as the
+// accumulator fragments hold them, a pair per register: out[nt][0] at
+// position warp * 16 + g, out[nt][1] at + 8, channels nt * 8 + 2t, + 1.
+template <int NT>
+using Pairs = uint32_t[NT][2];
+
+template <int NT>
+__device__ inline void stage_pairs(uint16_t* staging, int ld, int warp, int g, int t, const Pairs<NT>& v) {
+  const int r = warp * 16 + g;
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt) {
+    *reinterpret_cast<uint32_t*>(staging + r * ld + nt * 8 + 2 * t) = v[nt][0];
+    *reinterpret_cast<uint32_t*>(staging + (r + 8) * ld + nt * 8 + 2 * t) = v[nt][1];
+  }
+}
+
+// Pooled row p of image img from the staged vertical maxima (one conv row's
+// positions): each output column's window across the staged positions.
+template <typename T>
+__device__ inline void pool_row_out(const DirectArgs& a, const uint16_t* staging, int ld, int32_t img, int32_t p) {
+  auto* y = static_cast<uint16_t*>(a.y);
+  const int tid = threadIdx.x;
+  if (a.y_nhwc && a.y_vec) {
+    const int per = a.m / 8;
+    uint16_t* yr = y + (static_cast<int64_t>(img) * a.poh + p) * a.pow * a.m;
+    for (int i = tid; i < a.pow * per; i += blockDim.x) {
+      const int q = i / per, j = i - q * per;
+      const int x0 = q * a.psw - a.ppw;
+      bool any = false;
+      uint4 best{};
+      for (int kx = 0; kx < a.pkw; ++kx) {
+        const int xx = x0 + kx;
+        if (xx < 0 || xx >= a.ow) continue;
+        const uint4 v = *reinterpret_cast<const uint4*>(staging + xx * ld + j * 8);
+        best = any ? max8<T>(best, v) : v;
+        any = true;
+      }
+      reinterpret_cast<uint4*>(yr)[i] = best;  // every window holds a column (pads < kernel)
+    }
+    return;
+  }
+  for (int i = tid; i < a.pow * a.m; i += blockDim.x) {
+    int q, ch;
+    if (a.y_nhwc) {
+      q = i / a.m;
+      ch = i - q * a.m;
+    } else {
+      ch = i / a.pow;
+      q = i - ch * a.pow;
+    }
+    const int x0 = q * a.psw - a.ppw;
+    uint16_t best = 0;
+    float bv = 0.f;
+    bool any = false;
+    for (int kx = 0; kx < a.pkw; ++kx) {
+      const int xx = x0 + kx;
+      if (xx < 0 || xx >= a.ow) continue;
+      const uint16_t bits = staging[xx * ld + ch];
+      T v;
+      memcpy(&v, &bits, 2);
+      const float f = load(v);
+      if (!any || f > bv) {
+        bv = f;
+        best = bits;
+      }
+      any = true;
+    }
+    const int64_t at = a.y_nhwc ? ((static_cast<int64_t>(img) * a.poh + p) * a.pow + q) * a.m + ch
+                                : ((static_cast<int64_t>(img) * a.m + ch) * a.poh + p) * a.pow + q;
+    y[at] = best;
+  }
+}
+
+// Two blocks an SM at least (128 registers a thread): one block's patch
+// copy and syncs overlap the other's products.
+// XT: uint16_t (X of T) or float (a float32 X, rounded as it is read).
+template <typename T, typename XT, int NT, int S>  // NT even
+__global__ void __launch_bounds__(k_block, 2) direct_conv_kernel(DirectArgs a) {
   using namespace mma_detail;
   constexpr int M8 = NT * 8, LDS = M8 + 8;  // staging row stride: conflict-free fragment stores
   extern __shared__ __align__(16) unsigned char smem_direct[];
   uint16_t* ws = reinterpret_cast<uint16_t*>(smem_direct);
-  uint16_t* buf = ws + ((M8 * a.ldw + 7) / 8 * 8);  // the patch, then the output staging
-  const auto* x = static_cast<const uint16_t*>(a.x);
-  const auto* wp = static_cast<const uint16_t*>(a.wp);
+  uint16_t* patch = ws + (M8 * a.ldw + 7) / 8 * 8;
+  uint16_t* staging = patch + (a.rp * a.pwp + 7) / 8 * 8;
+  const auto* x = static_cast<const XT*>(a.x);
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
 
-  for (int i = tid; i < M8 * a.kp; i += blockDim.x) ws[(i / a.kp) * a.ldw + i % a.kp] = wp[i];
+  // W into shared memory, 16 bytes a copy (kp and ldw are multiples of 8).
+  const int w_vecs = M8 * a.kp / 8, row_vecs = a.kp / 8;
+  const auto* wp = static_cast<const uint4*>(a.wp);
+  for (int i = tid; i < w_vecs; i += blockDim.x) {
+    const int n = i / row_vecs;
+    reinterpret_cast<uint4*>(ws + n * a.ldw)[i - n * row_vecs] = wp[i];
+  }
 
-  for (int64_t tile = blockIdx.x; tile < a.tiles; tile += gridDim.x) {
-    const int64_t row = tile / a.tiles_per_row;  // (image, output row)
-    const int32_t ox0 = static_cast<int32_t>(tile - row * a.tiles_per_row) * k_tile;
-    const auto img = static_cast<int32_t>(row / a.oh), oy = static_cast<int32_t>(row % a.oh);
-    const int32_t cnt = min(k_tile, a.ow - ox0);
-    const int32_t iy0 = oy * a.sh - a.ph, ix0 = ox0 * S - a.pw;
-    __syncthreads();  // W is in place; the last tile's staging is read
-    // The patch: row r = (c, ky) holds X[img, c, iy0 + ky, ix0 ...], zeros
-    // outside X and in the padding rows.
-    // A warp per row, its lanes along it: the row's address and validity
-    // are worked out once. Each lane waits for its loads in turn, which
-    // bounds this kernel (0.73 ms for ResNet-50's stem at batch 256 on an
-    // H100, its traffic ~0.16 ms): loading the next tile's patch into
-    // registers during this one's products is written (commit 664fffe) but
-    // has not run on a GPU.
-    for (int r = warp; r < a.rp; r += k_warps) {
-      const int c = r / a.kh, iy = iy0 + r - c * a.kh;
-      const bool row_in = r < a.rows && iy >= 0 && iy < a.h;
-      // Element ix of the row is xr[ix * step].
-      const int64_t step = a.x_nhwc ? a.c : 1;
-      const uint16_t* xr = x + (a.x_nhwc ? (static_cast<int64_t>(img) * a.h + iy) * a.w * a.c + c
-                                         : ((static_cast<int64_t>(img) * a.c + c) * a.h + iy) * a.w);
-      uint16_t* br = buf + r * a.pwp;
-      for (int j = lane; j < a.pwp; j += 32) {
-        const int ix = ix0 + j;
-        br[j] = row_in && ix >= 0 && ix < a.w ? xr[ix * step] : uint16_t{0};
+  // B is read where it is added (L1-resident): registers kept for it
+  // spilled the running maxima of the pooled form.
+  const T* bias = static_cast<const T*>(a.bias);
+
+  // The pooled rows' running maxima, by the rows' parity: a conv row is in
+  // at most two (consecutive) windows when the pool's kernel is at most
+  // twice its stride (checked by the factory).
+  uint32_t run[2][NT][2] = {};
+
+  int64_t u = blockIdx.x;
+  if (u >= a.units) return;
+  Unit un = unit_at(a, u);
+  int32_t oy = un.lo;
+  uint16_t v[k_rows_per_warp][k_chunks<S>];
+  load_patch<T, XT, S>(a, x, un.img, oy, un.ox0, warp, lane, v);
+  while (true) {
+    __syncthreads();  // W is in place; the last row's patch is read
+    store_patch<S>(a, patch, warp, lane, v);
+    // The next conv row's patch is loaded while this one is computed.
+    int64_t nu = u;
+    Unit nun = un;
+    int32_t noy = oy + 1;
+    if (noy > un.hi) {
+      nu = u + gridDim.x;
+      if (nu < a.units) {
+        nun = unit_at(a, nu);
+        noy = nun.lo;
       }
     }
+    if (nu < a.units) load_patch<T, XT, S>(a, x, nun.img, noy, nun.ox0, warp, lane, v);
     __syncthreads();
     float acc[NT][4] = {};
-    const bool active = warp * 16 < cnt;
+    const bool active = warp * 16 < un.cnt;
     if (active) {
       const int p0 = (warp * 16 + g) * S + 2 * t, p1 = p0 + 8 * S;
       for (int ks = 0; ks < a.rp / 2; ++ks) {
-        const uint16_t* r0 = buf + (2 * ks) * a.pwp;
+        const uint16_t* r0 = patch + (2 * ks) * a.pwp;
         const uint16_t* r1 = r0 + a.pwp;
         const uint32_t af[4] = {load_pair<S>(r0 + p0), load_pair<S>(r0 + p1), load_pair<S>(r1 + p0),
                                 load_pair<S>(r1 + p1)};
@@ -109,46 +311,77 @@ __global__ void __launch_bounds__(k_block) direct_conv_kernel(DirectArgs a) {
         }
       }
     }
-    __syncthreads();  // the patch is read: staging takes its place
-    if (active) {
-      const T* bias = static_cast<const T*>(a.bias);
+    Pairs<NT> out;
 #pragma unroll
-      for (int nt = 0; nt < NT; ++nt) {
-        const int col = nt * 8 + 2 * t;
-        const float b0 = bias && col < a.m ? load(bias[col]) : 0.f;
-        const float b1 = bias && col + 1 < a.m ? load(bias[col + 1]) : 0.f;
-        float v[4] = {acc[nt][0] + b0, acc[nt][1] + b1, acc[nt][2] + b0, acc[nt][3] + b1};
-        if (a.relu)
-          for (float& e : v) e = fmaxf(e, 0.f);
-        const int r = warp * 16 + g;
-        *reinterpret_cast<uint32_t*>(buf + r * LDS + col) = pack<T>(v[0], v[1]);
-        *reinterpret_cast<uint32_t*>(buf + (r + 8) * LDS + col) = pack<T>(v[2], v[3]);
-      }
+    for (int nt = 0; nt < NT; ++nt) {
+      const int col = nt * 8 + 2 * t;
+      const float b0 = bias && col < a.m ? load(bias[col]) : 0.f;
+      const float b1 = bias && col + 1 < a.m ? load(bias[col + 1]) : 0.f;
+      float e[4] = {acc[nt][0] + b0, acc[nt][1] + b1, acc[nt][2] + b0, acc[nt][3] + b1};
+      if (a.relu)
+        for (float& f : e) f = fmaxf(f, 0.f);
+      out[nt][0] = pack<T>(e[0], e[1]);
+      out[nt][1] = pack<T>(e[2], e[3]);
     }
-    __syncthreads();
-    auto* y = static_cast<uint16_t*>(a.y);
-    if (a.y_nhwc) {
-      // The tile is cnt whole rows of Y, one contiguous run.
-      uint16_t* yb = y + (row * a.ow + ox0) * a.m;
-      if (a.y_vec) {
-        const int per = a.m / 8;
-        for (int i = tid; i < cnt * per; i += blockDim.x) {
-          const int p = i / per, j = i - p * per;
-          reinterpret_cast<uint4*>(yb)[i] = *reinterpret_cast<const uint4*>(buf + p * LDS + j * 8);
+
+    if (!a.pool) {
+      if (active) stage_pairs<NT>(staging, LDS, warp, g, t, out);
+      __syncthreads();
+      auto* y = static_cast<uint16_t*>(a.y);
+      const int32_t cnt = un.cnt, ox0 = un.ox0;
+      if (a.y_nhwc) {
+        // The tile is cnt whole rows of Y, one contiguous run.
+        uint16_t* yb = y + ((static_cast<int64_t>(un.img) * a.oh + oy) * a.ow + ox0) * a.m;
+        if (a.y_vec) {
+          const int per = a.m / 8;
+          for (int i = tid; i < cnt * per; i += blockDim.x) {
+            const int p = i / per, j = i - p * per;
+            reinterpret_cast<uint4*>(yb)[i] = *reinterpret_cast<const uint4*>(staging + p * LDS + j * 8);
+          }
+        } else {
+          for (int i = tid; i < cnt * a.m; i += blockDim.x) {
+            const int p = i / a.m, ch = i - p * a.m;
+            yb[i] = staging[p * LDS + ch];
+          }
         }
       } else {
+        // Plain Y: each channel's cnt positions are one run of its plane's row.
         for (int i = tid; i < cnt * a.m; i += blockDim.x) {
-          const int p = i / a.m, ch = i - p * a.m;
-          yb[i] = buf[p * LDS + ch];
+          const int ch = i / cnt, p = i - ch * cnt;
+          y[((static_cast<int64_t>(un.img) * a.m + ch) * a.oh + oy) * a.ow + ox0 + p] = staging[p * LDS + ch];
         }
       }
     } else {
-      // Plain Y: each channel's cnt positions are one run of its plane's row.
-      for (int i = tid; i < cnt * a.m; i += blockDim.x) {
-        const int ch = i / cnt, p = i - ch * cnt;
-        y[((static_cast<int64_t>(img) * a.m + ch) * a.oh + oy) * a.ow + ox0 + p] = buf[p * LDS + ch];
+      // The pooled rows whose windows hold conv row oy, within this band.
+      const int32_t num = oy + a.pph - a.pkh + 1;
+      const int32_t first = max(num <= 0 ? 0 : (num + a.psh - 1) / a.psh, un.pb0);
+      const int32_t last = min((oy + a.pph) / a.psh, un.pb1 - 1);
+#pragma unroll
+      for (int s = 0; s < 2; ++s) {
+        const int32_t p = first + s;
+        if (p > last) break;
+        const int32_t top = p * a.psh - a.pph;
+        const bool opens = oy == max(top, 0), closes = oy == min(top + a.pkh - 1, a.oh - 1);
+        // run[p & 1], by a branch: registers cannot be indexed at run time.
+        const auto fold = [&](uint32_t(&r)[NT][2]) {
+#pragma unroll
+          for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int h = 0; h < 2; ++h) r[nt][h] = opens ? out[nt][h] : max2<T>(r[nt][h], out[nt][h]);
+          if (!closes) return;
+          if (active) stage_pairs<NT>(staging, LDS, warp, g, t, r);
+          __syncthreads();
+          pool_row_out<T>(a, staging, LDS, un.img, p);
+          __syncthreads();  // the staging is read before it is written again
+        };
+        if (p & 1) fold(run[1]);
+        else fold(run[0]);
       }
     }
+    if (nu >= a.units) break;
+    u = nu;
+    un = nun;
+    oy = noy;
   }
 }
 
@@ -166,22 +399,46 @@ __global__ void pack_direct_weights_kernel(const uint16_t* __restrict__ w, uint1
   }
 }
 
+// FusedConvPool's window: read from pool_* (the schema checked their form).
+struct PoolWindow {
+  int64_t kh = 0, kw = 0, sh = 1, sw = 1, ph = 0, pw = 0;
+};
+PoolWindow pool_window(const ir::Node& n) {
+  const std::vector<int64_t> k = n.attr_ints("pool_kernel_shape"), s = n.attr_ints("pool_strides"),
+                             p = n.attr_ints("pool_pads");
+  PoolWindow w;
+  if (k.size() == 2 && s.size() == 2 && p.size() == 4) {
+    w.kh = k[0];
+    w.kw = k[1];
+    w.sh = s[0];
+    w.sw = s[1];
+    w.ph = p[0];
+    w.pw = p[1];
+  }
+  return w;
+}
+
+// The pool's form this kernel takes: a conv row in at most two windows.
+bool pool_fits(const PoolWindow& w) { return w.kh >= 1 && w.kw >= 1 && w.kh <= 2 * w.sh; }
+
 class DirectConvKernel final : public Kernel {
  public:
-  explicit DirectConvKernel(const ir::Node& node) {
+  explicit DirectConvKernel(const ir::Node& node) : m_pool(node.op_type == "FusedConvPool") {
     if (node.domain == "com.kiln") m_relu = ir::read_activation(node).kind == ir::Activation::Relu;
     const std::vector<int64_t> in = node.attr_ints("kiln_in_layouts");
     m_x_nhwc = !in.empty() && in[0] == 1;
     m_y_nhwc = node.attr_i("kiln_out_layout", 0) == 1;
     m_w_krsc = node.attr_i("kiln_w_layout", 0) == 1;
+    if (m_pool) m_window = pool_window(node);
   }
 
   void run(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(1);
-    const DataType dt = x.dtype();
-    if (!is_16bit(dt) || w.dtype() != dt || (ctx.has_input(2) && ctx.input(2).dtype() != dt))
-      ctx.fail("direct_mma takes X, W and B of one 16-bit dtype");
+    const DataType dt = w.dtype();
+    const bool x_f32 = m_pool && x.dtype() == DataType::Float32;
+    if (!is_16bit(dt) || (x.dtype() != dt && !x_f32) || (ctx.has_input(2) && ctx.input(2).dtype() != dt))
+      ctx.fail("direct_mma takes W and B of one 16-bit dtype, X of it (or float32 when pooled)");
     if (x.rank() != 4) ctx.fail("direct_mma takes 2-D convolutions, X is " + shape_str(x.shape()));
     const params::ConvGeometry geo = params::conv_geometry(ctx, ctx.node(), x.shape(), w.shape());
     const ir::Window& win = geo.w;
@@ -193,14 +450,7 @@ class DirectConvKernel final : public Kernel {
       b = &ctx.input(2);
       if (b->rank() != 1 || b->shape()[0] != geo.m) ctx.fail("bias B " + shape_str(b->shape()) + " does not fit");
     }
-    Tensor& y = ctx.output(0, dt, geo.y_shape);
-    if (!y.numel()) return;
-    CudaStream& s = cuda_stream(ctx);
-
     DirectArgs a{};
-    a.x = x.raw();
-    a.bias = b ? b->raw() : nullptr;
-    a.y = y.raw();
     a.n = static_cast<int32_t>(geo.n);
     a.c = static_cast<int32_t>(geo.c);
     a.h = static_cast<int32_t>(geo.spatial[0]);
@@ -208,6 +458,33 @@ class DirectConvKernel final : public Kernel {
     a.oh = static_cast<int32_t>(geo.grid[0]);
     a.ow = static_cast<int32_t>(geo.grid[1]);
     a.m = static_cast<int32_t>(geo.m);
+    Shape y_shape = geo.y_shape;
+    if (m_pool) {
+      const PoolWindow& pw = m_window;
+      if (!pool_fits(pw) || a.ow > k_tile)
+        ctx.fail("internal: direct_mma pools rows of at most " + std::to_string(k_tile) + " positions");
+      a.pool = true;
+      a.pkh = static_cast<int32_t>(pw.kh);
+      a.pkw = static_cast<int32_t>(pw.kw);
+      a.psh = static_cast<int32_t>(pw.sh);
+      a.psw = static_cast<int32_t>(pw.sw);
+      a.pph = static_cast<int32_t>(pw.ph);
+      a.ppw = static_cast<int32_t>(pw.pw);
+      // The schema's output size (end pads only bound it).
+      const std::vector<int64_t> pp = ctx.node().attr_ints("pool_pads");
+      const int64_t span_h = a.oh + pp[0] + pp[2] - pw.kh, span_w = a.ow + pp[1] + pp[3] - pw.kw;
+      if (span_h < 0 || span_w < 0) ctx.fail("the pool window exceeds the padded convolution output");
+      a.poh = static_cast<int32_t>(span_h / pw.sh + 1);
+      a.pow = static_cast<int32_t>(span_w / pw.sw + 1);
+      y_shape = {geo.n, geo.m, a.poh, a.pow};
+    }
+    Tensor& y = ctx.output(0, dt, y_shape);
+    if (!y.numel()) return;
+    CudaStream& s = cuda_stream(ctx);
+
+    a.x = x.raw();
+    a.bias = b ? b->raw() : nullptr;
+    a.y = y.raw();
     a.kh = static_cast<int32_t>(geo.kernel[0]);
     a.sh = static_cast<int32_t>(win.strides[0]);
     a.sw = static_cast<int32_t>(win.strides[1]);
@@ -219,7 +496,6 @@ class DirectConvKernel final : public Kernel {
     a.pwp = round_even((k_tile - 1) * a.sw + 8);
     a.ldw = a.kp + 8;
     a.tiles_per_row = (a.ow + k_tile - 1) / k_tile;
-    a.tiles = static_cast<int64_t>(a.n) * a.oh * a.tiles_per_row;
     a.x_nhwc = m_x_nhwc;
     a.y_nhwc = m_y_nhwc;
     a.relu = m_relu;
@@ -235,14 +511,34 @@ class DirectConvKernel final : public Kernel {
     KILN_CUDA_LAUNCH("pack_direct_weights_kernel");
     a.wp = packed;
 
-    const size_t w_smem = (static_cast<size_t>(nt) * 8 * a.ldw + 7) / 8 * 8 * 2;
-    const size_t buf = std::max(static_cast<size_t>(a.rp) * a.pwp, static_cast<size_t>(k_tile) * (nt * 8 + 8)) * 2;
-    const size_t smem = w_smem + buf;
+    const auto align8 = [](size_t v) { return (v + 7) / 8 * 8; };
+    const size_t smem = (align8(static_cast<size_t>(nt) * 8 * a.ldw) + align8(static_cast<size_t>(a.rp) * a.pwp) +
+                         static_cast<size_t>(k_tile) * (nt * 8 + 8)) * 2;
     if (m_sms == 0) KILN_CUDA(cudaDeviceGetAttribute(&m_sms, cudaDevAttrMultiProcessorCount, s.device()));
-    // Persistent blocks (W is copied into shared memory once per block):
-    // enough for every SM to hold several.
-    const auto blocks = static_cast<unsigned>(std::min<int64_t>(a.tiles, int64_t{m_sms} * 8));
     const auto launch = [&](auto kernel) {
+      // Persistent blocks, as many as the SMs hold at once (W is copied into
+      // shared memory once per block); asked once, before any capture.
+      if (m_per_sm == 0) {
+        KILN_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+        KILN_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&m_per_sm, kernel, k_block, smem));
+        m_per_sm = std::max(m_per_sm, 1);
+      }
+      const int64_t resident = int64_t{m_sms} * m_per_sm;
+      if (a.pool) {
+        // A band of P pooled rows computes about 2P + 1 conv rows for 2P
+        // (stride 2): the longest band that leaves two units a resident block.
+        a.band = 1;
+        for (const int32_t p : {8, 4, 2})
+          if (int64_t{a.n} * ((a.poh + p - 1) / p) >= 2 * resident) {
+            a.band = p;
+            break;
+          }
+        a.bands = (a.poh + a.band - 1) / a.band;
+        a.units = int64_t{a.n} * a.bands;
+      } else {
+        a.units = static_cast<int64_t>(a.n) * a.oh * a.tiles_per_row;
+      }
+      const auto blocks = static_cast<unsigned>(std::min<int64_t>(a.units, resident));
       kernel<<<blocks, k_block, smem, s.get()>>>(a);
       KILN_CUDA_LAUNCH("direct_conv_kernel");
     };
@@ -250,8 +546,13 @@ class DirectConvKernel final : public Kernel {
       using T = decltype(tag);
       const auto pick = [&](auto nt_c) {
         constexpr int NT = decltype(nt_c)::value;
-        if (a.sw == 2) launch(direct_conv_kernel<T, NT, 2>);
-        else launch(direct_conv_kernel<T, NT, 1>);
+        if (x_f32) {
+          if (a.sw == 2) launch(direct_conv_kernel<T, float, NT, 2>);
+          else launch(direct_conv_kernel<T, float, NT, 1>);
+        } else {
+          if (a.sw == 2) launch(direct_conv_kernel<T, uint16_t, NT, 2>);
+          else launch(direct_conv_kernel<T, uint16_t, NT, 1>);
+        }
       };
       switch (nt) {
         case 2: pick(std::integral_constant<int, 2>{}); break;
@@ -265,14 +566,16 @@ class DirectConvKernel final : public Kernel {
   }
 
  private:
+  bool m_pool;
+  PoolWindow m_window;
   bool m_relu = false, m_x_nhwc = false, m_y_nhwc = false, m_w_krsc = false;
-  int m_sms = 0;
+  int m_sms = 0, m_per_sm = 0;  // m_per_sm: of the one instance a node's dtype and geometry pick
 };
 
 }  // namespace
 
 bool direct_conv_applies(const ir::Node& n, const ir::Graph& g) {
-  const ir::SymShape* ws = sixteen_bit_conv_weights(n, g);
+  const ir::SymShape* ws = sixteen_bit_conv_weights(n, g, /*float_x_ok=*/n.op_type == "FusedConvPool");
   if (!ws) return false;
   if (n.domain == "com.kiln") {
     if (n.has_input(3)) return false;  // Z
@@ -283,8 +586,20 @@ bool direct_conv_applies(const ir::Node& n, const ir::Graph& g) {
   const int64_t m = (*ws)[0].value, c = (*ws)[1].value, kh = (*ws)[2].value, kw = (*ws)[3].value;
   const std::vector<int64_t> strides = n.attr_ints("strides");
   const int64_t sw = strides.size() == 2 ? strides[1] : 1;
-  return m >= 1 && m <= k_max_m && c >= 1 && c * kh <= k_max_rows && kw <= 8 && (sw == 1 || sw == 2) &&
-         all_ones(n.attr_ints("dilations"));
+  if (!(m >= 1 && m <= k_max_m && c >= 1 && c * kh <= k_max_rows && kw <= 8 && (sw == 1 || sw == 2) &&
+        all_ones(n.attr_ints("dilations"))))
+    return false;
+  if (n.op_type != "FusedConvPool") return true;
+  // Pooled: each conv row one tile wide, so its width must be known.
+  if (!pool_fits(pool_window(n))) return false;
+  const auto& xs = g.value(n.inputs[0]).shape;
+  if (!xs || xs->size() != 4 || !(*xs)[3].known()) return false;
+  try {
+    ir::Window w = ir::read_window(n, 2, {kh, kw}, false);
+    return ir::window_out_dim(n, w, 1, (*xs)[3].value) <= k_tile;
+  } catch (const Error&) {
+    return false;
+  }
 }
 
 std::unique_ptr<Kernel> make_direct_conv(const ir::Node& n) { return std::make_unique<DirectConvKernel>(n); }

@@ -17,9 +17,12 @@ inline bool all_ones(const std::vector<int64_t>& v) {
 }
 
 // W's shape [M, C, KH, KW] (dims possibly unknown) of a 2-D, ungrouped
-// Conv/FusedConv over fp16 or bf16 X; nullptr for any other node.
-inline const ir::SymShape* sixteen_bit_conv_weights(const ir::Node& n, const ir::Graph& g) {
-  if (n.inputs.size() < 2 || n.attr_i("group", 1) != 1 || !is_16bit(g.value(n.inputs[0]).dtype)) return nullptr;
+// Conv/FusedConv over fp16 or bf16 X and W (`float_x_ok`: or float32 X);
+// nullptr for any other node.
+inline const ir::SymShape* sixteen_bit_conv_weights(const ir::Node& n, const ir::Graph& g, bool float_x_ok = false) {
+  if (n.inputs.size() < 2 || n.attr_i("group", 1) != 1) return nullptr;
+  const DataType xt = g.value(n.inputs[0]).dtype, wt = g.value(n.inputs[1]).dtype;
+  if (!is_16bit(wt) || (xt != wt && !(float_x_ok && xt == DataType::Float32))) return nullptr;
   const auto& ws = g.value(n.inputs[1]).shape;
   return ws && ws->size() == 4 ? &*ws : nullptr;
 }

@@ -8,7 +8,8 @@
 // as one elementwise pass (cublaslt_epilogue.h). The Conv/FusedConv
 // candidates for few input channels are registered here too, beside the
 // engines they compete with: cuDNN over rewritten operands
-// (cudnn_conv_reform.h) and kiln's direct_mma (conv_direct.h).
+// (cudnn_conv_reform.h) and kiln's direct_mma (conv_direct.h), which also
+// runs FusedConvPool.
 #include <cstdint>
 #include <memory>
 #include <tuple>
@@ -485,6 +486,16 @@ void register_cuda_conv(KernelRegistry& r) {
       return std::make_unique<ConvTransposeKernel>(pick);
     }, name);
   }
+  // FusedConvPool (passes/fuse_conv_pool.cpp makes it only where this
+  // takes it): direct_mma alone; KILN_CONV_DIRECT=0 or KILN_CONV_POOL=0
+  // leaves the convolution and the pool apart.
+  r.add("FusedConvPool", [](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
+    check_node(n, g, 4, 4, true);
+    if (!direct_conv_applies(n, g) || !env_flag("KILN_CONV_DIRECT", true) || !env_flag("KILN_CONV_POOL", true))
+      throw Error(ErrorCode::Unsupported,
+                  n.label() + ": direct_mma does not take it (or KILN_CONV_DIRECT=0, KILN_CONV_POOL=0)");
+    return make_direct_conv(n);
+  }, "direct_mma");
   r.add("FusedConvDw", [](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
     check_node(n, g, 4, 4);
     return std::make_unique<ConvDwKernel>(n, g);
