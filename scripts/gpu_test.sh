@@ -4,7 +4,7 @@
 # (/usr/local/cuda/lib64) and cuDNN/cuBLAS (PyTorch's venv), and python3 with
 # torch, torchvision and onnx for the real-model comparisons.
 #
-# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs python conformance models bench speed peers verify conv
+# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs python conformance models bench speed peers verify conv ncu
 #                                          (default: unit graphs python conformance models bench)
 #        scripts/gpu_test.sh multigpu      on a two-GPU machine
 #        scripts/gpu_test.sh quick         every step at once where they can share the GPU (conformance
@@ -244,6 +244,22 @@ for s in $steps; do
       unpooled_speed 1,32,256
       cudnn_stem_speed 1,32,256 100 10
       profile_resnet50_256 16
+      ;;
+    ncu)
+      # Where direct_mma's time goes at batch 256 (Nsight Compute's counters,
+      # clocks left alone): the pooled kernel, then the plain one (NCU_POOL="1"
+      # or "0": one of them).
+      need_models resnet50
+      ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
+      for pool in ${NCU_POOL:-1 0}; do
+        KILN_CONV_POOL=$pool step "ncu_stem_pool$pool" "$ncu_bin" --clock-control none -k regex:direct_conv_kernel -c 1 \
+          --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section MemoryWorkloadAnalysis \
+          --section ComputeWorkloadAnalysis --section Occupancy --section LaunchStats --section InstructionStats \
+          "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda --batch 256 -n 2 --warmup 1 --no-cache \
+          --precision fp16
+        grep -E "direct_conv|Duration|Throughput|Stall|Warp Cycles|Issue|Occupancy|Registers|Shared|Bank|L1|L2|DRAM|Block" \
+          "$out/ncu_stem_pool$pool.log" | head -n 60
+      done
       ;;
     verify)
       # What a session changed since the last GPU run, in one short call (~5

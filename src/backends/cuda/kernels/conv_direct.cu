@@ -18,6 +18,14 @@ constexpr int k_warps = k_tile / 16;
 constexpr int k_block = k_warps * 32;
 constexpr int k_max_rows = 24;  // C x KH, the k slices of 8
 constexpr int k_max_m = 64;
+constexpr int k_max_new = 1;  // rows a warp loads for the next conv row (C x SH <= 8)
+
+// The width of a ring row: the input columns of k_tile positions and an
+// 8-wide kernel (stride S), rounded up to even.
+template <int S>
+constexpr int k_pwp = ((k_tile - 1) * S + 8 + 1) / 2 * 2;
+template <int S>
+constexpr int k_chunks = (k_pwp<S> + 31) / 32;  // 32-wide chunks of a ring row
 
 struct DirectArgs {
   const void* x;
@@ -28,15 +36,18 @@ struct DirectArgs {
   int32_t kh, sh, sw, ph, pw;
   int32_t rows, rp;  // C x KH; rounded up to even (k steps of 16 = two rows)
   int32_t kp;        // rp * 8
-  int32_t pwp;       // patch row width: (k_tile - 1) * sw + 8, even
   int32_t ldw;       // shared W row stride: kp + 8 (conflict-free B fragments)
+  int32_t ring;      // input rows kept per channel: kh + sh
+  bool slide;        // C x SH <= k_warps * k_max_new: a conv row loads only its new input rows
   int32_t tiles_per_row;
-  int64_t units;     // work items: tiles (a row's k_tile positions), or (image, pooled band)
+  int64_t units;     // work items: conv rows of one tile column, or pooled rows, of one image
+  int32_t bands;     // units per image
+  int32_t band;      // conv rows a unit takes (plain), pooled rows (pool)
   bool x_nhwc, y_nhwc, relu, y_vec;  // y_vec: 16-byte stores (m % 8 == 0, Y aligned)
   // FusedConvPool: Y is MaxPool(conv), [n, m, poh, pow]; conv rows are one
-  // tile wide (ow <= k_tile); a unit is `band` pooled rows of one image.
+  // tile wide (ow <= k_tile).
   bool pool;
-  int32_t pkh, pkw, psh, psw, pph, ppw, poh, pow, band, bands;
+  int32_t pkh, pkw, psh, psw, pph, ppw, poh, pow;
 };
 
 int32_t round_even(int32_t v) { return (v + 1) / 2 * 2; }
@@ -80,38 +91,6 @@ __device__ inline uint4 max8(uint4 a, const uint4& b) {
   return a;
 }
 
-// A unit of work: conv rows lo..hi of one image, columns ox0 .. ox0 + cnt;
-// with a pool, pooled rows pb0 .. pb1 - 1 of Y.
-struct Unit {
-  int32_t img, ox0, cnt, lo, hi, pb0, pb1;
-};
-__device__ inline Unit unit_at(const DirectArgs& a, int64_t u) {
-  Unit r;
-  if (!a.pool) {
-    const int64_t row = u / a.tiles_per_row;
-    r.ox0 = static_cast<int32_t>(u - row * a.tiles_per_row) * k_tile;
-    r.img = static_cast<int32_t>(row / a.oh);
-    r.lo = r.hi = static_cast<int32_t>(row % a.oh);
-    r.cnt = min(k_tile, a.ow - r.ox0);
-    r.pb0 = r.pb1 = 0;
-  } else {
-    r.img = static_cast<int32_t>(u / a.bands);
-    r.pb0 = static_cast<int32_t>(u - static_cast<int64_t>(r.img) * a.bands) * a.band;
-    r.pb1 = min(r.pb0 + a.band, a.poh);
-    r.lo = max(r.pb0 * a.psh - a.pph, 0);
-    r.hi = min((r.pb1 - 1) * a.psh - a.pph + a.pkh - 1, a.oh - 1);
-    r.ox0 = 0;
-    r.cnt = a.ow;
-  }
-  return r;
-}
-
-// The patch rows a warp copies (rp <= 24 rows over 8 warps) and the 32-wide
-// chunks of a row (pwp <= (k_tile - 1) * 2 + 8).
-constexpr int k_rows_per_warp = k_max_rows / k_warps;
-template <int S>
-constexpr int k_chunks = ((k_tile - 1) * S + 8 + 31) / 32;
-
 // X's element as T's bits: a 16-bit X as it is, a float32 one rounded.
 template <typename T, typename XT>
 __device__ inline uint16_t x_bits(XT v) {
@@ -125,42 +104,113 @@ __device__ inline uint16_t x_bits(XT v) {
   }
 }
 
-// Conv row oy's patch into registers: row r = (c, ky) holds X[img, c, oy * sh
-// - ph + ky, ox0 * S - pw ...], zeros outside X and in the padding rows. A
-// warp per row, its lanes along it; every load is issued before any is used,
-// so their latencies overlap (storing each value as it came waited for each
-// load in turn: 0.73 ms for ResNet-50's stem at batch 256 on an H100).
+// A unit of work: conv rows lo..hi of one image, columns ox0 .. ox0 + cnt;
+// with a pool, pooled rows pb0 .. pb1 - 1 of Y.
+struct Unit {
+  int32_t img, ox0, cnt, lo, hi, pb0, pb1;
+};
+__device__ inline Unit unit_at(const DirectArgs& a, int64_t u) {
+  Unit r;
+  r.img = static_cast<int32_t>(u / a.bands);
+  const auto b = static_cast<int32_t>(u - static_cast<int64_t>(r.img) * a.bands);
+  if (!a.pool) {
+    const int32_t band = b / a.tiles_per_row;
+    r.ox0 = (b - band * a.tiles_per_row) * k_tile;
+    r.cnt = min(k_tile, a.ow - r.ox0);
+    r.lo = band * a.band;
+    r.hi = min(r.lo + a.band, a.oh) - 1;
+    r.pb0 = r.pb1 = 0;
+  } else {
+    r.pb0 = b * a.band;
+    r.pb1 = min(r.pb0 + a.band, a.poh);
+    r.lo = max(r.pb0 * a.psh - a.pph, 0);
+    r.hi = min((r.pb1 - 1) * a.psh - a.pph + a.pkh - 1, a.oh - 1);
+    r.ox0 = 0;
+    r.cnt = a.ow;
+  }
+  return r;
+}
+
+// The ring: per channel `ring` input rows of k_pwp<S> columns, input row iy
+// in slot iy mod ring, then one row of zeros (the k slice past C x KH).
+__device__ inline int32_t slot_of(const DirectArgs& a, int32_t iy) { return (iy + 8 * a.ring) % a.ring; }
+
+// Loads input row iy of channel c, columns ox0 * S - pw ... (zeros outside
+// X), into registers: every load issued before any value is used.
 template <typename T, typename XT, int S>
-__device__ inline void load_patch(const DirectArgs& a, const XT* x, int32_t img, int32_t oy, int32_t ox0,
-                                  int warp, int lane, uint16_t (&v)[k_rows_per_warp][k_chunks<S>]) {
-  const int32_t iy0 = oy * a.sh - a.ph, ix0 = ox0 * S - a.pw;
-  const int64_t step = a.x_nhwc ? a.c : 1;  // element ix of a row is xr[ix * step]
+__device__ inline void load_row(const DirectArgs& a, const XT* x, int32_t img, int32_t c, int32_t iy, int32_t ox0,
+                                int lane, uint16_t (&v)[k_chunks<S>]) {
+  const bool row_in = iy >= 0 && iy < a.h;
+  const int32_t ix0 = ox0 * S - a.pw + lane;
+  const int64_t step = a.x_nhwc ? a.c : 1;  // element ix of the row is xr[ix * step]
+  const XT* xr = x + (a.x_nhwc ? (static_cast<int64_t>(img) * a.h + iy) * a.w * a.c + c
+                               : ((static_cast<int64_t>(img) * a.c + c) * a.h + iy) * a.w) +
+                 ix0 * step;
 #pragma unroll
-  for (int i = 0; i < k_rows_per_warp; ++i) {
-    const int r = warp + i * k_warps;
-    const int c = r / a.kh, iy = iy0 + r - c * a.kh;
-    const bool row_in = r < a.rows && iy >= 0 && iy < a.h;
-    const XT* xr = x + (a.x_nhwc ? (static_cast<int64_t>(img) * a.h + iy) * a.w * a.c + c
-                                       : ((static_cast<int64_t>(img) * a.c + c) * a.h + iy) * a.w);
-#pragma unroll
-    for (int q = 0; q < k_chunks<S>; ++q) {
-      const int ix = ix0 + lane + 32 * q;
-      v[i][q] = row_in && ix >= 0 && ix < a.w ? x_bits<T>(xr[ix * step]) : uint16_t{0};
-    }
+  for (int q = 0; q < k_chunks<S>; ++q) {
+    const int32_t ix = ix0 + 32 * q;
+    v[q] = row_in && ix >= 0 && ix < a.w ? x_bits<T>(xr[32 * q * step]) : uint16_t{0};
   }
 }
 
 template <int S>
-__device__ inline void store_patch(const DirectArgs& a, uint16_t* patch, int warp, int lane,
-                                   const uint16_t (&v)[k_rows_per_warp][k_chunks<S>]) {
+__device__ inline void store_row(uint16_t* dst, int lane, const uint16_t (&v)[k_chunks<S>]) {
 #pragma unroll
-  for (int i = 0; i < k_rows_per_warp; ++i) {
-    const int r = warp + i * k_warps;
+  for (int q = 0; q < k_chunks<S>; ++q) {
+    const int j = lane + 32 * q;
+    if (j < k_pwp<S>) dst[j] = v[q];
+  }
+}
+
+// The k slices' ring offsets for conv row oy (threads tid < rp): slice r =
+// (c, ky) reads input row oy * sh - ph + ky of channel c.
+template <int S>
+__device__ inline void write_table(const DirectArgs& a, int32_t* table, int32_t oy, int tid) {
+  if (tid >= a.rp) return;
+  int32_t row = a.c * a.ring;  // the zero row
+  if (tid < a.rows) {
+    const int32_t c = tid / a.kh, ky = tid - c * a.kh;
+    row = c * a.ring + slot_of(a, oy * a.sh - a.ph + ky);
+  }
+  table[tid] = row * k_pwp<S>;
+}
+
+// Every input row of conv row oy into the ring (a unit's first row): a warp
+// per row.
+template <typename T, typename XT, int S>
+__device__ inline void fill_ring(const DirectArgs& a, const XT* x, uint16_t* ring, const Unit& un, int32_t oy,
+                                 int warp, int lane) {
+  for (int r = warp; r < a.rows; r += k_warps) {
+    const int32_t c = r / a.kh, iy = oy * a.sh - a.ph + r - c * a.kh;
+    uint16_t v[k_chunks<S>];
+    load_row<T, XT, S>(a, x, un.img, c, iy, un.ox0, lane, v);
+    store_row<S>(ring + (c * a.ring + slot_of(a, iy)) * k_pwp<S>, lane, v);
+  }
+}
+
+// The input rows conv row t has and row t - 1 had not (the window's last
+// sh rows): warp w takes rows w and w + k_warps of the C x SH.
+template <typename T, typename XT, int S>
+__device__ inline void load_new(const DirectArgs& a, const XT* x, const Unit& un, int32_t t, int warp, int lane,
+                                uint16_t (&v)[k_max_new][k_chunks<S>]) {
 #pragma unroll
-    for (int q = 0; q < k_chunks<S>; ++q) {
-      const int j = lane + 32 * q;
-      if (r < a.rp && j < a.pwp) patch[r * a.pwp + j] = v[i][q];
-    }
+  for (int i = 0; i < k_max_new; ++i) {
+    const int q = warp + i * k_warps;
+    if (q >= a.c * a.sh) break;
+    const int32_t c = q / a.sh, iy = t * a.sh - a.ph + a.kh - a.sh + (q - c * a.sh);
+    load_row<T, XT, S>(a, x, un.img, c, iy, un.ox0, lane, v[i]);
+  }
+}
+
+template <int S>
+__device__ inline void store_new(const DirectArgs& a, uint16_t* ring, int32_t t, int warp, int lane,
+                                 const uint16_t (&v)[k_max_new][k_chunks<S>]) {
+#pragma unroll
+  for (int i = 0; i < k_max_new; ++i) {
+    const int q = warp + i * k_warps;
+    if (q >= a.c * a.sh) break;
+    const int32_t c = q / a.sh, iy = t * a.sh - a.ph + a.kh - a.sh + (q - c * a.sh);
+    store_row<S>(ring + (c * a.ring + slot_of(a, iy)) * k_pwp<S>, lane, v[i]);
   }
 }
 
@@ -182,30 +232,31 @@ __device__ inline void stage_pairs(uint16_t* staging, int ld, int warp, int g, i
 
 // Pooled row p of image img from the staged vertical maxima (one conv row's
 // positions): each output column's window across the staged positions.
-template <typename T>
-__device__ inline void pool_row_out(const DirectArgs& a, const uint16_t* staging, int ld, int32_t img, int32_t p) {
-  auto* y = static_cast<uint16_t*>(a.y);
-  const int tid = threadIdx.x;
-  if (a.y_nhwc && a.y_vec) {
-    const int per = a.m / 8;
-    uint16_t* yr = y + (static_cast<int64_t>(img) * a.poh + p) * a.pow * a.m;
-    for (int i = tid; i < a.pow * per; i += blockDim.x) {
-      const int q = i / per, j = i - q * per;
-      const int x0 = q * a.psw - a.ppw;
-      bool any = false;
-      uint4 best{};
-      for (int kx = 0; kx < a.pkw; ++kx) {
-        const int xx = x0 + kx;
-        if (xx < 0 || xx >= a.ow) continue;
-        const uint4 v = *reinterpret_cast<const uint4*>(staging + xx * ld + j * 8);
-        best = any ? max8<T>(best, v) : v;
-        any = true;
-      }
-      reinterpret_cast<uint4*>(yr)[i] = best;  // every window holds a column (pads < kernel)
+// PER: 16-byte vectors of channels a position (0: a.m / 8, at run time).
+template <typename T, int PER>
+__device__ inline void pool_row_vec(const DirectArgs& a, const uint16_t* staging, int ld, int32_t img, int32_t p) {
+  const int per = PER ? PER : a.m / 8;
+  uint16_t* yr = static_cast<uint16_t*>(a.y) + (static_cast<int64_t>(img) * a.poh + p) * a.pow * a.m;
+  for (int i = threadIdx.x; i < a.pow * per; i += blockDim.x) {
+    const int q = i / per, j = i - q * per;
+    const int x0 = q * a.psw - a.ppw;
+    bool any = false;
+    uint4 best{};
+    for (int kx = 0; kx < a.pkw; ++kx) {
+      const int xx = x0 + kx;
+      if (xx < 0 || xx >= a.ow) continue;
+      const uint4 v = *reinterpret_cast<const uint4*>(staging + xx * ld + j * 8);
+      best = any ? max8<T>(best, v) : v;
+      any = true;
     }
-    return;
+    reinterpret_cast<uint4*>(yr)[i] = best;  // every window holds a column (pads < kernel)
   }
-  for (int i = tid; i < a.pow * a.m; i += blockDim.x) {
+}
+
+template <typename T>
+__device__ inline void pool_row_scalar(const DirectArgs& a, const uint16_t* staging, int ld, int32_t img, int32_t p) {
+  auto* y = static_cast<uint16_t*>(a.y);
+  for (int i = threadIdx.x; i < a.pow * a.m; i += blockDim.x) {
     int q, ch;
     if (a.y_nhwc) {
       q = i / a.m;
@@ -237,66 +288,99 @@ __device__ inline void pool_row_out(const DirectArgs& a, const uint16_t* staging
   }
 }
 
-// Two blocks an SM at least (128 registers a thread): one block's patch
-// copy and syncs overlap the other's products.
+// Conv row oy's staged values out to Y.
+template <int NT, int LDS>
+__device__ inline void row_out(const DirectArgs& a, const uint16_t* staging, const Unit& un, int32_t oy) {
+  constexpr int M8 = NT * 8;
+  auto* y = static_cast<uint16_t*>(a.y);
+  const int tid = threadIdx.x;
+  const int32_t cnt = un.cnt;
+  if (a.y_nhwc) {
+    // The tile is cnt whole rows of Y, one contiguous run.
+    uint16_t* yb = y + ((static_cast<int64_t>(un.img) * a.oh + oy) * a.ow + un.ox0) * a.m;
+    if (a.y_vec && a.m == M8) {
+      for (int i = tid; i < cnt * NT; i += blockDim.x) {
+        const int p = i / NT, j = i - p * NT;
+        reinterpret_cast<uint4*>(yb)[i] = *reinterpret_cast<const uint4*>(staging + p * LDS + j * 8);
+      }
+    } else {
+      for (int i = tid; i < cnt * a.m; i += blockDim.x) {
+        const int p = i / a.m, ch = i - p * a.m;
+        yb[i] = staging[p * LDS + ch];
+      }
+    }
+  } else {
+    // Plain Y: each channel's cnt positions are one run of its plane's row.
+    for (int i = tid; i < cnt * a.m; i += blockDim.x) {
+      const int ch = i / cnt, p = i - ch * cnt;
+      y[((static_cast<int64_t>(un.img) * a.m + ch) * a.oh + oy) * a.ow + un.ox0 + p] = staging[p * LDS + ch];
+    }
+  }
+}
+
+// Two blocks an SM at least (128 registers a thread): one block's loads and
+// syncs overlap the other's products.
 // XT: uint16_t (X of T) or float (a float32 X, rounded as it is read).
 template <typename T, typename XT, int NT, int S>  // NT even
 __global__ void __launch_bounds__(k_block, 2) direct_conv_kernel(DirectArgs a) {
   using namespace mma_detail;
   constexpr int M8 = NT * 8, LDS = M8 + 8;  // staging row stride: conflict-free fragment stores
+  constexpr int PWP = k_pwp<S>;
   extern __shared__ __align__(16) unsigned char smem_direct[];
   uint16_t* ws = reinterpret_cast<uint16_t*>(smem_direct);
-  uint16_t* patch = ws + (M8 * a.ldw + 7) / 8 * 8;
-  uint16_t* staging = patch + (a.rp * a.pwp + 7) / 8 * 8;
+  uint16_t* ring = ws + (M8 * a.ldw + 7) / 8 * 8;
+  uint16_t* staging = ring + ((a.c * a.ring + 1) * PWP + 7) / 8 * 8;
+  float* bias_s = reinterpret_cast<float*>(staging + k_tile * LDS);
+  int32_t* tables = reinterpret_cast<int32_t*>(bias_s + M8);  // [2][k_max_rows]: by the conv row's parity
   const auto* x = static_cast<const XT*>(a.x);
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
 
-  // W into shared memory, 16 bytes a copy (kp and ldw are multiples of 8).
+  // W into shared memory, 16 bytes a copy (kp and ldw are multiples of 8);
+  // B as float; the zero row.
   const int w_vecs = M8 * a.kp / 8, row_vecs = a.kp / 8;
   const auto* wp = static_cast<const uint4*>(a.wp);
   for (int i = tid; i < w_vecs; i += blockDim.x) {
     const int n = i / row_vecs;
     reinterpret_cast<uint4*>(ws + n * a.ldw)[i - n * row_vecs] = wp[i];
   }
-
-  // B is read where it is added (L1-resident): registers kept for it
-  // spilled the running maxima of the pooled form.
   const T* bias = static_cast<const T*>(a.bias);
+  for (int i = tid; i < M8; i += blockDim.x) bias_s[i] = bias && i < a.m ? load(bias[i]) : 0.f;
+  for (int i = tid; i < PWP; i += blockDim.x) ring[a.c * a.ring * PWP + i] = 0;
 
   // The pooled rows' running maxima, by the rows' parity: a conv row is in
   // at most two (consecutive) windows when the pool's kernel is at most
   // twice its stride (checked by the factory).
   uint32_t run[2][NT][2] = {};
+  uint16_t nv[k_max_new][k_chunks<S>];  // the next conv row's new input rows
 
   int64_t u = blockIdx.x;
-  if (u >= a.units) return;
   Unit un = unit_at(a, u);
   int32_t oy = un.lo;
-  uint16_t v[k_rows_per_warp][k_chunks<S>];
-  load_patch<T, XT, S>(a, x, un.img, oy, un.ox0, warp, lane, v);
+  bool start = true;  // oy begins a unit: its ring is filled whole
   while (true) {
-    __syncthreads();  // W is in place; the last row's patch is read
-    store_patch<S>(a, patch, warp, lane, v);
-    // The next conv row's patch is loaded while this one is computed.
-    int64_t nu = u;
-    Unit nun = un;
-    int32_t noy = oy + 1;
-    if (noy > un.hi) {
-      nu = u + gridDim.x;
-      if (nu < a.units) {
-        nun = unit_at(a, nu);
-        noy = nun.lo;
-      }
+    if (start) {
+      __syncthreads();  // the last unit's rows are read
+      fill_ring<T, XT, S>(a, x, ring, un, oy, warp, lane);
+      write_table<S>(a, tables + (oy & 1) * k_max_rows, oy, tid);
+      if (a.slide && oy < un.hi) load_new<T, XT, S>(a, x, un, oy + 1, warp, lane, nv);
+      start = false;
     }
-    if (nu < a.units) load_patch<T, XT, S>(a, x, nun.img, noy, nun.ox0, warp, lane, v);
-    __syncthreads();
+    __syncthreads();  // the ring and table hold conv row oy; row oy - 1 is computed
+    // Row oy + 1's new input rows go where row oy - 1's first rows were
+    // (read by no one now), and row oy + 2's are loaded while oy computes.
+    if (a.slide && oy < un.hi) {
+      store_new<S>(a, ring, oy + 1, warp, lane, nv);
+      write_table<S>(a, tables + ((oy + 1) & 1) * k_max_rows, oy + 1, tid);
+      if (oy + 1 < un.hi) load_new<T, XT, S>(a, x, un, oy + 2, warp, lane, nv);
+    }
     float acc[NT][4] = {};
     const bool active = warp * 16 < un.cnt;
     if (active) {
+      const int32_t* table = tables + (oy & 1) * k_max_rows;
       const int p0 = (warp * 16 + g) * S + 2 * t, p1 = p0 + 8 * S;
       for (int ks = 0; ks < a.rp / 2; ++ks) {
-        const uint16_t* r0 = patch + (2 * ks) * a.pwp;
-        const uint16_t* r1 = r0 + a.pwp;
+        const uint16_t* r0 = ring + table[2 * ks];
+        const uint16_t* r1 = ring + table[2 * ks + 1];
         const uint32_t af[4] = {load_pair<S>(r0 + p0), load_pair<S>(r0 + p1), load_pair<S>(r1 + p0),
                                 load_pair<S>(r1 + p1)};
         // B for two n tiles an ldmatrix: matrices (nt, k 0-7), (nt, k 8-15),
@@ -314,10 +398,8 @@ __global__ void __launch_bounds__(k_block, 2) direct_conv_kernel(DirectArgs a) {
     Pairs<NT> out;
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
-      const int col = nt * 8 + 2 * t;
-      const float b0 = bias && col < a.m ? load(bias[col]) : 0.f;
-      const float b1 = bias && col + 1 < a.m ? load(bias[col + 1]) : 0.f;
-      float e[4] = {acc[nt][0] + b0, acc[nt][1] + b1, acc[nt][2] + b0, acc[nt][3] + b1};
+      const float2 b = *reinterpret_cast<const float2*>(bias_s + nt * 8 + 2 * t);
+      float e[4] = {acc[nt][0] + b.x, acc[nt][1] + b.y, acc[nt][2] + b.x, acc[nt][3] + b.y};
       if (a.relu)
         for (float& f : e) f = fmaxf(f, 0.f);
       out[nt][0] = pack<T>(e[0], e[1]);
@@ -327,30 +409,7 @@ __global__ void __launch_bounds__(k_block, 2) direct_conv_kernel(DirectArgs a) {
     if (!a.pool) {
       if (active) stage_pairs<NT>(staging, LDS, warp, g, t, out);
       __syncthreads();
-      auto* y = static_cast<uint16_t*>(a.y);
-      const int32_t cnt = un.cnt, ox0 = un.ox0;
-      if (a.y_nhwc) {
-        // The tile is cnt whole rows of Y, one contiguous run.
-        uint16_t* yb = y + ((static_cast<int64_t>(un.img) * a.oh + oy) * a.ow + ox0) * a.m;
-        if (a.y_vec) {
-          const int per = a.m / 8;
-          for (int i = tid; i < cnt * per; i += blockDim.x) {
-            const int p = i / per, j = i - p * per;
-            reinterpret_cast<uint4*>(yb)[i] = *reinterpret_cast<const uint4*>(staging + p * LDS + j * 8);
-          }
-        } else {
-          for (int i = tid; i < cnt * a.m; i += blockDim.x) {
-            const int p = i / a.m, ch = i - p * a.m;
-            yb[i] = staging[p * LDS + ch];
-          }
-        }
-      } else {
-        // Plain Y: each channel's cnt positions are one run of its plane's row.
-        for (int i = tid; i < cnt * a.m; i += blockDim.x) {
-          const int ch = i / cnt, p = i - ch * cnt;
-          y[((static_cast<int64_t>(un.img) * a.m + ch) * a.oh + oy) * a.ow + ox0 + p] = staging[p * LDS + ch];
-        }
-      }
+      row_out<NT, LDS>(a, staging, un, oy);
     } else {
       // The pooled rows whose windows hold conv row oy, within this band.
       const int32_t num = oy + a.pph - a.pkh + 1;
@@ -371,17 +430,28 @@ __global__ void __launch_bounds__(k_block, 2) direct_conv_kernel(DirectArgs a) {
           if (!closes) return;
           if (active) stage_pairs<NT>(staging, LDS, warp, g, t, r);
           __syncthreads();
-          pool_row_out<T>(a, staging, LDS, un.img, p);
+          if (a.y_nhwc && a.y_vec) {
+            if (a.m == M8) pool_row_vec<T, NT>(a, staging, LDS, un.img, p);
+            else pool_row_vec<T, 0>(a, staging, LDS, un.img, p);
+          } else {
+            pool_row_scalar<T>(a, staging, LDS, un.img, p);
+          }
           __syncthreads();  // the staging is read before it is written again
         };
         if (p & 1) fold(run[1]);
         else fold(run[0]);
       }
     }
-    if (nu >= a.units) break;
-    u = nu;
-    un = nun;
-    oy = noy;
+    if (oy < un.hi) {
+      ++oy;
+      start = !a.slide;
+    } else {
+      u += gridDim.x;
+      if (u >= a.units) break;
+      un = unit_at(a, u);
+      oy = un.lo;
+      start = true;
+    }
   }
 }
 
@@ -493,8 +563,9 @@ class DirectConvKernel final : public Kernel {
     a.rows = a.c * a.kh;
     a.rp = round_even(a.rows);
     a.kp = a.rp * 8;
-    a.pwp = round_even((k_tile - 1) * a.sw + 8);
     a.ldw = a.kp + 8;
+    a.ring = a.kh + a.sh;
+    a.slide = a.c * a.sh <= k_warps * k_max_new;
     a.tiles_per_row = (a.ow + k_tile - 1) / k_tile;
     a.x_nhwc = m_x_nhwc;
     a.y_nhwc = m_y_nhwc;
@@ -511,9 +582,14 @@ class DirectConvKernel final : public Kernel {
     KILN_CUDA_LAUNCH("pack_direct_weights_kernel");
     a.wp = packed;
 
+    // W, the ring and its zero row, the staging (in 16-bit values), then B
+    // (floats) and the two k-slice tables (ints).
     const auto align8 = [](size_t v) { return (v + 7) / 8 * 8; };
-    const size_t smem = (align8(static_cast<size_t>(nt) * 8 * a.ldw) + align8(static_cast<size_t>(a.rp) * a.pwp) +
-                         static_cast<size_t>(k_tile) * (nt * 8 + 8)) * 2;
+    const size_t pwp = a.sw == 2 ? k_pwp<2> : k_pwp<1>;
+    const size_t smem = (align8(static_cast<size_t>(nt) * 8 * a.ldw) +
+                         align8((static_cast<size_t>(a.c) * a.ring + 1) * pwp) + static_cast<size_t>(k_tile) * (nt * 8 + 8)) *
+                            2 +
+                        (static_cast<size_t>(nt) * 8 + 2 * k_max_rows) * 4;
     if (m_sms == 0) KILN_CUDA(cudaDeviceGetAttribute(&m_sms, cudaDevAttrMultiProcessorCount, s.device()));
     const auto launch = [&](auto kernel) {
       // Persistent blocks, as many as the SMs hold at once (W is copied into
@@ -524,20 +600,20 @@ class DirectConvKernel final : public Kernel {
         m_per_sm = std::max(m_per_sm, 1);
       }
       const int64_t resident = int64_t{m_sms} * m_per_sm;
-      if (a.pool) {
-        // A band of P pooled rows computes about 2P + 1 conv rows for 2P
-        // (stride 2): the longest band that leaves two units a resident block.
-        a.band = 1;
-        for (const int32_t p : {8, 4, 2})
-          if (int64_t{a.n} * ((a.poh + p - 1) / p) >= 2 * resident) {
-            a.band = p;
-            break;
-          }
-        a.bands = (a.poh + a.band - 1) / a.band;
-        a.units = int64_t{a.n} * a.bands;
-      } else {
-        a.units = static_cast<int64_t>(a.n) * a.oh * a.tiles_per_row;
-      }
+      // A unit is a band of rows of one image (and tile column): its first
+      // conv row reads every input row of its window, the others only the
+      // stride's new ones; a band of P pooled rows computes about 2P + 1
+      // conv rows for 2P (stride 2). The longest band that still leaves two
+      // units a resident block.
+      const int32_t rows_of = a.pool ? a.poh : a.oh, per_band = a.pool ? 1 : a.tiles_per_row;
+      a.band = 1;
+      for (const int32_t p : {16, 8, 4, 2})
+        if ((!a.pool || p <= 8) && int64_t{a.n} * per_band * ((rows_of + p - 1) / p) >= 2 * resident) {
+          a.band = p;
+          break;
+        }
+      a.bands = (rows_of + a.band - 1) / a.band * per_band;
+      a.units = int64_t{a.n} * a.bands;
       const auto blocks = static_cast<unsigned>(std::min<int64_t>(a.units, resident));
       kernel<<<blocks, k_block, smem, s.get()>>>(a);
       KILN_CUDA_LAUNCH("direct_conv_kernel");
