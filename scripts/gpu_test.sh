@@ -297,6 +297,7 @@ for s in $steps; do
       step models_bf16_ssdlite python3 tests/models/compare_torchvision.py --device cuda --precision bf16 "$bin/kiln" \
         "$work/models" ssdlite320_mobilenet_v3_large
       cudnn_stem_speed 256 50 5
+      unpooled_speed 256
       ;;
     *) echo "unknown step $s" ;;
   esac

@@ -378,6 +378,9 @@ __global__ void __launch_bounds__(k_block, 2) direct_conv_kernel(DirectArgs a) {
     if (active) {
       const int32_t* table = tables + (oy & 1) * k_max_rows;
       const int p0 = (warp * 16 + g) * S + 2 * t, p1 = p0 + 8 * S;
+      // Two k steps a basic block: the second's loads are scheduled
+      // during the first's products.
+#pragma unroll 2
       for (int ks = 0; ks < a.rp / 2; ++ks) {
         const uint16_t* r0 = ring + table[2 * ks];
         const uint16_t* r1 = ring + table[2 * ks + 1];
@@ -385,13 +388,17 @@ __global__ void __launch_bounds__(k_block, 2) direct_conv_kernel(DirectArgs a) {
                                 load_pair<S>(r1 + p1)};
         // B for two n tiles an ldmatrix: matrices (nt, k 0-7), (nt, k 8-15),
         // (nt + 1, k 0-7), (nt + 1, k 8-15), rows n, so that lane 4g + t
-        // gets n = g, k = 2t, 2t + 1: b0 and b1 of each tile.
+        // gets n = g, k = 2t, 2t + 1: b0 and b1 of each tile. Every
+        // fragment is loaded before the first product (the asm statements
+        // keep their order: interleaved, each product waited for its load).
+        uint32_t bf[NT / 2][4];
 #pragma unroll
-        for (int nt = 0; nt < NT; nt += 2) {
-          uint32_t bf[4];
-          ldmatrix_x4(bf, ws + ((nt + lane / 16) * 8 + lane % 8) * a.ldw + ks * 16 + (lane / 8 % 2) * 8);
-          mma<T>(acc[nt], af, bf[0], bf[1]);
-          mma<T>(acc[nt + 1], af, bf[2], bf[3]);
+        for (int i = 0; i < NT / 2; ++i)
+          ldmatrix_x4(bf[i], ws + ((2 * i + lane / 16) * 8 + lane % 8) * a.ldw + ks * 16 + (lane / 8 % 2) * 8);
+#pragma unroll
+        for (int i = 0; i < NT / 2; ++i) {
+          mma<T>(acc[2 * i], af, bf[i][0], bf[i][1]);
+          mma<T>(acc[2 * i + 1], af, bf[i][2], bf[i][3]);
         }
       }
     }
