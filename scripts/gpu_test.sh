@@ -85,11 +85,13 @@ timed_speed() {
   grep -E "^batch" "$out/speed_$1.log"
 }
 # cudnn_stem_speed BATCHES N WARMUP: ResNet-50 with its stem on cuDNN alone
-# (no direct_mma, cudnn_s2d, cudnn_c8), for comparison.
+# (no direct_mma, cudnn_s2d, cudnn_c8), for comparison. A switch's run has a
+# timing cache of its own: --no-cache leaves the shared one in use, and its
+# winners from another run (another set of candidates) would be reused.
 cudnn_stem_speed() {
   KILN_CONV_DIRECT=0 KILN_CUDNN_SPACE_TO_DEPTH=0 KILN_CUDNN_PAD_CHANNELS=0 step speed_resnet50_cudnn_stem "$bin/kiln" \
     bench "$work/models/resnet50.onnx" --device cuda --batch "$1" -n "$2" --warmup "$3" --no-cache --precision fp16 \
-    --cuda-graphs --device-io
+    --cuda-graphs --device-io --timing-cache "$work/timing_cudnn_stem.json"
   grep -E "^batch" "$out/speed_resnet50_cudnn_stem.log"
 }
 # profile_resnet50_256 LINES: where batch 256's time goes, per node.
@@ -104,7 +106,8 @@ stem_times() { grep -E "'/conv1/Conv' \(FusedConv(Pool)?\): timed" "$out/speed_r
 # apart (KILN_CONV_POOL=0), for comparison with the fused FusedConvPool.
 unpooled_speed() {
   KILN_CONV_POOL=0 step speed_resnet50_unpooled "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda \
-    --batch "$1" -n 100 --warmup 10 --no-cache --precision fp16 --cuda-graphs --device-io
+    --batch "$1" -n 100 --warmup 10 --no-cache --precision fp16 --cuda-graphs --device-io \
+    --timing-cache "$work/timing_unpooled.json"
   grep -E "^batch" "$out/speed_resnet50_unpooled.log"
 }
 
@@ -214,10 +217,12 @@ for s in $steps; do
       grep -o "runs fused on engine [0-9]*\|has no fused engine[^(]*" "$out/fusion_resnet50.log" | sort | uniq -c | head
       # Without fused cuDNN graphs (conv, then kiln's bias/Relu epilogue).
       KILN_CUDNN_FUSION=0 step speed_resnet50_nofusion "$bin/kiln" bench "$work/models/resnet50.onnx" \
-        --device cuda --batch 1,32 -n 200 --warmup 20 --no-cache --precision fp16 --cuda-graphs --device-io
+        --device cuda --batch 1,32 -n 200 --warmup 20 --no-cache --precision fp16 --cuda-graphs --device-io \
+        --timing-cache "$work/timing_nofusion.json"
       # With cuDNN's runtime-compiled fusion engines allowed (compiled per process).
       KILN_CUDNN_RUNTIME_FUSION=1 step speed_resnet50_rtfusion "$bin/kiln" bench "$work/models/resnet50.onnx" \
-        --device cuda --batch 1,32 -n 200 --warmup 20 --no-cache --precision fp16 --cuda-graphs --device-io
+        --device cuda --batch 1,32 -n 200 --warmup 20 --no-cache --precision fp16 --cuda-graphs --device-io \
+        --timing-cache "$work/timing_rtfusion.json"
       ;;
     peers)
       # kiln against torch eager, CUDA graphs and torch.compile, side by side
@@ -287,7 +292,8 @@ for s in $steps; do
       # with cuDNN's runtime-compiled fusion engines allowed.
       profile_resnet50_256 30
       [ -n "${VERIFY_SHORT:-}" ] || KILN_CUDNN_RUNTIME_FUSION=1 step speed_resnet50_256_rtfusion "$bin/kiln" bench "$work/models/resnet50.onnx" \
-        --device cuda --batch 256 -n 50 --warmup 5 --no-cache --precision fp16 --cuda-graphs --device-io
+        --device cuda --batch 256 -n 50 --warmup 5 --no-cache --precision fp16 --cuda-graphs --device-io \
+        --timing-cache "$work/timing_rtfusion.json"
       # VERIFY_NO_PYTHON=1: the binding is unchanged since its last GPU run.
       [ -n "${VERIFY_NO_PYTHON:-}" ] || python_steps
       # The graphs issue asks for 60 s. VERIFY_SHORT=1 leaves out the soak

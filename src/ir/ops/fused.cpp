@@ -101,6 +101,17 @@ void write_activation(Node& node, const FusedActivation& a, const std::string& p
   node.attrs[prefix + "activation_beta"] = f;
 }
 
+namespace {
+
+Attribute ints(std::vector<int64_t> v) {
+  Attribute a;
+  a.kind = Attribute::Kind::Ints;
+  a.ints = std::move(v);
+  return a;
+}
+
+}  // namespace
+
 std::pair<Node, Node> conv_dw_stages(const Node& fused, const Graph& graph) {
   if (!fused.has_input(0) || !fused.has_input(1) || !fused.has_input(3) || fused.outputs.size() != 1)
     throw Error(ErrorCode::InvalidModel, fused.label() + ": FusedConvDw needs X, W, Wdw and one output");
@@ -108,12 +119,6 @@ std::pair<Node, Node> conv_dw_stages(const Node& fused, const Graph& graph) {
   if (!wdw.shape || wdw.shape->empty() || !(*wdw.shape)[0].known())
     throw Error(ErrorCode::Unsupported, fused.label() + ": the depthwise weights' shape is unknown");
   const int64_t channels = (*wdw.shape)[0].value;
-  const auto ints = [](std::vector<int64_t> v) {
-    Attribute a;
-    a.kind = Attribute::Kind::Ints;
-    a.ints = std::move(v);
-    return a;
-  };
   Node pw;
   pw.name = fused.name + "/1x1";
   pw.domain = "com.kiln";
@@ -140,12 +145,6 @@ std::pair<Node, Node> conv_dw_stages(const Node& fused, const Graph& graph) {
 std::pair<Node, Node> conv_pool_stages(const Node& fused) {
   if (!fused.has_input(0) || !fused.has_input(1) || fused.outputs.size() != 1)
     throw Error(ErrorCode::InvalidModel, fused.label() + ": FusedConvPool needs X, W and one output");
-  const auto ints = [](std::vector<int64_t> v) {
-    Attribute a;
-    a.kind = Attribute::Kind::Ints;
-    a.ints = std::move(v);
-    return a;
-  };
   Node conv = fused;
   conv.name = fused.name + "/conv";
   conv.op_type = "FusedConv";
