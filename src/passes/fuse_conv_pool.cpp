@@ -34,7 +34,9 @@ bool pool_window(const ir::Node& pool, std::vector<int64_t>* k, std::vector<int6
   *p = pool.attr_ints("pads");
   if (s->empty()) s->assign(2, 1);
   if (p->empty()) p->assign(4, 0);
-  return k->size() == 2 && s->size() == 2 && p->size() == 4;
+  // FusedConvPool's schema asks pads < kernel (MaxPool's does not).
+  return k->size() == 2 && s->size() == 2 && p->size() == 4 && (*p)[0] < (*k)[0] && (*p)[2] < (*k)[0] &&
+         (*p)[1] < (*k)[1] && (*p)[3] < (*k)[1];
 }
 
 // The Cast (float32 -> W's 16-bit dtype) whose output only `conv` reads, as

@@ -4,10 +4,10 @@
 // become one com.kiln FusedConvPool; the fused graph, run node by node on the
 // CPU kernels (the reference runs its stages), gives the unfused graph's
 // output; what must stay unfused (Indices asked for, ceil_mode, automatic
-// pads, another reader of the convolution's output, a backend without a
-// kernel for the form) does; lowering's Cast before the convolution is
-// absorbed. The CUDA kernel (direct_mma) is compared with
-// the CPU's in test_backend_ops and, in an engine, in test_cuda_runtime.
+// pads or pads past the kernel, another reader of the convolution's output,
+// a backend without a kernel for the form) does; lowering's Cast before the
+// convolution is absorbed. The CUDA kernel (direct_mma) is compared with the
+// CPU's in test_backend_ops and, in an engine, in test_cuda_runtime.
 #include <gtest/gtest.h>
 
 #include "backends/cpu/kernels/elementwise_util.h"
@@ -55,12 +55,6 @@ Stem stem(bool relu = true, bool extra_reader = false) {
   s.g.outputs.insert(s.g.outputs.begin(), s.y);
   ir::infer_shapes(s.g);
   return s;
-}
-
-const ir::Node* find_op(const ir::Graph& g, const std::string& op) {
-  for (const ir::Node& n : g.nodes)
-    if (n.op_type == op) return &n;
-  return nullptr;
 }
 
 TEST(FuseConvPool, StemConvReluAndMaxPoolBecomeOneNode) {
@@ -147,8 +141,10 @@ TEST(FuseConvPool, LeavesWhatItCannotFuse) {
     Stem s = stem(false, /*extra_reader=*/true);  // the conv output is read twice
     EXPECT_EQ(passes::fuse_conv_pool(s.g), 0);
   }
+  // (pads past the kernel: MaxPool's schema takes them, FusedConvPool's not)
   for (const auto& [attr, value] : std::vector<std::pair<std::string, ir::Attribute>>{
-           {"ceil_mode", attr_i(1)}, {"auto_pad", attr_s("SAME_UPPER")}, {"dilations", attr_ints({2, 2})}}) {
+           {"ceil_mode", attr_i(1)}, {"auto_pad", attr_s("SAME_UPPER")}, {"dilations", attr_ints({2, 2})},
+           {"pads", attr_ints({3, 0, 0, 0})}}) {
     Stem s = stem(false);
     s.pool->attrs[attr] = value;
     if (attr == "auto_pad") s.pool->attrs.erase("pads");

@@ -249,10 +249,11 @@ void infer_fused_conv_dw(InferContext& ctx) {
 
 // A float32 X with 16-bit W (the model's input, its Cast absorbed): Conv's
 // checks and output shape without its one-dtype rule.
-SymShape conv_shape_of_float_x(InferContext& ctx) {
+std::optional<SymShape> conv_shape_of_float_x(InferContext& ctx) {
   const auto& xs = ctx.input_shape(0);
   const auto& ws = ctx.input_shape(1);
-  if (!xs || !ws || xs->size() != 4 || ws->size() != 4) ctx.fail("a float32 X needs 4-D X and W");
+  if (!xs || !ws) return std::nullopt;
+  if (xs->size() != 4 || ws->size() != 4) ctx.fail("a float32 X needs 4-D X and W");
   if (ctx.node().attr_i("group", 1) != 1) ctx.fail("a float32 X needs group 1");
   unify_dim(ctx, (*xs)[1], (*ws)[1], "X channels vs W dim 1");
   if (ctx.has_input(2)) {
@@ -262,11 +263,11 @@ SymShape conv_shape_of_float_x(InferContext& ctx) {
   std::vector<int64_t> kernel(2, -1);
   for (size_t i = 0; i < 2; ++i)
     if ((*ws)[i + 2].known()) kernel[i] = (*ws)[i + 2].value;
-  Window w = read_window(ctx.node(), 2, kernel, false);
+  Window w = read_window(ctx.node(), 2, kernel, false);  // kernel_shape where W's dims are unknown
   SymShape y{(*xs)[0], (*ws)[0]};
   for (size_t i = 0; i < 2; ++i)
-    y.push_back((*xs)[i + 2].known() && kernel[i] >= 0 ? Dim(window_out_dim(ctx.node(), w, i, (*xs)[i + 2].value))
-                                                        : ctx.new_symbol("out" + std::to_string(i)));
+    y.push_back((*xs)[i + 2].known() && w.kernel[i] >= 0 ? Dim(window_out_dim(ctx.node(), w, i, (*xs)[i + 2].value))
+                                                          : ctx.new_symbol("out" + std::to_string(i)));
   return y;
 }
 

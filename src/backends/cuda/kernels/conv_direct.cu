@@ -1,5 +1,8 @@
 // The direct_mma convolution of conv_direct.h.
 #include <algorithm>
+#include <map>
+#include <mutex>
+#include <utility>
 
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/conv_direct.h"
@@ -133,7 +136,10 @@ __device__ inline Unit unit_at(const DirectArgs& a, int64_t u) {
 
 // The ring: per channel `ring` input rows of k_pwp<S> columns, input row iy
 // in slot iy mod ring, then one row of zeros (the k slice past C x KH).
-__device__ inline int32_t slot_of(const DirectArgs& a, int32_t iy) { return (iy + 8 * a.ring) % a.ring; }
+__device__ inline int32_t slot_of(const DirectArgs& a, int32_t iy) {
+  const int32_t r = iy % a.ring;
+  return r < 0 ? r + a.ring : r;
+}
 
 // Loads input row iy of channel c, columns ox0 * S - pw ... (zeros outside
 // X), into registers: every load issued before any value is used.
@@ -496,7 +502,37 @@ PoolWindow pool_window(const ir::Node& n) {
 }
 
 // The pool's form this kernel takes: a conv row in at most two windows.
-bool pool_fits(const PoolWindow& w) { return w.kh >= 1 && w.kw >= 1 && w.kh <= 2 * w.sh; }
+// (The schema asks pads < kernel too; a MaxPool may have larger ones.)
+bool pool_fits(const PoolWindow& w, const std::vector<int64_t>& pads) {
+  return w.kh >= 1 && w.kw >= 1 && w.kh <= 2 * w.sh && pads.size() == 4 && pads[0] < w.kh && pads[2] < w.kh &&
+         pads[1] < w.kw && pads[3] < w.kw;
+}
+
+// Shared memory of a block: W, the ring and its zero row, the staging (in
+// 16-bit values), then B (floats) and the two k-slice tables (ints).
+size_t smem_bytes(int32_t nt, int32_t ldw, int32_t c, int32_t ring, int32_t sw) {
+  const auto align8 = [](size_t v) { return (v + 7) / 8 * 8; };
+  const size_t pwp = sw == 2 ? k_pwp<2> : k_pwp<1>;
+  return (align8(static_cast<size_t>(nt) * 8 * ldw) + align8((static_cast<size_t>(c) * ring + 1) * pwp) +
+          static_cast<size_t>(k_tile) * (nt * 8 + 8)) * 2 +
+         (static_cast<size_t>(nt) * 8 + 2 * k_max_rows) * 4;
+}
+constexpr size_t k_max_smem = 96 << 10;  // two blocks an SM on sm_80+ (direct_conv_applies checks it)
+
+// The largest dynamic shared memory set for each kernel instance on each
+// device, process-wide: the attribute belongs to the function, which nodes
+// of other geometries share, so it is only ever raised.
+void allow_smem(const void* kernel, size_t bytes) {
+  static std::mutex mu;
+  static std::map<std::pair<const void*, int>, size_t> set;
+  int device = 0;
+  KILN_CUDA(cudaGetDevice(&device));
+  const std::lock_guard<std::mutex> lock(mu);
+  size_t& have = set[{kernel, device}];
+  if (bytes <= have) return;
+  KILN_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
+  have = bytes;
+}
 
 class DirectConvKernel final : public Kernel {
  public:
@@ -538,7 +574,7 @@ class DirectConvKernel final : public Kernel {
     Shape y_shape = geo.y_shape;
     if (m_pool) {
       const PoolWindow& pw = m_window;
-      if (!pool_fits(pw) || a.ow > k_tile)
+      if (!pool_fits(pw, ctx.node().attr_ints("pool_pads")) || a.ow > k_tile)
         ctx.fail("internal: direct_mma pools rows of at most " + std::to_string(k_tile) + " positions");
       a.pool = true;
       a.pkh = static_cast<int32_t>(pw.kh);
@@ -589,20 +625,15 @@ class DirectConvKernel final : public Kernel {
     KILN_CUDA_LAUNCH("pack_direct_weights_kernel");
     a.wp = packed;
 
-    // W, the ring and its zero row, the staging (in 16-bit values), then B
-    // (floats) and the two k-slice tables (ints).
-    const auto align8 = [](size_t v) { return (v + 7) / 8 * 8; };
-    const size_t pwp = a.sw == 2 ? k_pwp<2> : k_pwp<1>;
-    const size_t smem = (align8(static_cast<size_t>(nt) * 8 * a.ldw) +
-                         align8((static_cast<size_t>(a.c) * a.ring + 1) * pwp) + static_cast<size_t>(k_tile) * (nt * 8 + 8)) *
-                            2 +
-                        (static_cast<size_t>(nt) * 8 + 2 * k_max_rows) * 4;
+    const size_t smem = smem_bytes(nt, a.ldw, a.c, a.ring, a.sw);
+    if (smem > k_max_smem) ctx.fail("internal: direct_mma's shared memory exceeds its limit");
     if (m_sms == 0) KILN_CUDA(cudaDeviceGetAttribute(&m_sms, cudaDevAttrMultiProcessorCount, s.device()));
     const auto launch = [&](auto kernel) {
       // Persistent blocks, as many as the SMs hold at once (W is copied into
-      // shared memory once per block); asked once, before any capture.
+      // shared memory once per block); the occupancy asked once, before any
+      // capture.
+      allow_smem(reinterpret_cast<const void*>(kernel), smem);
       if (m_per_sm == 0) {
-        KILN_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
         KILN_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&m_per_sm, kernel, k_block, smem));
         m_per_sm = std::max(m_per_sm, 1);
       }
@@ -668,13 +699,17 @@ bool direct_conv_applies(const ir::Node& n, const ir::Graph& g) {
   if (!ir::shape_known(*ws)) return false;
   const int64_t m = (*ws)[0].value, c = (*ws)[1].value, kh = (*ws)[2].value, kw = (*ws)[3].value;
   const std::vector<int64_t> strides = n.attr_ints("strides");
-  const int64_t sw = strides.size() == 2 ? strides[1] : 1;
-  if (!(m >= 1 && m <= k_max_m && c >= 1 && c * kh <= k_max_rows && kw <= 8 && (sw == 1 || sw == 2) &&
-        all_ones(n.attr_ints("dilations"))))
+  const int64_t sh = strides.size() == 2 ? strides[0] : 1, sw = strides.size() == 2 ? strides[1] : 1;
+  if (!(m >= 1 && m <= k_max_m && c >= 1 && c * kh <= k_max_rows && kw <= 8 && (sw == 1 || sw == 2) && sh >= 1 &&
+        sh <= 4 && all_ones(n.attr_ints("dilations"))))
+    return false;
+  const auto nt = static_cast<int32_t>((m + 15) / 16 * 2), rp = round_even(static_cast<int32_t>(c * kh));
+  if (smem_bytes(nt, rp * 8 + 8, static_cast<int32_t>(c), static_cast<int32_t>(kh + sh), static_cast<int32_t>(sw)) >
+      k_max_smem)
     return false;
   if (n.op_type != "FusedConvPool") return true;
   // Pooled: each conv row one tile wide, so its width must be known.
-  if (!pool_fits(pool_window(n))) return false;
+  if (!pool_fits(pool_window(n), n.attr_ints("pool_pads"))) return false;
   const auto& xs = g.value(n.inputs[0]).shape;
   if (!xs || xs->size() != 4 || !(*xs)[3].known()) return false;
   try {

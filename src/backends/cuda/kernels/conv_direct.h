@@ -28,8 +28,10 @@
 // maximum is __hmax2's (a NaN loses to a number; MaxPool keeps a leading NaN).
 //
 // Takes 16-bit 2-D Conv/FusedConv/FusedConvPool, ungrouped, undilated, column
-// stride 1 or 2, kernel width <= 8, C x KH <= 24, 1-64 output channels, X and
-// Y in either layout, no Z, Relu or no activation.
+// stride 1 or 2, row stride <= 4, kernel width <= 8, C x KH <= 24, 1-64
+// output channels, X and Y in either layout, no Z, Relu or no activation.
+// An infinite input value makes NaN of the outputs beside its window too:
+// the 8-wide k slice multiplies the columns past the kernel by zero weights.
 #pragma once
 
 #include <memory>
