@@ -6,8 +6,9 @@
 // shape and byte size; producer and readers agree through attributes:
 //   kiln_out_layout  (int)   layout of output 0
 //   kiln_in_layouts  (ints)  layout of each input
-//   kiln_w_layout    (int)   Conv/FusedConv/FusedConvPool: 1 when input 1 (the constant
-//                            weights) holds K,R,S,C data, 0 when K,C,R,S
+//   kiln_w_layout    (int)   Conv/FusedConv/FusedConvPool: 1 when input 1
+//                            (the constant weights) holds K,R,S,C data, 0
+//                            when K,C,R,S
 // with 0 = plain row-major and 1 = NHWC. Unlike oneDNN's kernels, most CUDA
 // kernels are pointwise: they compute in whatever layout their operands
 // share. So values are grouped into components joined by pointwise and
