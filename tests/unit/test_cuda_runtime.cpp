@@ -332,7 +332,9 @@ TEST(CudaRuntime, FewChannelStemMatchesTheCpu) {
         pools += n.op_type == "MaxPool";
         // direct_mma pools as it computes: "down" and the MaxPool are one
         // FusedConvPool then (passes/fuse_conv_pool.cpp).
-        if (n.name == "down") EXPECT_EQ(n.op_type == "FusedConvPool", forced == 0) << n.op_type;
+        if (n.name == "down") {
+          EXPECT_EQ(n.op_type == "FusedConvPool", forced == 0) << n.op_type;
+        }
         if (n.op_type == "FusedConvPool") {  // direct_mma, its one kernel: nothing to time or record
           EXPECT_EQ(n.attr("kiln.kernel"), nullptr);
           kernels += n.name + ":direct_mma(FusedConvPool) ";
@@ -355,6 +357,26 @@ TEST(CudaRuntime, FewChannelStemMatchesTheCpu) {
                   std::string(precision_name(p)).c_str(), worst, range);
     }
   for (const char* s : switches) unsetenv(s);
+}
+
+// A switch that removes kernel candidates is part of the device's
+// fingerprint: an engine built without it is refused, with both
+// fingerprints named, by a process that sets it (and a cache keyed by the
+// fingerprint rebuilds), rather than failing on a kernel the switch refuses.
+TEST(CudaRuntime, CandidateSwitchesAreInTheFingerprint) {
+  REQUIRE_GPU();
+  const Engine e = build(small_model(), "cuda");
+  setenv("KILN_CONV_POOL", "0", 1);
+  try {
+    Session s(e);
+    ADD_FAILURE() << "an engine built without KILN_CONV_POOL=0 ran under it";
+  } catch (const Error& err) {
+    EXPECT_EQ(err.code(), ErrorCode::Incompatible) << err.what();
+    EXPECT_NE(std::string(err.what()).find("KILN_CONV_POOL=0"), std::string::npos) << err.what();
+  }
+  unsetenv("KILN_CONV_POOL");
+  Session s(e);
+  EXPECT_EQ(s.run({{"x", input_x()}}).size(), 1u);
 }
 
 TEST(CudaRuntime, WeightsAreSharedBetweenSessions) {

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <cublasLt.h>
@@ -106,6 +107,13 @@ CudaBackend::CudaBackend(int device) : m_device(device) {
 }
 
 CudaBackend::~CudaBackend() = default;
+
+std::string CudaBackend::fingerprint() const {
+  std::string f = m_fingerprint;
+  for (const char* s : {"KILN_CONV_DIRECT", "KILN_CONV_POOL", "KILN_CUDNN_SPACE_TO_DEPTH", "KILN_CUDNN_PAD_CHANNELS"})
+    if (const std::optional<bool> v = env_switch(s)) f += std::string(" ") + s + (*v ? "=1" : "=0");
+  return f;
+}
 
 Allocator& CudaBackend::allocator() { return *m_pool; }
 

@@ -18,7 +18,13 @@ class CudaBackend final : public Backend {
   ~CudaBackend() override;
   std::string name() const override { return "cuda"; }
   Device device() const override { return Device{DeviceKind::CUDA, m_device}; }
-  std::string fingerprint() const override { return m_fingerprint; }
+  // The GPU model, the library versions, and the switches that remove kernel
+  // candidates or change the graph (KILN_CONV_DIRECT, KILN_CONV_POOL,
+  // KILN_CUDNN_SPACE_TO_DEPTH, KILN_CUDNN_PAD_CHANNELS where set, read when
+  // asked): an engine built or a timing taken under one setting names
+  // choices another refuses, so engine cache keys, engine checks at load and
+  // timing caches keep them apart.
+  std::string fingerprint() const override;
   Allocator& allocator() override;
   std::unique_ptr<Stream> create_stream(const StreamConfig& config = {}) override;
   void copy(void* dst, const Device& dst_device, const void* src, const Device& src_device, size_t bytes,
