@@ -57,12 +57,6 @@ int fuse_conv(ir::Graph& g, const NodeFilter& can_run) {
 
 namespace {
 
-bool ints_all(const ir::Node& n, const char* name, int64_t v) {
-  for (int64_t x : n.attr_ints(name))
-    if (x != v) return false;
-  return true;
-}
-
 // A FusedConv without Z, 2-D, no auto_pad, unit dilations, and a constant
 // weight of static shape.
 const ir::Value* plain_fused_conv_weight(const ir::Graph& g, const ir::Node& n) {
@@ -118,10 +112,7 @@ int fuse_conv_dw(ir::Graph& g, const NodeFilter& mine) {
     keep_placement(pw, f);
     ir::write_activation(f, ir::read_activation(pw));
     ir::write_activation(f, ir::read_activation(dw), "dw_");
-    ir::Attribute s;
-    s.kind = ir::Attribute::Kind::Ints;
-    s.ints = strides;
-    f.attrs["dw_strides"] = s;
+    f.attrs["dw_strides"] = ints_attr(strides);
     f.inputs = {pw.inputs[0], pw.inputs[1], pw.has_input(2) ? pw.inputs[2] : ir::k_no_value, dw.inputs[1],
                 dw.has_input(2) ? dw.inputs[2] : ir::k_no_value};
     f.outputs = dw.outputs;

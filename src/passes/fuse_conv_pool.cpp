@@ -16,18 +16,12 @@ namespace kiln::passes {
 
 namespace {
 
-bool ints_are(const ir::Node& n, const char* name, int64_t v) {
-  for (int64_t x : n.attr_ints(name))
-    if (x != v) return false;
-  return true;
-}
-
 // The MaxPool's window as FusedConvPool's pool_* attributes; false when the
 // pool is not a plain 2-D one.
 bool pool_window(const ir::Node& pool, std::vector<int64_t>* k, std::vector<int64_t>* s, std::vector<int64_t>* p) {
   if (pool.outputs.size() > 1 && pool.outputs[1] != ir::k_no_value) return false;  // Indices
   if (pool.attr_s("auto_pad", "NOTSET") != "NOTSET" || pool.attr_i("ceil_mode", 0) != 0 ||
-      !ints_are(pool, "dilations", 1))
+      !ints_all(pool, "dilations", 1))
     return false;
   *k = pool.attr_ints("kernel_shape");
   *s = pool.attr_ints("strides");
@@ -51,13 +45,6 @@ ir::NodeId cast_before(const ir::Graph& g, const std::vector<ir::NodeId>& produc
   const DataType from = g.value(cast.inputs[0]).dtype, to = g.value(x).dtype;
   const bool to16 = to == DataType::Float16 || to == DataType::BFloat16;
   return from == DataType::Float32 && to16 && g.value(conv.inputs[1]).dtype == to ? c : -1;
-}
-
-ir::Attribute ints_attr(std::vector<int64_t> v) {
-  ir::Attribute a;
-  a.kind = ir::Attribute::Kind::Ints;
-  a.ints = std::move(v);
-  return a;
 }
 
 }  // namespace

@@ -124,6 +124,19 @@ void erase_nodes(ir::Graph& g, const std::vector<bool>& dead) {
 
 void use_kiln_domain(ir::Graph& g) { g.opsets["com.kiln"] = 1; }
 
+bool ints_all(const ir::Node& n, const char* name, int64_t v) {
+  for (int64_t x : n.attr_ints(name))
+    if (x != v) return false;
+  return true;
+}
+
+ir::Attribute ints_attr(std::vector<int64_t> v) {
+  ir::Attribute a;
+  a.kind = ir::Attribute::Kind::Ints;
+  a.ints = std::move(v);
+  return a;
+}
+
 bool is_onnx(const ir::Node& n, const char* op) {
   return n.op_type == op && (n.domain.empty() || n.domain == "ai.onnx");
 }

@@ -51,6 +51,10 @@ bool onnx_or_kiln(const ir::Node& n);
 
 // Whether n is the default-domain ONNX op `op`.
 bool is_onnx(const ir::Node& n, const char* op);
+// Whether every value of the ints attribute `name` is v (true when absent).
+bool ints_all(const ir::Node& n, const char* name, int64_t v);
+// An ints attribute holding v.
+ir::Attribute ints_attr(std::vector<int64_t> v);
 
 // Removes the nodes marked in `dead` (keeps the order of the others).
 void erase_nodes(ir::Graph& g, const std::vector<bool>& dead);

@@ -271,16 +271,17 @@ std::optional<SymShape> conv_shape_of_float_x(InferContext& ctx) {
   return y;
 }
 
-// The Conv stage's shape (into Y's value), then the pool's spatial dims:
-// (d + pad_begin + pad_end - k) / s + 1. Y has W's dtype.
+// The Conv stage's shape (into Y's value), then the pool's spatial dims. Y
+// has W's dtype.
 void infer_fused_conv_pool(InferContext& ctx) {
   check_arity(ctx, 2, 3);
-  const std::vector<int64_t> k = ctx.node().attr_ints("pool_kernel_shape"), s = ctx.node().attr_ints("pool_strides"),
-                             p = ctx.node().attr_ints("pool_pads");
-  const bool ok = k.size() == 2 && s.size() == 2 && p.size() == 4 && k[0] >= 1 && k[1] >= 1 && s[0] >= 1 &&
-                  s[1] >= 1 && std::all_of(p.begin(), p.end(), [](int64_t v) { return v >= 0; }) && p[0] < k[0] &&
-                  p[2] < k[0] && p[1] < k[1] && p[3] < k[1];
-  if (!ok) ctx.fail("pool_kernel_shape, pool_strides and pool_pads must describe a 2-D window (pads < kernel)");
+  // The pool's window as MaxPool's own (ir/ops/nn_attrs.h), from its stage;
+  // a fused pool also has its pads inside its kernel.
+  const Node pool = conv_pool_stages(ctx.node()).second;
+  Window w = read_window(pool, 2, {}, true);
+  for (size_t i = 0; i < 2; ++i)
+    if (w.pads[i] >= w.kernel[i] || w.pads[i + 2] >= w.kernel[i])
+      ctx.fail("pool_pads must be smaller than pool_kernel_shape");
   const DataType xt = ctx.input_dtype(0), wt = ctx.input_dtype(1);
   std::optional<SymShape> y1;
   if (xt == DataType::Float32 && (wt == DataType::Float16 || wt == DataType::BFloat16)) {
@@ -292,13 +293,8 @@ void infer_fused_conv_pool(InferContext& ctx) {
   if (!y1) return ctx.set_output(0, wt, std::nullopt);
   if (y1->size() != 4) ctx.fail("is 2-D only");
   SymShape y = *y1;
-  for (size_t i = 0; i < 2; ++i) {
-    Dim& d = y[i + 2];
-    if (!d.known()) continue;
-    const int64_t span = d.value + p[i] + p[i + 2] - k[i];
-    if (span < 0) ctx.fail("the pool window " + std::to_string(k[i]) + " exceeds the padded convolution output");
-    d = Dim(span / s[i] + 1);
-  }
+  for (size_t i = 0; i < 2; ++i)
+    if (y[i + 2].known()) y[i + 2] = Dim(window_out_dim(pool, w, i, y[i + 2].value));
   ctx.set_output(0, wt, y);
 }
 

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <tuple>
 #include <utility>
 
 #include "backends/cuda/kernels/common.cuh"
@@ -482,40 +483,45 @@ __global__ void pack_direct_weights_kernel(const uint16_t* __restrict__ w, uint1
   }
 }
 
-// FusedConvPool's window: read from pool_* (the schema checked their form).
-struct PoolWindow {
-  int64_t kh = 0, kw = 0, sh = 1, sw = 1, ph = 0, pw = 0;
-};
-PoolWindow pool_window(const ir::Node& n) {
-  const std::vector<int64_t> k = n.attr_ints("pool_kernel_shape"), s = n.attr_ints("pool_strides"),
-                             p = n.attr_ints("pool_pads");
-  PoolWindow w;
-  if (k.size() == 2 && s.size() == 2 && p.size() == 4) {
-    w.kh = k[0];
-    w.kw = k[1];
-    w.sh = s[0];
-    w.sw = s[1];
-    w.ph = p[0];
-    w.pw = p[1];
-  }
-  return w;
+// The pool's form this kernel takes: a conv row in at most two windows,
+// undilated, its pads inside its kernel (FusedConvPool's schema asks that
+// too; a MaxPool may have larger ones).
+bool pool_fits(const ir::Window& w) {
+  return w.kernel[0] <= 2 * w.strides[0] && all_ones(w.dilations) && !w.ceil_mode && w.pads[0] < w.kernel[0] &&
+         w.pads[2] < w.kernel[0] && w.pads[1] < w.kernel[1] && w.pads[3] < w.kernel[1];
 }
 
-// The pool's form this kernel takes: a conv row in at most two windows.
-// (The schema asks pads < kernel too; a MaxPool may have larger ones.)
-bool pool_fits(const PoolWindow& w, const std::vector<int64_t>& pads) {
-  return w.kh >= 1 && w.kw >= 1 && w.kh <= 2 * w.sh && pads.size() == 4 && pads[0] < w.kh && pads[2] < w.kh &&
-         pads[1] < w.kw && pads[3] < w.kw;
+// FusedConvPool's pool stage (ir::conv_pool_stages) and its window.
+std::pair<ir::Node, ir::Window> pool_of(const ir::Node& fused) {
+  ir::Node pool = ir::conv_pool_stages(fused).second;
+  ir::Window w = ir::read_window(pool, 2, {}, true);
+  return {std::move(pool), std::move(w)};
+}
+
+// The sizes a geometry gives: n tiles of 8 (in pairs, one ldmatrix each),
+// k slices rounded up to even (k steps of 16), W's shared row stride (8
+// past kp: conflict-free B fragments), the ring's rows per channel.
+struct Sizes {
+  int32_t nt, rp, kp, ldw, ring;
+};
+Sizes sizes_of(int64_t m, int64_t c, int64_t kh, int64_t sh) {
+  Sizes z;
+  z.nt = static_cast<int32_t>((m + 15) / 16 * 2);
+  z.rp = round_even(static_cast<int32_t>(c * kh));
+  z.kp = z.rp * 8;
+  z.ldw = z.kp + 8;
+  z.ring = static_cast<int32_t>(kh + sh);
+  return z;
 }
 
 // Shared memory of a block: W, the ring and its zero row, the staging (in
 // 16-bit values), then B (floats) and the two k-slice tables (ints).
-size_t smem_bytes(int32_t nt, int32_t ldw, int32_t c, int32_t ring, int32_t sw) {
+size_t smem_bytes(const Sizes& z, int64_t c, int64_t sw) {
   const auto align8 = [](size_t v) { return (v + 7) / 8 * 8; };
   const size_t pwp = sw == 2 ? k_pwp<2> : k_pwp<1>;
-  return (align8(static_cast<size_t>(nt) * 8 * ldw) + align8((static_cast<size_t>(c) * ring + 1) * pwp) +
-          static_cast<size_t>(k_tile) * (nt * 8 + 8)) * 2 +
-         (static_cast<size_t>(nt) * 8 + 2 * k_max_rows) * 4;
+  return (align8(static_cast<size_t>(z.nt) * 8 * z.ldw) + align8((static_cast<size_t>(c) * z.ring + 1) * pwp) +
+          static_cast<size_t>(k_tile) * (z.nt * 8 + 8)) * 2 +
+         (static_cast<size_t>(z.nt) * 8 + 2 * k_max_rows) * 4;
 }
 constexpr size_t k_max_smem = 96 << 10;  // two blocks an SM on sm_80+ (direct_conv_applies checks it)
 
@@ -542,7 +548,7 @@ class DirectConvKernel final : public Kernel {
     m_x_nhwc = !in.empty() && in[0] == 1;
     m_y_nhwc = node.attr_i("kiln_out_layout", 0) == 1;
     m_w_krsc = node.attr_i("kiln_w_layout", 0) == 1;
-    if (m_pool) m_window = pool_window(node);
+    if (m_pool) std::tie(m_pool_node, m_window) = pool_of(node);
   }
 
   void run(KernelContext& ctx) override {
@@ -573,22 +579,19 @@ class DirectConvKernel final : public Kernel {
     a.m = static_cast<int32_t>(geo.m);
     Shape y_shape = geo.y_shape;
     if (m_pool) {
-      const PoolWindow& pw = m_window;
-      if (!pool_fits(pw, ctx.node().attr_ints("pool_pads")) || a.ow > k_tile)
+      if (!pool_fits(m_window) || a.ow > k_tile)
         ctx.fail("internal: direct_mma pools rows of at most " + std::to_string(k_tile) + " positions");
+      ir::Window pw = m_window;
       a.pool = true;
-      a.pkh = static_cast<int32_t>(pw.kh);
-      a.pkw = static_cast<int32_t>(pw.kw);
-      a.psh = static_cast<int32_t>(pw.sh);
-      a.psw = static_cast<int32_t>(pw.sw);
-      a.pph = static_cast<int32_t>(pw.ph);
-      a.ppw = static_cast<int32_t>(pw.pw);
-      // The schema's output size (end pads only bound it).
-      const std::vector<int64_t> pp = ctx.node().attr_ints("pool_pads");
-      const int64_t span_h = a.oh + pp[0] + pp[2] - pw.kh, span_w = a.ow + pp[1] + pp[3] - pw.kw;
-      if (span_h < 0 || span_w < 0) ctx.fail("the pool window exceeds the padded convolution output");
-      a.poh = static_cast<int32_t>(span_h / pw.sh + 1);
-      a.pow = static_cast<int32_t>(span_w / pw.sw + 1);
+      a.pkh = static_cast<int32_t>(pw.kernel[0]);
+      a.pkw = static_cast<int32_t>(pw.kernel[1]);
+      a.psh = static_cast<int32_t>(pw.strides[0]);
+      a.psw = static_cast<int32_t>(pw.strides[1]);
+      a.pph = static_cast<int32_t>(pw.pads[0]);
+      a.ppw = static_cast<int32_t>(pw.pads[1]);
+      // The schema's output size: MaxPool's over the conv output.
+      a.poh = static_cast<int32_t>(ir::window_out_dim(m_pool_node, pw, 0, a.oh));
+      a.pow = static_cast<int32_t>(ir::window_out_dim(m_pool_node, pw, 1, a.ow));
       y_shape = {geo.n, geo.m, a.poh, a.pow};
     }
     Tensor& y = ctx.output(0, dt, y_shape);
@@ -603,18 +606,19 @@ class DirectConvKernel final : public Kernel {
     a.sw = static_cast<int32_t>(win.strides[1]);
     a.ph = static_cast<int32_t>(win.pads[0]);
     a.pw = static_cast<int32_t>(win.pads[1]);
+    const Sizes z = sizes_of(a.m, a.c, a.kh, a.sh);
     a.rows = a.c * a.kh;
-    a.rp = round_even(a.rows);
-    a.kp = a.rp * 8;
-    a.ldw = a.kp + 8;
-    a.ring = a.kh + a.sh;
+    a.rp = z.rp;
+    a.kp = z.kp;
+    a.ldw = z.ldw;
+    a.ring = z.ring;
     a.slide = a.c * a.sh <= k_warps * k_max_new;
     a.tiles_per_row = (a.ow + k_tile - 1) / k_tile;
     a.x_nhwc = m_x_nhwc;
     a.y_nhwc = m_y_nhwc;
     a.relu = m_relu;
     a.y_vec = a.m % 8 == 0 && reinterpret_cast<uintptr_t>(y.raw()) % 16 == 0;
-    const int nt = (a.m + 15) / 16 * 2;  // n tiles of 8, in pairs (one ldmatrix each)
+    const int nt = z.nt;
 
     // W packed into the workspace every run (a few KiB): refitted or
     // streamed weights are read as they are now.
@@ -625,15 +629,16 @@ class DirectConvKernel final : public Kernel {
     KILN_CUDA_LAUNCH("pack_direct_weights_kernel");
     a.wp = packed;
 
-    const size_t smem = smem_bytes(nt, a.ldw, a.c, a.ring, a.sw);
+    const size_t smem = smem_bytes(z, a.c, a.sw);
     if (smem > k_max_smem) ctx.fail("internal: direct_mma's shared memory exceeds its limit");
     if (m_sms == 0) KILN_CUDA(cudaDeviceGetAttribute(&m_sms, cudaDevAttrMultiProcessorCount, s.device()));
     const auto launch = [&](auto kernel) {
       // Persistent blocks, as many as the SMs hold at once (W is copied into
-      // shared memory once per block); the occupancy asked once, before any
+      // shared memory once per block). The shared-memory limit (only ever
+      // raised) and the occupancy are settled once per node, before any
       // capture.
-      allow_smem(reinterpret_cast<const void*>(kernel), smem);
       if (m_per_sm == 0) {
+        allow_smem(reinterpret_cast<const void*>(kernel), smem);
         KILN_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&m_per_sm, kernel, k_block, smem));
         m_per_sm = std::max(m_per_sm, 1);
       }
@@ -681,7 +686,8 @@ class DirectConvKernel final : public Kernel {
 
  private:
   bool m_pool;
-  PoolWindow m_window;
+  ir::Node m_pool_node;  // FusedConvPool's pool stage and its window
+  ir::Window m_window;
   bool m_relu = false, m_x_nhwc = false, m_y_nhwc = false, m_w_krsc = false;
   int m_sms = 0, m_per_sm = 0;  // m_per_sm: of the one instance a node's dtype and geometry pick
 };
@@ -703,16 +709,13 @@ bool direct_conv_applies(const ir::Node& n, const ir::Graph& g) {
   if (!(m >= 1 && m <= k_max_m && c >= 1 && c * kh <= k_max_rows && kw <= 8 && (sw == 1 || sw == 2) && sh >= 1 &&
         sh <= 4 && all_ones(n.attr_ints("dilations"))))
     return false;
-  const auto nt = static_cast<int32_t>((m + 15) / 16 * 2), rp = round_even(static_cast<int32_t>(c * kh));
-  if (smem_bytes(nt, rp * 8 + 8, static_cast<int32_t>(c), static_cast<int32_t>(kh + sh), static_cast<int32_t>(sw)) >
-      k_max_smem)
-    return false;
+  if (smem_bytes(sizes_of(m, c, kh, sh), c, sw) > k_max_smem) return false;
   if (n.op_type != "FusedConvPool") return true;
   // Pooled: each conv row one tile wide, so its width must be known.
-  if (!pool_fits(pool_window(n), n.attr_ints("pool_pads"))) return false;
   const auto& xs = g.value(n.inputs[0]).shape;
   if (!xs || xs->size() != 4 || !(*xs)[3].known()) return false;
   try {
+    if (!pool_fits(pool_of(n).second)) return false;
     ir::Window w = ir::read_window(n, 2, {kh, kw}, false);
     return ir::window_out_dim(n, w, 1, (*xs)[3].value) <= k_tile;
   } catch (const Error&) {
