@@ -4,7 +4,7 @@
 # (/usr/local/cuda/lib64) and cuDNN/cuBLAS (PyTorch's venv), and python3 with
 # torch, torchvision and onnx for the real-model comparisons.
 #
-# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs python conformance models bench speed peers verify conv ncu
+# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs python conformance models bench speed peers verify conv pair ncu
 #                                          (default: unit graphs python conformance models bench)
 #        scripts/gpu_test.sh multigpu      on a two-GPU machine
 #        scripts/gpu_test.sh quick         every step at once where they can share the GPU (conformance
@@ -104,14 +104,20 @@ profile_resnet50_256() {
   head -n "$1" "$out/profile_resnet50_256.txt"
 }
 stem_times() { grep -E "'/conv1/Conv' \(FusedConv(Pool)?\): timed" "$out/speed_resnet50.log" | head -n 3; }
-# unpooled_speed BATCHES: ResNet-50 with direct_mma's stem and the MaxPool
-# apart (KILN_CONV_POOL=0), for comparison with the fused FusedConvPool.
-unpooled_speed() {
-  KILN_CONV_POOL=0 step speed_resnet50_unpooled "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda \
-    --batch "$1" -n 100 --warmup 10 --no-cache --precision fp16 --cuda-graphs --device-io \
-    --timing-cache "$work/timing_unpooled.json"
-  grep -E "^batch" "$out/speed_resnet50_unpooled.log"
+# switch_speed NAME "VAR=VALUE ..." BATCHES: ResNet-50 with candidate
+# switches set, for comparison with the default (a timing cache of its own).
+switch_speed() {
+  ( export $2  # word-split on purpose: VAR=VALUE pairs
+    step "speed_resnet50_$1" "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda --batch "$3" -n 100 \
+      --warmup 10 --no-cache --precision fp16 --cuda-graphs --device-io --timing-cache "$work/timing_$1.json" )
+  grep -E "^batch" "$out/speed_resnet50_$1.log"
 }
+# unpooled_speed BATCHES: direct_mma's stem and the MaxPool apart
+# (KILN_CONV_POOL=0), for comparison with the fused FusedConvPool.
+unpooled_speed() { switch_speed unpooled KILN_CONV_POOL=0 "$1"; }
+# unpaired_speed BATCHES: each block's last convolution and its shortcut
+# apart (KILN_CONV_PAIR=0), for comparison with FusedConvPair.
+unpaired_speed() { switch_speed unpaired KILN_CONV_PAIR=0 "$1"; }
 
 if [ "$steps" = quick ]; then
   ( step conformance "$bin/kiln_conformance" --device cuda --jobs 6 --skip-list tests/conformance/skip_list.txt \
@@ -251,6 +257,26 @@ for s in $steps; do
       unpooled_speed 1,32,256
       cudnn_stem_speed 1,32,256 100 10
       profile_resnet50_256 16
+      ;;
+    pair)
+      # FusedConvPair (a block's last convolution and its shortcut as one
+      # GEMM): the kernels against the CPU, ResNet-50 in fp16 and bf16
+      # against PyTorch, its speed with each pair candidate's time, the
+      # convolutions apart beside it, and the batch-256 profile.
+      ( need_models resnet50 > "$out/export.summary" ) &
+      exp=$!
+      kernel_steps
+      step graph_cache "$bin/test_graph_cache"
+      step runtime_controls "$bin/test_runtime_controls"
+      wait $exp
+      for p in fp16 bf16; do
+        step "models_$p" python3 tests/models/compare_torchvision.py --device cuda --precision $p "$bin/kiln" \
+          "$work/models" resnet50
+      done
+      timed_speed resnet50 1,32,256
+      grep -E "\(FusedConvPair\): timed" "$out/speed_resnet50.log" | head -n 8
+      unpaired_speed 1,32,256
+      profile_resnet50_256 24
       ;;
     ncu)
       # Where direct_mma's time goes at batch 256 (Nsight Compute's counters,

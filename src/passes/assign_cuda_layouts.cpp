@@ -6,9 +6,10 @@
 // shape and byte size; producer and readers agree through attributes:
 //   kiln_out_layout  (int)   layout of output 0
 //   kiln_in_layouts  (ints)  layout of each input
-//   kiln_w_layout    (int)   Conv/FusedConv/FusedConvPool: 1 when input 1
-//                            (the constant weights) holds K,R,S,C data, 0
-//                            when K,C,R,S
+//   kiln_w_layout    (int)   Conv/FusedConv/FusedConvPool/FusedConvPair: 1
+//                            when the constant weights (input 1, and
+//                            FusedConvPair's W2, input 4) hold K,R,S,C data,
+//                            0 when K,C,R,S
 // with 0 = plain row-major and 1 = NHWC. Unlike oneDNN's kernels, most CUDA
 // kernels are pointwise: they compute in whatever layout their operands
 // share. So values are grouped into components joined by pointwise and
@@ -38,7 +39,16 @@ namespace kiln::passes {
 namespace {
 
 bool is_conv(const ir::Node& n) {
-  return onnx_or_kiln(n) && (n.op_type == "Conv" || n.op_type == "FusedConv" || n.op_type == "FusedConvPool");
+  return onnx_or_kiln(n) && (n.op_type == "Conv" || n.op_type == "FusedConv" || n.op_type == "FusedConvPool" ||
+                             n.op_type == "FusedConvPair");
+}
+
+// A convolution's activation inputs (FusedConvPair has two, X and X2) and
+// weight inputs (W and W2), which follow X's layout together.
+bool is_conv_x(const ir::Node& n, size_t i) { return i == 0 || (n.op_type == "FusedConvPair" && i == 3); }
+std::vector<size_t> weight_inputs(const ir::Node& n) {
+  if (n.op_type == "FusedConvPair") return {1, 4};
+  return {1};
 }
 
 bool is_window_pool(const ir::Node& n) {
@@ -101,10 +111,13 @@ bool surely_same_shape(const ir::Graph& g, ir::ValueId a, ir::ValueId b) {
 // already, or constant 4-D data only this node reads.
 bool weights_can_follow(const ir::Graph& g, const Readers& readers, const ir::Node& n) {
   if (const ir::Attribute* a = n.attr("kiln_w_layout")) return a->i == 1;
-  if (!n.has_input(1)) return false;
-  const ir::ValueId w = n.inputs[1];
-  const ir::Value& wv = g.value(w);
-  return wv.constant && wv.constant->rank() == 4 && readers.sole(w) >= 0;
+  for (size_t i : weight_inputs(n)) {
+    if (!n.has_input(i)) return false;
+    const ir::ValueId w = n.inputs[i];
+    const ir::Value& wv = g.value(w);
+    if (!wv.constant || wv.constant->rank() != 4 || readers.sole(w) < 0) return false;
+  }
+  return true;
 }
 
 // A broadcast operand of a 4-D output whose last two (H, W) dims are known
@@ -121,11 +134,12 @@ bool is_channel_operand(const ir::Graph& g, const ir::Node& n, size_t i) {
 }
 
 // Whether reader `n` can read its input `i` as it is while `n` computes in
-// NHWC: in the layout (X of a convolution, Z of a FusedConv, a pool's X, a
+// NHWC: in the layout (X of a convolution, X2 of a FusedConvPair, Z of a
+// FusedConv, a pool's X, a
 // pointwise op's operand of the output's shape), or layout-free (scalars,
 // channel operands).
 bool reads_nhwc(const ir::Graph& g, const ir::Node& n, size_t i) {
-  if (is_conv(n)) return i == 0 || (n.op_type == "FusedConv" && i == 3);
+  if (is_conv(n)) return is_conv_x(n, i) || (n.op_type == "FusedConv" && i == 3);
   if (is_window_pool(n) || is_global_pool(n)) return i == 0;
   if (is_pointwise(n)) return surely_same_shape(g, n.inputs[i], n.outputs[0]);
   return false;
@@ -208,7 +222,9 @@ int assign_cuda_layouts(ir::Graph& g, const NodeFilter& mine) {
         if (rn.inputs[i] == id) ok = reads_nhwc(g, rn, i) || layout_free_operand(g, rn, i);
       // NHWC X with K,C,R,S weights is a mix cuDNN's fast engines do not
       // take: X stays plain unless the weights follow.
-      if (ok && is_conv(rn) && rn.inputs[0] == id) {
+      bool conv_x = false;
+      for (size_t i = 0; is_conv(rn) && i < rn.inputs.size(); ++i) conv_x |= rn.inputs[i] == id && is_conv_x(rn, i);
+      if (ok && conv_x) {
         ok = weights_can_follow(g, readers, rn);
         if (ok) has_conv[c] = true;
       }
@@ -238,13 +254,13 @@ int assign_cuda_layouts(ir::Graph& g, const NodeFilter& mine) {
     }
     // Weights follow X, decided once (see the top of the file).
     if (!is_conv(n) || n.attr("kiln_w_layout") || !n.has_input(1)) continue;
-    const ir::ValueId w = n.inputs[1];
-    const ir::Value& wv = g.value(w);
     const bool permute = nhwc[n.inputs[0]] && weights_can_follow(g, readers, n);
-    if (permute) {
+    for (size_t i : weight_inputs(n)) {
+      if (!permute) break;
+      const ir::Value& wv = g.value(n.inputs[i]);
       Tensor out = Tensor::empty(wv.constant->dtype(), wv.constant->shape());
       permute_kcrs_to_krsc(*wv.constant, out);
-      g.value(w).constant = std::move(out);
+      g.value(n.inputs[i]).constant = std::move(out);
     }
     n.attrs["kiln_w_layout"] = int_attr(permute ? 1 : 0);
   }

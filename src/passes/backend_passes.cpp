@@ -10,6 +10,7 @@ int run_backend_pass(const std::string& name, ir::Graph& graph, const NodeFilter
   if (name == "fuse_skip_layer_norm") return fuse_skip_layer_norm(graph, mine);
   if (name == "fuse_attention") return fuse_attention(graph, mine);
   if (name == "fuse_conv_pool") return fuse_conv_pool(graph, mine, runs);
+  if (name == "fuse_conv_pair") return fuse_conv_pair(graph, mine, runs);
   if (name == "conv_patches_as_matmul") return conv_patches_as_matmul(graph, mine);
   throw Error(ErrorCode::Internal, "unknown backend pass '" + name + "'");
 }

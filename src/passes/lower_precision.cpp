@@ -83,7 +83,7 @@ std::string suffix(DataType t) { return t == DataType::Float16 ? "_fp16" : "_bf1
 // post-processing stops at them.
 bool heavy(const ir::Node& n) {
   static const std::set<std::string> ops = {"Conv", "ConvTranspose", "MatMul", "Gemm", "FusedConv", "FusedConvDw",
-                                            "FusedConvPool", "FusedGemm", "FusedMatMul", "Attention", "Einsum"};
+                                            "FusedConvPool", "FusedConvPair", "FusedGemm", "FusedMatMul", "Attention", "Einsum"};
   return ops.count(n.op_type) > 0;
 }
 

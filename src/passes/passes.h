@@ -88,6 +88,10 @@ int conv_patches_as_matmul(ir::Graph& graph, const NodeFilter& mine = {});
 // `runs` accepts the fused node (see fuse_conv_pool.cpp).
 int fuse_conv_pool(ir::Graph& graph, const NodeFilter& mine = {}, const NodeFilter& runs = {});
 
+// CUDA: FusedConv(X, W, B, Z = 1x1 Conv(X2, W2, B2)) → com.kiln::FusedConvPair,
+// where `runs` accepts the fused node (see fuse_conv_pair.cpp).
+int fuse_conv_pair(ir::Graph& graph, const NodeFilter& mine = {}, const NodeFilter& runs = {});
+
 // Runs a backend pass by name; kiln::Error(Internal) for an unknown name.
 // `runs`: whether the backend has a kernel for a node a fusion would make.
 int run_backend_pass(const std::string& name, ir::Graph& graph, const NodeFilter& mine, const NodeFilter& runs = {});

@@ -34,6 +34,12 @@ struct OpCase {
   // candidate for only some forms of an op, like Attention's "flash") when
   // the op's preferred candidate takes it; a refusal is counted, not failed.
   std::vector<std::string> takes;
+  // Layout attributes (kiln_in_layouts, kiln_out_layout: 1 = channels last,
+  // as passes/assign_cuda_layouts.cpp writes them) are honoured: `inputs`
+  // are NCHW, the device gets those inputs permuted to NHWC and its output 0
+  // is permuted back before comparing; the CPU runs the node without any
+  // kiln_* attribute. kiln_w_layout is not emulated (cases give it only to
+  // 1x1 weights, the same bytes in both layouts).
 };
 
 // ---- attribute and tensor helpers ----

@@ -1,5 +1,5 @@
 // Consistency cases of the CUDA nn family's library-backed core (see
-// backend_ops.h): Conv / FusedConv / FusedConvDw / FusedConvPool / ConvTranspose (cuDNN),
+// backend_ops.h): Conv / FusedConv / FusedConvDw / FusedConvPool / FusedConvPair / ConvTranspose (cuDNN),
 // Gemm / MatMul / FusedGemm / FusedMatMul (cuBLASLt), Attention and Einsum.
 // fp32 products accumulate in another order than the CPU's: 1e-4 relative;
 // f16/bf16 1e-2; f64 1e-9.
@@ -150,6 +150,46 @@ void conv_cases(Cases& c) {
       c.add("FusedConvPool " + dn(dt) + " " + p.what + " " + shape_str(p.x) + "*" + shape_str(p.w), "FusedConvPool",
             in, at, dt);
     }
+
+  // FusedConvPair (two 1x1 convolutions summed; mma_pair, conv_pair.h, and
+  // the cuDNN stages): plain layouts (cuDNN alone), and channels last as
+  // passes/assign_cuda_layouts.cpp marks it, which mma_pair must take: a
+  // ResNet block's shapes over partial tiles, a stride-2 shortcut with no
+  // biases, and K and output channels that leave partial chunks and tiles.
+  struct Pair {
+    const char* what;
+    Shape x, w, x2, w2;
+    int64_t z_stride;
+    bool b, b2;
+    const char* act;
+  };
+  const std::vector<Pair> pairs = {
+      {"block", {2, 64, 9, 11}, {256, 64, 1, 1}, {2, 64, 9, 11}, {256, 64, 1, 1}, 1, true, true, "Relu"},
+      {"stride-2 shortcut", {3, 32, 7, 5}, {40, 32, 1, 1}, {3, 48, 13, 10}, {40, 48, 1, 1}, 2, false, false, ""},
+      {"partial chunks", {2, 24, 6, 7}, {136, 24, 1, 1}, {2, 72, 6, 7}, {136, 72, 1, 1}, 1, true, false, "Relu"},
+  };
+  for (const bool nhwc : {false, true})
+    for (DataType dt : {F16, BF16})
+      for (const Pair& p : pairs) {
+        Attrs at = {{"z_strides", a_ints({p.z_stride, p.z_stride})}};
+        set_act(at, {p.act});
+        if (nhwc) {
+          at["kiln_in_layouts"] = a_ints({1, 0, 0, 1, 0, 0});
+          at["kiln_out_layout"] = a_int(1);
+          at["kiln_w_layout"] = a_int(1);  // 1x1: K,R,S,C = K,C,R,S
+        }
+        std::vector<Tensor> in = {c.r(p.x, dt), c.r(p.w, dt, -0.5f, 0.5f), p.b ? c.r({p.w[0]}, dt) : Tensor(),
+                                  c.r(p.x2, dt), c.r(p.w2, dt, -0.5f, 0.5f)};
+        if (p.b2) in.push_back(c.r({p.w[0]}, dt));
+        OpCase& oc = c.add(std::string("FusedConvPair ") + (nhwc ? "NHWC " : "") + dn(dt) + " " + p.what + " " +
+                               shape_str(p.x) + "*" + shape_str(p.w) + " + " + shape_str(p.x2) + "*" + shape_str(p.w2),
+                           "FusedConvPair", in, at, dt);
+        if (nhwc) oc.takes = {"mma_pair"};
+      }
+  c.add("FusedConvPair f32 block [2,16,5,6]*[24,16,1,1] + [2,8,10,12]*[24,8,1,1] stride 2", "FusedConvPair",
+        {c.r({2, 16, 5, 6}), c.r({24, 16, 1, 1}, F32, -0.5f, 0.5f), c.r({24}), c.r({2, 8, 10, 12}),
+         c.r({24, 8, 1, 1}, F32, -0.5f, 0.5f), c.r({24})},
+        {{"z_strides", a_ints({2, 2})}, {"activation", a_str("Relu")}});
 
   // FusedConvPool over a float32 X (lowering's input Cast absorbed): X is
   // rounded to W's dtype as it is read.

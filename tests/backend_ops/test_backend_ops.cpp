@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -53,7 +54,41 @@ ir::Graph graph_of(const OpCase& c) {
   return g;
 }
 
-std::vector<Tensor> run_cpu(const OpCase& c) {
+// The case without its kiln_* (layout) attributes: what the CPU runs.
+OpCase plain_layouts(OpCase c) {
+  std::erase_if(c.attrs, [](const auto& a) { return a.first.rfind("kiln_", 0) == 0; });
+  return c;
+}
+
+// A 4-D NCHW tensor as NHWC (to_nhwc) or back, on the host.
+Tensor permute_nchw(const Tensor& t, bool to_nhwc) {
+  const Shape& s = t.shape();
+  Tensor out = Tensor::empty(t.dtype(), s);
+  const int64_t n = s[0], c = s[1], hw = s[2] * s[3];
+  const size_t es = dtype_size(t.dtype());
+  const auto* src = static_cast<const uint8_t*>(t.raw());
+  auto* dst = static_cast<uint8_t*>(out.raw());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t p = 0; p < hw; ++p) {
+        const int64_t nchw = (i * c + ch) * hw + p, nhwc = (i * hw + p) * c + ch;
+        std::memcpy(dst + (to_nhwc ? nhwc : nchw) * es, src + (to_nhwc ? nchw : nhwc) * es, es);
+      }
+  return out;
+}
+
+bool nhwc_input(const OpCase& c, size_t k) {
+  auto it = c.attrs.find("kiln_in_layouts");
+  return it != c.attrs.end() && k < it->second.ints.size() && it->second.ints[k] == 1;
+}
+
+bool nhwc_output(const OpCase& c) {
+  auto it = c.attrs.find("kiln_out_layout");
+  return it != c.attrs.end() && it->second.i == 1;
+}
+
+std::vector<Tensor> run_cpu(const OpCase& layouts) {
+  const OpCase c = plain_layouts(layouts);
   const ir::Graph g = graph_of(c);
   backend::Backend& cpu = backend::host_backend();
   const backend::KernelFactory* f = cpu.kernels().find(c.op);
@@ -182,7 +217,7 @@ TEST(BackendOps, DevicesMatchTheCpu) {
       std::vector<Tensor> held(c.inputs.size());
       std::vector<const Tensor*> ins(c.inputs.size(), nullptr);
       for (size_t k = 0; k < c.inputs.size(); ++k) {
-        const Tensor& t = c.inputs[k];
+        const Tensor t = c.inputs[k].defined() && nhwc_input(c, k) ? permute_nchw(c.inputs[k], true) : c.inputs[k];
         if (!t.defined()) continue;
         if (be->host_input(n, k)) {
           held[k] = t;
@@ -216,7 +251,9 @@ TEST(BackendOps, DevicesMatchTheCpu) {
                 std::find(c.compare.begin(), c.compare.end(), static_cast<int>(o)) == c.compare.end())
               continue;
             if (!want[o].defined()) continue;
-            const std::string diff = compare(to_host(got[o], *be, *stream), want[o], c.tol);
+            Tensor host = to_host(got[o], *be, *stream);
+            if (o == 0 && nhwc_output(c)) host = permute_nchw(host, false);
+            const std::string diff = compare(host, want[o], c.tol);
             EXPECT_TRUE(diff.empty()) << what << " output " << o << ":" << diff;
           }
           ++compared;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "ir/graph.h"
+#include "kernel_harness.h"
 #include "pass_test_util.h"
 #include "passes/passes.h"
 
@@ -95,6 +96,33 @@ TEST(CudaLayouts, ChannelGateIsLayoutFreeSpatialMaskVetoes) {
       EXPECT_EQ(n.attr_i("kiln_w_layout", -1), 0) << n.label();
     }
   }
+}
+
+// x -> Conv0 -> h; h -> Conv1(1x1) -> a; FusedConvPair2(a, W, -, h, W2) -> p
+// -> GAP3 -> y: both of the pair's activation inputs and its output go NHWC,
+// and both its weights follow (W2 with a 1x3 kernel, so the permutation
+// shows).
+TEST(CudaLayouts, APairsTwoInputsAndWeightsFollow) {
+  G b;
+  const Shape act{1, 4, 8, 8};
+  const ir::ValueId x = b.v("x", act), w0 = b.v("W0", {4, 4, 3, 3}, true), w1 = b.v("W1", {4, 4, 1, 1}, true),
+                    w = b.v("W", {4, 4, 1, 1}, true), w2 = b.v("W2", {4, 4, 1, 3}, true), h = b.v("h", act),
+                    a = b.v("a", act), p = b.v("p", act), y = b.v("y", {1, 4, 1, 1});
+  b.n("Conv", {x, w0}, {h});
+  b.n("Conv", {h, w1}, {a});
+  ir::Node& pair = b.n("FusedConvPair", {a, w, ir::k_no_value, h, w2}, {p});
+  pair.domain = "com.kiln";
+  pair.attrs["z_pads"] = attr_ints({0, 1, 0, 1});
+  b.n("GlobalAveragePool", {p}, {y});
+  b.g.inputs = {x};
+  b.g.outputs = {y};
+  EXPECT_EQ(passes::assign_cuda_layouts(b.g), 3);  // h a p
+  EXPECT_EQ(b.in_layouts("FusedConvPair2"), (std::vector<int64_t>{1, 0, 0, 1, 0}));
+  EXPECT_EQ(b.out_layout("FusedConvPair2"), 1);
+  EXPECT_EQ(b.node("FusedConvPair2").attr_i("kiln_w_layout", -1), 1);
+  // W2's element (k=1, c=2, r=0, s=1): K,C,R,S index 1*12+2*3+1 = 19, at
+  // K,R,S,C position 1*12 + 1*4 + 2 = 18.
+  EXPECT_EQ(b.g.value(w2).constant->data<float>()[18], 19.f);
 }
 
 TEST(CudaLayouts, GraphOutputsAndForeignReadersStayPlain) {

@@ -359,6 +359,93 @@ TEST(CudaRuntime, FewChannelStemMatchesTheCpu) {
   for (const char* s : switches) unsetenv(s);
 }
 
+// A ResNet block's tail with a stride-2 projection shortcut, between
+// convolutions (so that every activation is channels last):
+//   x = Relu(Conv3x3(in)); a = Relu(Conv1x1/2(x)); d = Conv1x1/2(x)
+//   y = Relu(Conv1x1(a) + d); out = GlobalAveragePool(Conv3x3(y))
+std::string shortcut_model() {
+  ModelBuilder mb(13);
+  mb.input("in", ::onnx::TensorProto::FLOAT, {int64_t{2}, int64_t{8}, int64_t{14}, int64_t{18}});
+  mb.output("out", ::onnx::TensorProto::FLOAT, {int64_t{2}, int64_t{16}, int64_t{1}, int64_t{1}});
+  const auto init = [&](const char* name, std::vector<int64_t> shape, float f, float scale) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    std::vector<float> v(static_cast<size_t>(n));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(static_cast<float>(i) * f) * scale;
+    mb.init_floats(name, shape, v);
+  };
+  init("W0", {32, 8, 3, 3}, 0.37f, 0.2f);
+  init("W1", {16, 32, 1, 1}, 0.71f, 0.25f);
+  init("W3", {64, 16, 1, 1}, 0.53f, 0.2f);
+  init("B3", {64}, 0.9f, 0.1f);
+  init("Wd", {64, 32, 1, 1}, 0.29f, 0.2f);
+  init("Bd", {64}, 1.3f, 0.1f);
+  init("W4", {16, 64, 3, 3}, 0.61f, 0.05f);
+  auto& c0 = mb.node("Conv", {"in", "W0"}, {"c0"}, "stem");
+  add_ints_attr(c0, "pads", {1, 1, 1, 1});
+  mb.node("Relu", {"c0"}, {"x"}, "relu0");
+  auto& c1 = mb.node("Conv", {"x", "W1"}, {"c1"}, "conv1");
+  add_ints_attr(c1, "strides", {2, 2});
+  mb.node("Relu", {"c1"}, {"a"}, "relu1");
+  mb.node("Conv", {"a", "W3", "B3"}, {"c3"}, "conv3");
+  auto& cd = mb.node("Conv", {"x", "Wd", "Bd"}, {"d"}, "shortcut");
+  add_ints_attr(cd, "strides", {2, 2});
+  mb.node("Add", {"c3", "d"}, {"s"}, "add");
+  mb.node("Relu", {"s"}, {"y"}, "relu3");
+  auto& c4 = mb.node("Conv", {"y", "W4"}, {"c4"}, "conv4");
+  add_ints_attr(c4, "pads", {1, 1, 1, 1});
+  mb.node("GlobalAveragePool", {"c4"}, {"out"}, "gap");
+  return mb.bytes();
+}
+
+// The block's last convolution and its shortcut run as one FusedConvPair
+// (passes/fuse_conv_pair.cpp), channels last, on a timed kernel (default),
+// on mma_pair (KILN_CONV_PAIR=1), or stay apart (=0), and agree with the
+// fp32 CPU engine to fp16/bf16 accuracy.
+TEST(CudaRuntime, ProjectionShortcutMatchesTheCpu) {
+  REQUIRE_GPU();
+  Tensor x = Tensor::empty(DataType::Float32, {2, 8, 14, 18});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(static_cast<float>(i) * 0.13f);
+  Session cpu(build(shortcut_model(), "cpu"));
+  const Tensor want = cpu.run({{"in", x}})[0].tensor;
+  const float range = max_abs_diff(want);
+  for (const char* sw : {"", "1", "0"})
+    for (Precision p : {Precision::FP16, Precision::BF16}) {
+      if (*sw) {
+        setenv("KILN_CONV_PAIR", sw, 1);
+      } else {
+        unsetenv("KILN_CONV_PAIR");
+      }
+      TempDir dir;
+      BuildConfig c;
+      c.device = "cuda";
+      c.precision = p;
+      const Engine e = build_engine(Model::load(dir.write("m.onnx", shortcut_model())), c);
+      int pairs = 0;
+      std::string kernel = "-";
+      for (const ir::Node& n : e.data()->graph.nodes) {
+        if (n.op_type != "FusedConvPair") continue;
+        ++pairs;
+        const std::vector<int64_t> in = n.attr_ints("kiln_in_layouts");
+        EXPECT_TRUE(in.size() >= 4 && in[0] == 1 && in[3] == 1 && n.attr_i("kiln_out_layout", 0) == 1)
+            << "the pair is not channels last";
+        if (const ir::Attribute* k = n.attr("kiln.kernel")) kernel = k->s;
+        // Alone where it applies, mma_pair is not timed and records nothing.
+        if (std::string(sw) == "1") {
+          EXPECT_TRUE(kernel == "-" || kernel == "mma_pair") << kernel;
+        }
+      }
+      EXPECT_EQ(pairs, std::string(sw) == "0" ? 0 : 1) << "KILN_CONV_PAIR=" << sw;
+      const Tensor got = Session(e).run({{"in", x}})[0].tensor;
+      const float tol = (p == Precision::FP16 ? 4e-3f : 3e-2f) * std::max(range, 1.f);
+      const float worst = max_abs_diff(got, &want);
+      EXPECT_LE(worst, tol) << "KILN_CONV_PAIR=" << sw << " " << precision_name(p) << ": max |diff| " << worst;
+      std::printf("shortcut: KILN_CONV_PAIR=%s %s pairs %d kernel %s max |diff| %.3g (range %.3g)\n", sw,
+                  std::string(precision_name(p)).c_str(), pairs, kernel.c_str(), worst, range);
+    }
+  unsetenv("KILN_CONV_PAIR");
+}
+
 // A switch that removes kernel candidates is part of the device's
 // fingerprint: an engine built without it is refused, with both
 // fingerprints named, by a process that sets it (and a cache keyed by the

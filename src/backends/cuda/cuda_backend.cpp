@@ -110,7 +110,8 @@ CudaBackend::~CudaBackend() = default;
 
 std::string CudaBackend::fingerprint() const {
   std::string f = m_fingerprint;
-  for (const char* s : {"KILN_CONV_DIRECT", "KILN_CONV_POOL", "KILN_CUDNN_SPACE_TO_DEPTH", "KILN_CUDNN_PAD_CHANNELS"})
+  for (const char* s : {"KILN_CONV_DIRECT", "KILN_CONV_POOL", "KILN_CONV_PAIR", "KILN_CUDNN_SPACE_TO_DEPTH",
+                        "KILN_CUDNN_PAD_CHANNELS"})
     if (const std::optional<bool> v = env_switch(s)) f += std::string(" ") + s + (*v ? "=1" : "=0");
   return f;
 }
@@ -190,11 +191,12 @@ std::vector<std::string> CudaBackend::passes(int optimization_level) const {
   // MatMul-Softmax-MatMul of attention into one op), so the fused nodes are
   // boundaries to the layouts; a stem's convolution and MaxPool into one op
   // where a kernel pools as it computes (after lowering: direct_mma takes
-  // 16-bit data); then channels-last between convolutions
+  // 16-bit data); a 1x1 convolution and the 1x1 shortcut it adds into one;
+  // then channels-last between convolutions
   // (passes/assign_cuda_layouts.cpp).
   std::vector<std::string> out;
   if (optimization_level >= 2)
-    out = {"conv_patches_as_matmul", "fuse_skip_layer_norm", "fuse_attention", "fuse_conv_pool"};
+    out = {"conv_patches_as_matmul", "fuse_skip_layer_norm", "fuse_attention", "fuse_conv_pool", "fuse_conv_pair"};
   if (optimization_level >= 3 && nhwc_enabled()) out.push_back("assign_cuda_layouts");
   return out;
 }

@@ -19,6 +19,13 @@
 //       X may be float32 with 16-bit W and B (the Cast of a 16-bit engine's
 //       float32 input, absorbed): X is rounded to W's dtype as it is read,
 //       and Y has W's dtype.
+//   FusedConvPair(X, W, [B], X2, W2, [B2])
+//                              Y = act(Conv(X, W, B) + Conv(X2, W2, B2))
+//       Conv's attributes for the first convolution, and as z_strides,
+//       z_pads, z_dilations, z_group, z_auto_pad, z_kernel_shape for the
+//       second; both outputs have Y's shape. A ResNet block's last 1x1
+//       convolution and its projection shortcut (passes/fuse_conv_pair.cpp):
+//       one GEMM over both inputs' channels never writes the shortcut.
 //   FusedGemm(A, B, [C])       Y = act(Gemm(A, B, C))
 //       Gemm's attributes (alpha, beta, transA, transB).
 //   FusedMatMul(A, B, [bias])  Y = act(MatMul(A, B) + bias)
@@ -161,6 +168,41 @@ std::pair<Node, Node> conv_pool_stages(const Node& fused) {
   return {std::move(conv), std::move(pool)};
 }
 
+std::pair<Node, Node> conv_pair_stages(const Node& fused) {
+  if (!fused.has_input(0) || !fused.has_input(1) || !fused.has_input(3) || !fused.has_input(4) ||
+      fused.outputs.size() != 1)
+    throw Error(ErrorCode::InvalidModel, fused.label() + ": FusedConvPair needs X, W, X2, W2 and one output");
+  const auto in = [&](size_t i) { return fused.has_input(i) ? fused.inputs[i] : k_no_value; };
+  Node z;
+  z.name = fused.name + "/z";
+  z.domain = "com.kiln";
+  z.op_type = "FusedConv";
+  z.inputs = {in(3), in(4), in(5)};
+  z.outputs = fused.outputs;
+  Node main = fused;
+  main.name = fused.name + "/main";
+  main.op_type = "FusedConv";
+  main.inputs = {in(0), in(1), in(2), fused.outputs[0]};
+  for (const auto& [name, a] : fused.attrs) {
+    if (name.rfind("z_", 0) == 0) {
+      z.attrs[name.substr(2)] = a;
+      main.attrs.erase(name);
+    } else if (name == "kiln_out_layout" || name == "kiln_w_layout") {
+      z.attrs[name] = a;
+    }
+  }
+  write_activation(z, {});
+  // The main stage reads its Z in Y's layout.
+  const std::vector<int64_t> layouts = fused.attr_ints("kiln_in_layouts");
+  if (!layouts.empty()) {
+    std::vector<int64_t> l = layouts;
+    l.resize(6, 0);
+    main.attrs["kiln_in_layouts"] = ints({l[0], l[1], l[2], fused.attr_i("kiln_out_layout", 0)});
+    z.attrs["kiln_in_layouts"] = ints({l[3], l[4], l[5]});
+  }
+  return {std::move(z), std::move(main)};
+}
+
 namespace {
 
 // Runs the ONNX schema of `op` on a copy of the node with `inputs` and
@@ -173,6 +215,17 @@ void infer_as(InferContext& ctx, const std::string& op, std::vector<ValueId> inp
   inner.domain = "";
   inner.inputs = std::move(inputs);
   inner.outputs = std::move(outputs);
+  while (!inner.inputs.empty() && inner.inputs.back() == k_no_value) inner.inputs.pop_back();
+  InferContext inner_ctx(const_cast<Graph&>(ctx.graph()), inner);
+  s->infer(inner_ctx);
+}
+
+// The same for a stage node of the fused one (its own attributes), as Conv.
+void infer_as(InferContext& ctx, Node inner) {
+  const OpSchema* s = SchemaRegistry::global().find("", "Conv");
+  if (!s) throw Error(ErrorCode::Internal, "fused op: no schema for Conv");
+  inner.op_type = "Conv";
+  inner.domain = "";
   while (!inner.inputs.empty() && inner.inputs.back() == k_no_value) inner.inputs.pop_back();
   InferContext inner_ctx(const_cast<Graph&>(ctx.graph()), inner);
   s->infer(inner_ctx);
@@ -298,6 +351,32 @@ void infer_fused_conv_pool(InferContext& ctx) {
   ctx.set_output(0, wt, y);
 }
 
+// Each stage's Conv schema (as FusedConv: Z's dtype and shape checks), the
+// Z stage's first: both into Y's value, and their shapes must agree.
+void infer_fused_conv_pair(InferContext& ctx) {
+  if (ctx.num_inputs() < 5 || ctx.num_inputs() > 6 || !ctx.has_input(0) || !ctx.has_input(1) || !ctx.has_input(3) ||
+      !ctx.has_input(4))
+    ctx.fail("expects X, W, [B], X2, W2, [B2]");
+  if (ctx.num_outputs() != 1) ctx.fail("expects 1 output");
+  read_activation(ctx.node());
+  if (ctx.input_dtype(3) != ctx.input_dtype(0)) ctx.fail("X2 must have the dtype of X");
+  const auto [z, main] = conv_pair_stages(ctx.node());
+  const auto conv_of = [](const Node& stage) {
+    Node n = stage;
+    n.attrs.erase("activation");
+    n.attrs.erase("activation_alpha");
+    n.attrs.erase("activation_beta");
+    n.inputs.resize(3);
+    return n;
+  };
+  infer_as(ctx, conv_of(z));
+  const std::optional<SymShape> zs = output_shape(ctx);
+  infer_as(ctx, conv_of(main));
+  const auto& y = output_shape(ctx);
+  if (zs && y && *zs != *y)
+    ctx.fail("the two convolutions' outputs differ: " + sym_str(*y) + " and " + sym_str(*zs) + " (X2's)");
+}
+
 void infer_fused_gemm(InferContext& ctx) {
   check_arity(ctx, 2, 3);
   infer_as(ctx, "Gemm", 3);
@@ -381,6 +460,7 @@ void register_fused_schemas(SchemaRegistry& r) {
   add(r, "FusedConv", 4, infer_fused_conv, /*inplace_input=*/3);
   add(r, "FusedConvDw", 5, infer_fused_conv_dw, -1, /*min_inputs=*/4);
   add(r, "FusedConvPool", 3, infer_fused_conv_pool);
+  add(r, "FusedConvPair", 6, infer_fused_conv_pair, -1, /*min_inputs=*/5);
   add(r, "FusedGemm", 3, infer_fused_gemm);
   add(r, "FusedMatMul", 3, infer_fused_matmul);
   add(r, "Gelu", 1, infer_kiln_gelu, -1, /*min_inputs=*/1);

@@ -46,6 +46,14 @@ std::pair<Node, Node> conv_dw_stages(const Node& fused, const Graph& graph);
 // convolution's output a buffer of its own).
 std::pair<Node, Node> conv_pool_stages(const Node& fused);
 
+// The two convolutions a FusedConvPair stands for: the Z stage (X2, W2, B2
+// and the z_* attributes as Conv's, no activation) and the main stage
+// (FusedConv of X, W, B with Z = the Z stage's output, and the activation).
+// Both name the fused node's output value as theirs (the main stage adds
+// into it in place); the pass attributes kiln_in_layouts, kiln_out_layout
+// and kiln_w_layout are split between them.
+std::pair<Node, Node> conv_pair_stages(const Node& fused);
+
 // The activation in the arithmetic of the reference kernels (elementwise_activation.cpp).
 template <typename C>
 inline C apply_activation(const FusedActivation& a, C x) {

@@ -1,5 +1,5 @@
 // Reference kernels of FusedConv, FusedGemm and FusedMatMul (FusedConvDw,
-// FusedConvPool and SkipLayerNormalization run as their stages): the captured
+// FusedConvPool, FusedConvPair and SkipLayerNormalization run as their stages): the captured
 // reference kernel of the ONNX op writes Y, then Z/bias is added and the
 // activation applied in place, in the compute type of the reference kernels.
 // Y may share Z's buffer (the memory planner's in-place outputs).
@@ -164,6 +164,31 @@ class FusedConvPoolReference final : public Kernel {
   std::unique_ptr<Kernel> m_conv, m_pool;
 };
 
+// FusedConvPair as its Z stage into a buffer of its own, then the main
+// FusedConv stage adding it.
+class FusedConvPairReference final : public Kernel {
+ public:
+  FusedConvPairReference(const ir::Node& node, const ir::Graph& graph, const KernelFactory& fused_conv) {
+    std::tie(m_z_node, m_main_node) = ir::conv_pair_stages(node);
+    m_z = fused_conv(m_z_node, graph);
+    m_main = fused_conv(m_main_node, graph);
+  }
+
+  void run(KernelContext& ctx) override {
+    std::vector<Tensor> z(1), out(1);
+    KernelContext zc(m_z_node, 1, {&ctx.input(3), &ctx.input(4), ctx.has_input(5) ? &ctx.input(5) : nullptr}, z,
+                     [](size_t, DataType dt, const Shape& s) { return Tensor::empty(dt, s); }, ctx.stream());
+    m_z->run(zc);
+    KernelContext mc(m_main_node, 1, {&ctx.input(0), &ctx.input(1), ctx.has_input(2) ? &ctx.input(2) : nullptr, &z[0]},
+                     out, [&ctx](size_t, DataType dt, const Shape& s) { return ctx.output(0, dt, s); }, ctx.stream());
+    m_main->run(mc);
+  }
+
+ private:
+  ir::Node m_z_node, m_main_node;
+  std::unique_ptr<Kernel> m_z, m_main;
+};
+
 // SkipLayerNormalization as the reference Add (Sum, in A's dtype), then the
 // reference LayerNormalization of Sum.
 class SkipLayerNormReference final : public Kernel {
@@ -218,6 +243,9 @@ void register_cpu_fused(KernelRegistry& r) {
   if (!max_pool) throw Error(ErrorCode::Internal, "register_cpu_fused: no reference MaxPool");
   r.add("FusedConvPool", [fused_conv, max_pool = *max_pool](const ir::Node& node, const ir::Graph& graph) {
     return std::make_unique<FusedConvPoolReference>(node, graph, fused_conv, max_pool);
+  });
+  r.add("FusedConvPair", [fused_conv](const ir::Node& node, const ir::Graph& graph) {
+    return std::make_unique<FusedConvPairReference>(node, graph, fused_conv);
   });
   add_fused(r, "FusedGemm", "Gemm", 3);
   add_fused(r, "FusedMatMul", "MatMul", 2);

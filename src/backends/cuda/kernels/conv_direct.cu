@@ -1,7 +1,5 @@
 // The direct_mma convolution of conv_direct.h.
 #include <algorithm>
-#include <map>
-#include <mutex>
 #include <tuple>
 #include <utility>
 
@@ -9,6 +7,7 @@
 #include "backends/cuda/kernels/conv_direct.h"
 #include "backends/cuda/kernels/conv_few_channels.h"
 #include "backends/cuda/kernels/mma.cuh"
+#include "backends/cuda/kernels/smem_limit.h"
 #include "backends/nn_params.h"
 #include "ir/ops/fused_attrs.h"
 #include "ir/ops/nn_attrs.h"
@@ -524,21 +523,6 @@ size_t smem_bytes(const Sizes& z, int64_t c, int64_t sw) {
          (static_cast<size_t>(z.nt) * 8 + 2 * k_max_rows) * 4;
 }
 constexpr size_t k_max_smem = 96 << 10;  // two blocks an SM on sm_80+ (direct_conv_applies checks it)
-
-// The largest dynamic shared memory set for each kernel instance on each
-// device, process-wide: the attribute belongs to the function, which nodes
-// of other geometries share, so it is only ever raised.
-void allow_smem(const void* kernel, size_t bytes) {
-  static std::mutex mu;
-  static std::map<std::pair<const void*, int>, size_t> set;
-  int device = 0;
-  KILN_CUDA(cudaGetDevice(&device));
-  const std::lock_guard<std::mutex> lock(mu);
-  size_t& have = set[{kernel, device}];
-  if (bytes <= have) return;
-  KILN_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
-  have = bytes;
-}
 
 class DirectConvKernel final : public Kernel {
  public:

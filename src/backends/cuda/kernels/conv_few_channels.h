@@ -15,6 +15,9 @@ inline bool is_16bit(DataType dt) { return dt == DataType::Float16 || dt == Data
 inline bool all_ones(const std::vector<int64_t>& v) {
   return std::all_of(v.begin(), v.end(), [](int64_t d) { return d == 1; });
 }
+inline bool all_zero(const std::vector<int64_t>& v) {
+  return std::all_of(v.begin(), v.end(), [](int64_t d) { return d == 0; });
+}
 
 // W's shape [M, C, KH, KW] (dims possibly unknown) of a 2-D, ungrouped
 // Conv/FusedConv over fp16 or bf16 X and W (`float_x_ok`: or float32 X);

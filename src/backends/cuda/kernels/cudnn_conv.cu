@@ -9,13 +9,15 @@
 // candidates for few input channels are registered here too, beside the
 // engines they compete with: cuDNN over rewritten operands
 // (cudnn_conv_reform.h) and kiln's direct_mma (conv_direct.h), which also
-// runs FusedConvPool.
+// runs FusedConvPool; FusedConvPair's stages on cuDNN beside kiln's
+// mma_pair (conv_pair.h).
 #include <cstdint>
 #include <memory>
 #include <tuple>
 
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/conv_direct.h"
+#include "backends/cuda/kernels/conv_pair.h"
 #include "backends/cuda/kernels/cublaslt_epilogue.h"
 #include "backends/cuda/kernels/cudnn_conv_plan.h"
 #include "backends/cuda/kernels/cudnn_conv_reform.h"
@@ -407,6 +409,41 @@ class ConvTransposeKernel final : public Kernel {
   ConvPlanCache m_cache;
 };
 
+// FusedConvPair as its two cuDNN stages (ir::conv_pair_stages): the Z
+// convolution into Y, then the main one adding Y into itself (Z in place,
+// as the memory planner puts a FusedConv's Y over its Z). The candidate
+// mma_pair competes with where its form allows, and the one otherwise.
+class ConvPairKernel final : public Kernel {
+ public:
+  ConvPairKernel(const ir::Node& node, int pick) {
+    std::tie(m_z_node, m_main_node) = ir::conv_pair_stages(node);
+    m_z = std::make_unique<ConvKernel>(m_z_node, pick);
+    m_main = std::make_unique<ConvKernel>(m_main_node, pick);
+  }
+
+  void run(KernelContext& ctx) override {
+    Tensor y;
+    std::vector<Tensor> z_out(1), out(1);
+    KernelContext z(m_z_node, 1, {&ctx.input(3), &ctx.input(4), ctx.has_input(5) ? &ctx.input(5) : nullptr}, z_out,
+                    [&](size_t, DataType dt, const Shape& s) { return y = ctx.output(0, dt, s); }, ctx.stream());
+    m_z->run(z);
+    KernelContext main(m_main_node, 1,
+                       {&ctx.input(0), &ctx.input(1), ctx.has_input(2) ? &ctx.input(2) : nullptr, &z_out[0]}, out,
+                       [&](size_t, DataType dt, const Shape& s) {
+                         if (dt != y.dtype() || s != y.shape())
+                           ctx.fail("the two convolutions' outputs differ: " + shape_str(s) + " and " +
+                                    shape_str(y.shape()) + " (X2's)");
+                         return y;
+                       },
+                       ctx.stream());
+    m_main->run(main);
+  }
+
+ private:
+  ir::Node m_z_node, m_main_node;
+  std::unique_ptr<ConvKernel> m_z, m_main;
+};
+
 // What the factories can check without shapes: float dtypes cuDNN takes,
 // 1-3 spatial axes, channels-last only where `nhwc_ok` (2-D Conv/FusedConv,
 // marked by passes/assign_cuda_layouts.cpp).
@@ -496,6 +533,25 @@ void register_cuda_conv(KernelRegistry& r) {
                   n.label() + ": direct_mma does not take it (or KILN_CONV_DIRECT=0, KILN_CONV_POOL=0)");
     return make_direct_conv(n);
   }, "direct_mma");
+  // FusedConvPair (passes/fuse_conv_pair.cpp): kiln's mma_pair where its
+  // form allows, and the two stages on cuDNN's engines, timed.
+  // KILN_CONV_PAIR=0 refuses them all (no fusion), =1 leaves mma_pair alone
+  // where it applies (the layouts it needs are assigned after the fusion).
+  r.add("FusedConvPair", [](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
+    if (!env_flag("KILN_CONV_PAIR", true) || !pair_gemm_applies(n, g))
+      throw Error(ErrorCode::Unsupported, n.label() + ": mma_pair does not take it (or KILN_CONV_PAIR=0)");
+    return make_pair_gemm(n);
+  }, "mma_pair");
+  for (const int pick : {3, 2, 1, 0}) {
+    const std::string name = pick == 0 ? "cudnn_pair" : "cudnn_pair_alt" + std::to_string(pick);
+    r.add("FusedConvPair", [pick](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
+      check_node(n, g, 4, 4, true);
+      const std::optional<bool> only = env_switch("KILN_CONV_PAIR");
+      if (only == false || (only == true && pair_gemm_applies(n, g)))
+        throw Error(ErrorCode::Unsupported, n.label() + ": KILN_CONV_PAIR=0, or =1 where mma_pair takes it");
+      return std::make_unique<ConvPairKernel>(n, pick);
+    }, name);
+  }
   r.add("FusedConvDw", [](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
     check_node(n, g, 4, 4);
     return std::make_unique<ConvDwKernel>(n, g);
