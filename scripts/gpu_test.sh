@@ -4,7 +4,7 @@
 # (/usr/local/cuda/lib64) and cuDNN/cuBLAS (PyTorch's venv), and python3 with
 # torch, torchvision and onnx for the real-model comparisons.
 #
-# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs python conformance models bench speed peers verify conv pair ncu
+# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs python conformance models bench speed peers verify conv pair ncu ncu_pair
 #                                          (default: unit graphs python conformance models bench)
 #        scripts/gpu_test.sh multigpu      on a two-GPU machine
 #        scripts/gpu_test.sh quick         every step at once where they can share the GPU (conformance
@@ -277,6 +277,18 @@ for s in $steps; do
       grep -E "\(FusedConvPair\): timed" "$out/speed_resnet50.log" | head -n 8
       unpaired_speed 1,32,256
       profile_resnet50_256 24
+      ;;
+    ncu_pair)
+      # Where the FusedConvPair kernels' time goes at batch 256 (the first
+      # launches are the build's timing runs of each candidate, on ResNet-50's
+      # first block).
+      need_models resnet50
+      ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
+      KILN_CONV_PAIR=1 step ncu_pair "$ncu_bin" --clock-control none -k regex:pair_gemm -c 2 \
+        --section SpeedOfLight --section WarpStateStats --section MemoryWorkloadAnalysis --section Occupancy \
+        --section LaunchStats "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda --batch 256 -n 1 \
+        --warmup 0 --no-cache --precision fp16
+      grep -E "pair_gemm|Duration|Throughput|Occupancy|Registers|Shared|L2|DRAM|Block|Grid" "$out/ncu_pair.log" | head -n 60
       ;;
     ncu)
       # Where direct_mma's time goes at batch 256 (Nsight Compute's counters,

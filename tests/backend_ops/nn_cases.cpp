@@ -155,7 +155,8 @@ void conv_cases(Cases& c) {
   // the cuDNN stages): plain layouts (cuDNN alone), and channels last as
   // passes/assign_cuda_layouts.cpp marks it, which mma_pair must take: a
   // ResNet block's shapes over partial tiles, a stride-2 shortcut with no
-  // biases, and K and output channels that leave partial chunks and tiles.
+  // biases, K and output channels that leave partial chunks and tiles, and
+  // the sizes mma_pair_w (resident weights) takes.
   struct Pair {
     const char* what;
     Shape x, w, x2, w2;
@@ -167,6 +168,8 @@ void conv_cases(Cases& c) {
       {"block", {2, 64, 9, 11}, {256, 64, 1, 1}, {2, 64, 9, 11}, {256, 64, 1, 1}, 1, true, true, "Relu"},
       {"stride-2 shortcut", {3, 32, 7, 5}, {40, 32, 1, 1}, {3, 48, 13, 10}, {40, 48, 1, 1}, 2, false, false, ""},
       {"partial chunks", {2, 24, 6, 7}, {136, 24, 1, 1}, {2, 72, 6, 7}, {136, 72, 1, 1}, 1, true, false, "Relu"},
+      {"m128 stride 2", {5, 32, 6, 7}, {128, 32, 1, 1}, {5, 96, 11, 14}, {128, 96, 1, 1}, 2, false, true, "Relu"},
+      {"m64 k48", {3, 16, 10, 9}, {64, 16, 1, 1}, {3, 32, 10, 9}, {64, 32, 1, 1}, 1, true, true, ""},
   };
   for (const bool nhwc : {false, true})
     for (DataType dt : {F16, BF16})
@@ -185,6 +188,12 @@ void conv_cases(Cases& c) {
                                shape_str(p.x) + "*" + shape_str(p.w) + " + " + shape_str(p.x2) + "*" + shape_str(p.w2),
                            "FusedConvPair", in, at, dt);
         if (nhwc) oc.takes = {"mma_pair"};
+        // mma_pair_w: M of 64, 128 or 256, K1 + K2 <= 128.
+        if (nhwc && (p.w[0] == 64 || p.w[0] == 128 || p.w[0] == 256) && p.w[1] + p.w2[1] <= 128)
+          oc.takes.push_back("mma_pair_w");
+        // The reference rounds the shortcut's output to bf16 before adding it
+        // (as the unfused graph does); the kernels add it unrounded.
+        if (dt == BF16) oc.tol = 4e-2;
       }
   c.add("FusedConvPair f32 block [2,16,5,6]*[24,16,1,1] + [2,8,10,12]*[24,8,1,1] stride 2", "FusedConvPair",
         {c.r({2, 16, 5, 6}), c.r({24, 16, 1, 1}, F32, -0.5f, 0.5f), c.r({24}), c.r({2, 8, 10, 12}),
