@@ -4,7 +4,7 @@
 # (/usr/local/cuda/lib64) and cuDNN/cuBLAS (PyTorch's venv), and python3 with
 # torch, torchvision and onnx for the real-model comparisons.
 #
-# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs python conformance models bench speed peers verify conv pair ncu ncu_pair
+# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs python conformance models bench speed peers verify conv pair ncu ncu_pair models16
 #                                          (default: unit graphs python conformance models bench)
 #        scripts/gpu_test.sh multigpu      on a two-GPU machine
 #        scripts/gpu_test.sh quick         every step at once where they can share the GPU (conformance
@@ -197,6 +197,13 @@ for s in $steps; do
       # planned over Z (in place): still PyTorch's results.
       KILN_CUDNN_RUNTIME_FUSION=1 step models_fp16_rtfusion python3 tests/models/compare_torchvision.py --device cuda \
         --precision fp16 "$bin/kiln" "$work/models" resnet50
+      ;;
+    models16)
+      # Every real model in fp16 against PyTorch (a fusion's reach beyond the model it was made for).
+      need_models $models
+      step models_fp16 python3 tests/models/compare_torchvision.py --device cuda --precision fp16 "$bin/kiln" \
+        "$work/models" $models
+      tail -n 8 "$out/models_fp16.log"
       ;;
     bench)
       need_models $models

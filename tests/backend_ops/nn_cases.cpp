@@ -156,7 +156,7 @@ void conv_cases(Cases& c) {
   // passes/assign_cuda_layouts.cpp marks it, which mma_pair must take: a
   // ResNet block's shapes over partial tiles, a stride-2 shortcut with no
   // biases, K and output channels that leave partial chunks and tiles, and
-  // the sizes mma_pair_w (resident weights) takes.
+  // 64 and 128 output channels over a stride-2 shortcut.
   struct Pair {
     const char* what;
     Shape x, w, x2, w2;
@@ -188,9 +188,6 @@ void conv_cases(Cases& c) {
                                shape_str(p.x) + "*" + shape_str(p.w) + " + " + shape_str(p.x2) + "*" + shape_str(p.w2),
                            "FusedConvPair", in, at, dt);
         if (nhwc) oc.takes = {"mma_pair"};
-        // mma_pair_w: M of 64, 128 or 256, K1 + K2 <= 128.
-        if (nhwc && (p.w[0] == 64 || p.w[0] == 128 || p.w[0] == 256) && p.w[1] + p.w2[1] <= 128)
-          oc.takes.push_back("mma_pair_w");
         // The reference rounds the shortcut's output to bf16 before adding it
         // (as the unfused graph does); the kernels add it unrounded.
         if (dt == BF16) oc.tol = 4e-2;

@@ -170,129 +170,6 @@ __global__ void __launch_bounds__(k_pair_threads, 2) pair_gemm_kernel(PairArgs a
   }
 }
 
-// "mma_pair_w": W and W2 resident in shared memory for the block's life
-// (both inputs' channels, KP <= 128 padded to 64, and all M <= 256 output
-// channels: at most 64 KiB), persistent blocks over 64-pixel tiles of Y,
-// each tile's A (X's channels, then X2's) loaded whole, the next tile's
-// while this one is computed. Every pixel of X and X2 is read once and W
-// once a block; the plain kernel reads W from L2 for every tile (as many
-// bytes as A for ResNet-50's first block) and A once per 128 output
-// channels. Warps of 32 pixels x M/4 channels; Y leaves straight from the
-// accumulators (a warp's pair of stores fills whole 32-byte sectors).
-constexpr int k_wm = 64;  // pixels a tile
-
-template <int KP>
-__device__ inline int swz_w(int r, int piece) {
-  return r * KP + ((piece ^ (r & 7)) << 3);
-}
-
-// Piece `piece` (8 channels) of pixel p's A row: X's channels, then X2's,
-// then zeros up to KP.
-template <int KP>
-__device__ inline void load_a_piece(const PairArgs& a, uint16_t* as, int r, int piece, int64_t p) {
-  const int p0 = a.in0.c / 8, p1 = p0 + a.in1.c / 8;
-  const bool valid = p < a.pixels && piece < p1;
-  const uint16_t* src = a.in0.x;
-  if (valid)
-    src = piece < p0 ? a.in0.x + row_of(a.in0, p, a.oh, a.ow) + piece * 8
-                     : a.in1.x + row_of(a.in1, p, a.oh, a.ow) + (piece - p0) * 8;
-  cp_async16(as + swz_w<KP>(r, piece), src, valid);
-}
-
-template <typename T, int NT, int KP>  // NT: n8 tiles a warp (M = 32 NT)
-__global__ void __launch_bounds__(k_pair_threads, 2) pair_gemm_w_kernel(PairArgs a, int64_t tiles) {
-  extern __shared__ __align__(16) uint16_t smem[];
-  constexpr int M = NT * 32, PR = KP / 8;
-  uint16_t* ws = smem;                  // [M][KP]
-  uint16_t* as0 = smem + M * KP;        // two stages of [k_wm][KP]
-  const int tid = static_cast<int>(threadIdx.x), lane = tid & 31, warp = tid >> 5;
-  const int warp_m = warp >> 2, warp_n = warp & 3;
-  const int g = lane >> 2, t = lane & 3;
-  const int p0 = a.in0.c / 8, p1 = p0 + a.in1.c / 8;
-  for (int i = tid; i < M * PR; i += k_pair_threads) {
-    const int r = i / PR, piece = i - r * PR;
-    const bool valid = piece < p1;
-    const uint16_t* src = valid ? (piece < p0 ? a.in0.w + int64_t{r} * a.in0.c + piece * 8
-                                              : a.in1.w + int64_t{r} * a.in1.c + (piece - p0) * 8)
-                                : a.in0.w;
-    cp_async16(ws + swz_w<KP>(r, piece), src, valid);
-  }
-  int64_t tile = blockIdx.x;
-  for (int i = tid; i < k_wm * PR; i += k_pair_threads)
-    load_a_piece<KP>(a, as0, i / PR, i % PR, tile * k_wm + i / PR);
-  cp_async_commit();
-  // Both biases summed, for this thread's columns.
-  float bias[NT][2];
-#pragma unroll
-  for (int ni = 0; ni < NT; ++ni) {
-    const int col = warp_n * NT * 8 + ni * 8 + 2 * t;
-    bias[ni][0] = bias[ni][1] = 0.f;
-    const void* const biases[2] = {a.bias0, a.bias1};
-#pragma unroll
-    for (const void* bp : biases)
-      if (bp) {
-        bias[ni][0] += load(static_cast<const T*>(bp)[col]);
-        bias[ni][1] += load(static_cast<const T*>(bp)[col + 1]);
-      }
-  }
-  auto* y = static_cast<uint16_t*>(a.y);
-  for (int stage = 0; tile < tiles; tile += gridDim.x, stage ^= 1) {
-    // This tile's A has landed, and every warp is done with the other
-    // stage (the previous tile): the next tile's A goes there.
-    cp_async_wait<0>();
-    __syncthreads();
-    const int64_t next = tile + gridDim.x;
-    if (next < tiles) {
-      uint16_t* an = as0 + (stage ^ 1) * k_wm * KP;
-      for (int i = tid; i < k_wm * PR; i += k_pair_threads)
-        load_a_piece<KP>(a, an, i / PR, i % PR, next * k_wm + i / PR);
-    }
-    cp_async_commit();
-    const uint16_t* as = as0 + stage * k_wm * KP;
-    float acc[2][NT][4] = {};
-#pragma unroll
-    for (int ks = 0; ks < KP / 16; ++ks) {
-      uint32_t af[2][4];
-#pragma unroll
-      for (int mi = 0; mi < 2; ++mi) {
-        const int r = warp_m * 32 + mi * 16 + (lane & 15);
-        ldmatrix_x4(af[mi], as + swz_w<KP>(r, ks * 2 + (lane >> 4)));
-      }
-#pragma unroll
-      for (int nj = 0; nj < NT / 2; ++nj) {
-        uint32_t bf[4];
-        const int r = warp_n * NT * 8 + nj * 16 + (lane & 7) + ((lane >> 4) << 3);
-        ldmatrix_x4(bf, ws + swz_w<KP>(r, ks * 2 + ((lane >> 3) & 1)));
-#pragma unroll
-        for (int mi = 0; mi < 2; ++mi) {
-          mma<T>(acc[mi][2 * nj], af[mi], bf[0], bf[1]);
-          mma<T>(acc[mi][2 * nj + 1], af[mi], bf[2], bf[3]);
-        }
-      }
-    }
-#pragma unroll
-    for (int mi = 0; mi < 2; ++mi) {
-      const int64_t r = tile * k_wm + warp_m * 32 + mi * 16 + g;
-#pragma unroll
-      for (int half_row = 0; half_row < 2; ++half_row) {
-        const int64_t p = r + half_row * 8;
-        if (p >= a.pixels) continue;
-        uint16_t* yr = y + p * M + warp_n * NT * 8 + 2 * t;
-#pragma unroll
-        for (int ni = 0; ni < NT; ++ni) {
-          float v0 = acc[mi][ni][2 * half_row] + bias[ni][0], v1 = acc[mi][ni][2 * half_row + 1] + bias[ni][1];
-          if (a.relu) {
-            v0 = fmaxf(v0, 0.f);
-            v1 = fmaxf(v1, 0.f);
-          }
-          *reinterpret_cast<uint32_t*>(yr + ni * 8) = pack<T>(v0, v1);
-        }
-      }
-    }
-  }
-  cp_async_wait<0>();
-}
-
 // Output rows and columns of a 1x1 convolution with stride s, no pads.
 int64_t out_dim(int64_t d, int64_t s) { return (d - 1) / s + 1; }
 
@@ -302,22 +179,10 @@ bool one_stride(const std::vector<int64_t>& strides) {
   return strides.empty() || (strides.size() == 2 && strides[0] == strides[1] && strides[0] >= 1);
 }
 
-// Shared memory of mma_pair_w: W (m x kp) and two A stages (k_wm x kp).
-size_t resident_smem(int64_t m, int64_t kp) { return static_cast<size_t>((m + 2 * k_wm) * kp * 2); }
-
-// The padded K of mma_pair_w (64 or 128), or 0 where it does not take
-// these sizes: M of 64, 128 or 256, K1 + K2 <= 128.
-int64_t resident_kp(int64_t m, int64_t k1, int64_t k2) {
-  if (m != 64 && m != 128 && m != 256) return 0;
-  const int64_t k = k1 + k2;
-  return k <= 64 ? 64 : k <= 128 ? 128 : 0;
-}
-
 class PairGemmKernel final : public Kernel {
  public:
-  PairGemmKernel(const ir::Node& node, bool resident)
+  explicit PairGemmKernel(const ir::Node& node)
       : m_relu(ir::read_activation(node).kind == ir::Activation::Relu),
-        m_resident(resident),
         m_s{stride_of(node.attr_ints("strides"), 0), stride_of(node.attr_ints("z_strides"), 0)} {}
 
   void run(KernelContext& ctx) override {
@@ -369,10 +234,9 @@ class PairGemmKernel final : public Kernel {
     a.m = static_cast<int32_t>(m);
     a.n_tiles = static_cast<int32_t>((m + k_bn - 1) / k_bn);
     a.relu = m_relu;
-    CudaStream& s = cuda_stream(ctx);
-    if (m_resident) return run_resident(ctx, s, a, x0.shape()[1], x1.shape()[1]);
     const int64_t blocks = (a.pixels + k_bm - 1) / k_bm * a.n_tiles;
     if (blocks > INT32_MAX) ctx.fail("mma_pair: too many pixels");
+    CudaStream& s = cuda_stream(ctx);
     const auto launch = [&](auto kernel) {
       if (!m_smem_set) {  // once per node, before any capture
         allow_smem(reinterpret_cast<const void*>(kernel), k_pair_smem);
@@ -386,41 +250,9 @@ class PairGemmKernel final : public Kernel {
   }
 
  private:
-  void run_resident(KernelContext& ctx, CudaStream& s, const PairArgs& a, int64_t k1, int64_t k2) {
-    const int64_t kp = resident_kp(a.m, k1, k2);
-    if (kp == 0) ctx.fail("internal: mma_pair_w does not take these sizes");
-    const size_t smem = resident_smem(a.m, kp);
-    const int64_t tiles = (a.pixels + k_wm - 1) / k_wm;
-    const auto launch = [&](auto kernel) {
-      if (m_per_sm == 0) {  // once per node, before any capture
-        allow_smem(reinterpret_cast<const void*>(kernel), smem);
-        KILN_CUDA(cudaDeviceGetAttribute(&m_sms, cudaDevAttrMultiProcessorCount, s.device()));
-        KILN_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&m_per_sm, kernel, k_pair_threads, smem));
-        m_per_sm = std::max(m_per_sm, 1);
-      }
-      const auto blocks = static_cast<unsigned>(std::min<int64_t>(tiles, int64_t{m_sms} * m_per_sm));
-      kernel<<<blocks, k_pair_threads, smem, s.get()>>>(a, tiles);
-      KILN_CUDA_LAUNCH("pair_gemm_w_kernel");
-    };
-    const auto by_kp = [&](auto tag, auto nt) {
-      using T = decltype(tag);
-      constexpr int NT = decltype(nt)::value;
-      if (kp == 64) launch(pair_gemm_w_kernel<T, NT, 64>);
-      else launch(pair_gemm_w_kernel<T, NT, 128>);
-    };
-    const auto by_m = [&](auto tag) {
-      if (a.m == 64) by_kp(tag, std::integral_constant<int, 2>{});
-      else if (a.m == 128) by_kp(tag, std::integral_constant<int, 4>{});
-      else by_kp(tag, std::integral_constant<int, 8>{});
-    };
-    if (ctx.input(0).dtype() == DataType::Float16) by_m(half{});
-    else by_m(bf16{});
-  }
-
-  bool m_relu, m_resident;
+  bool m_relu;
   int64_t m_s[2];
   bool m_smem_set = false;
-  int m_sms = 0, m_per_sm = 0;
 };
 
 }  // namespace
@@ -455,14 +287,6 @@ bool pair_gemm_applies(const ir::Node& n, const ir::Graph& g) {
   return true;
 }
 
-bool pair_gemm_resident_applies(const ir::Node& n, const ir::Graph& g) {
-  if (!pair_gemm_applies(n, g)) return false;
-  const Shape w = ir::to_shape(*g.value(n.inputs[1]).shape), w2 = ir::to_shape(*g.value(n.inputs[4]).shape);
-  return resident_kp(w[0], w[1], w2[1]) != 0;
-}
-
-std::unique_ptr<Kernel> make_pair_gemm(const ir::Node& n, bool resident) {
-  return std::make_unique<PairGemmKernel>(n, resident);
-}
+std::unique_ptr<Kernel> make_pair_gemm(const ir::Node& n) { return std::make_unique<PairGemmKernel>(n); }
 
 }  // namespace kiln::backend::cuda

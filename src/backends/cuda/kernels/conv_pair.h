@@ -13,13 +13,6 @@
 // memory read by ldmatrix. Bias, the second bias and Relu are applied to
 // the accumulators; a tile leaves through shared memory in 16-byte stores.
 //
-// "mma_pair_w", for small weights (ResNet-50's first block: 64 + 64 input
-// channels, 256 output channels): W and W2 stay in shared memory for the
-// life of persistent blocks that take 64-pixel tiles of Y, loading the
-// next tile's A while computing this one. X and X2 are read once, W once a
-// block (the plain kernel reads W from L2 for every tile, as many bytes as
-// A there); Y leaves straight from the accumulators.
-//
 // Takes 16-bit FusedConvPair, both 1x1, ungrouped, unpadded, undilated, any
 // strides, X, X2 and Y channels last, channels of X and X2 and the output
 // channels multiples of 8, Relu or no activation.
@@ -34,10 +27,7 @@ namespace kiln::backend::cuda {
 
 // Build time, from the graph and the node's layout attributes.
 bool pair_gemm_applies(const ir::Node& n, const ir::Graph& g);
-// "mma_pair_w": the same with W and W2 resident in shared memory (see
-// above): also M of 64, 128 or 256 and K1 + K2 <= 128.
-bool pair_gemm_resident_applies(const ir::Node& n, const ir::Graph& g);
 
-std::unique_ptr<Kernel> make_pair_gemm(const ir::Node& n, bool resident);
+std::unique_ptr<Kernel> make_pair_gemm(const ir::Node& n);
 
 }  // namespace kiln::backend::cuda

@@ -533,18 +533,15 @@ void register_cuda_conv(KernelRegistry& r) {
                   n.label() + ": direct_mma does not take it (or KILN_CONV_DIRECT=0, KILN_CONV_POOL=0)");
     return make_direct_conv(n);
   }, "direct_mma");
-  // FusedConvPair (passes/fuse_conv_pair.cpp): kiln's mma_pair_w and
-  // mma_pair where their forms allow, and the two stages on cuDNN's
-  // engines, timed.
+  // FusedConvPair (passes/fuse_conv_pair.cpp): kiln's mma_pair where its
+  // form allows, and the two stages on cuDNN's engines, timed.
   // KILN_CONV_PAIR=0 refuses them all (no fusion), =1 leaves mma_pair alone
   // where it applies (the layouts it needs are assigned after the fusion).
-  for (const bool resident : {true, false})
-    r.add("FusedConvPair", [resident](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
-      const bool applies = resident ? pair_gemm_resident_applies(n, g) : pair_gemm_applies(n, g);
-      if (!env_flag("KILN_CONV_PAIR", true) || !applies)
-        throw Error(ErrorCode::Unsupported, n.label() + ": mma_pair does not take it (or KILN_CONV_PAIR=0)");
-      return make_pair_gemm(n, resident);
-    }, resident ? "mma_pair_w" : "mma_pair");
+  r.add("FusedConvPair", [](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
+    if (!env_flag("KILN_CONV_PAIR", true) || !pair_gemm_applies(n, g))
+      throw Error(ErrorCode::Unsupported, n.label() + ": mma_pair does not take it (or KILN_CONV_PAIR=0)");
+    return make_pair_gemm(n);
+  }, "mma_pair");
   // Two cuDNN picks: the third and fourth engines were never faster in
   // ResNet-50 and took up to 170 ms a timing run at batch 256.
   for (const int pick : {1, 0}) {
