@@ -135,9 +135,8 @@ bool is_channel_operand(const ir::Graph& g, const ir::Node& n, size_t i) {
 
 // Whether reader `n` can read its input `i` as it is while `n` computes in
 // NHWC: in the layout (X of a convolution, X2 of a FusedConvPair, Z of a
-// FusedConv, a pool's X, a
-// pointwise op's operand of the output's shape), or layout-free (scalars,
-// channel operands).
+// FusedConv, a pool's X, a pointwise op's operand of the output's shape), or
+// layout-free (scalars, channel operands).
 bool reads_nhwc(const ir::Graph& g, const ir::Node& n, size_t i) {
   if (is_conv(n)) return is_conv_x(n, i) || (n.op_type == "FusedConv" && i == 3);
   if (is_window_pool(n) || is_global_pool(n)) return i == 0;

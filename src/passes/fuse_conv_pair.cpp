@@ -38,7 +38,8 @@ int fuse_conv_pair(ir::Graph& g, const NodeFilter& mine, const NodeFilter& runs)
       continue;
     const ir::ValueId z = main.inputs[3];
     const ir::NodeId p = producer[static_cast<size_t>(z)];
-    if (p < 0 || static_cast<size_t>(p) >= i || dead[static_cast<size_t>(p)] || readers.sole(z) != static_cast<ir::NodeId>(i))
+    if (p < 0 || static_cast<size_t>(p) >= i || dead[static_cast<size_t>(p)] ||
+        readers.sole(z) != static_cast<ir::NodeId>(i))
       continue;
     const ir::Node& zc = g.nodes[static_cast<size_t>(p)];
     const bool plain = is_onnx(zc, "Conv");

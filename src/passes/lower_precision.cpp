@@ -82,8 +82,9 @@ std::string suffix(DataType t) { return t == DataType::Float16 ? "_fp16" : "_bf1
 // The ops whose 16-bit speed is worth lowering for; a walk back from the
 // post-processing stops at them.
 bool heavy(const ir::Node& n) {
-  static const std::set<std::string> ops = {"Conv", "ConvTranspose", "MatMul", "Gemm", "FusedConv", "FusedConvDw",
-                                            "FusedConvPool", "FusedConvPair", "FusedGemm", "FusedMatMul", "Attention", "Einsum"};
+  static const std::set<std::string> ops = {
+      "Conv",          "ConvTranspose", "MatMul",    "Gemm",        "FusedConv", "FusedConvDw",
+      "FusedConvPool", "FusedConvPair", "FusedGemm", "FusedMatMul", "Attention", "Einsum"};
   return ops.count(n.op_type) > 0;
 }
 

@@ -1,7 +1,8 @@
 // Reference kernels of FusedConv, FusedGemm and FusedMatMul (FusedConvDw,
-// FusedConvPool, FusedConvPair and SkipLayerNormalization run as their stages): the captured
-// reference kernel of the ONNX op writes Y, then Z/bias is added and the
-// activation applied in place, in the compute type of the reference kernels.
+// FusedConvPool, FusedConvPair and SkipLayerNormalization run as their
+// stages): the captured reference kernel of the ONNX op writes Y, then
+// Z/bias is added and the activation applied in place, in the compute type
+// of the reference kernels.
 // Y may share Z's buffer (the memory planner's in-place outputs).
 #include "backends/cpu/kernels/fused_kernels.h"
 

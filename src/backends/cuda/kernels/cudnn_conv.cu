@@ -411,8 +411,8 @@ class ConvTransposeKernel final : public Kernel {
 
 // FusedConvPair as its two cuDNN stages (ir::conv_pair_stages): the Z
 // convolution into Y, then the main one adding Y into itself (Z in place,
-// as the memory planner puts a FusedConv's Y over its Z). The candidate
-// mma_pair competes with where its form allows, and the one otherwise.
+// as the memory planner puts a FusedConv's Y over its Z). Timed against
+// mma_pair where that takes the node's form; the only kernel elsewhere.
 class ConvPairKernel final : public Kernel {
  public:
   ConvPairKernel(const ir::Node& node, int pick) {
