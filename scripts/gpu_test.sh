@@ -88,8 +88,8 @@ timed_speed() {
 # (no direct_mma, cudnn_s2d, cudnn_c8), for comparison. A switch's run has a
 # timing cache of its own: --no-cache leaves the shared one in use, where a
 # winner from a run with another set of candidates would be reused (the
-# candidate switches are also in the device fingerprint, which keys the
-# timing cache; the cuDNN fusion switches are not).
+# candidate switches are also in the device fingerprint, and the cuDNN
+# fusion switches in the timing key, Backend::timing_fingerprint).
 cudnn_stem_speed() {
   KILN_CONV_DIRECT=0 KILN_CUDNN_SPACE_TO_DEPTH=0 KILN_CUDNN_PAD_CHANNELS=0 step speed_resnet50_cudnn_stem "$bin/kiln" \
     bench "$work/models/resnet50.onnx" --device cuda --batch "$1" -n "$2" --warmup "$3" --no-cache --precision fp16 \

@@ -95,6 +95,10 @@ class Backend {
   // What shapes the kernels a build picks: ISA or GPU model and library
   // versions (never a device index). Part of the engine-cache key.
   virtual std::string fingerprint() const = 0;
+  // What keys the timing cache: the fingerprint, and the speed switches that
+  // change which candidate wins but not what an engine may run (so are not
+  // in the fingerprint): a run under one does not reuse another's winners.
+  virtual std::string timing_fingerprint() const { return fingerprint(); }
 
   virtual Allocator& allocator() = 0;  // this device's memory
   virtual std::unique_ptr<Stream> create_stream(const StreamConfig& config = {}) = 0;

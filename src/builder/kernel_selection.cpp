@@ -193,7 +193,7 @@ std::string kernel_signature(const ir::Graph& g, const ir::Node& n, const backen
 }
 
 std::string timing_device(const backend::Backend& backend, int cpu_threads) {
-  std::string d = backend.fingerprint();
+  std::string d = backend.timing_fingerprint();
   if (backend.device().is_host()) d += " threads=" + std::to_string(cpu_threads);
   return d;
 }

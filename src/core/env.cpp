@@ -17,4 +17,11 @@ std::optional<bool> env_switch(const char* name) {
   return std::nullopt;
 }
 
+std::string env_switches(std::initializer_list<const char*> names) {
+  std::string out;
+  for (const char* n : names)
+    if (const std::optional<bool> v = env_switch(n)) out += std::string(" ") + n + (*v ? "=1" : "=0");
+  return out;
+}
+
 }  // namespace kiln

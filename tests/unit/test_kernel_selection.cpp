@@ -115,6 +115,25 @@ TEST(KernelSelection, PicksTheFastestAndRemembers) {
   EXPECT_EQ(again.nodes[0].attr_s("kiln.kernel", ""), "fast");
 }
 
+// A speed switch that changes which candidate wins without changing what an
+// engine may run keys the timing cache (a run under it does not reuse the
+// winners timed without it) but not the engine fingerprint (engines stay
+// loadable either way).
+TEST(KernelSelection, SpeedSwitchesKeyTheTimingCacheNotTheEngine) {
+  backend::CpuBackend cpu;
+  unsetenv("KILN_DNNL_CONV_ANY");
+  const std::string plain = builder::timing_device(cpu, 0), fingerprint = cpu.fingerprint();
+  setenv("KILN_DNNL_CONV_ANY", "1", 1);
+  const std::string forced = builder::timing_device(cpu, 0);
+  EXPECT_NE(forced, plain);
+  EXPECT_NE(forced.find("KILN_DNNL_CONV_ANY=1"), std::string::npos) << forced;
+  EXPECT_EQ(cpu.fingerprint(), fingerprint);
+  setenv("KILN_DNNL_CONV_ANY", "0", 1);
+  EXPECT_NE(builder::timing_device(cpu, 0).find("KILN_DNNL_CONV_ANY=0"), std::string::npos);
+  unsetenv("KILN_DNNL_CONV_ANY");
+  EXPECT_EQ(builder::timing_device(cpu, 0), plain);
+}
+
 // Timing one candidate after the other would measure the fast one inside the
 // burst and the slow one after it, and persist the wrong choice.
 TEST(KernelSelection, ABurstOfLoadDoesNotCrownTheSlowerCandidate) {

@@ -7,6 +7,7 @@
 #include "backends/cpu/cpu_threads.h"
 #include "backends/cpu/dnnl/context.h"
 #include "backends/cpu/kernels/families.h"
+#include "core/env.h"
 #include "kiln/error.h"
 
 namespace kiln::backend {
@@ -56,6 +57,8 @@ std::string cpu_isa() {
 CpuBackend::CpuBackend() { register_all_cpu_kernels(m_kernels); }
 
 std::string CpuBackend::fingerprint() const { return "cpu " + cpu_isa() + " " + onednn::onednn_version(); }
+
+std::string CpuBackend::timing_fingerprint() const { return fingerprint() + env_switches({"KILN_DNNL_CONV_ANY"}); }
 
 Allocator& CpuBackend::allocator() {
   static HostAllocator alloc;

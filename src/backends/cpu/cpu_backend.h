@@ -15,6 +15,7 @@ class CpuBackend final : public Backend {
   std::string name() const override { return "cpu"; }
   Device device() const override { return Device{DeviceKind::CPU, 0}; }
   std::string fingerprint() const override;
+  std::string timing_fingerprint() const override;
   Allocator& allocator() override;
   std::unique_ptr<Stream> create_stream(const StreamConfig& config = {}) override;
   void copy(void* dst, const Device& dst_device, const void* src, const Device& src_device, size_t bytes,

@@ -109,11 +109,16 @@ CudaBackend::CudaBackend(int device) : m_device(device) {
 CudaBackend::~CudaBackend() = default;
 
 std::string CudaBackend::fingerprint() const {
-  std::string f = m_fingerprint;
-  for (const char* s : {"KILN_CONV_DIRECT", "KILN_CONV_POOL", "KILN_CONV_PAIR", "KILN_CUDNN_SPACE_TO_DEPTH",
-                        "KILN_CUDNN_PAD_CHANNELS"})
-    if (const std::optional<bool> v = env_switch(s)) f += std::string(" ") + s + (*v ? "=1" : "=0");
-  return f;
+  // The switches that remove kernel candidates: an engine may name one.
+  return m_fingerprint + env_switches({"KILN_CONV_DIRECT", "KILN_CONV_POOL", "KILN_CONV_PAIR",
+                                       "KILN_CUDNN_SPACE_TO_DEPTH", "KILN_CUDNN_PAD_CHANNELS"});
+}
+
+std::string CudaBackend::timing_fingerprint() const {
+  // The switches that change what a cuDNN candidate runs (fused graphs,
+  // runtime-compiled engines, which engines are picked).
+  return fingerprint() + env_switches({"KILN_CUDNN_FUSION", "KILN_CUDNN_RUNTIME_FUSION", "KILN_CUDNN_HEUR_B",
+                                       "KILN_CUDNN_KNOBS"});
 }
 
 Allocator& CudaBackend::allocator() { return *m_pool; }

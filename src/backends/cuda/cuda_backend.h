@@ -25,6 +25,7 @@ class CudaBackend final : public Backend {
   // choices another refuses, so engine cache keys, engine checks at load and
   // timing caches keep them apart.
   std::string fingerprint() const override;
+  std::string timing_fingerprint() const override;
   Allocator& allocator() override;
   std::unique_ptr<Stream> create_stream(const StreamConfig& config = {}) override;
   void copy(void* dst, const Device& dst_device, const void* src, const Device& src_device, size_t bytes,
