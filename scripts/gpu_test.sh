@@ -84,18 +84,6 @@ timed_speed() {
     --warmup 10 --no-cache --precision fp16 --cuda-graphs --device-io
   grep -E "^batch" "$out/speed_$1.log"
 }
-# cudnn_stem_speed BATCHES N WARMUP: ResNet-50 with its stem on cuDNN alone
-# (no direct_mma, cudnn_s2d, cudnn_c8), for comparison. A switch's run has a
-# timing cache of its own: --no-cache leaves the shared one in use, where a
-# winner from a run with another set of candidates would be reused (the
-# candidate switches are also in the device fingerprint, and the cuDNN
-# fusion switches in the timing key, Backend::timing_fingerprint).
-cudnn_stem_speed() {
-  KILN_CONV_DIRECT=0 KILN_CUDNN_SPACE_TO_DEPTH=0 KILN_CUDNN_PAD_CHANNELS=0 step speed_resnet50_cudnn_stem "$bin/kiln" \
-    bench "$work/models/resnet50.onnx" --device cuda --batch "$1" -n "$2" --warmup "$3" --no-cache --precision fp16 \
-    --cuda-graphs --device-io --timing-cache "$work/timing_cudnn_stem.json"
-  grep -E "^batch" "$out/speed_resnet50_cudnn_stem.log"
-}
 # profile_resnet50_256 LINES: where batch 256's time goes, per node.
 profile_resnet50_256() {
   step profile_resnet50_256 "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda \
@@ -104,13 +92,23 @@ profile_resnet50_256() {
   head -n "$1" "$out/profile_resnet50_256.txt"
 }
 stem_times() { grep -E "'/conv1/Conv' \(FusedConv(Pool)?\): timed" "$out/speed_resnet50.log" | head -n 3; }
-# switch_speed NAME "VAR=VALUE ..." BATCHES: ResNet-50 with candidate
-# switches set, for comparison with the default (a timing cache of its own).
+# switch_speed NAME "VAR=VALUE ..." BATCHES [N WARMUP]: ResNet-50 with
+# candidate switches set, for comparison with the default. Each run has a
+# timing cache of its own: --no-cache leaves the shared one in use (the
+# candidate switches are also in the device fingerprint and the cuDNN fusion
+# switches in the timing key, Backend::timing_fingerprint, so this only
+# keeps the files apart).
 switch_speed() {
   ( export $2  # word-split on purpose: VAR=VALUE pairs
-    step "speed_resnet50_$1" "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda --batch "$3" -n 100 \
-      --warmup 10 --no-cache --precision fp16 --cuda-graphs --device-io --timing-cache "$work/timing_$1.json" )
+    step "speed_resnet50_$1" "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda --batch "$3" \
+      -n "${4:-100}" --warmup "${5:-10}" --no-cache --precision fp16 --cuda-graphs --device-io \
+      --timing-cache "$work/timing_$1.json" )
   grep -E "^batch" "$out/speed_resnet50_$1.log"
+}
+# cudnn_stem_speed BATCHES [N WARMUP]: the stem on cuDNN alone (no
+# direct_mma, cudnn_s2d, cudnn_c8).
+cudnn_stem_speed() {
+  switch_speed cudnn_stem "KILN_CONV_DIRECT=0 KILN_CUDNN_SPACE_TO_DEPTH=0 KILN_CUDNN_PAD_CHANNELS=0" "$@"
 }
 # unpooled_speed BATCHES: direct_mma's stem and the MaxPool apart
 # (KILN_CONV_POOL=0), for comparison with the fused FusedConvPool.

@@ -90,7 +90,7 @@ QuantLayout quant_layout(const KernelContext& ctx) {
   const ir::Node& node = ctx.node();
   const Tensor& x = ctx.input(0);
   const Tensor& scale = ctx.input(1);
-  const Tensor* zp = ctx.has_input(2) ? &ctx.input(2) : nullptr;
+  const Tensor* zp = ctx.optional_input(2);
   if (ir::opset_before(ctx.opset(), 13) && scale.numel() != 1) ctx.fail("the scale must be a scalar before opset 13");
   if (zp && zp->numel() != scale.numel())
     ctx.fail("the zero point's shape " + shape_str(zp->shape()) + " differs from the scale's " +

@@ -33,6 +33,8 @@ class KernelContext {
   bool has_output(size_t i) const { return i < m_node.outputs.size() && m_node.outputs[i] != ir::k_no_value; }
   // Throws kiln::Error naming the node when the input is omitted.
   const Tensor& input(size_t i) const;
+  // Input i, or null when it is omitted.
+  const Tensor* optional_input(size_t i) const { return has_input(i) ? &input(i) : nullptr; }
   // Allocates (or hands out planned memory for) output i and returns it. Memory
   // is not zeroed when it comes from the plan. Call once per output.
   Tensor& output(size_t i, DataType dtype, const Shape& shape);

@@ -102,8 +102,8 @@ AttentionParams attention_params(const KernelContext& ctx) {
   p.causal = node.attr_i("is_causal", 0) != 0;
   p.softcap = node.attr_f("softcap", 0.f);
   p.scale = node.attr("scale") ? node.attr_f("scale", 1.f) : 1.0 / std::sqrt(static_cast<double>(d.hs));
-  p.mask = ctx.has_input(3) ? &ctx.input(3) : nullptr;
-  p.nonpad = ctx.has_input(6) ? &ctx.input(6) : nullptr;
+  p.mask = ctx.optional_input(3);
+  p.nonpad = ctx.optional_input(6);
   if (p.nonpad && p.nonpad->numel() != d.b) ctx.fail("nonpad_kv_seqlen must have one value per batch");
   // Mask broadcast: right-aligned against [B, qh, Sq, mask_len].
   Shape& ms = p.mask_dims;
@@ -146,7 +146,7 @@ GemmParams gemm_params(const KernelContext& ctx) {
   p.n = b.shape()[p.tb ? 0 : 1];
   if (b.shape()[p.tb ? 1 : 0] != p.k)
     ctx.fail("inner dimensions of A " + shape_str(a.shape()) + " and B " + shape_str(b.shape()) + " differ");
-  p.c = ctx.has_input(2) ? &ctx.input(2) : nullptr;
+  p.c = ctx.optional_input(2);
   if (p.c) {
     const Shape& cs = p.c->shape();
     if (cs.size() > 2) ctx.fail("C " + shape_str(cs) + " must have rank <= 2");

@@ -30,6 +30,7 @@
 #include <cstring>
 #include <numeric>
 #include <set>
+#include <span>
 
 #include "passes/fusion_util.h"
 #include "passes/passes.h"
@@ -46,9 +47,10 @@ bool is_conv(const ir::Node& n) {
 // A convolution's activation inputs (FusedConvPair has two, X and X2) and
 // weight inputs (W and W2), which follow X's layout together.
 bool is_conv_x(const ir::Node& n, size_t i) { return i == 0 || (n.op_type == "FusedConvPair" && i == 3); }
-std::vector<size_t> weight_inputs(const ir::Node& n) {
-  if (n.op_type == "FusedConvPair") return {1, 4};
-  return {1};
+std::span<const size_t> weight_inputs(const ir::Node& n) {
+  static constexpr size_t k_pair[] = {1, 4}, k_one[] = {1};
+  if (n.op_type == "FusedConvPair") return k_pair;
+  return k_one;
 }
 
 bool is_window_pool(const ir::Node& n) {

@@ -105,10 +105,11 @@ std::string small_model() {
   return mb.bytes();
 }
 
-Engine build(const std::string& bytes, const std::string& device) {
+Engine build(const std::string& bytes, const std::string& device, Precision precision = Precision::FP32) {
   TempDir dir;
   BuildConfig c;
   c.device = device;
+  c.precision = precision;
   return build_engine(Model::load(dir.write("m.onnx", bytes)), c);
 }
 
@@ -245,11 +246,7 @@ TEST(CudaRuntime, ReducedPrecisionMatchesFp32) {
     const Tensor want = cpu.run({{"x", x}})[0].tensor;
     const float range = max_abs_diff(want);
     for (Precision p : {Precision::FP16, Precision::BF16}) {
-      TempDir dir;
-      BuildConfig c;
-      c.device = "cuda";
-      c.precision = p;
-      const Engine e = build_engine(Model::load(dir.write("m.onnx", m.bytes)), c);
+      const Engine e = build(m.bytes, "cuda", p);
       ASSERT_EQ(e.outputs().at(0).dtype, DataType::Float32);
       Session s(e);
       const Tensor got = s.run({{"x", x}})[0].tensor;
@@ -321,11 +318,7 @@ TEST(CudaRuntime, FewChannelStemMatchesTheCpu) {
   for (int forced = 0; forced <= 3; ++forced)  // 3: none
     for (Precision p : {Precision::FP16, Precision::BF16}) {
       for (int i = 0; i < 3; ++i) setenv(switches[i], i == forced ? "1" : "0", 1);
-      TempDir dir;
-      BuildConfig c;
-      c.device = "cuda";
-      c.precision = p;
-      const Engine e = build_engine(Model::load(dir.write("m.onnx", stem_model())), c);
+      const Engine e = build(stem_model(), "cuda", p);
       std::string kernels;
       int pools = 0;
       for (const ir::Node& n : e.data()->graph.nodes) {
@@ -416,11 +409,7 @@ TEST(CudaRuntime, ProjectionShortcutMatchesTheCpu) {
       } else {
         unsetenv("KILN_CONV_PAIR");
       }
-      TempDir dir;
-      BuildConfig c;
-      c.device = "cuda";
-      c.precision = p;
-      const Engine e = build_engine(Model::load(dir.write("m.onnx", shortcut_model())), c);
+      const Engine e = build(shortcut_model(), "cuda", p);
       int pairs = 0;
       std::string kernel = "-";
       for (const ir::Node& n : e.data()->graph.nodes) {

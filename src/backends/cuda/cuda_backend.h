@@ -20,11 +20,13 @@ class CudaBackend final : public Backend {
   Device device() const override { return Device{DeviceKind::CUDA, m_device}; }
   // The GPU model, the library versions, and the switches that remove kernel
   // candidates or change the graph (KILN_CONV_DIRECT, KILN_CONV_POOL,
-  // KILN_CUDNN_SPACE_TO_DEPTH, KILN_CUDNN_PAD_CHANNELS where set, read when
-  // asked): an engine built or a timing taken under one setting names
-  // choices another refuses, so engine cache keys, engine checks at load and
-  // timing caches keep them apart.
+  // KILN_CONV_PAIR, KILN_CUDNN_SPACE_TO_DEPTH, KILN_CUDNN_PAD_CHANNELS where
+  // set, read when asked): an engine built under one setting names choices
+  // another refuses, so engine cache keys and engine checks at load keep
+  // them apart.
   std::string fingerprint() const override;
+  // The fingerprint and the cuDNN speed switches (KILN_CUDNN_FUSION,
+  // KILN_CUDNN_RUNTIME_FUSION, KILN_CUDNN_HEUR_B, KILN_CUDNN_KNOBS).
   std::string timing_fingerprint() const override;
   Allocator& allocator() override;
   std::unique_ptr<Stream> create_stream(const StreamConfig& config = {}) override;

@@ -205,30 +205,24 @@ std::pair<Node, Node> conv_pair_stages(const Node& fused) {
 
 namespace {
 
-// Runs the ONNX schema of `op` on a copy of the node with `inputs` and
-// `outputs` (values of the node, so results land there).
-void infer_as(InferContext& ctx, const std::string& op, std::vector<ValueId> inputs, std::vector<ValueId> outputs) {
+// Runs the ONNX schema of `op` on `inner` (a copy of the fused node or one
+// of its stages, whose values are the fused node's, so results land there).
+void infer_node_as(InferContext& ctx, Node inner, const std::string& op) {
   const OpSchema* s = SchemaRegistry::global().find("", op);
   if (!s) throw Error(ErrorCode::Internal, "fused op: no schema for " + op);
-  Node inner = ctx.node();
   inner.op_type = op;
   inner.domain = "";
-  inner.inputs = std::move(inputs);
-  inner.outputs = std::move(outputs);
   while (!inner.inputs.empty() && inner.inputs.back() == k_no_value) inner.inputs.pop_back();
   InferContext inner_ctx(const_cast<Graph&>(ctx.graph()), inner);
   s->infer(inner_ctx);
 }
 
-// The same for a stage node of the fused one (its own attributes), as Conv.
-void infer_as(InferContext& ctx, Node inner) {
-  const OpSchema* s = SchemaRegistry::global().find("", "Conv");
-  if (!s) throw Error(ErrorCode::Internal, "fused op: no schema for Conv");
-  inner.op_type = "Conv";
-  inner.domain = "";
-  while (!inner.inputs.empty() && inner.inputs.back() == k_no_value) inner.inputs.pop_back();
-  InferContext inner_ctx(const_cast<Graph&>(ctx.graph()), inner);
-  s->infer(inner_ctx);
+// The fused node itself with `inputs` and `outputs`.
+void infer_as(InferContext& ctx, const std::string& op, std::vector<ValueId> inputs, std::vector<ValueId> outputs) {
+  Node inner = ctx.node();
+  inner.inputs = std::move(inputs);
+  inner.outputs = std::move(outputs);
+  infer_node_as(ctx, std::move(inner), op);
 }
 
 // The same with the node's first `n_inputs` inputs and all its outputs.
@@ -369,9 +363,9 @@ void infer_fused_conv_pair(InferContext& ctx) {
     n.inputs.resize(3);
     return n;
   };
-  infer_as(ctx, conv_of(z));
+  infer_node_as(ctx, conv_of(z), "Conv");
   const std::optional<SymShape> zs = output_shape(ctx);
-  infer_as(ctx, conv_of(main));
+  infer_node_as(ctx, conv_of(main), "Conv");
   const auto& y = output_shape(ctx);
   if (zs && y && *zs != *y)
     ctx.fail("the two convolutions' outputs differ: " + sym_str(*y) + " and " + sym_str(*zs) + " (X2's)");

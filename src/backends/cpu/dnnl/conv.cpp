@@ -328,7 +328,7 @@ class ConvKernel final : public DnnlKernel {
     Tensor& y = ctx.output(0, DataType::Float32, p.y_shape);
     // Z may share Y's buffer (memory plan, in place).
     Tensor z_copy;
-    const Tensor* z = ctx.has_input(3) ? &ctx.input(3) : nullptr;
+    const Tensor* z = ctx.optional_input(3);
     const bool aliased = z && z->raw() == y.raw();
     memory w_mem = wrap(p.w_md, w);
     if (p.w_reorder) {

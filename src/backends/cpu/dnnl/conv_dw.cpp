@@ -206,14 +206,14 @@ class SplitConvDwKernel final : public Kernel {
 
   void run(KernelContext& ctx) override {
     std::vector<Tensor> mid(1), out(1);
-    KernelContext first(m_stage1, 1, {&ctx.input(0), &ctx.input(1), ctx.has_input(2) ? &ctx.input(2) : nullptr}, mid,
+    KernelContext first(m_stage1, 1, {&ctx.input(0), &ctx.input(1), ctx.optional_input(2)}, mid,
                         [this](size_t, DataType dt, const Shape& s) {
                           if (!m_mid.defined() || m_mid.shape() != s || m_mid.dtype() != dt) m_mid = Tensor::empty(dt, s);
                           return m_mid;
                         },
                         ctx.stream());
     m_first->run(first);
-    KernelContext second(m_stage2, 1, {&mid[0], &ctx.input(3), ctx.has_input(4) ? &ctx.input(4) : nullptr}, out,
+    KernelContext second(m_stage2, 1, {&mid[0], &ctx.input(3), ctx.optional_input(4)}, out,
                          [&ctx](size_t, DataType dt, const Shape& s) { return ctx.output(0, dt, s); }, ctx.stream());
     m_second->run(second);
   }

@@ -40,8 +40,8 @@ class FusedReference final : public Kernel {
   void run(KernelContext& ctx) override {
     std::vector<const Tensor*> ins;
     for (size_t i = 0; i < m_inner_inputs && i < ctx.num_inputs(); ++i)
-      ins.push_back(ctx.has_input(i) ? &ctx.input(i) : nullptr);
-    const Tensor* addend = ctx.has_input(m_inner_inputs) ? &ctx.input(m_inner_inputs) : nullptr;
+      ins.push_back(ctx.optional_input(i));
+    const Tensor* addend = ctx.optional_input(m_inner_inputs);
     Tensor addend_copy;
     std::vector<Tensor> outs(1);
     // Y may be planned over Z (OpSchema::inplace_input): the inner op writes
@@ -104,6 +104,22 @@ void add_fused(KernelRegistry& r, const std::string& op, const std::string& inne
   });
 }
 
+// A fused node as two stage kernels: `first` (at `first_opset`) writes a
+// buffer of its own, which `second` reads as its input `mid_at` (a null in
+// `second_in`) and which writes the node's output 0.
+void run_stages(KernelContext& ctx, Kernel& first, const ir::Node& first_node, int64_t first_opset,
+                std::vector<const Tensor*> first_in, Kernel& second, const ir::Node& second_node,
+                int64_t second_opset, std::vector<const Tensor*> second_in, size_t mid_at) {
+  std::vector<Tensor> mid(1), out(1);
+  KernelContext a(first_node, first_opset, std::move(first_in), mid,
+                  [](size_t, DataType dt, const Shape& s) { return Tensor::empty(dt, s); }, ctx.stream());
+  first.run(a);
+  second_in[mid_at] = &mid[0];
+  KernelContext b(second_node, second_opset, std::move(second_in), out,
+                  [&ctx](size_t, DataType dt, const Shape& s) { return ctx.output(0, dt, s); }, ctx.stream());
+  second.run(b);
+}
+
 // FusedConvDw as its two FusedConv stages, with the expanded tensor between
 // them in a buffer of its own.
 class FusedConvDwReference final : public Kernel {
@@ -117,13 +133,8 @@ class FusedConvDwReference final : public Kernel {
   void run(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
     if (x.rank() != 4) ctx.fail("input " + shape_str(x.shape()) + " is not 4-D");
-    std::vector<Tensor> mid(1), out(1);
-    KernelContext first(m_stage1, 1, {&x, &ctx.input(1), ctx.has_input(2) ? &ctx.input(2) : nullptr}, mid,
-                        [](size_t, DataType dt, const Shape& s) { return Tensor::empty(dt, s); }, ctx.stream());
-    m_first->run(first);
-    KernelContext second(m_stage2, 1, {&mid[0], &ctx.input(3), ctx.has_input(4) ? &ctx.input(4) : nullptr}, out,
-                         [&ctx](size_t, DataType dt, const Shape& s) { return ctx.output(0, dt, s); }, ctx.stream());
-    m_second->run(second);
+    run_stages(ctx, *m_first, m_stage1, 1, {&x, &ctx.input(1), ctx.optional_input(2)}, *m_second, m_stage2, 1,
+               {nullptr, &ctx.input(3), ctx.optional_input(4)}, 0);
   }
 
  private:
@@ -151,13 +162,8 @@ class FusedConvPoolReference final : public Kernel {
       rounded = ew::cast_tensor(*x, ctx.input(1).dtype(), m_conv_node.label());
       x = &rounded;
     }
-    std::vector<Tensor> mid(1), out(1);
-    KernelContext conv(m_conv_node, 1, {x, &ctx.input(1), ctx.has_input(2) ? &ctx.input(2) : nullptr}, mid,
-                       [](size_t, DataType dt, const Shape& s) { return Tensor::empty(dt, s); }, ctx.stream());
-    m_conv->run(conv);
-    KernelContext pool(m_pool_node, k_inner_opset, {&mid[0]}, out,
-                       [&ctx](size_t, DataType dt, const Shape& s) { return ctx.output(0, dt, s); }, ctx.stream());
-    m_pool->run(pool);
+    run_stages(ctx, *m_conv, m_conv_node, 1, {x, &ctx.input(1), ctx.optional_input(2)}, *m_pool, m_pool_node,
+               k_inner_opset, {nullptr}, 0);
   }
 
  private:
@@ -176,13 +182,8 @@ class FusedConvPairReference final : public Kernel {
   }
 
   void run(KernelContext& ctx) override {
-    std::vector<Tensor> z(1), out(1);
-    KernelContext zc(m_z_node, 1, {&ctx.input(3), &ctx.input(4), ctx.has_input(5) ? &ctx.input(5) : nullptr}, z,
-                     [](size_t, DataType dt, const Shape& s) { return Tensor::empty(dt, s); }, ctx.stream());
-    m_z->run(zc);
-    KernelContext mc(m_main_node, 1, {&ctx.input(0), &ctx.input(1), ctx.has_input(2) ? &ctx.input(2) : nullptr, &z[0]},
-                     out, [&ctx](size_t, DataType dt, const Shape& s) { return ctx.output(0, dt, s); }, ctx.stream());
-    m_main->run(mc);
+    run_stages(ctx, *m_z, m_z_node, 1, {&ctx.input(3), &ctx.input(4), ctx.optional_input(5)}, *m_main, m_main_node, 1,
+               {&ctx.input(0), &ctx.input(1), ctx.optional_input(2), nullptr}, 3);
   }
 
  private:
@@ -222,7 +223,7 @@ class SkipLayerNormReference final : public Kernel {
                       },
                       ctx.stream());
     m_add->run(add);
-    KernelContext ln(m_ln_node, k_inner_opset, {&sum[0], &ctx.input(2), ctx.has_input(3) ? &ctx.input(3) : nullptr}, y,
+    KernelContext ln(m_ln_node, k_inner_opset, {&sum[0], &ctx.input(2), ctx.optional_input(3)}, y,
                      [&](size_t, DataType dt, const Shape& s) { return ctx.output(0, dt, s); }, ctx.stream());
     m_ln->run(ln);
   }

@@ -64,7 +64,7 @@ void run_quantize(KernelContext& ctx) {
   const ir::Node& node = ctx.node();
   const Tensor& x = ctx.input(0);
   const Tensor& scale = ctx.input(1);
-  const Tensor* zp = ctx.has_input(2) ? &ctx.input(2) : nullptr;
+  const Tensor* zp = ctx.optional_input(2);
   const params::QuantizeParams p = params::quantize_params(ctx);
   Tensor& y = ctx.output(0, p.out, x.shape());
   dispatch_quant(ctx, p.out, [&](auto qtag) {
@@ -97,7 +97,7 @@ void run_dequantize(KernelContext& ctx) {
   const ir::Node& node = ctx.node();
   const Tensor& x = ctx.input(0);
   const Tensor& scale = ctx.input(1);
-  const Tensor* zp = ctx.has_input(2) ? &ctx.input(2) : nullptr;
+  const Tensor* zp = ctx.optional_input(2);
   const params::DequantizeParams p = params::dequantize_params(ctx);
   Tensor& y = ctx.output(0, p.out, x.shape());
   dispatch_quant(ctx, x.dtype(), [&](auto qtag) {

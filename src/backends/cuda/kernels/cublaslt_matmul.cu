@@ -248,7 +248,7 @@ class MatMulKernel final : public Kernel {
     const DataType dt = a.dtype();
     const cudaDataType_t type = lt_type(ctx, dt);
     const MatMulShape s = padded_matmul_shape(ctx, a.shape(), b.shape());
-    const Tensor* bias = m_fused && ctx.has_input(2) ? &ctx.input(2) : nullptr;
+    const Tensor* bias = m_fused ? ctx.optional_input(2) : nullptr;
     if (bias && bias->dtype() != dt) ctx.fail("the added input must have the output's dtype");
     if (bias && (bias->rank() != 1 || s.out.empty() || bias->shape()[0] != s.out.back()))
       ctx.fail("added input " + shape_str(bias->shape()) + " does not fit the output " + shape_str(s.out));

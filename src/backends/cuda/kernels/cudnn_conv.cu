@@ -178,7 +178,7 @@ class ConvKernel final : public Kernel {
     if (m_fused) check_same_dtype(ctx, dt, 3, "Z");
     Forward f = forward_geometry(ctx, ctx.node(), x.shape(), w.shape(), dt, m_layouts);
     const Tensor* b = bias_input(ctx, 2, f.m);
-    const Tensor* z = m_fused && ctx.has_input(3) ? &ctx.input(3) : nullptr;
+    const Tensor* z = m_fused ? ctx.optional_input(3) : nullptr;
     if (z && z->shape() != f.y_shape)
       ctx.fail("added input " + shape_str(z->shape()) + " does not fit the output " + shape_str(f.y_shape));
     Tensor& y = ctx.output(0, dt, f.y_shape);
@@ -424,11 +424,11 @@ class ConvPairKernel final : public Kernel {
   void run(KernelContext& ctx) override {
     Tensor y;
     std::vector<Tensor> z_out(1), out(1);
-    KernelContext z(m_z_node, 1, {&ctx.input(3), &ctx.input(4), ctx.has_input(5) ? &ctx.input(5) : nullptr}, z_out,
+    KernelContext z(m_z_node, 1, {&ctx.input(3), &ctx.input(4), ctx.optional_input(5)}, z_out,
                     [&](size_t, DataType dt, const Shape& s) { return y = ctx.output(0, dt, s); }, ctx.stream());
     m_z->run(z);
     KernelContext main(m_main_node, 1,
-                       {&ctx.input(0), &ctx.input(1), ctx.has_input(2) ? &ctx.input(2) : nullptr, &z_out[0]}, out,
+                       {&ctx.input(0), &ctx.input(1), ctx.optional_input(2), &z_out[0]}, out,
                        [&](size_t, DataType dt, const Shape& s) {
                          if (dt != y.dtype() || s != y.shape())
                            ctx.fail("the two convolutions' outputs differ: " + shape_str(s) + " and " +

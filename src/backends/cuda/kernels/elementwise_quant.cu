@@ -117,7 +117,7 @@ __global__ void dequantize_kernel(const X* x, const void* scale, Num sk, const X
 void run_quantize(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& scale = ctx.input(1);
-  const Tensor* zp = ctx.has_input(2) ? &ctx.input(2) : nullptr;
+  const Tensor* zp = ctx.optional_input(2);
   const params::QuantizeParams qp = params::quantize_params(ctx);
   const DataType out = qp.out, precision = qp.precision;
   const params::QuantLayout& hl = qp.layout;
@@ -147,7 +147,7 @@ void run_quantize(KernelContext& ctx) {
 void run_dequantize(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& scale = ctx.input(1);
-  const Tensor* zp = ctx.has_input(2) ? &ctx.input(2) : nullptr;
+  const Tensor* zp = ctx.optional_input(2);
   const params::DequantizeParams dp = params::dequantize_params(ctx);
   const DataType out = dp.out;
   const params::QuantLayout& hl = dp.layout;
