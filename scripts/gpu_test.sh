@@ -4,7 +4,7 @@
 # (/usr/local/cuda/lib64) and cuDNN/cuBLAS (PyTorch's venv), and python3 with
 # torch, torchvision and onnx for the real-model comparisons.
 #
-# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs python conformance models bench speed peers verify conv pair ncu ncu_pair models16
+# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs python conformance models bench speed peers verify conv pair stem ncu ncu_pair ncu_stem models16
 #                                          (default: unit graphs python conformance models bench)
 #        scripts/gpu_test.sh multigpu      on a two-GPU machine
 #        scripts/gpu_test.sh quick         every step at once where they can share the GPU (conformance
@@ -282,6 +282,38 @@ for s in $steps; do
       grep -E "\(FusedConvPair\): timed" "$out/speed_resnet50.log" | head -n 8
       unpaired_speed 1,32,256
       profile_resnet50_256 24
+      ;;
+    stem)
+      # stem_mma (ResNet's stem as one kernel, conv_stem.h): the kernels
+      # against the CPU, ResNet-50 in fp16 and bf16 against PyTorch, its speed
+      # with the stem candidates' times, direct_mma alone (KILN_CONV_STEM=0)
+      # beside it, and the batch-256 profile.
+      ( need_models resnet50 > "$out/export.summary" ) &
+      exp=$!
+      step cuda_runtime_stem "$bin/test_cuda_runtime" --gtest_filter='*Stem*'
+      kernel_steps
+      wait $exp
+      for p in fp16 bf16; do
+        step "models_$p" python3 tests/models/compare_torchvision.py --device cuda --precision $p "$bin/kiln" \
+          "$work/models" resnet50
+      done
+      timed_speed resnet50 1,32,256
+      grep -E "\(FusedConvPool\): timed" "$out/speed_resnet50.log" | head -n 6
+      switch_speed nostem KILN_CONV_STEM=0 1,32,256
+      profile_resnet50_256 12
+      ;;
+    ncu_stem)
+      # Where stem_mma's time goes at batch 256 (its one launch a run when
+      # it is the only candidate).
+      need_models resnet50
+      ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
+      KILN_CONV_STEM=1 step ncu_stem "$ncu_bin" --clock-control none -k regex:stem_kernel -c 1 \
+        --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section MemoryWorkloadAnalysis \
+        --section ComputeWorkloadAnalysis --section Occupancy --section LaunchStats --section InstructionStats \
+        "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda --batch 256 -n 1 --warmup 0 --no-cache \
+        --precision fp16
+      grep -E "stem_kernel|Duration|Throughput|Stall|Warp Cycles|Issue|Occupancy|Registers|Shared|Bank|L2|DRAM|Block" \
+        "$out/ncu_stem.log" | head -n 60
       ;;
     ncu_pair)
       # Where the FusedConvPair kernels' time goes at batch 256 (the first

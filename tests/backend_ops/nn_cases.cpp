@@ -207,6 +207,40 @@ void conv_cases(Cases& c) {
           {c.r({2, 3, 30, 26}, F32), c.r({64, 3, 7, 7}, dt, -0.5f, 0.5f), c.r({64}, dt)}, at, dt);
   }
 
+  // stem_mma's form (conv_stem.h), as passes/assign_cuda_layouts.cpp marks a
+  // stem over the graph's image (X NCHW, Y channels last): two and four
+  // warps across a row (56 pooled columns), W K,R,S,C, 32 channels with
+  // odd conv rows, end pads 0, no bias and no Relu, a 16-bit X, and bands
+  // of a short last unit, whose successor's input is loaded partly after
+  // its rows (150 images: more units than an H100's blocks).
+  struct Stem {
+    const char* what;
+    Shape x;
+    int64_t m;
+    bool x_f32, krsc, bias, relu;
+    std::vector<int64_t> pool_pads;
+  };
+  const std::vector<Stem> stems = {
+      {"two warps", {2, 3, 64, 64}, 64, true, false, true, true, {1, 1, 1, 1}},
+      {"224 wide W krsc", {1, 3, 224, 224}, 64, true, true, true, true, {1, 1, 1, 1}},
+      {"m32 odd rows end pads 0", {3, 3, 45, 36}, 32, false, false, false, false, {1, 1, 0, 0}},
+      {"short last bands", {150, 3, 36, 224}, 64, true, false, true, true, {1, 1, 1, 1}},
+  };
+  for (DataType dt : {F16, BF16})
+    for (const Stem& st : stems) {
+      Attrs at = {{"strides", a_ints({2, 2})}, {"pads", a_ints({3, 3, 3, 3})}, {"pool_kernel_shape", a_ints({3, 3})},
+                  {"pool_strides", a_ints({2, 2})}, {"pool_pads", a_ints(st.pool_pads)},
+                  {"kiln_in_layouts", a_ints({0, 0, 0})}, {"kiln_out_layout", a_int(1)},
+                  {"kiln_w_layout", a_int(st.krsc ? 1 : 0)}};
+      set_act(at, {st.relu ? "Relu" : ""});
+      std::vector<Tensor> in = {c.r(st.x, st.x_f32 ? F32 : dt), c.r({st.m, 3, 7, 7}, dt, -0.5f, 0.5f)};
+      if (st.bias) in.push_back(c.r({st.m}, dt));
+      OpCase& oc = c.add("FusedConvPool stem_mma " + dn(dt) + " " + st.what + " " + shape_str(st.x) + "*" +
+                             shape_str({st.m, 3, 7, 7}) + (st.x_f32 ? " f32 X" : ""),
+                         "FusedConvPool", in, at, dt);
+      oc.takes = {"stem_mma"};
+    }
+
   // FusedConv: Z and each activation; Y = act(Conv + B + Z).
   const Attrs geo = {{"pads", a_ints({1, 1, 1, 1})}, {"strides", a_ints({1, 1})}};
   for (const Act& a : activations()) {

@@ -82,6 +82,13 @@ bool nhwc_input(const OpCase& c, size_t k) {
   return it != c.attrs.end() && k < it->second.ints.size() && it->second.ints[k] == 1;
 }
 
+// A weight the case marks K,R,S,C (kiln_w_layout 1): a convolution's W, and
+// FusedConvPair's W2.
+bool krsc_weight(const OpCase& c, size_t k) {
+  auto it = c.attrs.find("kiln_w_layout");
+  return it != c.attrs.end() && it->second.i == 1 && (k == 1 || (c.op == "FusedConvPair" && k == 4));
+}
+
 bool nhwc_output(const OpCase& c) {
   auto it = c.attrs.find("kiln_out_layout");
   return it != c.attrs.end() && it->second.i == 1;
@@ -217,7 +224,8 @@ TEST(BackendOps, DevicesMatchTheCpu) {
       std::vector<Tensor> held(c.inputs.size());
       std::vector<const Tensor*> ins(c.inputs.size(), nullptr);
       for (size_t k = 0; k < c.inputs.size(); ++k) {
-        const Tensor t = c.inputs[k].defined() && nhwc_input(c, k) ? permute_nchw(c.inputs[k], true) : c.inputs[k];
+        const bool permuted = c.inputs[k].defined() && (nhwc_input(c, k) || krsc_weight(c, k));
+        const Tensor t = permuted ? permute_nchw(c.inputs[k], true) : c.inputs[k];
         if (!t.defined()) continue;
         if (be->host_input(n, k)) {
           held[k] = t;

@@ -435,6 +435,77 @@ TEST(CudaRuntime, ProjectionShortcutMatchesTheCpu) {
   unsetenv("KILN_CONV_PAIR");
 }
 
+// x[2,3,64,64] -> Conv 7x7 s2 p3 (3 -> 64, bias) -> Relu -> MaxPool 3x3 s2
+// p1 -> Conv 1x1 (64 -> 16) -> y[2,16,16,16]: ResNet's stem over the graph's
+// image, its pooled output channels last (read by a convolution).
+std::string resnet_stem_model() {
+  ModelBuilder mb(13);
+  mb.input("x", ::onnx::TensorProto::FLOAT, {int64_t{2}, int64_t{3}, int64_t{64}, int64_t{64}});
+  mb.output("y", ::onnx::TensorProto::FLOAT, {int64_t{2}, int64_t{16}, int64_t{16}, int64_t{16}});
+  std::vector<float> w1(64 * 3 * 7 * 7), b1(64), w2(16 * 64);
+  for (size_t i = 0; i < w1.size(); ++i) w1[i] = std::sin(static_cast<float>(i) * 0.37f) * 0.1f;
+  for (size_t i = 0; i < b1.size(); ++i) b1[i] = 0.05f * static_cast<float>(i % 5) - 0.1f;
+  for (size_t i = 0; i < w2.size(); ++i) w2[i] = std::cos(static_cast<float>(i) * 0.53f) * 0.1f;
+  mb.init_floats("W1", {64, 3, 7, 7}, w1);
+  mb.init_floats("B1", {64}, b1);
+  mb.init_floats("W2", {16, 64, 1, 1}, w2);
+  auto& c1 = mb.node("Conv", {"x", "W1", "B1"}, {"c1"}, "stem");
+  add_ints_attr(c1, "strides", {2, 2});
+  add_ints_attr(c1, "pads", {3, 3, 3, 3});
+  mb.node("Relu", {"c1"}, {"r1"}, "relu1");
+  auto& mp = mb.node("MaxPool", {"r1"}, {"m"}, "maxpool");
+  add_ints_attr(mp, "kernel_shape", {3, 3});
+  add_ints_attr(mp, "strides", {2, 2});
+  add_ints_attr(mp, "pads", {1, 1, 1, 1});
+  mb.node("Conv", {"m", "W2"}, {"y"}, "conv2");
+  return mb.bytes();
+}
+
+// ResNet's stem runs as one FusedConvPool, X plain and Y channels last, on
+// a timed kernel (default), on stem_mma alone (KILN_CONV_STEM=1) or on
+// direct_mma (=0), and agrees with the fp32 CPU engine to fp16/bf16 accuracy.
+TEST(CudaRuntime, ResNetStemMatchesTheCpu) {
+  REQUIRE_GPU();
+  Tensor x = Tensor::empty(DataType::Float32, {2, 3, 64, 64});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(static_cast<float>(i) * 0.11f);
+  Session cpu(build(resnet_stem_model(), "cpu"));
+  const Tensor want = cpu.run({{"x", x}})[0].tensor;
+  const float range = max_abs_diff(want);
+  for (const char* sw : {"", "1", "0"})
+    for (Precision p : {Precision::FP16, Precision::BF16}) {
+      if (*sw) {
+        setenv("KILN_CONV_STEM", sw, 1);
+      } else {
+        unsetenv("KILN_CONV_STEM");
+      }
+      const Engine e = build(resnet_stem_model(), "cuda", p);
+      int pools = 0;
+      std::string kernel = "-";
+      for (const ir::Node& n : e.data()->graph.nodes) {
+        if (n.op_type != "FusedConvPool") continue;
+        ++pools;
+        const std::vector<int64_t> in = n.attr_ints("kiln_in_layouts");
+        EXPECT_TRUE((in.empty() || in[0] == 0) && n.attr_i("kiln_out_layout", 0) == 1)
+            << "the stem is not plain X, channels-last Y";
+        if (const ir::Attribute* k = n.attr("kiln.kernel")) kernel = k->s;
+      }
+      EXPECT_EQ(pools, 1) << "KILN_CONV_STEM=" << sw;
+      // One candidate left (=1, =0): not timed, nothing recorded.
+      if (*sw) {
+        EXPECT_EQ(kernel, "-");
+      } else {
+        EXPECT_TRUE(kernel == "stem_mma" || kernel == "direct_mma") << kernel;
+      }
+      const Tensor got = Session(e).run({{"x", x}})[0].tensor;
+      const float tol = (p == Precision::FP16 ? 4e-3f : 3e-2f) * std::max(range, 1.f);
+      const float worst = max_abs_diff(got, &want);
+      EXPECT_LE(worst, tol) << "KILN_CONV_STEM=" << sw << " " << precision_name(p) << ": max |diff| " << worst;
+      std::printf("resnet stem: KILN_CONV_STEM=%s %s kernel %s max |diff| %.3g (range %.3g)\n", sw,
+                  std::string(precision_name(p)).c_str(), kernel.c_str(), worst, range);
+    }
+  unsetenv("KILN_CONV_STEM");
+}
+
 // A switch that removes kernel candidates is part of the device's
 // fingerprint: an engine built without it is refused, with both
 // fingerprints named, by a process that sets it (and a cache keyed by the

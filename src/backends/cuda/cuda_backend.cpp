@@ -110,7 +110,7 @@ CudaBackend::~CudaBackend() = default;
 
 std::string CudaBackend::fingerprint() const {
   // The switches that remove kernel candidates: an engine may name one.
-  return m_fingerprint + env_switches({"KILN_CONV_DIRECT", "KILN_CONV_POOL", "KILN_CONV_PAIR",
+  return m_fingerprint + env_switches({"KILN_CONV_DIRECT", "KILN_CONV_POOL", "KILN_CONV_PAIR", "KILN_CONV_STEM",
                                        "KILN_CUDNN_SPACE_TO_DEPTH", "KILN_CUDNN_PAD_CHANNELS"});
 }
 

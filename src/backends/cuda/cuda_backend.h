@@ -20,7 +20,7 @@ class CudaBackend final : public Backend {
   Device device() const override { return Device{DeviceKind::CUDA, m_device}; }
   // The GPU model, the library versions, and the switches that remove kernel
   // candidates or change the graph (KILN_CONV_DIRECT, KILN_CONV_POOL,
-  // KILN_CONV_PAIR, KILN_CUDNN_SPACE_TO_DEPTH, KILN_CUDNN_PAD_CHANNELS where
+  // KILN_CONV_PAIR, KILN_CONV_STEM, KILN_CUDNN_SPACE_TO_DEPTH, KILN_CUDNN_PAD_CHANNELS where
   // set, read when asked): an engine built under one setting names choices
   // another refuses, so engine cache keys and engine checks at load keep
   // them apart.

@@ -482,21 +482,6 @@ __global__ void pack_direct_weights_kernel(const uint16_t* __restrict__ w, uint1
   }
 }
 
-// The pool's form this kernel takes: a conv row in at most two windows,
-// undilated, its pads inside its kernel (FusedConvPool's schema asks that
-// too; a MaxPool may have larger ones).
-bool pool_fits(const ir::Window& w) {
-  return w.kernel[0] <= 2 * w.strides[0] && all_ones(w.dilations) && !w.ceil_mode && w.pads[0] < w.kernel[0] &&
-         w.pads[2] < w.kernel[0] && w.pads[1] < w.kernel[1] && w.pads[3] < w.kernel[1];
-}
-
-// FusedConvPool's pool stage (ir::conv_pool_stages) and its window.
-std::pair<ir::Node, ir::Window> pool_of(const ir::Node& fused) {
-  ir::Node pool = ir::conv_pool_stages(fused).second;
-  ir::Window w = ir::read_window(pool, 2, {}, true);
-  return {std::move(pool), std::move(w)};
-}
-
 // The sizes a geometry gives: n tiles of 8 (in pairs, one ldmatrix each),
 // k slices rounded up to even (k steps of 16), W's shared row stride (8
 // past kp: conflict-free B fragments), the ring's rows per channel.

@@ -4,9 +4,12 @@
 #pragma once
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "ir/graph.h"
+#include "ir/ops/fused_attrs.h"
+#include "ir/ops/nn_attrs.h"
 
 namespace kiln::backend::cuda {
 
@@ -28,6 +31,21 @@ inline const ir::SymShape* sixteen_bit_conv_weights(const ir::Node& n, const ir:
   if (!is_16bit(wt) || (xt != wt && !(float_x_ok && xt == DataType::Float32))) return nullptr;
   const auto& ws = g.value(n.inputs[1]).shape;
   return ws && ws->size() == 4 ? &*ws : nullptr;
+}
+
+// The pool's form the pooling kernels (direct_mma, stem_mma) take: a conv
+// row in at most two windows, undilated, its pads inside its kernel
+// (FusedConvPool's schema asks that too; a MaxPool may have larger ones).
+inline bool pool_fits(const ir::Window& w) {
+  return w.kernel[0] <= 2 * w.strides[0] && all_ones(w.dilations) && !w.ceil_mode && w.pads[0] < w.kernel[0] &&
+         w.pads[2] < w.kernel[0] && w.pads[1] < w.kernel[1] && w.pads[3] < w.kernel[1];
+}
+
+// FusedConvPool's pool stage (ir::conv_pool_stages) and its window.
+inline std::pair<ir::Node, ir::Window> pool_of(const ir::Node& fused) {
+  ir::Node pool = ir::conv_pool_stages(fused).second;
+  ir::Window w = ir::read_window(pool, 2, {}, true);
+  return {std::move(pool), std::move(w)};
 }
 
 }  // namespace kiln::backend::cuda

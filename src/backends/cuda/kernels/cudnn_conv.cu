@@ -10,7 +10,7 @@
 // engines they compete with: cuDNN over rewritten operands
 // (cudnn_conv_reform.h) and kiln's direct_mma (conv_direct.h), which also
 // runs FusedConvPool; FusedConvPair's stages on cuDNN beside kiln's
-// mma_pair (conv_pair.h).
+// mma_pair (conv_pair.h); stem_mma (conv_stem.h).
 #include <cstdint>
 #include <memory>
 #include <tuple>
@@ -18,6 +18,7 @@
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/conv_direct.h"
 #include "backends/cuda/kernels/conv_pair.h"
+#include "backends/cuda/kernels/conv_stem.h"
 #include "backends/cuda/kernels/cublaslt_epilogue.h"
 #include "backends/cuda/kernels/cudnn_conv_plan.h"
 #include "backends/cuda/kernels/cudnn_conv_reform.h"
@@ -523,16 +524,27 @@ void register_cuda_conv(KernelRegistry& r) {
       return std::make_unique<ConvTransposeKernel>(pick);
     }, name);
   }
-  // FusedConvPool (passes/fuse_conv_pool.cpp makes it only where this
-  // takes it): direct_mma alone; KILN_CONV_DIRECT=0 or KILN_CONV_POOL=0
-  // leaves the convolution and the pool apart.
+  // FusedConvPool (passes/fuse_conv_pool.cpp makes it only where direct_mma
+  // takes it): direct_mma, and stem_mma in its one form (a ResNet stem over
+  // the graph's image), timed. KILN_CONV_DIRECT=0 or KILN_CONV_POOL=0 leaves
+  // the convolution and the pool apart; KILN_CONV_STEM=0 removes stem_mma,
+  // =1 leaves it alone where it applies.
   r.add("FusedConvPool", [](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
     check_node(n, g, 4, 4, true);
     if (!direct_conv_applies(n, g) || !env_flag("KILN_CONV_DIRECT", true) || !env_flag("KILN_CONV_POOL", true))
       throw Error(ErrorCode::Unsupported,
                   n.label() + ": direct_mma does not take it (or KILN_CONV_DIRECT=0, KILN_CONV_POOL=0)");
+    if (env_switch("KILN_CONV_STEM") == true && stem_conv_applies(n, g))
+      throw Error(ErrorCode::Unsupported, n.label() + ": KILN_CONV_STEM=1 leaves it to stem_mma");
     return make_direct_conv(n);
   }, "direct_mma");
+  r.add("FusedConvPool", [](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
+    check_node(n, g, 4, 4, true);
+    if (!stem_conv_applies(n, g) || !env_flag("KILN_CONV_STEM", true) || !env_flag("KILN_CONV_DIRECT", true) ||
+        !env_flag("KILN_CONV_POOL", true))
+      throw Error(ErrorCode::Unsupported, n.label() + ": stem_mma does not take it (or KILN_CONV_STEM=0)");
+    return make_stem_conv(n);
+  }, "stem_mma");
   // FusedConvPair (passes/fuse_conv_pair.cpp): kiln's mma_pair where its
   // form allows, and the two stages on cuDNN's engines, timed.
   // KILN_CONV_PAIR=0 refuses them all (no fusion), =1 leaves mma_pair alone

@@ -45,6 +45,21 @@ __device__ inline void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, u
   }
 }
 
+// d = a . b + d over k = 8 (a K whose last step is half a k16 one): A is
+// {row g | g+8} x cols 2t, 2t+1 (a[0], a[1]), B k 2t, 2t+1 at col g.
+template <typename T>
+__device__ inline void mma_k8(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t b0) {
+  if constexpr (std::is_same_v<T, half>) {
+    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a0), "r"(a1), "r"(b0));
+  } else {
+    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a0), "r"(a1), "r"(b0));
+  }
+}
+
 // cp.async (16 bytes, zero-filled when !valid) and ldmatrix: the tiles reach
 // shared memory without passing through registers, the next K/V tile while
 // this one is in use, and a warp takes four 8x8 fragments an instruction.
