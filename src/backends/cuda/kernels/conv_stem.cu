@@ -138,6 +138,27 @@ __device__ inline uint4 max8(uint4 a, const uint4& b) {
   return a;
 }
 
+// Loads from..items - 1 of unit un into buf, this thread's share (every
+// blockDim.x-th): eight loads in flight before their stores, so that a
+// unit's first input is not eight DRAM round trips a load apart.
+template <typename T, typename XT>
+__device__ inline void load_rest(const StemArgs& a, const StemUnit& un, uint16_t* buf, int32_t from) {
+  constexpr int k_batch = 8;
+  const auto step = static_cast<int32_t>(blockDim.x);
+  for (int32_t i0 = from + static_cast<int32_t>(threadIdx.x); i0 < un.items; i0 += k_batch * step) {
+    Quad<XT> v[k_batch];
+    int32_t d[k_batch];
+#pragma unroll
+    for (int k = 0; k < k_batch; ++k) {
+      d[k] = -1;
+      if (i0 + k * step < un.items) v[k] = fetch<XT>(a, un, i0 + k * step, d[k]);
+    }
+#pragma unroll
+    for (int k = 0; k < k_batch; ++k)
+      if (d[k] >= 0) put<T, XT>(buf, d[k], v[k]);
+  }
+}
+
 __device__ inline uint32_t lds32(const uint16_t* p) { return *reinterpret_cast<const uint32_t*>(p); }
 
 // One block an SM: eight warps of up to 255 registers (84 hold W).
@@ -177,11 +198,7 @@ __global__ void __launch_bounds__(k_max_threads, 1) stem_kernel(StemArgs a) {
   }
   int64_t u = blockIdx.x;
   StemUnit un = stem_unit(a, u);
-  for (int32_t i = tid; i < un.items; i += blockDim.x) {
-    int32_t d;
-    const Quad<XT> v = fetch<XT>(a, un, i, d);
-    put<T, XT>(cur, d, v);
-  }
+  load_rest<T, XT>(a, un, cur, 0);
   __syncthreads();
 
   uint4 run0[2], run1[2];  // pooled rows' running maxima, by the rows' parity
@@ -292,11 +309,7 @@ __global__ void __launch_bounds__(k_max_threads, 1) stem_kernel(StemArgs a) {
     }
     if (!has_next) break;
     // What this unit's rows did not reach of the next one's input.
-    for (int32_t i = next_done + tid; i < nu.items; i += blockDim.x) {
-      int32_t d;
-      const Quad<XT> v = fetch<XT>(a, nu, i, d);
-      put<T, XT>(nxt, d, v);
-    }
+    load_rest<T, XT>(a, nu, nxt, next_done);
     __syncthreads();  // the next buffer is whole; this one is read by no one
     uint16_t* const done = cur;
     cur = nxt;
