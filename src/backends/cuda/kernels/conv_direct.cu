@@ -16,6 +16,9 @@ namespace kiln::backend::cuda {
 
 namespace {
 
+using mma_detail::max2;
+using mma_detail::max8;
+
 constexpr int k_tile = 128;  // output positions per block tile: 8 warps x 16 rows
 constexpr int k_warps = k_tile / 16;
 constexpr int k_block = k_warps * 32;
@@ -63,35 +66,6 @@ __device__ inline uint32_t load_pair(const uint16_t* p) {
   } else {
     return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 16);
   }
-}
-
-// The larger of two pairs of T, per half (a NaN loses to a number).
-template <typename T>
-__device__ inline uint32_t max2(uint32_t a, uint32_t b) {
-  uint32_t r;
-  if constexpr (std::is_same_v<T, half>) {
-    __half2 x, y;
-    memcpy(&x, &a, 4);
-    memcpy(&y, &b, 4);
-    const __half2 m = __hmax2(x, y);
-    memcpy(&r, &m, 4);
-  } else {
-    __nv_bfloat162 x, y;
-    memcpy(&x, &a, 4);
-    memcpy(&y, &b, 4);
-    const __nv_bfloat162 m = __hmax2(x, y);
-    memcpy(&r, &m, 4);
-  }
-  return r;
-}
-
-template <typename T>
-__device__ inline uint4 max8(uint4 a, const uint4& b) {
-  a.x = max2<T>(a.x, b.x);
-  a.y = max2<T>(a.y, b.y);
-  a.z = max2<T>(a.z, b.z);
-  a.w = max2<T>(a.w, b.w);
-  return a;
 }
 
 // X's element as T's bits: a 16-bit X as it is, a float32 one rounded.

@@ -110,34 +110,6 @@ __device__ inline void put(uint16_t* buf, int32_t dst, const Quad<XT>& v) {
   }
 }
 
-template <typename T>
-__device__ inline uint32_t max2(uint32_t a, uint32_t b) {
-  uint32_t r;
-  if constexpr (std::is_same_v<T, half>) {
-    __half2 x, y;
-    memcpy(&x, &a, 4);
-    memcpy(&y, &b, 4);
-    const __half2 m = __hmax2(x, y);
-    memcpy(&r, &m, 4);
-  } else {
-    __nv_bfloat162 x, y;
-    memcpy(&x, &a, 4);
-    memcpy(&y, &b, 4);
-    const __nv_bfloat162 m = __hmax2(x, y);
-    memcpy(&r, &m, 4);
-  }
-  return r;
-}
-
-template <typename T>
-__device__ inline uint4 max8(uint4 a, const uint4& b) {
-  a.x = max2<T>(a.x, b.x);
-  a.y = max2<T>(a.y, b.y);
-  a.z = max2<T>(a.z, b.z);
-  a.w = max2<T>(a.w, b.w);
-  return a;
-}
-
 // Loads from..items - 1 of unit un into buf, this thread's share (every
 // blockDim.x-th): eight loads in flight before their stores, so that a
 // unit's first input is not eight DRAM round trips a load apart.
