@@ -287,19 +287,19 @@ for s in $steps; do
       # stem_mma (ResNet's stem as one kernel, conv_stem.h): the stem tests
       # and the kernels against the CPU, ResNet-50 in fp16 against PyTorch,
       # its speed with the stem candidates' times, direct_mma alone
-      # (KILN_CONV_STEM=0) beside it (STEM_BATCHES, default 256), and the
-      # batch-256 profile.
+      # (KILN_CONV_STEM=0) beside it (STEM_BATCHES, default 1,32,256), and
+      # the batch-256 profile; the figures before the longer checks.
       ( need_models resnet50 > "$out/export.summary" ) &
       exp=$!
       step cuda_runtime_stem "$bin/test_cuda_runtime" --gtest_filter='*Stem*'
+      wait $exp
+      timed_speed resnet50 "${STEM_BATCHES:-1,32,256}"
+      grep -E "\(FusedConvPool\): timed" "$out/speed_resnet50.log" | head -n 6
+      switch_speed nostem KILN_CONV_STEM=0 "${STEM_BATCHES:-1,32,256}"
       step backend_ops "$bin/test_backend_ops"
       grep -E "differ|compared|Failure|refused" "$out/backend_ops.log" | head -n 20
-      wait $exp
       step models_fp16 python3 tests/models/compare_torchvision.py --device cuda --precision fp16 "$bin/kiln" \
         "$work/models" resnet50
-      timed_speed resnet50 1,32,256
-      grep -E "\(FusedConvPool\): timed" "$out/speed_resnet50.log" | head -n 6
-      switch_speed nostem KILN_CONV_STEM=0 "${STEM_BATCHES:-256}"
       profile_resnet50_256 12
       ;;
     ncu_stem)
