@@ -4,7 +4,7 @@
 # (/usr/local/cuda/lib64) and cuDNN/cuBLAS (PyTorch's venv), and python3 with
 # torch, torchvision and onnx for the real-model comparisons.
 #
-# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs python conformance models bench speed peers verify conv pair stem ncu ncu_pair ncu_stem models16
+# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs python conformance models bench speed peers verify conv pair stem stem_quick ncu ncu_pair ncu_stem models16
 #                                          (default: unit graphs python conformance models bench)
 #        scripts/gpu_test.sh multigpu      on a two-GPU machine
 #        scripts/gpu_test.sh quick         every step at once where they can share the GPU (conformance
@@ -301,6 +301,19 @@ for s in $steps; do
       step models_fp16 python3 tests/models/compare_torchvision.py --device cuda --precision fp16 "$bin/kiln" \
         "$work/models" resnet50
       profile_resnet50_256 12
+      ;;
+    stem_quick)
+      # stem_mma in the least device time: its tests, the FusedConvPool
+      # kernels against the CPU, and ResNet-50 at batch 256 with both stem
+      # candidates' times (debug log).
+      ( need_models resnet50 > "$out/export.summary" ) &
+      exp=$!
+      step cuda_runtime_stem "$bin/test_cuda_runtime" --gtest_filter='*Stem*'
+      KILN_OPS_CASES=FusedConvPool step backend_ops_pool "$bin/test_backend_ops"
+      grep -E "differ|compared|Failure|refused" "$out/backend_ops_pool.log" | head -n 20
+      wait $exp
+      timed_speed resnet50 256
+      grep -E "\(FusedConvPool\): timed" "$out/speed_resnet50.log" | head -n 4
       ;;
     ncu_stem)
       # Where stem_mma's time goes at batch 256 (its one launch a run when
