@@ -286,21 +286,22 @@ for s in $steps; do
     stem)
       # stem_mma (ResNet's stem as one kernel, conv_stem.h): the stem tests
       # and the kernels against the CPU, ResNet-50 in fp16 against PyTorch,
-      # its speed with the stem candidates' times, direct_mma alone
-      # (KILN_CONV_STEM=0) beside it (STEM_BATCHES, default 1,32,256), and
-      # the batch-256 profile; the figures before the longer checks.
+      # its speed with both stem candidates timed (KILN_CONV_STEM=1, opt-in),
+      # direct_mma alone (KILN_CONV_STEM=0, the default) beside it
+      # (STEM_BATCHES, default 1,32,256), and the batch-256 profile; the
+      # figures before the longer checks.
       ( need_models resnet50 > "$out/export.summary" ) &
       exp=$!
       step cuda_runtime_stem "$bin/test_cuda_runtime" --gtest_filter='*Stem*'
       wait $exp
-      timed_speed resnet50 "${STEM_BATCHES:-1,32,256}"
+      KILN_CONV_STEM=1 timed_speed resnet50 "${STEM_BATCHES:-1,32,256}"
       grep -E "\(FusedConvPool\): timed" "$out/speed_resnet50.log" | head -n 6
       switch_speed nostem KILN_CONV_STEM=0 "${STEM_BATCHES:-1,32,256}"
       step backend_ops "$bin/test_backend_ops"
       grep -E "differ|compared|Failure|refused" "$out/backend_ops.log" | head -n 20
-      step models_fp16 python3 tests/models/compare_torchvision.py --device cuda --precision fp16 "$bin/kiln" \
-        "$work/models" resnet50
-      profile_resnet50_256 12
+      KILN_CONV_STEM=1 step models_fp16 python3 tests/models/compare_torchvision.py --device cuda --precision fp16 \
+        "$bin/kiln" "$work/models" resnet50
+      KILN_CONV_STEM=1 profile_resnet50_256 12
       ;;
     stem_quick)
       # stem_mma in the least device time: its tests, the FusedConvPool
@@ -312,12 +313,12 @@ for s in $steps; do
       KILN_OPS_CASES=FusedConvPool step backend_ops_pool "$bin/test_backend_ops"
       grep -E "differ|compared|Failure|refused" "$out/backend_ops_pool.log" | head -n 20
       wait $exp
-      timed_speed resnet50 256
+      KILN_CONV_STEM=1 timed_speed resnet50 256
       grep -E "\(FusedConvPool\): timed" "$out/speed_resnet50.log" | head -n 4
       ;;
     ncu_stem)
-      # Where stem_mma's time goes at batch 256 (its one launch a run when
-      # it is the only candidate).
+      # Where stem_mma's time goes at batch 256 (its first launch: a timing
+      # run against direct_mma).
       need_models resnet50
       ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
       KILN_CONV_STEM=1 step ncu_stem "$ncu_bin" --clock-control none -k regex:stem_kernel -c 1 \

@@ -1,8 +1,9 @@
 // "stem_mma": kiln's kernel for an image network's stem in ResNet's form, a
 // 7x7 stride-2 convolution over 3 channels into 32 or 64, Relu, then a 3x3
 // stride-2 MaxPool with pads 1, as one FusedConvPool (ir/ops/fused.cpp).
-// direct_mma (conv_direct.h) takes that op in many more forms; the builder
-// times both where this one applies.
+// direct_mma (conv_direct.h) takes that op in many more forms; with
+// KILN_CONV_STEM=1 the builder times both where this one applies. Opt-in
+// until it has been checked against the CPU on a GPU (written without one).
 //
 // Why a second kernel: direct_mma took 0.69 ms for ResNet-50's stem at batch
 // 256 on an H100, for about 0.12 ms of tensor work. Its inner loop issued 70
