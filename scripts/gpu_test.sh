@@ -117,6 +117,23 @@ unpooled_speed() { switch_speed unpooled KILN_CONV_POOL=0 "$1"; }
 # apart (KILN_CONV_PAIR=0), for comparison with FusedConvPair.
 unpaired_speed() { switch_speed unpaired KILN_CONV_PAIR=0 "$1"; }
 
+# ncu_resnet50 NAME REGEX LAUNCHES N WARMUP: Nsight Compute's counters
+# (clocks left alone) for the first LAUNCHES launches of the kernels named by
+# REGEX in a batch-256 fp16 ResNet-50 run of N calls after WARMUP, then the
+# lines that matter.
+ncu_resnet50() {
+  need_models resnet50
+  local ncu_bin
+  ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
+  step "$1" "$ncu_bin" --clock-control none -k "regex:$2" -c "$3" \
+    --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section MemoryWorkloadAnalysis \
+    --section ComputeWorkloadAnalysis --section Occupancy --section LaunchStats --section InstructionStats \
+    "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda --batch 256 -n "$4" --warmup "$5" --no-cache \
+    --precision fp16
+  grep -E "$2|Duration|Throughput|Stall|Warp Cycles|Issue|Occupancy|Registers|Shared|Bank|L1|L2|DRAM|Block|Grid" \
+    "$out/$1.log" | head -n 60
+}
+
 if [ "$steps" = quick ]; then
   ( step conformance "$bin/kiln_conformance" --device cuda --jobs 6 --skip-list tests/conformance/skip_list.txt \
       $suites > "$out/conformance.summary" ) &
@@ -319,42 +336,19 @@ for s in $steps; do
     ncu_stem)
       # Where stem_mma's time goes at batch 256 (its first launch: a timing
       # run against direct_mma).
-      need_models resnet50
-      ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
-      KILN_CONV_STEM=1 step ncu_stem "$ncu_bin" --clock-control none -k regex:stem_kernel -c 1 \
-        --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section MemoryWorkloadAnalysis \
-        --section ComputeWorkloadAnalysis --section Occupancy --section LaunchStats --section InstructionStats \
-        "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda --batch 256 -n 1 --warmup 0 --no-cache \
-        --precision fp16
-      grep -E "stem_kernel|Duration|Throughput|Stall|Warp Cycles|Issue|Occupancy|Registers|Shared|Bank|L2|DRAM|Block" \
-        "$out/ncu_stem.log" | head -n 60
+      KILN_CONV_STEM=1 ncu_resnet50 ncu_stem stem_kernel 1 1 0
       ;;
     ncu_pair)
       # Where the FusedConvPair kernels' time goes at batch 256 (the first
       # launches are the build's timing runs of each candidate, on ResNet-50's
       # first block).
-      need_models resnet50
-      ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
-      KILN_CONV_PAIR=1 step ncu_pair "$ncu_bin" --clock-control none -k regex:pair_gemm -c 2 \
-        --section SpeedOfLight --section WarpStateStats --section MemoryWorkloadAnalysis --section Occupancy \
-        --section LaunchStats "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda --batch 256 -n 1 \
-        --warmup 0 --no-cache --precision fp16
-      grep -E "pair_gemm|Duration|Throughput|Occupancy|Registers|Shared|L2|DRAM|Block|Grid" "$out/ncu_pair.log" | head -n 60
+      KILN_CONV_PAIR=1 ncu_resnet50 ncu_pair pair_gemm 2 1 0
       ;;
     ncu)
-      # Where direct_mma's time goes at batch 256 (Nsight Compute's counters,
-      # clocks left alone): the pooled kernel, then the plain one (NCU_POOL="1"
-      # or "0": one of them).
-      need_models resnet50
-      ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
+      # Where direct_mma's time goes at batch 256: the pooled kernel, then the
+      # plain one (NCU_POOL="1" or "0": one of them).
       for pool in ${NCU_POOL:-1 0}; do
-        KILN_CONV_POOL=$pool step "ncu_stem_pool$pool" "$ncu_bin" --clock-control none -k regex:direct_conv_kernel -c 1 \
-          --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section MemoryWorkloadAnalysis \
-          --section ComputeWorkloadAnalysis --section Occupancy --section LaunchStats --section InstructionStats \
-          "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda --batch 256 -n 2 --warmup 1 --no-cache \
-          --precision fp16
-        grep -E "direct_conv|Duration|Throughput|Stall|Warp Cycles|Issue|Occupancy|Registers|Shared|Bank|L1|L2|DRAM|Block" \
-          "$out/ncu_stem_pool$pool.log" | head -n 60
+        KILN_CONV_POOL=$pool ncu_resnet50 "ncu_stem_pool$pool" direct_conv_kernel 1 2 1
       done
       ;;
     verify)

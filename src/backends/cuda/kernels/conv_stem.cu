@@ -346,9 +346,9 @@ class StemConvKernel final : public Kernel {
       ctx.fail("internal: stem_mma does not take this geometry");
     if (ctx.has_input(2) && (ctx.input(2).rank() != 1 || ctx.input(2).shape()[0] != geo.m))
       ctx.fail("bias B " + shape_str(ctx.input(2).shape()) + " does not fit");
-    ir::Window pw = m_window;
-    const int64_t poh = ir::window_out_dim(m_pool_node, pw, 0, geo.grid[0]);
-    const int64_t pow = ir::window_out_dim(m_pool_node, pw, 1, geo.grid[1]);
+    ir::Window pool_win = m_window;
+    const int64_t poh = ir::window_out_dim(m_pool_node, pool_win, 0, geo.grid[0]);
+    const int64_t pow = ir::window_out_dim(m_pool_node, pool_win, 1, geo.grid[1]);
     // X read 16 (float32) or 8 bytes at a time: a tensor of kiln's aligns;
     // one the caller placed may not.
     const size_t align = x.dtype() == DataType::Float32 ? 16 : 8;
@@ -447,11 +447,11 @@ bool stem_conv_applies(const ir::Node& n, const ir::Graph& g) {
   if ((m != 32 && m != 64) || c != k_c || kh != k_kh || n.attr_ints("strides") != std::vector<int64_t>{2, 2})
     return false;
   try {
-    if (!stem_pool(pool_of(n).second)) return false;
-    ir::Window w = ir::read_window(n, 2, {kh, (*ws)[3].value}, false);
-    const int64_t ow = ir::window_out_dim(n, w, 1, (*xs)[3].value);
-    ir::Window pw = pool_of(n).second;
-    return stem_fits((*xs)[3].value, w.pads[1], ir::window_out_dim(pool_of(n).first, pw, 1, ow));
+    auto [pool, pool_win] = pool_of(n);
+    if (!stem_pool(pool_win)) return false;
+    ir::Window conv_win = ir::read_window(n, 2, {kh, (*ws)[3].value}, false);
+    const int64_t ow = ir::window_out_dim(n, conv_win, 1, (*xs)[3].value);
+    return stem_fits((*xs)[3].value, conv_win.pads[1], ir::window_out_dim(pool, pool_win, 1, ow));
   } catch (const Error&) {
     return false;
   }
