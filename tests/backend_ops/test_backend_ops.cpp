@@ -208,9 +208,6 @@ TEST(BackendOps, DevicesMatchTheCpu) {
   const std::vector<backend::Backend*> devices = device_backends(&why);
   if (devices.empty()) GTEST_SKIP() << "no device backend: " << why;
   int compared = 0, refused = 0;
-  // stem_mma (conv_stem.h) is a FusedConvPool candidate only when asked for:
-  // asked for here, so that its cases check it.
-  setenv("KILN_CONV_STEM", "1", 0);
   // KILN_OPS_CASES=TEXT: only the cases whose names hold TEXT (one kernel's
   // change checked in little device time; CI leaves it unset).
   const char* only = std::getenv("KILN_OPS_CASES");

@@ -525,16 +525,15 @@ void register_cuda_conv(KernelRegistry& r) {
     }, name);
   }
   // FusedConvPool (passes/fuse_conv_pool.cpp makes it only where direct_mma
-  // takes it): direct_mma, registered last (the default), and with
-  // KILN_CONV_STEM=1 stem_mma too where its one form applies (a ResNet stem
-  // over the graph's image), timed against it. stem_mma is opt-in until it
-  // has been checked against the CPU on a GPU. KILN_CONV_DIRECT=0 or
+  // takes it): direct_mma, registered last (the default), and stem_mma
+  // where its one form applies (a ResNet stem over the graph's image), timed
+  // against it (KILN_CONV_STEM=0: direct_mma alone). KILN_CONV_DIRECT=0 or
   // KILN_CONV_POOL=0 leaves the convolution and the pool apart.
   r.add("FusedConvPool", [](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
     check_node(n, g, 4, 4, true);
-    if (env_switch("KILN_CONV_STEM") != true || !stem_conv_applies(n, g) || !env_flag("KILN_CONV_DIRECT", true) ||
+    if (!env_flag("KILN_CONV_STEM", true) || !stem_conv_applies(n, g) || !env_flag("KILN_CONV_DIRECT", true) ||
         !env_flag("KILN_CONV_POOL", true))
-      throw Error(ErrorCode::Unsupported, n.label() + ": stem_mma does not take it (or KILN_CONV_STEM is not 1)");
+      throw Error(ErrorCode::Unsupported, n.label() + ": stem_mma does not take it (or KILN_CONV_STEM=0)");
     return make_stem_conv(n);
   }, "stem_mma");
   r.add("FusedConvPool", [](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
