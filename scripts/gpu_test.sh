@@ -127,6 +127,7 @@ ncu_resnet50() {
   ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
   step "$1" "$ncu_bin" --clock-control none -k "regex:$2" -c "$3" \
     --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section MemoryWorkloadAnalysis \
+    --section SourceCounters \
     --section ComputeWorkloadAnalysis --section Occupancy --section LaunchStats --section InstructionStats \
     "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda --batch 256 -n "$4" --warmup "$5" --no-cache \
     --precision fp16
@@ -303,22 +304,22 @@ for s in $steps; do
     stem)
       # stem_mma (ResNet's stem as one kernel, conv_stem.h): the stem tests
       # and the kernels against the CPU, ResNet-50 in fp16 against PyTorch,
-      # its speed with both stem candidates timed (KILN_CONV_STEM=1, opt-in),
-      # direct_mma alone (KILN_CONV_STEM=0, the default) beside it
+      # its speed with both stem candidates timed (the default), direct_mma
+      # alone (KILN_CONV_STEM=0) beside it
       # (STEM_BATCHES, default 1,32,256), and the batch-256 profile; the
       # figures before the longer checks.
       ( need_models resnet50 > "$out/export.summary" ) &
       exp=$!
       step cuda_runtime_stem "$bin/test_cuda_runtime" --gtest_filter='*Stem*'
       wait $exp
-      KILN_CONV_STEM=1 timed_speed resnet50 "${STEM_BATCHES:-1,32,256}"
+      timed_speed resnet50 "${STEM_BATCHES:-1,32,256}"
       grep -E "\(FusedConvPool\): timed" "$out/speed_resnet50.log" | head -n 6
       switch_speed nostem KILN_CONV_STEM=0 "${STEM_BATCHES:-1,32,256}"
       step backend_ops "$bin/test_backend_ops"
       grep -E "differ|compared|Failure|refused" "$out/backend_ops.log" | head -n 20
-      KILN_CONV_STEM=1 step models_fp16 python3 tests/models/compare_torchvision.py --device cuda --precision fp16 \
+      step models_fp16 python3 tests/models/compare_torchvision.py --device cuda --precision fp16 \
         "$bin/kiln" "$work/models" resnet50
-      KILN_CONV_STEM=1 profile_resnet50_256 12
+      profile_resnet50_256 12
       ;;
     stem_quick)
       # stem_mma in the least device time: its tests, the FusedConvPool
@@ -330,13 +331,13 @@ for s in $steps; do
       KILN_OPS_CASES=FusedConvPool step backend_ops_pool "$bin/test_backend_ops"
       grep -E "differ|compared|Failure|refused" "$out/backend_ops_pool.log" | head -n 20
       wait $exp
-      KILN_CONV_STEM=1 timed_speed resnet50 256
+      timed_speed resnet50 256
       grep -E "\(FusedConvPool\): timed" "$out/speed_resnet50.log" | head -n 4
       ;;
     ncu_stem)
       # Where stem_mma's time goes at batch 256 (its first launch: a timing
       # run against direct_mma).
-      KILN_CONV_STEM=1 ncu_resnet50 ncu_stem stem_kernel 1 1 0
+      ncu_resnet50 ncu_stem stem_kernel 1 1 0
       ;;
     ncu_pair)
       # Where the FusedConvPair kernels' time goes at batch 256 (the first

@@ -3,7 +3,7 @@
 // Y channels last, 3 -> 32 or 64 channels, 7x7 stride 2, a 3x3/2 pool with
 // pads 1, a width of 4k, at most 56 pooled columns, Relu or none, no Z), and
 // nothing else. Host code: it runs without a GPU. The kernel's results are
-// compared with the CPU's in test_backend_ops (KILN_CONV_STEM=1 there).
+// compared with the CPU's in test_backend_ops (its own cases there).
 #include <gtest/gtest.h>
 
 #include "kernel_harness.h"

@@ -50,13 +50,16 @@ struct StemArgs {
   int32_t band, bands;  // pooled rows a unit; units an image
   int64_t units;
   int32_t buf_halves;   // one input buffer: (4 band + k_kh) rows x k_c x k_pwp
+  int32_t step_rows, step_k4;  // blockDim.x loads: whole rows of w4, and the rest
   bool relu;
 };
 
-// A unit: pooled rows pb0 .. pb1 - 1 of image img, from conv rows lo .. hi,
-// which read input rows iy0 .. (`items` 4-value loads, channel by channel).
+// A unit: pooled rows pb0 .. pb1 - 1 of image img (its X at x_off), from
+// conv rows lo .. hi, which read input rows iy0 .. (`items` 4-value loads,
+// channel by channel).
 struct StemUnit {
   int32_t img, pb0, pb1, lo, hi, iy0, items;
+  int64_t x_off;
 };
 __device__ inline StemUnit stem_unit(const StemArgs& a, int64_t u) {
   StemUnit r;
@@ -67,25 +70,42 @@ __device__ inline StemUnit stem_unit(const StemArgs& a, int64_t u) {
   r.hi = min(2 * r.pb1 - 1, a.oh - 1);
   r.iy0 = 2 * r.lo - a.ph;
   r.items = (2 * (r.hi - r.lo) + k_kh) * k_c * a.w4;
+  r.x_off = static_cast<int64_t>(r.img) * k_c * a.h * a.w;
   return r;
+}
+
+// A thread's next load of a unit, i = row * w4 + k4 (row: (input row - iy0)
+// * k_c + c). A thread's loads are tid, tid + blockDim.x, ...: walked by
+// adding, not dividing (a division a load cost the loop a tenth of its
+// instructions).
+struct Cursor {
+  int32_t i, row, k4;
+};
+__device__ inline void advance(const StemArgs& a, Cursor& c) {
+  c.i += static_cast<int32_t>(blockDim.x);
+  c.row += a.step_rows;
+  c.k4 += a.step_k4;
+  if (c.k4 >= a.w4) {
+    c.k4 -= a.w4;
+    ++c.row;
+  }
 }
 
 // Four input values as loaded (float32 or 16-bit), rounded when stored.
 template <typename XT>
 using Quad = std::conditional_t<std::is_same_v<XT, float>, float4, uint2>;
 
-// Load i of unit un: four values of one input row of one channel (zeros
+// Load at of unit un: four values of one input row of one channel (zeros
 // outside X); dst is where they go in a buffer.
 template <typename XT>
-__device__ inline Quad<XT> fetch(const StemArgs& a, const StemUnit& un, int32_t i, int32_t& dst) {
-  const int32_t row = i / a.w4, k4 = i - row * a.w4;  // row: (input row - iy0) * k_c + c
-  const int32_t ir = row / k_c, c = row - ir * k_c, iy = un.iy0 + ir;
-  dst = row * k_pwp + k_lead + a.pw + 4 * k4;
+__device__ inline Quad<XT> fetch(const StemArgs& a, const StemUnit& un, const Cursor& at, int32_t& dst) {
+  const int32_t ir = at.row / k_c, c = at.row - ir * k_c, iy = un.iy0 + ir;
+  dst = at.row * k_pwp + k_lead + a.pw + 4 * at.k4;
   Quad<XT> v{};
   if (iy >= 0 && iy < a.h)
-    v = __ldg(reinterpret_cast<const Quad<XT>*>(static_cast<const XT*>(a.x) +
-                                                 ((static_cast<int64_t>(un.img) * k_c + c) * a.h + iy) * a.w) +
-              k4);
+    v = __ldg(reinterpret_cast<const Quad<XT>*>(static_cast<const XT*>(a.x) + un.x_off +
+                                                 static_cast<int64_t>(c * a.h + iy) * a.w) +
+              at.k4);
   return v;
 }
 
@@ -110,20 +130,20 @@ __device__ inline void put(uint16_t* buf, int32_t dst, const Quad<XT>& v) {
   }
 }
 
-// Loads from..items - 1 of unit un into buf, this thread's share (every
-// blockDim.x-th): eight loads in flight before their stores, so that a
-// unit's first input is not eight DRAM round trips a load apart.
+// This thread's loads of unit un from `at` on into buf: eight in flight
+// before their stores, so that a unit's first input is not eight DRAM round
+// trips a load apart.
 template <typename T, typename XT>
-__device__ inline void load_rest(const StemArgs& a, const StemUnit& un, uint16_t* buf, int32_t from) {
+__device__ inline void load_rest(const StemArgs& a, const StemUnit& un, uint16_t* buf, Cursor at) {
   constexpr int k_batch = 8;
-  const auto step = static_cast<int32_t>(blockDim.x);
-  for (int32_t i0 = from + static_cast<int32_t>(threadIdx.x); i0 < un.items; i0 += k_batch * step) {
+  while (at.i < un.items) {
     Quad<XT> v[k_batch];
     int32_t d[k_batch];
 #pragma unroll
     for (int k = 0; k < k_batch; ++k) {
       d[k] = -1;
-      if (i0 + k * step < un.items) v[k] = fetch<XT>(a, un, i0 + k * step, d[k]);
+      if (at.i < un.items) v[k] = fetch<XT>(a, un, at, d[k]);
+      advance(a, at);
     }
 #pragma unroll
     for (int k = 0; k < k_batch; ++k)
@@ -168,68 +188,67 @@ __global__ void __launch_bounds__(k_max_threads, 1) stem_kernel(StemArgs a) {
     const int32_t row = i / pad_cols, j = i - row * pad_cols;
     cur[row * k_pwp + (j < k_lead + a.pw ? j : j + a.w)] = 0;
   }
+  const Cursor first_load{tid, tid / a.w4, tid % a.w4};
   int64_t u = blockIdx.x;
   StemUnit un = stem_unit(a, u);
-  load_rest<T, XT>(a, un, cur, 0);
+  load_rest<T, XT>(a, un, cur, first_load);
   __syncthreads();
 
   uint4 run0[2], run1[2];  // pooled rows' running maxima, by the rows' parity
   const int32_t chan0 = half_n * 32;
+  const bool relu = a.relu;
   while (true) {
     const int64_t u_next = u + gridDim.x;
     const bool has_next = u_next < a.units;
     StemUnit nu{};
     if (has_next) nu = stem_unit(a, u_next);
-    int32_t next_done = 0;  // the next unit's loads issued
+    Cursor next_at = first_load;  // this thread's next load of the next unit
     for (int32_t r = un.lo; r <= un.hi; ++r) {
       // A slice of the next unit's input: loaded now, stored after the products.
       Quad<XT> pf[k_items];
       int32_t pd[k_items];
 #pragma unroll
       for (int k = 0; k < k_items; ++k) {
-        const int32_t i = next_done + tid + k * static_cast<int32_t>(blockDim.x);
         pd[k] = -1;
-        if (has_next && i < nu.items) pf[k] = fetch<XT>(a, nu, i, pd[k]);
+        if (has_next && next_at.i < nu.items) pf[k] = fetch<XT>(a, nu, next_at, pd[k]);
+        advance(a, next_at);
       }
-      next_done += k_items * blockDim.x;
 
       // Conv row r at this warp's 32 positions and 32 channels: slice s =
       // ky * k_c + c is buffer row 2 (r - lo) k_c + s.
       const uint16_t* base = cur + 2 * (r - un.lo) * k_c * k_pwp + 2 * k_group_cols * grp + 2 * g + 2 * t;
-      float acc[2][4][4] = {};
+      // Tile by tile (16 positions), so that the first tile's bias, Relu and
+      // staging overlap the second's products.
+      __syncwarp();  // the last row's staged values are read
 #pragma unroll
-      for (int ks = 0; ks < k_steps; ++ks)
+      for (int mt = 0; mt < 2; ++mt) {
+        float acc[4][4] = {};
 #pragma unroll
-        for (int mt = 0; mt < 2; ++mt) {
+        for (int ks = 0; ks < k_steps; ++ks) {
           const uint16_t* p = base + 2 * ks * k_pwp + 32 * mt;
           const uint32_t af[4] = {lds32(p), lds32(p + 16), lds32(p + k_pwp), lds32(p + k_pwp + 16)};
 #pragma unroll
-          for (int nt = 0; nt < 4; ++nt) mma<T>(acc[mt][nt], af, bw[ks][nt][0], bw[ks][nt][1]);
+          for (int nt = 0; nt < 4; ++nt) mma<T>(acc[nt], af, bw[ks][nt][0], bw[ks][nt][1]);
         }
-      if constexpr (k_tail) {
-#pragma unroll
-        for (int mt = 0; mt < 2; ++mt) {
+        if constexpr (k_tail) {
           const uint16_t* p = base + (k_rows - 1) * k_pwp + 32 * mt;
           const uint32_t a0 = lds32(p), a1 = lds32(p + 16);
 #pragma unroll
-          for (int nt = 0; nt < 4; ++nt) mma_k8<T>(acc[mt][nt], a0, a1, bt[nt]);
+          for (int nt = 0; nt < 4; ++nt) mma_k8<T>(acc[nt], a0, a1, bt[nt]);
         }
-      }
-
-      // Bias, activation, rounding; staged for the pool across columns.
-      __syncwarp();  // the last row's staged values are read
-#pragma unroll
-      for (int mt = 0; mt < 2; ++mt)
+        // Bias, activation (a select, not a branch: one block for the
+        // scheduler), rounding; staged for the pool across columns.
 #pragma unroll
         for (int nt = 0; nt < 4; ++nt) {
-          float e[4] = {acc[mt][nt][0] + bias[nt].x, acc[mt][nt][1] + bias[nt].y, acc[mt][nt][2] + bias[nt].x,
-                        acc[mt][nt][3] + bias[nt].y};
-          if (a.relu)
-            for (float& f : e) f = fmaxf(f, 0.f);
+          float e[4] = {acc[nt][0] + bias[nt].x, acc[nt][1] + bias[nt].y, acc[nt][2] + bias[nt].x,
+                        acc[nt][3] + bias[nt].y};
+#pragma unroll
+          for (float& f : e) f = relu ? fmaxf(f, 0.f) : f;
           const int pos = 16 * mt + g;
           *reinterpret_cast<uint32_t*>(stage + pos * k_lds + nt * 8 + 2 * t) = pack<T>(e[0], e[1]);
           *reinterpret_cast<uint32_t*>(stage + (pos + 8) * k_lds + nt * 8 + 2 * t) = pack<T>(e[2], e[3]);
         }
+      }
       __syncwarp();
 
       // Across columns: pooled column 14 grp + j from positions 2j .. 2j + 2
@@ -281,7 +300,7 @@ __global__ void __launch_bounds__(k_max_threads, 1) stem_kernel(StemArgs a) {
     }
     if (!has_next) break;
     // What this unit's rows did not reach of the next one's input.
-    load_rest<T, XT>(a, nu, nxt, next_done);
+    load_rest<T, XT>(a, nu, nxt, next_at);
     __syncthreads();  // the next buffer is whole; this one is read by no one
     uint16_t* const done = cur;
     cur = nxt;
@@ -378,6 +397,8 @@ class StemConvKernel final : public Kernel {
     a.groups = (a.pow + k_group_pool - 1) / k_group_pool;
     a.relu = m_relu;
     const int warps = a.groups * (a.m / 32);
+    a.step_rows = warps * 32 / a.w4;
+    a.step_k4 = warps * 32 % a.w4;
 
     // W packed into the workspace every run (a few KiB): refitted or
     // streamed weights are read as they are now.

@@ -1,9 +1,8 @@
 // "stem_mma": kiln's kernel for an image network's stem in ResNet's form, a
 // 7x7 stride-2 convolution over 3 channels into 32 or 64, Relu, then a 3x3
 // stride-2 MaxPool with pads 1, as one FusedConvPool (ir/ops/fused.cpp).
-// direct_mma (conv_direct.h) takes that op in many more forms; with
-// KILN_CONV_STEM=1 the builder times both where this one applies. Opt-in
-// until it has been checked against the CPU on a GPU (written without one).
+// direct_mma (conv_direct.h) takes that op in many more forms; the builder
+// times both where this one applies (KILN_CONV_STEM=0: direct_mma alone).
 //
 // Why a second kernel: direct_mma took 0.69 ms for ResNet-50's stem at batch
 // 256 on an H100, for about 0.12 ms of tensor work. Its inner loop issued 70
@@ -24,10 +23,12 @@
 // - The next unit's input is loaded while this one computes, a slice of it
 //   each conv row (into registers before the products, into the other of
 //   two buffers after them): one block-wide sync a unit.
-// - A conv row's values (bias, Relu, rounded to T) are pooled across columns
-//   by the warp that made them (staged in its own shared memory, with
-//   __syncwarp), and down rows in registers. A pooled row leaves as 16-byte
-//   stores.
+// - A conv row is computed tile by tile (16 positions), so that the first
+//   tile's bias, Relu and rounding overlap the second's products. Its
+//   values are pooled across columns by the warp that made them (staged in
+//   its own shared memory, with __syncwarp), and down rows in registers. A
+//   pooled row leaves as 16-byte stores.
+// - The next unit's loads are walked by adding (no division a load).
 //
 // Takes FusedConvPool with 16-bit W (and B), X of W's dtype or float32, X
 // in NCHW (the graph's image) with a width that is a multiple of 4
