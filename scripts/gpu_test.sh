@@ -305,9 +305,8 @@ for s in $steps; do
       # stem_mma (ResNet's stem as one kernel, conv_stem.h): the stem tests
       # and the kernels against the CPU, ResNet-50 in fp16 against PyTorch,
       # its speed with both stem candidates timed (the default), direct_mma
-      # alone (KILN_CONV_STEM=0) beside it
-      # (STEM_BATCHES, default 1,32,256), and the batch-256 profile; the
-      # figures before the longer checks.
+      # alone (KILN_CONV_STEM=0) beside it (STEM_BATCHES, default 1,32,256),
+      # and the batch-256 profile; the figures before the longer checks.
       ( need_models resnet50 > "$out/export.summary" ) &
       exp=$!
       step cuda_runtime_stem "$bin/test_cuda_runtime" --gtest_filter='*Stem*'

@@ -330,7 +330,7 @@ TEST(CudaRuntime, FewChannelStemMatchesTheCpu) {
         }
         if (n.op_type == "FusedConvPool") {  // direct_mma (stem_mma takes 7x7/2 over 3 channels alone)
           const ir::Attribute* k = n.attr("kiln.kernel");
-          EXPECT_TRUE(!k || k->s == "direct_mma") << k->s;
+          EXPECT_TRUE(!k || k->s == "direct_mma") << (k ? k->s : "");
           kernels += n.name + ":direct_mma(FusedConvPool) ";
           continue;
         }
