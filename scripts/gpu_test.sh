@@ -120,17 +120,22 @@ unpaired_speed() { switch_speed unpaired KILN_CONV_PAIR=0 "$1"; }
 # ncu_resnet50 NAME REGEX LAUNCHES N WARMUP: Nsight Compute's counters
 # (clocks left alone) for the first LAUNCHES launches of the kernels named by
 # REGEX in a batch-256 fp16 ResNet-50 run of N calls after WARMUP, then the
-# lines that matter.
+# lines that matter. The report ($out/NAME.ncu-rep) also gives NAME_sass.csv:
+# every SASS instruction with its executions and stall samples (where the
+# instructions a result go, which the sections only sum).
 ncu_resnet50() {
   need_models resnet50
   local ncu_bin
   ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
-  step "$1" "$ncu_bin" --clock-control none -k "regex:$2" -c "$3" \
+  step "$1_run" "$ncu_bin" --clock-control none -k "regex:$2" -c "$3" -f -o "$out/$1" \
     --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section MemoryWorkloadAnalysis \
     --section SourceCounters \
     --section ComputeWorkloadAnalysis --section Occupancy --section LaunchStats --section InstructionStats \
     "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda --batch 256 -n "$4" --warmup "$5" --no-cache \
     --precision fp16
+  step "$1" "$ncu_bin" --import "$out/$1.ncu-rep"
+  step "$1_sass" "$ncu_bin" --import "$out/$1.ncu-rep" --page source --print-source sass --csv
+  mv "$out/$1_sass.log" "$out/$1_sass.csv" && pack
   grep -E "$2|Duration|Throughput|Stall|Warp Cycles|Issue|Occupancy|Registers|Shared|Bank|L1|L2|DRAM|Block|Grid" \
     "$out/$1.log" | head -n 60
 }
