@@ -317,7 +317,7 @@ for s in $steps; do
       step cuda_runtime_stem "$bin/test_cuda_runtime" --gtest_filter='*Stem*'
       wait $exp
       timed_speed resnet50 "${STEM_BATCHES:-1,32,256}"
-      grep -E "\(FusedConvPool\): timed" "$out/speed_resnet50.log" | head -n 6
+      stem_times
       switch_speed nostem KILN_CONV_STEM=0 "${STEM_BATCHES:-1,32,256}"
       step backend_ops "$bin/test_backend_ops"
       grep -E "differ|compared|Failure|refused" "$out/backend_ops.log" | head -n 20
@@ -336,7 +336,7 @@ for s in $steps; do
       grep -E "differ|compared|Failure|refused" "$out/backend_ops_pool.log" | head -n 20
       wait $exp
       timed_speed resnet50 256
-      grep -E "\(FusedConvPool\): timed" "$out/speed_resnet50.log" | head -n 4
+      stem_times
       ;;
     ncu_stem)
       # Where stem_mma's time goes at batch 256 (its first launch: a timing
