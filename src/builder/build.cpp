@@ -206,7 +206,8 @@ Engine build_engine(const Model& model, const BuildConfig& config) {
     const builder::SelectionStats sel = builder::select_kernels(g, be, config.timing_cache, config.cpu_threads);
     if (sel.nodes)
       log_info("kernel selection: " + std::to_string(sel.nodes) + " choices, " + std::to_string(sel.from_cache) +
-               " from the timing cache, " + std::to_string(sel.timed) + " timed in " +
+               " from the timing cache, " + std::to_string(sel.single) + " with one candidate, " +
+               std::to_string(sel.timed) + " timed in " +
                std::to_string(sel.timing_seconds) + " s");
   }
 

@@ -115,21 +115,27 @@ bool run_once(Timed& c, const Bench& b, double* ms) {
   }
 }
 
-// Best time of each candidate (+inf for those that refuse), see k_min_rounds.
-std::vector<Timed> time_candidates(const std::vector<std::string>& names, const Bench& b) {
-  const backend::KernelRegistry& registry = b.be.kernels();
+// The candidates in `names` that take `n`, in order (the refusals logged).
+std::vector<Timed> construct_candidates(const std::vector<std::string>& names, const backend::KernelRegistry& registry,
+                                        const ir::Graph& g, const ir::Node& n) {
   std::vector<Timed> cands;
   for (const std::string& name : names) {
     Timed c;
     c.name = name;
     try {
-      c.kernel = (*registry.find(b.n.op_type, name))(b.n, b.g);
+      c.kernel = (*registry.find(n.op_type, name))(n, g);
     } catch (const std::exception& e) {
-      log_debug(b.n.label() + ": candidate '" + name + "' refused: " + e.what());
+      log_debug(n.label() + ": candidate '" + name + "' refused: " + e.what());
     }
-    if (c.kernel) run_once(c, b, nullptr);  // warm-up: primitive creation, caches
-    cands.push_back(std::move(c));
+    if (c.kernel) cands.push_back(std::move(c));
   }
+  return cands;
+}
+
+// Each candidate's best time (+inf for those that refuse at run time), see
+// k_min_rounds.
+void time_candidates(std::vector<Timed>& cands, const Bench& b) {
+  for (Timed& c : cands) run_once(c, b, nullptr);  // warm-up: primitive creation, caches
   const auto start = Clock::now();
   for (int round = 0; round < k_max_rounds; ++round) {
     if (round >= k_min_rounds &&
@@ -150,7 +156,6 @@ std::vector<Timed> time_candidates(const std::vector<std::string>& names, const 
       if (c.kernel && (c.best_ms > k_hopeless_ms || sampled_enough) && c.best_ms > k_hopeless_ratio * best)
         c.kernel.reset();
   }
-  return cands;
 }
 
 bool constructs(const backend::KernelRegistry& registry, const std::string& candidate, const ir::Graph& g,
@@ -220,27 +225,36 @@ SelectionStats select_kernels(ir::Graph& g, backend::Backend& primary, TimingCac
       }
     }
     if (choice.empty()) {
-      auto& stream = streams[&be];
-      if (!stream) stream = be.create_stream(backend::StreamConfig{cpu_threads});
-      backend::RunScope scope(*stream);
-      const std::vector<Tensor> inputs = timing_inputs(g, n, be, *stream);
-      Bench bench{be, *stream, g, n, {}};
-      for (const Tensor& t : inputs) bench.ins.push_back(t.defined() ? &t : nullptr);
-      double best_ms = std::numeric_limits<double>::infinity();
-      std::string timings;  // "name ms, ..." for the debug log
-      for (const Timed& c : time_candidates(names, bench)) {
-        if (c.best_ms == std::numeric_limits<double>::infinity()) continue;
-        if (cache) cache->record(sig, device, c.name, c.best_ms);
-        char ms[32];
-        std::snprintf(ms, sizeof ms, " %.4f ms", c.best_ms);
-        timings += (timings.empty() ? "" : ", ") + c.name + ms;
-        if (c.best_ms < best_ms) {
-          best_ms = c.best_ms;
-          choice = c.name;
+      std::vector<Timed> cands = construct_candidates(names, be.kernels(), g, n);
+      if (cands.size() == 1) {
+        // Nothing to choose between: no timing, nothing for the cache.
+        choice = cands[0].name;
+        log_debug(n.label() + ": only " + choice + " takes it");
+        ++stats.single;
+      } else if (!cands.empty()) {
+        auto& stream = streams[&be];
+        if (!stream) stream = be.create_stream(backend::StreamConfig{cpu_threads});
+        backend::RunScope scope(*stream);
+        const std::vector<Tensor> inputs = timing_inputs(g, n, be, *stream);
+        Bench bench{be, *stream, g, n, {}};
+        for (const Tensor& t : inputs) bench.ins.push_back(t.defined() ? &t : nullptr);
+        time_candidates(cands, bench);
+        double best_ms = std::numeric_limits<double>::infinity();
+        std::string timings;  // "name ms, ..." for the debug log
+        for (const Timed& c : cands) {
+          if (c.best_ms == std::numeric_limits<double>::infinity()) continue;
+          if (cache) cache->record(sig, device, c.name, c.best_ms);
+          char ms[32];
+          std::snprintf(ms, sizeof ms, " %.4f ms", c.best_ms);
+          timings += (timings.empty() ? "" : ", ") + c.name + ms;
+          if (c.best_ms < best_ms) {
+            best_ms = c.best_ms;
+            choice = c.name;
+          }
         }
+        if (!choice.empty()) log_debug(n.label() + ": timed " + timings + " -> " + choice);
+        ++stats.timed;
       }
-      if (!choice.empty()) log_debug(n.label() + ": timed " + timings + " -> " + choice);
-      ++stats.timed;
     }
     if (choice.empty()) continue;  // every candidate refused: keep the default, the run will say why
     ir::Attribute a;

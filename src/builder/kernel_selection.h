@@ -1,7 +1,8 @@
 // Kernel choice: for every node whose op has several kernel candidates on the
 // backend (e.g. the reference and the oneDNN convolution), time each candidate
 // on the node's real shapes and keep the fastest, recording it in the node's
-// "kiln.kernel" attribute. Timings go through a TimingCache keyed by (kernel
+// "kiln.kernel" attribute (a node only one candidate takes gets that one,
+// untimed). Timings go through a TimingCache keyed by (kernel
 // signature, device), so a rebuild on the same machine times nothing it has
 // timed before.
 #pragma once
@@ -16,6 +17,7 @@ struct SelectionStats {
   int nodes = 0;           // nodes with a choice to make
   int from_cache = 0;      // decided by the timing cache
   int timed = 0;           // decided by timing now
+  int single = 0;          // one candidate takes the node: chosen untimed
   double timing_seconds = 0;
 };
 

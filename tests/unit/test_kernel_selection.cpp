@@ -157,7 +157,8 @@ TEST(KernelSelection, HopelessCandidatesAreNotRetimed) {
 }
 
 // A timing cache (from another kiln build, say) whose best candidate now
-// refuses the node: the node is timed again rather than left unrunnable.
+// refuses the node: the node is chosen again rather than left unrunnable
+// (here untimed, one candidate being left).
 TEST(KernelSelection, ACachedChoiceThatNowRefusesIsRetimed) {
   ChoiceBackend be({{copy_kernel, "fast"}});
   be.registry().add(
@@ -170,8 +171,13 @@ TEST(KernelSelection, ACachedChoiceThatNowRefusesIsRetimed) {
   cache.record(builder::kernel_signature(g, g.nodes[0], be.kernels()), builder::timing_device(be, 0), "picky", 1e-6);
   const auto stats = builder::select_kernels(g, be, &cache);
   EXPECT_EQ(stats.from_cache, 0);
-  EXPECT_EQ(stats.timed, 1);
+  EXPECT_EQ(stats.single, 1);  // "fast" alone takes it: chosen without timing
+  EXPECT_EQ(stats.timed, 0);
   EXPECT_EQ(g.nodes[0].attr_s("kiln.kernel", ""), "fast");
+  // Nothing was timed, so nothing new is remembered: only the stale entry.
+  const auto timings = cache.lookup(builder::kernel_signature(g, g.nodes[0], be.kernels()), builder::timing_device(be, 0));
+  ASSERT_EQ(timings.size(), 1u);
+  EXPECT_EQ(timings[0].candidate, "picky");
 }
 
 // An engine whose recorded choice refuses the node runs it on the preferred

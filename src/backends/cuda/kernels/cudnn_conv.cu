@@ -527,7 +527,8 @@ void register_cuda_conv(KernelRegistry& r) {
   // FusedConvPool (passes/fuse_conv_pool.cpp makes it only where direct_mma
   // takes it): direct_mma, registered last (the default), and stem_mma
   // where its one form applies (a ResNet stem over the graph's image), timed
-  // against it (KILN_CONV_STEM=0: direct_mma alone). KILN_CONV_DIRECT=0 or
+  // against it (KILN_CONV_STEM=0: direct_mma alone, =1: stem_mma alone where
+  // it applies). KILN_CONV_DIRECT=0 or
   // KILN_CONV_POOL=0 leaves the convolution and the pool apart.
   r.add("FusedConvPool", [](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
     check_node(n, g, 4, 4, true);
@@ -541,6 +542,8 @@ void register_cuda_conv(KernelRegistry& r) {
     if (!direct_conv_applies(n, g) || !env_flag("KILN_CONV_DIRECT", true) || !env_flag("KILN_CONV_POOL", true))
       throw Error(ErrorCode::Unsupported,
                   n.label() + ": direct_mma does not take it (or KILN_CONV_DIRECT=0, KILN_CONV_POOL=0)");
+    if (env_switch("KILN_CONV_STEM") == true && stem_conv_applies(n, g))
+      throw Error(ErrorCode::Unsupported, n.label() + ": KILN_CONV_STEM=1 leaves it to stem_mma");
     return make_direct_conv(n);
   }, "direct_mma");
   // FusedConvPair (passes/fuse_conv_pair.cpp): kiln's mma_pair where its
