@@ -4,7 +4,7 @@
 # (/usr/local/cuda/lib64) and cuDNN/cuBLAS (PyTorch's venv), and python3 with
 # torch, torchvision and onnx for the real-model comparisons.
 #
-# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs python conformance models bench speed peers verify conv pair stem stem_quick ncu ncu_pair ncu_stem models16
+# usage: scripts/gpu_test.sh [STEP...]   steps: unit graphs python conformance models bench speed peers verify conv pair stem stem_quick b256_repeat ncu ncu_pair ncu_stem models16
 #                                          (default: unit graphs python conformance models bench)
 #        scripts/gpu_test.sh multigpu      on a two-GPU machine
 #        scripts/gpu_test.sh quick         every step at once where they can share the GPU (conformance
@@ -337,6 +337,17 @@ for s in $steps; do
       wait $exp
       timed_speed resnet50 256
       stem_times
+      ;;
+    b256_repeat)
+      # ResNet-50 fp16 at batch 256, REPEATS (default 3) runs of -n 200 on one
+      # timing cache: the first times the candidates, the later ones reuse its
+      # choices, so their spread is the run's alone, not the kernel choice's.
+      need_models resnet50
+      for i in $(seq "${REPEATS:-3}"); do
+        step "b256_run$i" "$bin/kiln" bench "$work/models/resnet50.onnx" --device cuda --batch 256 -n 200 \
+          --warmup 20 --no-cache --precision fp16 --cuda-graphs --device-io --timing-cache "$work/timing_repeat.json"
+        grep -E "^batch" "$out/b256_run$i.log"
+      done
       ;;
     ncu_stem)
       # Where stem_mma's time goes at batch 256 (its first launch: a timing
