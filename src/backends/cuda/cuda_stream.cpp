@@ -12,6 +12,7 @@
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_memory.h"
 #include "backends/cuda/device_guard.h"
+#include "backends/cuda/stream_hold.h"
 #include "kiln/error.h"
 
 namespace kiln::backend::cuda {
@@ -82,6 +83,7 @@ CudaStream::~CudaStream() {
     {
       CaptureGate::Exclusive gate;  // freeing synchronizes the device (capture_gate.h)
       if (m_pinned) cudaFreeHost(m_pinned);
+      if (m_hold) cudaFreeHost(m_hold);
       if (m_cudnn) {
         cudnnSetStream(m_cudnn, nullptr);  // not left pointing at a destroyed stream
         cudnn_pool().give(m_device, m_cudnn);
@@ -225,6 +227,25 @@ void* CudaStream::pinned(size_t bytes) {
   KILN_CUDA(cudaMallocHost(&m_pinned, want));
   m_pinned_bytes = want;
   return m_pinned;
+}
+
+void CudaStream::hold() {
+  DeviceGuard guard(m_device);
+  if (!m_hold) {
+    CaptureGate::Exclusive gate;
+    void* p = nullptr;
+    KILN_CUDA(cudaHostAlloc(&p, sizeof(uint32_t), cudaHostAllocMapped | cudaHostAllocPortable));
+    m_hold = static_cast<uint32_t*>(p);
+    __atomic_store_n(m_hold, m_hold_ticket, __ATOMIC_RELEASE);
+    void* d = nullptr;
+    KILN_CUDA(cudaHostGetDevicePointer(&d, p, 0));
+    m_hold_device = static_cast<const uint32_t*>(d);
+  }
+  launch_stream_hold(m_stream, m_hold_device, ++m_hold_ticket, 2'000'000);
+}
+
+void CudaStream::release_hold() {
+  if (m_hold) __atomic_store_n(m_hold, m_hold_ticket, __ATOMIC_RELEASE);
 }
 
 CudaStream& cuda_stream(const KernelContext& ctx) {

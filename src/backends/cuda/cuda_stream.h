@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -46,6 +47,10 @@ class CudaStream final : public Stream {
   // Pinned host memory of at least `bytes` for small reads back (counts,
   // sizes); valid until the next pinned() call.
   void* pinned(size_t bytes);
+  // Holds the work submitted after it until release_hold() (or 2 ms), so
+  // that events around that work time the device alone (stream_hold.h).
+  void hold();
+  void release_hold();
 
  private:
   int m_device;
@@ -63,6 +68,9 @@ class CudaStream final : public Stream {
   std::vector<void*> m_retired_workspaces;
   void* m_pinned = nullptr;
   size_t m_pinned_bytes = 0;
+  uint32_t* m_hold = nullptr;  // page-locked, mapped: the hold's flag
+  const uint32_t* m_hold_device = nullptr;
+  uint32_t m_hold_ticket = 0;
   int m_previous_device = -1;
   std::unique_lock<std::mutex> m_switch_lock;  // held through a serialized switch
 };
