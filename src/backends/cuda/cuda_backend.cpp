@@ -116,9 +116,10 @@ std::string CudaBackend::fingerprint() const {
 
 std::string CudaBackend::timing_fingerprint() const {
   // The switches that change what a cuDNN candidate runs (fused graphs,
-  // runtime-compiled engines, which engines are picked).
+  // runtime-compiled engines, which engines are picked), and how candidates
+  // are timed.
   return fingerprint() + env_switches({"KILN_CUDNN_FUSION", "KILN_CUDNN_RUNTIME_FUSION", "KILN_CUDNN_HEUR_B",
-                                       "KILN_CUDNN_KNOBS"});
+                                       "KILN_CUDNN_KNOBS", "KILN_CUDA_TIMING_HOLD"});
 }
 
 Allocator& CudaBackend::allocator() { return *m_pool; }
@@ -145,7 +146,10 @@ void CudaBackend::copy(void* dst, const Device& dst_device, const void* src, con
 double CudaBackend::time_ms(Stream& stream, const std::function<void()>& work) {
   // The work queues behind a hold until all of it is submitted, so the
   // events time the device alone (stream_hold.h); released on a throw too.
-  auto* cs = dynamic_cast<CudaStream*>(&stream);
+  // KILN_CUDA_TIMING_HOLD=0 times as before it (host submission included),
+  // for comparing the choices each makes.
+  static const bool use_hold = env_flag("KILN_CUDA_TIMING_HOLD", true);
+  auto* cs = use_hold ? dynamic_cast<CudaStream*>(&stream) : nullptr;
   struct Release {
     CudaStream* s;
     ~Release() {

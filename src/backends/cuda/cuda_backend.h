@@ -26,12 +26,15 @@ class CudaBackend final : public Backend {
   // them apart.
   std::string fingerprint() const override;
   // The fingerprint and the cuDNN speed switches (KILN_CUDNN_FUSION,
-  // KILN_CUDNN_RUNTIME_FUSION, KILN_CUDNN_HEUR_B, KILN_CUDNN_KNOBS).
+  // KILN_CUDNN_RUNTIME_FUSION, KILN_CUDNN_HEUR_B, KILN_CUDNN_KNOBS) and
+  // KILN_CUDA_TIMING_HOLD.
   std::string timing_fingerprint() const override;
   Allocator& allocator() override;
   std::unique_ptr<Stream> create_stream(const StreamConfig& config = {}) override;
   void copy(void* dst, const Device& dst_device, const void* src, const Device& src_device, size_t bytes,
             Stream& stream) override;
+  // The device's time alone: the work waits behind a hold until all of it is
+  // submitted (stream_hold.h).
   double time_ms(Stream& stream, const std::function<void()>& work) override;
   Tensor empty_pinned(DataType dtype, const Shape& shape) override;
   const KernelRegistry& kernels() const override;
