@@ -234,14 +234,14 @@ void CudaStream::hold() {
   if (!m_hold) {
     CaptureGate::Exclusive gate;
     void* p = nullptr;
-    KILN_CUDA(cudaHostAlloc(&p, sizeof(uint32_t), cudaHostAllocMapped | cudaHostAllocPortable));
+    KILN_CUDA(cudaHostAlloc(&p, sizeof(uint32_t), cudaHostAllocPortable));
     m_hold = static_cast<uint32_t*>(p);
     __atomic_store_n(m_hold, m_hold_ticket, __ATOMIC_RELEASE);
-    void* d = nullptr;
-    KILN_CUDA(cudaHostGetDevicePointer(&d, p, 0));
-    m_hold_device = static_cast<const uint32_t*>(d);
   }
-  launch_stream_hold(m_stream, m_hold_device, ++m_hold_ticket, 2'000'000);
+  // Page-locked memory is mapped on every device, at the host's address
+  // (unified addressing, always on in 64-bit processes): no
+  // cudaHostGetDevicePointer, which fails where cudaDeviceMapHost was not set.
+  launch_stream_hold(m_stream, m_hold, ++m_hold_ticket, 2'000'000);
 }
 
 void CudaStream::release_hold() {

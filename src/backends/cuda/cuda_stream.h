@@ -68,8 +68,7 @@ class CudaStream final : public Stream {
   std::vector<void*> m_retired_workspaces;
   void* m_pinned = nullptr;
   size_t m_pinned_bytes = 0;
-  uint32_t* m_hold = nullptr;  // page-locked, mapped: the hold's flag
-  const uint32_t* m_hold_device = nullptr;
+  uint32_t* m_hold = nullptr;  // page-locked: the hold's flag, read by the device
   uint32_t m_hold_ticket = 0;
   int m_previous_device = -1;
   std::unique_lock<std::mutex> m_switch_lock;  // held through a serialized switch
