@@ -465,7 +465,8 @@ std::string resnet_stem_model() {
 
 // ResNet's stem runs as one FusedConvPool, X plain and Y channels last, on
 // the faster of stem_mma and direct_mma (default), stem_mma alone
-// (KILN_CONV_STEM=1) or direct_mma alone (=0), and agrees with the fp32 CPU engine to fp16/bf16 accuracy.
+// (KILN_CONV_STEM=1) or direct_mma alone (=0), and agrees with the fp32 CPU
+// engine to fp16/bf16 accuracy.
 TEST(CudaRuntime, ResNetStemMatchesTheCpu) {
   REQUIRE_GPU();
   Tensor x = Tensor::empty(DataType::Float32, {2, 3, 64, 64});
@@ -531,8 +532,10 @@ TEST(CudaRuntime, CandidateSwitchesAreInTheFingerprint) {
 }
 
 // The builder's timing counts the device's work, not the host's time
-// submitting it (stream_hold.h): 5 ms of host time (more than the hold's 2 ms timeout) between two tiny copies
-// is not measured; work that throws leaves the stream usable.
+// submitting it (stream_hold.h): 5 ms of host time between two tiny copies
+// (more than the hold's 2 ms timeout, so a hold that never saw its release
+// would still time 3 ms) is not measured; work that throws mid-submission
+// leaves the stream's later holds working.
 TEST(CudaRuntime, TimingCountsTheDeviceNotTheHost) {
   REQUIRE_GPU();
   backend::Backend& be = backend::backend_for("cuda:0");

@@ -18,8 +18,9 @@ namespace kiln::backend::cuda {
 
 // Launches on `stream` a kernel that returns once the host has written
 // `ticket` or a later one to `*flag` (page-locked host memory, which the
-// device reads at the host's address), or after `timeout_ns` of waiting, so that work
-// which synchronizes the host on the stream cannot deadlock behind it.
+// device reads at the host's address), or after `timeout_ns` of waiting, so
+// that work which synchronizes the host on the stream cannot deadlock
+// behind it.
 void launch_stream_hold(cudaStream_t stream, const volatile uint32_t* flag, uint32_t ticket, uint64_t timeout_ns);
 
 }  // namespace kiln::backend::cuda
