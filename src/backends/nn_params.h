@@ -53,7 +53,9 @@ struct AttentionParams {
   // the strides of the 3-D [B, S, H*D] or 4-D [B, H, S, D] layout.
   AttentionLayout layout;
 };
-AttentionParams attention_params(const KernelContext& ctx);
+// `views`: the node's kiln.views as ir::attention_views parsed them (a
+// kernel object parses them once, at construction); null: parsed here.
+AttentionParams attention_params(const KernelContext& ctx, const std::optional<ir::AttentionViews>* views = nullptr);
 
 // ---- Gemm ----
 

@@ -154,6 +154,8 @@ size_t round256(size_t n) { return (n + 255) / 256 * 256; }
 
 class AttentionKernel final : public Kernel {
  public:
+  explicit AttentionKernel(const ir::Node& node) : m_views(ir::attention_views(node)) {}
+
   void run(KernelContext& ctx) override {
     const Tensor& q = ctx.input(0);
     const DataType dt = q.dtype();
@@ -171,6 +173,7 @@ class AttentionKernel final : public Kernel {
   void run_typed(KernelContext& ctx);
 
   GemmCache m_scores_gemm, m_values_gemm;
+  std::optional<ir::AttentionViews> m_views;  // kiln.views, parsed once
 };
 
 template <typename T, typename S>
@@ -178,7 +181,7 @@ void AttentionKernel::run_typed(KernelContext& ctx) {
   const ir::Node& node = ctx.node();
   const Tensor& q = ctx.input(0);
   const DataType dt = q.dtype();
-  const params::AttentionParams ap = params::attention_params(ctx);
+  const params::AttentionParams ap = params::attention_params(ctx, &m_views);
   const Dims& d = ap.d;
   SoftmaxParams sp;
   sp.mode = static_cast<int>(ap.mode);
@@ -342,7 +345,7 @@ void AttentionKernel::run_typed(KernelContext& ctx) {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_cublaslt_attention() { return std::make_unique<AttentionKernel>(); }
+std::unique_ptr<Kernel> make_cublaslt_attention(const ir::Node& node) { return std::make_unique<AttentionKernel>(node); }
 
 std::unique_ptr<Kernel> cublaslt_attention_for(const ir::Node& n, const ir::Graph& g) {
   const std::initializer_list<DataType> floats = {DataType::Float32, DataType::Float16, DataType::BFloat16,
@@ -356,7 +359,7 @@ std::unique_ptr<Kernel> cublaslt_attention_for(const ir::Node& n, const ir::Grap
     throw Error(ErrorCode::Unsupported, n.label() + ": nonpad_kv_seqlen must be int64 on cuda");
   const int64_t mode = n.attr_i("qk_matmul_output_mode", 0);
   if (mode < 0 || mode > 3) throw Error(ErrorCode::InvalidModel, n.label() + ": qk_matmul_output_mode must be 0..3");
-  return std::make_unique<AttentionKernel>();
+  return std::make_unique<AttentionKernel>(n);
 }
 
 void register_cuda_attention(KernelRegistry& r) { r.add("Attention", cublaslt_attention_for, "cublaslt"); }

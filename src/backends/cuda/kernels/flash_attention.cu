@@ -32,7 +32,7 @@ namespace kiln::backend::cuda {
 // attention.cu: the kernel for every form of the op (its factory, and the
 // kernel without checks for a node a factory already took).
 std::unique_ptr<Kernel> cublaslt_attention_for(const ir::Node& n, const ir::Graph& g);
-std::unique_ptr<Kernel> make_cublaslt_attention();
+std::unique_ptr<Kernel> make_cublaslt_attention(const ir::Node& node);
 
 namespace {
 
@@ -222,8 +222,10 @@ void launch_typed(const FlashParams& p, int64_t hs, unsigned q_blocks, unsigned 
 template <bool Mma>
 class FlashAttentionKernel final : public Kernel {
  public:
+  explicit FlashAttentionKernel(const ir::Node& node) : m_views(ir::attention_views(node)) {}
+
   void run(KernelContext& ctx) override {
-    const params::AttentionParams ap = params::attention_params(ctx);
+    const params::AttentionParams ap = params::attention_params(ctx, &m_views);
     const params::AttentionDims& d = ap.d;
     const Tensor& q = ctx.input(0);
     const DataType dt = q.dtype();
@@ -253,7 +255,7 @@ class FlashAttentionKernel final : public Kernel {
     // as an input or output may not be: cuBLASLt's candidate takes those.
     for (const void* ptr : {p.q, p.k, p.v, static_cast<const void*>(p.y)})
       if (reinterpret_cast<uintptr_t>(ptr) % 16) {
-        if (!m_fallback) m_fallback = make_cublaslt_attention();
+        if (!m_fallback) m_fallback = make_cublaslt_attention(ctx.node());
         return m_fallback->run(ctx);
       }
     p.heads = d.qh;
@@ -270,6 +272,7 @@ class FlashAttentionKernel final : public Kernel {
   }
 
  private:
+  std::optional<ir::AttentionViews> m_views;  // kiln.views, parsed once
   std::unique_ptr<Kernel> m_fallback;
 };
 
@@ -314,7 +317,7 @@ void check_flash(const ir::Node& n, const ir::Graph& g) {
 void register_cuda_flash_attention(KernelRegistry& r) {
   r.add("Attention", [](const ir::Node& n, const ir::Graph& g) -> std::unique_ptr<Kernel> {
     check_flash(n, g);
-    return std::make_unique<FlashAttentionKernel<false>>();
+    return std::make_unique<FlashAttentionKernel<false>>(n);
   }, "flash");
   // Registered last, the preferred candidate where nothing was timed (a
   // Session's per-shape specializations of a dynamic engine): every form,
@@ -326,7 +329,7 @@ void register_cuda_flash_attention(KernelRegistry& r) {
       if (e.code() != ErrorCode::Unsupported) throw;
       return cublaslt_attention_for(n, g);
     }
-    return std::make_unique<FlashAttentionKernel<true>>();
+    return std::make_unique<FlashAttentionKernel<true>>(n);
   }, "flash_mma");
 }
 
