@@ -77,10 +77,10 @@ OperandLayout of_view(const ir::StridedView& v) {
 
 }  // namespace
 
-AttentionParams attention_params(const KernelContext& ctx, const std::optional<ir::AttentionViews>* views) {
+AttentionParams attention_params(const KernelContext& ctx, const std::optional<ir::AttentionViews>& views) {
   const ir::Node& node = ctx.node();
   AttentionParams p;
-  p.views = views ? *views : ir::attention_views(node);
+  p.views = views ? &*views : nullptr;
   if (p.views) {
     const ir::AttentionViews& v = *p.views;
     if (ctx.has_input(3) || ctx.has_input(4) || ctx.has_input(5) || ctx.has_input(6))

@@ -46,16 +46,17 @@ struct AttentionParams {
   Shape mask_dims;        // the mask's dims right-aligned to [B, qh, Sq, mask_len] (1s when no mask)
   Shape out;              // Y's shape (the output tensor's, kiln.y_shape, with views)
   // com.kiln Attention's in-place operands, checked against the tensors
-  // (ir/attention_views.h); the dims are then theirs (4-D).
-  std::optional<ir::AttentionViews> views;
+  // (ir/attention_views.h), or null; the dims are then theirs (4-D). The
+  // caller's parse, which outlives these params.
+  const ir::AttentionViews* views = nullptr;
   // Where Q, K, V (the current ones, without the past) and Y are in their
   // tensors as [B, heads, seq, head] views, whatever the form: the views, or
   // the strides of the 3-D [B, S, H*D] or 4-D [B, H, S, D] layout.
   AttentionLayout layout;
 };
-// `views`: the node's kiln.views as ir::attention_views parsed them (a
-// kernel object parses them once, at construction); null: parsed here.
-AttentionParams attention_params(const KernelContext& ctx, const std::optional<ir::AttentionViews>* views = nullptr);
+// `views`: the node's kiln.views as ir::attention_views(ctx.node()) parsed
+// them (a kernel object parses them once, at construction).
+AttentionParams attention_params(const KernelContext& ctx, const std::optional<ir::AttentionViews>& views);
 
 // ---- Gemm ----
 

@@ -120,10 +120,12 @@ std::vector<Timed> construct_candidates(const std::vector<std::string>& names, c
                                         const ir::Graph& g, const ir::Node& n) {
   std::vector<Timed> cands;
   for (const std::string& name : names) {
+    const backend::KernelFactory* factory = registry.find(n.op_type, name);
+    if (!factory) continue;  // a name from a timing cache of another kiln build
     Timed c;
     c.name = name;
     try {
-      c.kernel = (*registry.find(n.op_type, name))(n, g);
+      c.kernel = (*factory)(n, g);
     } catch (const std::exception& e) {
       log_debug(n.label() + ": candidate '" + name + "' refused: " + e.what());
     }
@@ -160,13 +162,7 @@ void time_candidates(std::vector<Timed>& cands, const Bench& b) {
 
 bool constructs(const backend::KernelRegistry& registry, const std::string& candidate, const ir::Graph& g,
                 const ir::Node& n) {
-  const backend::KernelFactory* factory = registry.find(n.op_type, candidate);
-  if (!factory) return false;
-  try {
-    return (*factory)(n, g) != nullptr;
-  } catch (const std::exception&) {
-    return false;
-  }
+  return !construct_candidates({candidate}, registry, g, n).empty();
 }
 
 }  // namespace

@@ -149,19 +149,20 @@ double CudaBackend::time_ms(Stream& stream, const std::function<void()>& work) {
   // KILN_CUDA_TIMING_HOLD=0 times as before it (host submission included),
   // for comparing the choices each makes.
   static const bool use_hold = env_flag("KILN_CUDA_TIMING_HOLD", true);
-  auto* cs = use_hold ? dynamic_cast<CudaStream*>(&stream) : nullptr;
-  struct Release {
+  struct Held {
     CudaStream* s;
-    ~Release() {
+    ~Held() {
       if (s) s->release_hold();
     }
-  } release{cs};
-  if (cs) cs->hold();
-  auto from = stream.mark();
-  work();
-  auto to = stream.mark();
-  if (cs) cs->release_hold();
-  release.s = nullptr;
+  };
+  std::unique_ptr<Marker> from, to;
+  {
+    const Held held{use_hold ? dynamic_cast<CudaStream*>(&stream) : nullptr};
+    if (held.s) held.s->hold();
+    from = stream.mark();
+    work();
+    to = stream.mark();
+  }  // everything is submitted: released
   stream.synchronize();
   return stream.elapsed_ms(*from, *to);
 }

@@ -50,7 +50,8 @@ std::vector<A> concat_seq(const A* past, const std::vector<A>& cur, const Dims& 
 
 void run_attention(KernelContext& ctx) {
   const Tensor& q = ctx.input(0);
-  const params::AttentionParams p = params::attention_params(ctx);
+  const std::optional<ir::AttentionViews> views = ir::attention_views(ctx.node());
+  const params::AttentionParams p = params::attention_params(ctx, views);
   const Dims& d = p.d;
   const int64_t mode = p.mode;
   const bool causal = p.causal;

@@ -181,7 +181,7 @@ void AttentionKernel::run_typed(KernelContext& ctx) {
   const ir::Node& node = ctx.node();
   const Tensor& q = ctx.input(0);
   const DataType dt = q.dtype();
-  const params::AttentionParams ap = params::attention_params(ctx, &m_views);
+  const params::AttentionParams ap = params::attention_params(ctx, m_views);
   const Dims& d = ap.d;
   SoftmaxParams sp;
   sp.mode = static_cast<int>(ap.mode);
@@ -213,8 +213,7 @@ void AttentionKernel::run_typed(KernelContext& ctx) {
   const cudaDataType_t s_type = std::is_same_v<S, double> ? CUDA_R_64F : CUDA_R_32F;
   // Operands not [B, H, S, D] in place (3-D, views, a past to prepend) are
   // gathered into the workspace, and Y scattered from it.
-  const auto& views = ap.views;
-  const bool moved = d.three_d || views.has_value();
+  const bool moved = d.three_d || ap.views != nullptr;
   const bool q_ws = moved, k_ws = (moved || d.past) && !present_k, v_ws = (moved || d.past) && !present_v;
   const bool probs_ws = !std::is_same_v<T, S>, y_ws = moved;
   const OperandLayout &qs = ap.layout.q, &ks = ap.layout.k, &vs = ap.layout.v, &ys = ap.layout.y;

@@ -225,7 +225,7 @@ class FlashAttentionKernel final : public Kernel {
   explicit FlashAttentionKernel(const ir::Node& node) : m_views(ir::attention_views(node)) {}
 
   void run(KernelContext& ctx) override {
-    const params::AttentionParams ap = params::attention_params(ctx, &m_views);
+    const params::AttentionParams ap = params::attention_params(ctx, m_views);
     const params::AttentionDims& d = ap.d;
     const Tensor& q = ctx.input(0);
     const DataType dt = q.dtype();
